@@ -1,0 +1,32 @@
+/* Matrix products between a weight tensor (any wl_type) and f32 activations.
+ * Model code calls only these; block formats stay in the quant files. */
+#ifndef WL_MATMUL_H
+#define WL_MATMUL_H
+
+#include <stdint.h>
+#include "threadpool.h"
+#include "types.h"
+
+/* A 2-D weight matrix as stored in GGUF: n_rows rows of n_cols elements
+ * (GGUF ne[0] = n_cols is the contiguous dimension), row_stride bytes apart. */
+typedef struct {
+    wl_type type;
+    int64_t n_cols;
+    int64_t n_rows;
+    size_t row_stride;
+    const void *data;
+} wl_matrix;
+
+/* Scratch bytes wl_matmul needs for n_tokens activation rows of length n_cols
+ * (the activations re-encoded in the weight type's vec_dot_type). */
+size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens);
+
+/* out[t*n_rows + r] = sum_k W[r][k] * x[t*n_cols + k] for t in [0, n_tokens).
+ * One token is matrix x vector (decode); several is matrix x matrix (prompt). */
+void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
+               float *out, void *scratch);
+
+/* Row r of W as floats (embedding lookup). */
+void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst);
+
+#endif

@@ -1,0 +1,71 @@
+/* The exported C API: the only functions the JS layer calls (see
+ * wasm/exports.txt). Plain ints, floats, doubles (for 64-bit sizes) and
+ * pointers only, so JS needs no struct layouts and no BigInt. */
+#ifndef WASMLLM_H
+#define WASMLLM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "error.h"
+
+typedef struct wl_file wl_file;       /* parsed GGUF shard set: metadata + tensor index */
+typedef struct wl_model wl_model;     /* an architecture bound to a file's tensors */
+typedef struct wl_context wl_context; /* KV cache, scratch and threads for one sequence */
+typedef struct wl_sampler wl_sampler; /* sampling settings, RNG and token history */
+
+/* ---- memory and errors ---- */
+void *wl_alloc(size_t n_bytes); /* NULL when the heap cannot grow that far */
+void wl_free(void *ptr);
+wl_error *wl_error_new(void);
+void wl_error_free(wl_error *err);
+int wl_error_code(const wl_error *err);
+const char *wl_error_message(const wl_error *err); /* NUL-terminated */
+
+/* ---- files ----
+ * shards[i] points to the whole bytes of shard i (already in this heap, in
+ * any order); the caller keeps them alive until wl_file_free. allow_no_data
+ * accepts vocab-only files whose tensors have no data. */
+wl_file *wl_file_open(const uint8_t *const *shards, const double *lens, int n_shards,
+                      int allow_no_data, wl_error *err);
+void wl_file_free(wl_file *f);
+
+/* Metadata and the tensor index are read in JS (web/gguf.js) from the same
+ * bytes; C parses them again here because it binds tensors and must not
+ * trust anything it did not check itself. */
+int wl_file_tensor_count(const wl_file *f);
+
+/* ---- models ---- */
+wl_model *wl_model_load(const wl_file *f, wl_error *err); /* f must outlive the model */
+void wl_model_free(wl_model *m);
+int wl_model_n_vocab(const wl_model *m);
+int wl_model_n_ctx_train(const wl_model *m);
+int wl_model_n_embd(const wl_model *m);
+int wl_model_n_layer(const wl_model *m);
+double wl_model_n_params(const wl_model *m);
+
+/* ---- contexts ----
+ * n_ctx 0 = the model's training context (capped by the heap);
+ * n_threads 0 = 1 (JS picks the count from hardwareConcurrency). */
+wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, wl_error *err);
+void wl_context_free(wl_context *c);
+int wl_context_n_ctx(const wl_context *c);
+int wl_context_pos(const wl_context *c);     /* tokens held in the KV cache */
+void wl_context_truncate(wl_context *c, int pos); /* forget tokens at >= pos */
+/* Appends n tokens at the current position and computes the logits of the
+ * last one. Fails with WL_ERR_CONTEXT_FULL (nothing appended) if they do not fit. */
+int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err);
+float *wl_context_logits(wl_context *c); /* n_vocab floats, valid after wl_decode */
+
+/* ---- sampling ----
+ * temperature <= 0 is greedy. top_k <= 0, top_p >= 1, min_p <= 0 disable
+ * those filters; penalty 1 / 0 disables penalties. Same seed, same tokens. */
+wl_sampler *wl_sampler_new(float temperature, int top_k, float top_p, float min_p,
+                           float repeat_penalty, int penalty_last_n,
+                           float frequency_penalty, float presence_penalty,
+                           uint32_t seed);
+void wl_sampler_free(wl_sampler *s);
+void wl_sampler_accept(wl_sampler *s, int32_t token); /* adds to the penalty history */
+void wl_sampler_reset(wl_sampler *s);
+int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab);
+
+#endif
