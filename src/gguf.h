@@ -62,6 +62,11 @@ typedef struct {
     uint64_t data_offset;
     const uint8_t *base;
     size_t len;
+    /* Lookup indexes (owned): kv and tensor pointers sorted by name, so
+     * finds are O(log n) and duplicates are caught in O(n log n) even for
+     * hostile files (no hash a file could make collide). */
+    const wl_gguf_kv **kv_by_key;
+    const wl_gguf_tensor **tensors_by_name;
 } wl_gguf;
 
 /* Parses the header, metadata and tensor infos. With allow_no_data the tensor
@@ -85,5 +90,7 @@ int wl_gguf_get_str(const wl_gguf *g, const char *key, wl_str *out);
 int wl_gguf_get_arr_f64(const wl_gguf *g, const char *key, uint64_t i, double *out);
 
 int wl_str_eq(wl_str s, const char *cstr);
+/* memcmp-style order of two names (bytes, then length); used by the indexes. */
+int wl_str_cmp(wl_str a, wl_str b);
 
 #endif
