@@ -251,60 +251,11 @@ static wl_status gguf_read_kv(gguf_reader *r, wl_gguf_kv *kv, wl_error *err) {
     return gguf_read_value(r, kv, key, err);
 }
 
-/* ---- tensor types ----
- * Block size and bytes per block of every type id ggml has ever written to
- * GGUF (0 = id unused). The parser needs only sizes; whether kernels exist
- * for a type is the model loader's question (wl_type_get(...)->supported). */
-typedef struct {
-    uint16_t block_size;
-    uint16_t type_size;
-} gguf_type_size;
-
-static const gguf_type_size gguf_type_sizes[WL_TYPE_COUNT] = {
-    [0] = {1, 4},     /* F32 */
-    [1] = {1, 2},     /* F16 */
-    [2] = {32, 18},   /* Q4_0 */
-    [3] = {32, 20},   /* Q4_1 */
-    [6] = {32, 22},   /* Q5_0 */
-    [7] = {32, 24},   /* Q5_1 */
-    [8] = {32, 34},   /* Q8_0 */
-    [9] = {32, 36},   /* Q8_1 */
-    [10] = {256, 84}, /* Q2_K */
-    [11] = {256, 110},/* Q3_K */
-    [12] = {256, 144},/* Q4_K */
-    [13] = {256, 176},/* Q5_K */
-    [14] = {256, 210},/* Q6_K */
-    [15] = {256, 292},/* Q8_K */
-    [16] = {256, 66}, /* IQ2_XXS */
-    [17] = {256, 74}, /* IQ2_XS */
-    [18] = {256, 98}, /* IQ3_XXS */
-    [19] = {256, 50}, /* IQ1_S */
-    [20] = {32, 18},  /* IQ4_NL */
-    [21] = {256, 110},/* IQ3_S */
-    [22] = {256, 82}, /* IQ2_S */
-    [23] = {256, 136},/* IQ4_XS */
-    [24] = {1, 1},    /* I8 */
-    [25] = {1, 2},    /* I16 */
-    [26] = {1, 4},    /* I32 */
-    [27] = {1, 8},    /* I64 */
-    [28] = {1, 8},    /* F64 */
-    [29] = {256, 56}, /* IQ1_M */
-    [30] = {1, 2},    /* BF16 */
-    [34] = {256, 54}, /* TQ1_0 */
-    [35] = {256, 66}, /* TQ2_0 */
-    [39] = {32, 17},  /* MXFP4 */
-};
-
-static const gguf_type_size *gguf_type_lookup(uint32_t type) {
-    if (type >= WL_TYPE_COUNT || gguf_type_sizes[type].block_size == 0) return NULL;
-    return &gguf_type_sizes[type];
-}
-
 /* ---- tensor infos ---- */
 
 /* Element count and byte size of a tensor, refusing any product that does
  * not fit 63 bits (ggml uses int64 element counts). */
-static wl_status gguf_tensor_size(wl_gguf_tensor *t, const gguf_type_size *ts, const char *name,
+static wl_status gguf_tensor_size(wl_gguf_tensor *t, const wl_type_traits *ts, const char *name,
                                   wl_error *err) {
     int64_t n_elems = 1;
     for (int d = 0; d < WL_GGUF_MAX_DIMS; d++) {
@@ -348,7 +299,9 @@ static wl_status gguf_read_tensor_info(gguf_reader *r, wl_gguf_tensor *t, uint32
     uint32_t type;
     if (!gguf_read_u32(r, &type) || !gguf_read_u64(r, &t->offset))
         return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': info cut off at offset %zu", name, r->pos);
-    const gguf_type_size *ts = gguf_type_lookup(type);
+    /* Any id GGUF defines is accepted here (sizes are all the parser needs);
+     * whether kernels exist for it is the model loader's question. */
+    const wl_type_traits *ts = wl_type_get(type);
     if (!ts) return wl_fail(err, WL_ERR_UNKNOWN_TYPE, "tensor '%s': unknown ggml type %u", name, type);
     t->type = (wl_type)type;
     st = gguf_tensor_size(t, ts, name, err);
@@ -377,8 +330,9 @@ static wl_status gguf_bind_tensor_data(wl_gguf *g, int allow_no_data, wl_error *
             char name[96];
             gguf_key_for_message(t->name, name, sizeof name);
             return wl_fail(err, WL_ERR_TRUNCATED,
-                           "tensor '%s': data [%" PRIu64 ", +%" PRIu64 ") past the end of the file (%zu bytes)",
-                           name, g->data_offset + t->offset, t->n_bytes, g->len);
+                           "tensor '%s': %" PRIu64 " bytes at data offset %" PRIu64 " (section starts at %" PRIu64
+                           ") run past the end of the file (%zu bytes)",
+                           name, t->n_bytes, t->offset, g->data_offset, g->len);
         }
     }
     return WL_OK;
