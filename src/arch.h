@@ -1,0 +1,36 @@
+/* Architecture descriptors. Each arch_<name>.c reads its `<name>.*` keys into
+ * a wl_hparams and sets the flags that make model.c bind (and forward.c use)
+ * the tensors that architecture has. Adding an architecture = one file plus
+ * one line in wl_archs (model.c). */
+#ifndef WL_ARCH_H
+#define WL_ARCH_H
+
+#include "error.h"
+#include "gguf.h"
+#include "model.h"
+
+typedef struct {
+    const char *name; /* general.architecture value */
+    /* Fills hp (zeroed by the caller) or fails naming the missing key. */
+    wl_status (*read_hparams)(const wl_gguf *meta, wl_hparams *hp, wl_error *err);
+} wl_arch;
+
+extern const wl_arch wl_arch_llama;
+
+/* Reads the keys every llama-like architecture shares, under prefix `arch`
+ * (context_length, embedding_length, block_count, feed_forward_length,
+ * attention.head_count[_kv], attention.key/value_length, norm epsilons,
+ * rope.*, attention.sliding_window, vocab_size) with llama.cpp's defaults,
+ * and checks the sizes are sane. Sets norm = RMS, act = SILU, rope NORMAL. */
+wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                 wl_error *err);
+
+/* "<arch>.<suffix>" lookups; return 1 and fill *out if present. */
+int wl_arch_get_i64(const wl_gguf *meta, const char *arch, const char *suffix, int64_t *out);
+int wl_arch_get_f32(const wl_gguf *meta, const char *arch, const char *suffix, float *out);
+int wl_arch_get_bool(const wl_gguf *meta, const char *arch, const char *suffix, int *out);
+/* Required variant: fails with WL_ERR_MISSING_KEY naming the full key. */
+wl_status wl_arch_need_i64(const wl_gguf *meta, const char *arch, const char *suffix,
+                           int64_t lo, int64_t hi, int64_t *out, wl_error *err);
+
+#endif

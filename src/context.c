@@ -1,0 +1,162 @@
+/* Contexts: the per-sequence state (KV cache, scratch sized once for the
+ * largest chunk, a thread pool) and the wl_decode entry point. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "forward.h"
+#include "matmul.h"
+#include "wasmllm.h"
+
+#define WL_MAX_THREADS 64
+
+typedef struct {
+    float **slot;
+    size_t n_floats;
+} scratch_req;
+
+static double scratch_floats(const scratch_req *reqs, int n) {
+    double total = 0.0;
+    for (int i = 0; i < n; i++) total += (double)reqs[i].n_floats;
+    return total;
+}
+
+static void free_scratch(wl_context *c) {
+    free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->qkv);
+    free(c->attn); free(c->proj); free(c->gate); free(c->up);
+    free(c->rope_cs); free(c->rope_cs_swa); free(c->attn_tmp);
+    free(c->mm_scratch); free(c->logits);
+}
+
+static wl_status alloc_scratch(wl_context *c, wl_error *err) {
+    const wl_model *m = c->model;
+    const wl_hparams *hp = &m->hp;
+    const size_t C = (size_t)c->max_chunk;
+    const size_t n_q = (size_t)hp->n_head * hp->head_dim_k;
+    const size_t n_k = (size_t)hp->n_head_kv * hp->head_dim_k;
+    const size_t n_v = (size_t)hp->n_head_kv * hp->head_dim_v;
+    const size_t n_o = (size_t)hp->n_head * hp->head_dim_v;
+    const size_t n_ff = (size_t)hp->n_ff;
+    const int fused_qkv = m->layers[0].wqkv.data != NULL;
+
+    /* per thread: scores over the whole context, one V row, q as f16 */
+    c->attn_tmp_stride = (int64_t)c->n_ctx + hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;
+    scratch_req reqs[] = {
+        { &c->x, C * hp->n_embd },
+        { &c->xn, C * hp->n_embd },
+        { &c->q, C * n_q },
+        { &c->k, C * n_k },
+        { &c->v, C * n_v },
+        { &c->qkv, fused_qkv ? C * (n_q + n_k + n_v) : 0 },
+        { &c->attn, C * n_o },
+        { &c->proj, C * hp->n_embd },
+        { &c->gate, C * n_ff },
+        { &c->up, C * n_ff * (hp->fused_gate_up ? 2 : 1) },
+        { &c->rope_cs, C * (size_t)hp->n_rot },
+        { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (size_t)hp->n_rot : 0 },
+        { &c->attn_tmp, (size_t)c->n_threads * (size_t)c->attn_tmp_stride },
+        { &c->logits, (size_t)hp->n_vocab },
+    };
+    const int n_reqs = (int)(sizeof reqs / sizeof reqs[0]);
+    for (int i = 0; i < n_reqs; i++) {
+        if (reqs[i].n_floats == 0) continue;
+        *reqs[i].slot = malloc(reqs[i].n_floats * sizeof(float));
+        if (!*reqs[i].slot) goto oom;
+    }
+    const size_t mm = wl_model_matmul_scratch(m, c->max_chunk);
+    c->mm_scratch = malloc(mm ? mm : 1);
+    if (!c->mm_scratch) goto oom;
+    return WL_OK;
+oom:
+    return wl_fail(err, WL_ERR_OOM,
+                   "cannot allocate %.1f MiB of scratch (+%.1f MiB matmul) for %d-token chunks",
+                   scratch_floats(reqs, n_reqs) * 4.0 / 1048576.0,
+                   wl_model_matmul_scratch(m, c->max_chunk) / 1048576.0, c->max_chunk);
+}
+
+static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_error *err) {
+    wl_context *c = calloc(1, sizeof *c);
+    if (!c) {
+        wl_fail(err, WL_ERR_OOM, "out of memory for the context");
+        return NULL;
+    }
+    c->model = m;
+    c->n_ctx = n_ctx;
+    c->max_chunk = n_ctx < WL_MAX_CHUNK ? n_ctx : WL_MAX_CHUNK;
+    c->pool = wl_pool_create(n_threads);
+    if (!c->pool && n_threads > 1) c->pool = wl_pool_create(1); /* no threads in this build */
+    if (!c->pool) {
+        free(c);
+        wl_fail(err, WL_ERR_OOM, "cannot create a thread pool of %d threads", n_threads);
+        return NULL;
+    }
+    c->n_threads = wl_pool_size(c->pool);
+    if (wl_kv_cache_init(&c->kv, &m->hp, n_ctx, err) != WL_OK || alloc_scratch(c, err) != WL_OK) {
+        wl_context_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, wl_error *err) {
+    if (!m) {
+        wl_fail(err, WL_ERR_BAD_ARG, "wl_context_new: no model");
+        return NULL;
+    }
+    if (n_ctx < 0 || n_ctx > (1 << 24) || n_threads < 0) {
+        wl_fail(err, WL_ERR_BAD_ARG, "wl_context_new: n_ctx %d / n_threads %d out of range",
+                n_ctx, n_threads);
+        return NULL;
+    }
+    if (n_threads == 0) n_threads = 1;
+    if (n_threads > WL_MAX_THREADS) n_threads = WL_MAX_THREADS;
+    if (n_ctx > 0) return context_try(m, n_ctx, n_threads, err);
+
+    /* n_ctx 0: the training context, halved until the heap can hold it. */
+    int try_ctx = m->hp.n_ctx_train;
+    for (;;) {
+        wl_context *c = context_try(m, try_ctx, n_threads, err);
+        if (c || err == NULL || err->code != WL_ERR_OOM || try_ctx <= 256) return c;
+        try_ctx /= 2;
+    }
+}
+
+void wl_context_free(wl_context *c) {
+    if (!c) return;
+    wl_kv_cache_free(&c->kv);
+    free_scratch(c);
+    if (c->pool) wl_pool_destroy(c->pool);
+    free(c);
+}
+
+int wl_context_n_ctx(const wl_context *c) { return c ? c->n_ctx : 0; }
+int wl_context_pos(const wl_context *c) { return c ? c->pos : 0; }
+
+void wl_context_truncate(wl_context *c, int pos) {
+    if (!c) return;
+    if (pos < 0) pos = 0;
+    if (pos < c->pos) c->pos = pos; /* cache rows past pos are simply overwritten later */
+}
+
+int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err) {
+    if (!c || !tokens || n_tokens <= 0) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode: need a context and at least one token");
+    }
+    if (n_tokens > c->n_ctx - c->pos) {
+        return wl_fail(err, WL_ERR_CONTEXT_FULL,
+                       "%d tokens do not fit: %d of %d context positions are used", n_tokens,
+                       c->pos, c->n_ctx);
+    }
+    const int n_vocab = c->model->hp.n_vocab;
+    for (int i = 0; i < n_tokens; i++) {
+        if (tokens[i] < 0 || tokens[i] >= n_vocab) {
+            return wl_fail(err, WL_ERR_BAD_ARG, "token %d at index %d is outside the vocabulary (%d)",
+                           tokens[i], i, n_vocab);
+        }
+    }
+    wl_forward(c, tokens, n_tokens);
+    return WL_OK;
+}
+
+float *wl_context_logits(wl_context *c) {
+    return c ? c->logits : NULL;
+}

@@ -1,0 +1,250 @@
+/* The transformer forward pass over one chunk of tokens at a time.
+ * Order of operations follows llama.cpp's graphs (llm_build_*): norm ->
+ * projections (+bias) -> q/k norm -> RoPE -> store K,V as f16 -> attention
+ * -> output projection -> optional post-norm -> residual; the same for the
+ * FFN; final norm and output projection of the last token only. */
+#include "forward.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "matmul.h"
+#include "ops.h"
+#include "types.h"
+
+static void norm_row(const wl_hparams *hp, float *out, const float *x, const float *w,
+                     const float *b) {
+    if (hp->norm == WL_NORM_LAYER) {
+        wl_layernorm(out, x, w, b, hp->n_embd, hp->norm_eps);
+    } else {
+        wl_rmsnorm(out, x, w, hp->n_embd, hp->norm_eps);
+    }
+}
+
+static void norm_rows(const wl_hparams *hp, float *out, const float *x, const float *w,
+                      const float *b, int n) {
+    for (int t = 0; t < n; t++) {
+        norm_row(hp, out + (int64_t)t * hp->n_embd, x + (int64_t)t * hp->n_embd, w, b);
+    }
+}
+
+static void add_bias_rows(float *x, const float *b, int width, int n) {
+    if (!b) return;
+    for (int t = 0; t < n; t++) wl_add(x + (int64_t)t * width, b, width);
+}
+
+/* ---- attention, split over (token, head) items across the pool ---- */
+
+typedef struct {
+    wl_context *c;
+    int il;
+    int n_tokens;
+    int pos0;
+    int window; /* 0 = full causal */
+} attn_task;
+
+static void attn_worker(void *arg, int ith, int nth) {
+    const attn_task *a = arg;
+    wl_context *c = a->c;
+    const wl_hparams *hp = &c->model->hp;
+    const int group = hp->n_head / hp->n_head_kv;
+    float *tmp = c->attn_tmp + (int64_t)ith * c->attn_tmp_stride;
+    float *scores = tmp;
+    float *v_row = scores + c->n_ctx;
+    uint16_t *q16 = (uint16_t *)(v_row + hp->head_dim_v);
+
+    const int64_t n_items = (int64_t)a->n_tokens * hp->n_head;
+    for (int64_t item = ith; item < n_items; item += nth) {
+        const int t = (int)(item / hp->n_head);
+        const int h = (int)(item % hp->n_head);
+        const int kvh = h / group;
+        const int pos = a->pos0 + t;
+        /* causal: a token sees itself and everything before it; SWA keeps
+         * only positions less than `window` behind (llama.cpp's mask). */
+        int lo = 0;
+        if (a->window > 0 && pos - a->window + 1 > 0) lo = pos - a->window + 1;
+        wl_attn_head head = {
+            .k = c->kv.k[a->il] + (int64_t)kvh * hp->head_dim_k,
+            .v = c->kv.v[a->il] + (int64_t)kvh * hp->head_dim_v,
+            .k_stride = c->kv.k_row,
+            .v_stride = c->kv.v_row,
+            .head_dim_k = hp->head_dim_k,
+            .head_dim_v = hp->head_dim_v,
+            .scale = hp->attn_scale,
+            .softcap = hp->attn_softcap,
+        };
+        const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
+        float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
+        wl_attend(&head, q, lo, pos + 1, out, scores, q16, v_row);
+    }
+}
+
+/* ---- one layer ---- */
+
+static void project(wl_context *c, const wl_matrix *w, const float *x, int n, float *out) {
+    wl_matmul(c->pool, w, x, n, out, c->mm_scratch);
+}
+
+static void qkv_projections(wl_context *c, const wl_layer *l, int n) {
+    const wl_hparams *hp = &c->model->hp;
+    const int n_q = hp->n_head * hp->head_dim_k;
+    const int n_k = hp->n_head_kv * hp->head_dim_k;
+    const int n_v = hp->n_head_kv * hp->head_dim_v;
+    if (l->wqkv.data) {
+        const int n_all = n_q + n_k + n_v;
+        project(c, &l->wqkv, c->xn, n, c->qkv);
+        add_bias_rows(c->qkv, l->bqkv, n_all, n);
+        for (int t = 0; t < n; t++) {
+            const float *row = c->qkv + (int64_t)t * n_all;
+            memcpy(c->q + (int64_t)t * n_q, row, (size_t)n_q * sizeof(float));
+            memcpy(c->k + (int64_t)t * n_k, row + n_q, (size_t)n_k * sizeof(float));
+            memcpy(c->v + (int64_t)t * n_v, row + n_q + n_k, (size_t)n_v * sizeof(float));
+        }
+    } else {
+        project(c, &l->wq, c->xn, n, c->q);
+        project(c, &l->wk, c->xn, n, c->k);
+        project(c, &l->wv, c->xn, n, c->v);
+        add_bias_rows(c->q, l->bq, n_q, n);
+        add_bias_rows(c->k, l->bk, n_k, n);
+        add_bias_rows(c->v, l->bv, n_v, n);
+    }
+}
+
+static void head_norms(const wl_hparams *hp, float *x, const float *w, int n_heads, int n) {
+    for (int64_t i = 0; i < (int64_t)n * n_heads; i++) {
+        float *v = x + i * hp->head_dim_k;
+        wl_rmsnorm(v, v, w, hp->head_dim_k, hp->norm_eps);
+    }
+}
+
+static void store_kv(wl_context *c, int il, int pos0, int n) {
+    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    for (int t = 0; t < n; t++) {
+        f16->from_float(c->k + (int64_t)t * c->kv.k_row, wl_kv_k(&c->kv, il, pos0 + t), c->kv.k_row);
+        f16->from_float(c->v + (int64_t)t * c->kv.v_row, wl_kv_v(&c->kv, il, pos0 + t), c->kv.v_row);
+    }
+}
+
+static void attention_block(wl_context *c, int il, int pos0, int n) {
+    const wl_model *m = c->model;
+    const wl_hparams *hp = &m->hp;
+    const wl_layer *l = &m->layers[il];
+    const int swa = hp->sliding_window > 0 && hp->layer_swa[il];
+
+    norm_rows(hp, c->xn, c->x, l->attn_norm, l->attn_norm_b, n);
+    qkv_projections(c, l, n);
+    if (l->q_norm) head_norms(hp, c->q, l->q_norm, hp->n_head, n);
+    if (l->k_norm) head_norms(hp, c->k, l->k_norm, hp->n_head_kv, n);
+
+    if (hp->n_rot > 0 && !hp->layer_no_rope[il]) {
+        const float *cs_all = swa ? c->rope_cs_swa : c->rope_cs;
+        for (int t = 0; t < n; t++) {
+            const float *cs = cs_all + (int64_t)t * hp->n_rot;
+            wl_rope_apply(c->q + (int64_t)t * hp->n_head * hp->head_dim_k, hp->n_head,
+                          hp->head_dim_k, hp->n_rot, cs, hp->rope_mode);
+            wl_rope_apply(c->k + (int64_t)t * hp->n_head_kv * hp->head_dim_k, hp->n_head_kv,
+                          hp->head_dim_k, hp->n_rot, cs, hp->rope_mode);
+        }
+    }
+    store_kv(c, il, pos0, n);
+
+    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0 };
+    wl_pool_run(c->pool, attn_worker, &task);
+
+    project(c, &l->wo, c->attn, n, c->proj);
+    add_bias_rows(c->proj, l->bo, hp->n_embd, n);
+    if (l->attn_post_norm) norm_rows(hp, c->proj, c->proj, l->attn_post_norm, NULL, n);
+    for (int t = 0; t < n; t++) {
+        float *x = c->x + (int64_t)t * hp->n_embd;
+        const float *y = c->proj + (int64_t)t * hp->n_embd;
+        if (hp->residual_scale != 1.0f) wl_add_scaled(x, y, hp->residual_scale, hp->n_embd);
+        else wl_add(x, y, hp->n_embd);
+    }
+}
+
+static void ffn_block(wl_context *c, int il, int n) {
+    const wl_model *m = c->model;
+    const wl_hparams *hp = &m->hp;
+    const wl_layer *l = &m->layers[il];
+    const int n_ff = hp->n_ff;
+
+    norm_rows(hp, c->xn, c->x, l->ffn_norm, l->ffn_norm_b, n);
+    float *hidden = c->gate; /* [n][n_ff] input of ffn_down */
+    if (hp->fused_gate_up) {
+        /* ffn_up rows are [gate; up]: one row of 2*n_ff per token */
+        project(c, &l->ffn_up, c->xn, n, c->up);
+        for (int t = 0; t < n; t++) {
+            const float *row = c->up + (int64_t)t * 2 * n_ff;
+            wl_gated_act(hidden + (int64_t)t * n_ff, row, row + n_ff, n_ff, hp->act);
+        }
+    } else if (l->ffn_gate.data) {
+        project(c, &l->ffn_gate, c->xn, n, c->gate);
+        project(c, &l->ffn_up, c->xn, n, c->up);
+        wl_gated_act(hidden, c->gate, c->up, n * n_ff, hp->act);
+    } else {
+        project(c, &l->ffn_up, c->xn, n, hidden);
+        add_bias_rows(hidden, l->ffn_up_b, n_ff, n);
+        wl_act_inplace(hidden, n * n_ff, hp->act);
+    }
+    project(c, &l->ffn_down, hidden, n, c->proj);
+    add_bias_rows(c->proj, l->ffn_down_b, hp->n_embd, n);
+    if (l->ffn_post_norm) norm_rows(hp, c->proj, c->proj, l->ffn_post_norm, NULL, n);
+    for (int t = 0; t < n; t++) {
+        float *x = c->x + (int64_t)t * hp->n_embd;
+        const float *y = c->proj + (int64_t)t * hp->n_embd;
+        if (hp->residual_scale != 1.0f) wl_add_scaled(x, y, hp->residual_scale, hp->n_embd);
+        else wl_add(x, y, hp->n_embd);
+    }
+}
+
+/* ---- chunk driver ---- */
+
+static void embed(wl_context *c, const int32_t *tokens, int n) {
+    const wl_model *m = c->model;
+    for (int t = 0; t < n; t++) {
+        float *row = c->x + (int64_t)t * m->hp.n_embd;
+        wl_matrix_get_row(&m->token_embd, tokens[t], row);
+        if (m->hp.embd_scale != 1.0f) wl_scale(row, m->hp.embd_scale, m->hp.n_embd);
+    }
+}
+
+static void rope_tables(wl_context *c, int pos0, int n) {
+    const wl_model *m = c->model;
+    const wl_hparams *hp = &m->hp;
+    if (hp->n_rot == 0) return;
+    for (int t = 0; t < n; t++) {
+        wl_rope_cache(c->rope_cs + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t, hp->rope_base,
+                      hp->rope_freq_scale, m->rope_freqs, &hp->yarn);
+        if (hp->sliding_window > 0) {
+            wl_rope_cache(c->rope_cs_swa + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t,
+                          hp->rope_base_swa, hp->rope_freq_scale_swa, m->rope_freqs, &hp->yarn);
+        }
+    }
+}
+
+static void output_logits(wl_context *c, int last_row) {
+    const wl_model *m = c->model;
+    const wl_hparams *hp = &m->hp;
+    float *x = c->xn;
+    norm_row(hp, x, c->x + (int64_t)last_row * hp->n_embd, m->output_norm, m->output_norm_b);
+    project(c, &m->output, x, 1, c->logits);
+    if (hp->final_softcap != 0.0f) wl_softcap(c->logits, hp->n_vocab, hp->final_softcap);
+    if (hp->logit_scale != 1.0f) wl_scale(c->logits, 1.0f / hp->logit_scale, hp->n_vocab);
+}
+
+void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens) {
+    const wl_hparams *hp = &c->model->hp;
+    for (int done = 0; done < n_tokens;) {
+        const int n = n_tokens - done < c->max_chunk ? n_tokens - done : c->max_chunk;
+        const int pos0 = c->pos;
+        embed(c, tokens + done, n);
+        rope_tables(c, pos0, n);
+        for (int il = 0; il < hp->n_layer; il++) {
+            attention_block(c, il, pos0, n);
+            ffn_block(c, il, n);
+        }
+        c->pos += n;
+        done += n;
+        if (done == n_tokens) output_logits(c, n - 1);
+    }
+}

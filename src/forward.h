@@ -1,0 +1,49 @@
+/* The context (KV cache, scratch, threads for one sequence) and the forward
+ * pass that fills it. One code path for every architecture: differences are
+ * flags and scalars in wl_hparams. */
+#ifndef WL_FORWARD_H
+#define WL_FORWARD_H
+
+#include <stdint.h>
+#include "error.h"
+#include "kv_cache.h"
+#include "model.h"
+#include "threadpool.h"
+
+/* Prompt tokens are processed this many at a time (matrix x matrix), which
+ * bounds scratch memory independently of the prompt length. */
+#define WL_MAX_CHUNK 256
+
+struct wl_context {
+    const wl_model *model;
+    int n_ctx;
+    int pos;       /* tokens in the KV cache */
+    int max_chunk; /* rows the scratch holds */
+    int n_threads;
+    wl_pool *pool;
+    wl_kv_cache kv;
+
+    /* scratch, [max_chunk][width] each */
+    float *x;     /* residual stream, n_embd */
+    float *xn;    /* normed input of a sub-block, n_embd */
+    float *q;     /* n_head * head_dim_k */
+    float *k;     /* n_head_kv * head_dim_k */
+    float *v;     /* n_head_kv * head_dim_v */
+    float *qkv;   /* fused projection output (phi3), else NULL */
+    float *attn;  /* attention output, n_head * head_dim_v */
+    float *proj;  /* wo / ffn_down output, n_embd */
+    float *gate;  /* n_ff */
+    float *up;    /* n_ff (2*n_ff when gate and up are fused) */
+    float *rope_cs;     /* cos/sin per token, n_rot */
+    float *rope_cs_swa; /* the same for sliding-window layers' rope base */
+    float *attn_tmp;    /* per thread: scores (n_ctx) + v row + q as f16 */
+    int64_t attn_tmp_stride; /* floats per thread */
+    void *mm_scratch;
+    float *logits; /* n_vocab */
+};
+
+/* Runs n tokens (already checked to fit) at positions c->pos.. and advances
+ * c->pos. Computes the logits of the last token. */
+void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens);
+
+#endif

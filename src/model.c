@@ -1,0 +1,432 @@
+/* Generic model loading: pick the architecture descriptor named by
+ * general.architecture, let it read the hyperparameters, then bind every
+ * tensor by its llama.cpp name and check its shape against them. */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arch.h"
+#include "file.h"
+
+static const wl_arch *const wl_archs[] = {
+    &wl_arch_llama,
+};
+#define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
+
+/* ---- metadata helpers ---- */
+
+static void arch_key(char *buf, size_t cap, const char *arch, const char *suffix) {
+    snprintf(buf, cap, "%s.%s", arch, suffix);
+}
+
+int wl_arch_get_i64(const wl_gguf *meta, const char *arch, const char *suffix, int64_t *out) {
+    char key[160];
+    arch_key(key, sizeof key, arch, suffix);
+    if (wl_gguf_get_i64(meta, key, out)) return 1;
+    /* Per-layer arrays (feed_forward_length, head_count in some files): we
+     * run one size for all layers, so accept an array only if it is uniform. */
+    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
+    if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count == 0) return 0;
+    double first, v;
+    if (!wl_gguf_get_arr_f64(meta, key, 0, &first)) return 0;
+    for (uint64_t i = 1; i < kv->v.arr.count; i++) {
+        if (!wl_gguf_get_arr_f64(meta, key, i, &v) || v != first) return 0;
+    }
+    *out = (int64_t)first;
+    return 1;
+}
+
+int wl_arch_get_f32(const wl_gguf *meta, const char *arch, const char *suffix, float *out) {
+    char key[160];
+    arch_key(key, sizeof key, arch, suffix);
+    return wl_gguf_get_f32(meta, key, out);
+}
+
+int wl_arch_get_bool(const wl_gguf *meta, const char *arch, const char *suffix, int *out) {
+    char key[160];
+    arch_key(key, sizeof key, arch, suffix);
+    return wl_gguf_get_bool(meta, key, out);
+}
+
+wl_status wl_arch_need_i64(const wl_gguf *meta, const char *arch, const char *suffix,
+                           int64_t lo, int64_t hi, int64_t *out, wl_error *err) {
+    if (!wl_arch_get_i64(meta, arch, suffix, out)) {
+        return wl_fail(err, WL_ERR_MISSING_KEY, "missing metadata key %s.%s", arch, suffix);
+    }
+    if (*out < lo || *out > hi) {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "%s.%s = %lld is outside [%lld, %lld]", arch,
+                       suffix, (long long)*out, (long long)lo, (long long)hi);
+    }
+    return WL_OK;
+}
+
+static wl_status read_rope_scaling(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                   wl_error *err) {
+    char key[160];
+    arch_key(key, sizeof key, arch, "rope.scaling.type");
+    wl_str type = { "none", 4 };
+    wl_gguf_get_str(meta, key, &type);
+    float factor = 0.0f;
+    if (!wl_arch_get_f32(meta, arch, "rope.scaling.factor", &factor)) {
+        wl_arch_get_f32(meta, arch, "rope.scale_linear", &factor); /* older files */
+    }
+    int64_t n_orig = hp->n_ctx_train;
+    wl_arch_get_i64(meta, arch, "rope.scaling.original_context_length", &n_orig);
+
+    if (wl_str_eq(type, "none")) {
+        /* rope.scale_linear alone still means linear scaling */
+        if (factor > 0.0f) hp->rope_freq_scale = 1.0f / factor;
+    } else if (wl_str_eq(type, "linear")) {
+        if (factor > 0.0f) hp->rope_freq_scale = 1.0f / factor;
+    } else if (wl_str_eq(type, "yarn")) {
+        if (factor > 0.0f) hp->rope_freq_scale = 1.0f / factor;
+        hp->yarn.ext_factor = 1.0f;
+        hp->yarn.n_ctx_orig = (int)n_orig;
+    } else {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "rope scaling type '%.*s' is not supported",
+                       (int)(type.len > 32 ? 32 : type.len), type.ptr);
+    }
+    return WL_OK;
+}
+
+wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                 wl_error *err) {
+    int64_t v;
+    wl_status st;
+    if ((st = wl_arch_need_i64(meta, arch, "context_length", 1, 1 << 24, &v, err))) return st;
+    hp->n_ctx_train = (int)v;
+    if ((st = wl_arch_need_i64(meta, arch, "embedding_length", 1, 1 << 17, &v, err))) return st;
+    hp->n_embd = (int)v;
+    if ((st = wl_arch_need_i64(meta, arch, "block_count", 1, WL_MAX_LAYERS, &v, err))) return st;
+    hp->n_layer = (int)v;
+    if ((st = wl_arch_need_i64(meta, arch, "feed_forward_length", 1, 1 << 20, &v, err))) return st;
+    hp->n_ff = (int)v;
+    if ((st = wl_arch_need_i64(meta, arch, "attention.head_count", 1, 4096, &v, err))) return st;
+    hp->n_head = (int)v;
+
+    hp->n_head_kv = hp->n_head;
+    if (wl_arch_get_i64(meta, arch, "attention.head_count_kv", &v)) {
+        if (v < 1 || v > hp->n_head || hp->n_head % v != 0) {
+            return wl_fail(err, WL_ERR_BAD_VALUE,
+                           "%s.attention.head_count_kv = %lld does not divide head_count %d",
+                           arch, (long long)v, hp->n_head);
+        }
+        hp->n_head_kv = (int)v;
+    }
+
+    int head_dim = hp->n_embd / hp->n_head;
+    hp->head_dim_k = head_dim;
+    hp->head_dim_v = head_dim;
+    if (wl_arch_get_i64(meta, arch, "attention.key_length", &v)) hp->head_dim_k = (int)v;
+    if (wl_arch_get_i64(meta, arch, "attention.value_length", &v)) hp->head_dim_v = (int)v;
+    if (hp->head_dim_k < 1 || hp->head_dim_k > 1024 || hp->head_dim_v < 1 ||
+        hp->head_dim_v > 1024) {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "%s: head size %d/%d is not in [1, 1024]", arch,
+                       hp->head_dim_k, hp->head_dim_v);
+    }
+    hp->n_rot = hp->head_dim_k;
+    if (wl_arch_get_i64(meta, arch, "rope.dimension_count", &v)) hp->n_rot = (int)v;
+    if (hp->n_rot < 0 || hp->n_rot > hp->head_dim_k || hp->n_rot % 2 != 0) {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "%s.rope.dimension_count = %d is invalid for head size %d",
+                       arch, hp->n_rot, hp->head_dim_k);
+    }
+
+    float eps;
+    if (wl_arch_get_f32(meta, arch, "attention.layer_norm_rms_epsilon", &eps) ||
+        wl_arch_get_f32(meta, arch, "attention.layer_norm_epsilon", &eps)) {
+        hp->norm_eps = eps;
+    } else {
+        return wl_fail(err, WL_ERR_MISSING_KEY,
+                       "missing metadata key %s.attention.layer_norm_rms_epsilon", arch);
+    }
+
+    hp->rope_base = 10000.0f;
+    wl_arch_get_f32(meta, arch, "rope.freq_base", &hp->rope_base);
+    hp->rope_freq_scale = 1.0f;
+    hp->yarn.attn_factor = 1.0f;
+    hp->yarn.beta_fast = 32.0f;
+    hp->yarn.beta_slow = 1.0f;
+    if ((st = read_rope_scaling(meta, arch, hp, err))) return st;
+    hp->rope_base_swa = hp->rope_base;
+    hp->rope_freq_scale_swa = hp->rope_freq_scale;
+
+    if (wl_arch_get_i64(meta, arch, "attention.sliding_window", &v) && v > 0) {
+        hp->sliding_window = v > (1 << 24) ? (1 << 24) : (int)v;
+        /* Without a per-layer pattern (which the arch sets), SWA is on every layer (mistral). */
+        for (int i = 0; i < hp->n_layer; i++) hp->layer_swa[i] = 1;
+    }
+    if (wl_arch_get_i64(meta, arch, "vocab_size", &v)) {
+        if (v < 1 || v > (1 << 22)) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s.vocab_size = %lld is out of range", arch,
+                           (long long)v);
+        }
+        hp->n_vocab = (int)v;
+    }
+
+    hp->norm = WL_NORM_RMS;
+    hp->act = WL_ACT_SILU;
+    hp->rope_mode = WL_ROPE_NORMAL;
+    return WL_OK;
+}
+
+/* ---- tensor binding ---- */
+
+static const char *type_name(wl_type t) {
+    const wl_type_traits *tt = wl_type_get(t);
+    return tt ? tt->name : "?";
+}
+
+/* Binds `name` as a 2-D matrix of ne1 rows of ne0 elements (ne1 = 1 for a
+ * vector). Absent and optional: *out stays zeroed and WL_OK. */
+static wl_status bind_matrix(const wl_file *f, const char *name, int64_t ne0, int64_t ne1,
+                             int required, wl_matrix *out, wl_error *err) {
+    memset(out, 0, sizeof *out);
+    const wl_gguf_tensor *t = wl_file_find_tensor(f, name);
+    if (!t) {
+        if (!required) return WL_OK;
+        return wl_fail(err, WL_ERR_MISSING_TENSOR, "tensor %s not found", name);
+    }
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+        return wl_fail(err, WL_ERR_MISSING_TENSOR,
+                       "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+                       (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
+    }
+    const wl_type_traits *tt = wl_type_get(t->type);
+    if (!tt || !tt->supported) {
+        return wl_fail(err, WL_ERR_UNKNOWN_TYPE, "tensor %s has type %s, which we do not run",
+                       name, tt ? tt->name : "unknown");
+    }
+    size_t stride = wl_row_size(t->type, ne0);
+    if (stride == 0 || (uint64_t)stride * (uint64_t)ne1 > t->n_bytes) {
+        return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor %s: %lld columns do not fit type %s", name,
+                       (long long)ne0, type_name(t->type));
+    }
+    out->type = t->type;
+    out->n_cols = ne0;
+    out->n_rows = ne1;
+    out->row_stride = stride;
+    out->data = t->data;
+    return WL_OK;
+}
+
+/* Binds a 1-D tensor of n elements and copies it to f32 (*out NULL if absent). */
+static wl_status bind_vector(const wl_file *f, const char *name, int64_t n, int required,
+                             float **out, wl_error *err) {
+    wl_matrix m;
+    *out = NULL;
+    wl_status st = bind_matrix(f, name, n, 1, required, &m, err);
+    if (st != WL_OK || !m.data) return st;
+    *out = malloc((size_t)n * sizeof(float));
+    if (!*out) return wl_fail(err, WL_ERR_OOM, "out of memory copying %s", name);
+    wl_matrix_get_row(&m, 0, *out);
+    return WL_OK;
+}
+
+static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_layer *l,
+                            wl_error *err) {
+    char name[96];
+    wl_status st;
+    const int64_t n_embd = hp->n_embd;
+    const int64_t n_q = (int64_t)hp->n_head * hp->head_dim_k;
+    const int64_t n_k = (int64_t)hp->n_head_kv * hp->head_dim_k;
+    const int64_t n_v = (int64_t)hp->n_head_kv * hp->head_dim_v;
+    const int64_t n_o = (int64_t)hp->n_head * hp->head_dim_v;
+
+#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
+#define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
+
+    TRY(bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &l->attn_norm, err));
+    TRY(bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &l->attn_norm_b, err));
+    if (hp->fused_qkv) {
+        TRY(bind_matrix(f, NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &l->wqkv, err));
+        TRY(bind_vector(f, NAME("attn_qkv.bias"), n_q + n_k + n_v, 0, &l->bqkv, err));
+    } else {
+        TRY(bind_matrix(f, NAME("attn_q.weight"), n_embd, n_q, 1, &l->wq, err));
+        TRY(bind_matrix(f, NAME("attn_k.weight"), n_embd, n_k, 1, &l->wk, err));
+        TRY(bind_matrix(f, NAME("attn_v.weight"), n_embd, n_v, 1, &l->wv, err));
+        TRY(bind_vector(f, NAME("attn_q.bias"), n_q, hp->has_qkv_bias, &l->bq, err));
+        TRY(bind_vector(f, NAME("attn_k.bias"), n_k, hp->has_qkv_bias, &l->bk, err));
+        TRY(bind_vector(f, NAME("attn_v.bias"), n_v, hp->has_qkv_bias, &l->bv, err));
+    }
+    TRY(bind_matrix(f, NAME("attn_output.weight"), n_o, n_embd, 1, &l->wo, err));
+    TRY(bind_vector(f, NAME("attn_output.bias"), n_embd, hp->has_o_bias, &l->bo, err));
+    if (hp->has_qk_norm) {
+        TRY(bind_vector(f, NAME("attn_q_norm.weight"), hp->head_dim_k, 1, &l->q_norm, err));
+        TRY(bind_vector(f, NAME("attn_k_norm.weight"), hp->head_dim_k, 1, &l->k_norm, err));
+    }
+    if (hp->has_post_norms) {
+        TRY(bind_vector(f, NAME("post_attention_norm.weight"), n_embd, 1, &l->attn_post_norm, err));
+        TRY(bind_vector(f, NAME("post_ffw_norm.weight"), n_embd, 1, &l->ffn_post_norm, err));
+    }
+    TRY(bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &l->ffn_norm, err));
+    TRY(bind_vector(f, NAME("ffn_norm.bias"), n_embd, 0, &l->ffn_norm_b, err));
+    if (hp->fused_gate_up) {
+        TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, 2 * (int64_t)hp->n_ff, 1, &l->ffn_up, err));
+    } else {
+        TRY(bind_matrix(f, NAME("ffn_gate.weight"), n_embd, hp->n_ff, 1, &l->ffn_gate, err));
+        TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, hp->n_ff, 1, &l->ffn_up, err));
+    }
+    TRY(bind_matrix(f, NAME("ffn_down.weight"), hp->n_ff, n_embd, 1, &l->ffn_down, err));
+    if (hp->has_ffn_bias) {
+        TRY(bind_vector(f, NAME("ffn_up.bias"), hp->n_ff, 1, &l->ffn_up_b, err));
+        TRY(bind_vector(f, NAME("ffn_down.bias"), n_embd, 1, &l->ffn_down_b, err));
+    }
+#undef NAME
+#undef TRY
+    return WL_OK;
+}
+
+static void free_layer(wl_layer *l) {
+    free(l->attn_norm); free(l->attn_norm_b);
+    free(l->bq); free(l->bk); free(l->bv); free(l->bqkv); free(l->bo);
+    free(l->q_norm); free(l->k_norm); free(l->attn_post_norm);
+    free(l->ffn_norm); free(l->ffn_norm_b); free(l->ffn_up_b); free(l->ffn_down_b);
+    free(l->ffn_post_norm);
+}
+
+static const wl_arch *find_arch(wl_str name) {
+    for (int i = 0; i < WL_N_ARCHS; i++) {
+        if (wl_str_eq(name, wl_archs[i]->name)) return wl_archs[i];
+    }
+    return NULL;
+}
+
+static wl_status unsupported_arch(wl_str name, wl_error *err) {
+    char known[160] = "";
+    size_t used = 0;
+    for (int i = 0; i < WL_N_ARCHS && used < sizeof known; i++) {
+        used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                                 wl_archs[i]->name);
+    }
+    return wl_fail(err, WL_ERR_UNSUPPORTED_ARCH,
+                   "architecture '%.*s' is not supported (supported: %s)",
+                   (int)(name.len > 64 ? 64 : name.len), name.ptr, known);
+}
+
+static double count_params(const wl_file *f) {
+    double n = 0.0;
+    int n_tensors = wl_file_tensor_count(f);
+    for (int i = 0; i < n_tensors; i++) {
+        const wl_gguf_tensor *t = wl_file_tensor(f, i);
+        if (t) n += (double)t->ne[0] * (double)t->ne[1] * (double)t->ne[2] * (double)t->ne[3];
+    }
+    return n;
+}
+
+static wl_status bind_model(wl_model *m, wl_error *err) {
+    const wl_file *f = m->file;
+    wl_hparams *hp = &m->hp;
+    wl_status st;
+
+    const wl_gguf_tensor *embd = wl_file_find_tensor(f, "token_embd.weight");
+    if (!embd) return wl_fail(err, WL_ERR_MISSING_TENSOR, "tensor token_embd.weight not found");
+    if (hp->n_vocab == 0) {
+        if (embd->ne[1] < 1 || embd->ne[1] > (1 << 22)) {
+            return wl_fail(err, WL_ERR_MISSING_TENSOR, "token_embd.weight has %lld rows",
+                           (long long)embd->ne[1]);
+        }
+        hp->n_vocab = (int)embd->ne[1];
+    }
+    if ((st = bind_matrix(f, "token_embd.weight", hp->n_embd, hp->n_vocab, 1, &m->token_embd, err)))
+        return st;
+    if ((st = bind_matrix(f, "output.weight", hp->n_embd, hp->n_vocab, 0, &m->output, err)))
+        return st;
+    if (!m->output.data) m->output = m->token_embd;
+    if ((st = bind_vector(f, "output_norm.weight", hp->n_embd, 1, &m->output_norm, err))) return st;
+    if ((st = bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
+    if (hp->n_rot > 0) {
+        if ((st = bind_vector(f, "rope_freqs.weight", hp->n_rot / 2, 0, &m->rope_freqs, err)))
+            return st;
+    }
+
+    m->layers = calloc((size_t)hp->n_layer, sizeof *m->layers);
+    if (!m->layers) return wl_fail(err, WL_ERR_OOM, "out of memory for %d layers", hp->n_layer);
+    for (int il = 0; il < hp->n_layer; il++) {
+        if ((st = bind_layer(f, hp, il, &m->layers[il], err))) return st;
+    }
+    return WL_OK;
+}
+
+static void apply_defaults(wl_hparams *hp) {
+    if (hp->embd_scale == 0.0f) hp->embd_scale = 1.0f;
+    if (hp->attn_scale == 0.0f) hp->attn_scale = 1.0f / sqrtf((float)hp->head_dim_k);
+    if (hp->residual_scale == 0.0f) hp->residual_scale = 1.0f;
+    if (hp->logit_scale == 0.0f) hp->logit_scale = 1.0f;
+}
+
+wl_model *wl_model_load(const wl_file *f, wl_error *err) {
+    if (!f) {
+        wl_fail(err, WL_ERR_BAD_ARG, "wl_model_load: no file");
+        return NULL;
+    }
+    const wl_gguf *meta = wl_file_meta(f);
+    wl_str arch_name;
+    if (!wl_gguf_get_str(meta, "general.architecture", &arch_name)) {
+        wl_fail(err, WL_ERR_MISSING_KEY, "missing metadata key general.architecture");
+        return NULL;
+    }
+    const wl_arch *arch = find_arch(arch_name);
+    if (!arch) {
+        unsupported_arch(arch_name, err);
+        return NULL;
+    }
+
+    wl_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        wl_fail(err, WL_ERR_OOM, "out of memory for the model");
+        return NULL;
+    }
+    m->file = f;
+    m->arch_name = arch->name;
+    if (arch->read_hparams(meta, &m->hp, err) != WL_OK || bind_model(m, err) != WL_OK) {
+        wl_model_free(m);
+        return NULL;
+    }
+    apply_defaults(&m->hp);
+    m->n_params = count_params(f);
+    return m;
+}
+
+void wl_model_free(wl_model *m) {
+    if (!m) return;
+    if (m->layers) {
+        for (int il = 0; il < m->hp.n_layer; il++) free_layer(&m->layers[il]);
+        free(m->layers);
+    }
+    free(m->output_norm);
+    free(m->output_norm_b);
+    free(m->rope_freqs);
+    free(m);
+}
+
+int wl_model_n_vocab(const wl_model *m) { return m ? m->hp.n_vocab : 0; }
+int wl_model_n_ctx_train(const wl_model *m) { return m ? m->hp.n_ctx_train : 0; }
+int wl_model_n_embd(const wl_model *m) { return m ? m->hp.n_embd : 0; }
+int wl_model_n_layer(const wl_model *m) { return m ? m->hp.n_layer : 0; }
+double wl_model_n_params(const wl_model *m) { return m ? m->n_params : 0.0; }
+
+static size_t max_scratch(size_t cur, const wl_matrix *w, int n_tokens) {
+    if (!w->data) return cur;
+    size_t s = wl_matmul_scratch_size(w, n_tokens);
+    return s > cur ? s : cur;
+}
+
+size_t wl_model_matmul_scratch(const wl_model *m, int n_tokens) {
+    size_t s = max_scratch(0, &m->output, 1);
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        const wl_layer *l = &m->layers[il];
+        s = max_scratch(s, &l->wq, n_tokens);
+        s = max_scratch(s, &l->wk, n_tokens);
+        s = max_scratch(s, &l->wv, n_tokens);
+        s = max_scratch(s, &l->wqkv, n_tokens);
+        s = max_scratch(s, &l->wo, n_tokens);
+        s = max_scratch(s, &l->ffn_gate, n_tokens);
+        s = max_scratch(s, &l->ffn_up, n_tokens);
+        s = max_scratch(s, &l->ffn_down, n_tokens);
+    }
+    return s;
+}

@@ -1,0 +1,57 @@
+/* Per-row transformer operations on f32 activations. The rounding follows
+ * ggml's CPU path (where it sums in double, we do too) so our greedy tokens
+ * match llama.cpp's on the same weights. */
+#ifndef WL_OPS_H
+#define WL_OPS_H
+
+#include <stdint.h>
+#include "model.h"
+
+/* out = x / sqrt(mean(x^2) + eps) * w  (w NULL: no weight). out may be x. */
+void wl_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
+/* out = (x - mean) / sqrt(var + eps) * w + b  (w, b may be NULL). out may be x. */
+void wl_layernorm(float *out, const float *x, const float *w, const float *b, int n, float eps);
+
+/* Fills cs[2i], cs[2i+1] = cos, sin of the angle of rotated pair i at
+ * position pos, for i < n_rot/2: theta = pos * base^(-2i/n_rot) / freq_factors[i],
+ * then linear/YaRN scaling as ggml's rope_yarn does. freq_factors may be NULL. */
+void wl_rope_cache(float *cs, int n_rot, int pos, float base, float freq_scale,
+                   const float *freq_factors, const wl_yarn *yarn);
+/* Rotates the first n_rot dims of each of n_heads vectors of head_dim floats. */
+void wl_rope_apply(float *x, int n_heads, int head_dim, int n_rot, const float *cs,
+                   wl_rope_mode mode);
+
+/* In-place softmax with max subtraction; returns nothing, sums in double. */
+void wl_softmax(float *x, int n);
+/* tanh softcap: x = cap * tanh(x / cap). */
+void wl_softcap(float *x, int n, float cap);
+
+float wl_silu(float x);
+/* ggml's tanh-approximated GELU, including its f16 lookup-table rounding. */
+float wl_gelu(float x);
+/* out[i] = act(gate[i]) * up[i]; out may alias gate. */
+void wl_gated_act(float *out, const float *gate, const float *up, int n, wl_activation act);
+/* x[i] = act(x[i]) (ungated FFN). */
+void wl_act_inplace(float *x, int n, wl_activation act);
+
+void wl_add(float *x, const float *y, int n);              /* x += y */
+void wl_add_scaled(float *x, const float *y, float s, int n); /* x += s*y */
+void wl_scale(float *x, float s, int n);                   /* x *= s */
+
+/* Attention of one query head over n_kv cached positions [kv_lo, kv_hi):
+ * scores = (q . k_j) * scale (q rounded to f16 like ggml does against an f16
+ * K), optional softcap, softmax, out = sum p_j v_j. k/v are f16 rows
+ * `stride` halves apart starting at the head's offset. scores: kv_hi floats
+ * of scratch, q16: head_dim_k halves of scratch. */
+typedef struct {
+    const uint16_t *k;  /* K of position 0 for this kv head */
+    const uint16_t *v;  /* V of position 0 for this kv head */
+    int64_t k_stride, v_stride; /* halves between consecutive positions */
+    int head_dim_k, head_dim_v;
+    float scale;
+    float softcap;
+} wl_attn_head;
+void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
+               float *scores, uint16_t *q16, float *v_row);
+
+#endif

@@ -1,0 +1,248 @@
+/* Token sampling. Chain order (llama.cpp's default order, minus the samplers
+ * we do not offer): repetition/frequency/presence penalties -> top-k ->
+ * top-p -> min-p -> temperature -> draw. temperature <= 0 skips the filters
+ * and takes the argmax after penalties (lowest id on ties). The RNG (pcg32)
+ * lives in the sampler, so the same seed gives the same tokens. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "wasmllm.h"
+
+typedef struct {
+    int32_t id;
+    float logit;
+    float p;
+} candidate;
+
+struct wl_sampler {
+    float temperature;
+    int top_k;
+    float top_p;
+    float min_p;
+    float repeat_penalty;
+    int penalty_last_n; /* -1: the whole history */
+    float frequency_penalty;
+    float presence_penalty;
+    uint32_t seed;
+    uint64_t rng_state, rng_inc;
+
+    int32_t *history; /* accepted tokens, oldest first */
+    int n_history, cap_history;
+
+    candidate *cand; /* n_vocab working set, reused between calls */
+    int cap_cand;
+    int32_t *window; /* sorted copy of the penalty window */
+    int cap_window;
+};
+
+/* ---- pcg32 (O'Neill), XSH-RR output ---- */
+
+static uint32_t pcg32_next(wl_sampler *s) {
+    uint64_t old = s->rng_state;
+    s->rng_state = old * 6364136223846793005ULL + s->rng_inc;
+    uint32_t xorshifted = (uint32_t)(((old >> 18u) ^ old) >> 27u);
+    uint32_t rot = (uint32_t)(old >> 59u);
+    return (xorshifted >> rot) | (xorshifted << ((32u - rot) & 31u));
+}
+
+static void pcg32_seed(wl_sampler *s, uint32_t seed) {
+    s->rng_state = 0;
+    s->rng_inc = ((uint64_t)seed << 1u) | 1u;
+    pcg32_next(s);
+    s->rng_state += 0x853c49e6748fea9bULL ^ seed;
+    pcg32_next(s);
+}
+
+/* uniform in [0, 1) with 24 bits */
+static float rng_uniform(wl_sampler *s) {
+    return (float)(pcg32_next(s) >> 8) * (1.0f / 16777216.0f);
+}
+
+wl_sampler *wl_sampler_new(float temperature, int top_k, float top_p, float min_p,
+                           float repeat_penalty, int penalty_last_n, float frequency_penalty,
+                           float presence_penalty, uint32_t seed) {
+    wl_sampler *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->temperature = temperature;
+    s->top_k = top_k;
+    s->top_p = top_p;
+    s->min_p = min_p;
+    s->repeat_penalty = repeat_penalty;
+    s->penalty_last_n = penalty_last_n < -1 ? 0 : penalty_last_n;
+    s->frequency_penalty = frequency_penalty;
+    s->presence_penalty = presence_penalty;
+    s->seed = seed;
+    pcg32_seed(s, seed);
+    return s;
+}
+
+void wl_sampler_free(wl_sampler *s) {
+    if (!s) return;
+    free(s->history);
+    free(s->cand);
+    free(s->window);
+    free(s);
+}
+
+void wl_sampler_reset(wl_sampler *s) {
+    if (!s) return;
+    s->n_history = 0;
+    pcg32_seed(s, s->seed);
+}
+
+void wl_sampler_accept(wl_sampler *s, int32_t token) {
+    if (!s || s->penalty_last_n == 0) return;
+    /* keep at most a bounded window; compact rather than shift each time */
+    if (s->penalty_last_n > 0 && s->n_history >= 2 * s->penalty_last_n + 64) {
+        const int keep = s->penalty_last_n;
+        memmove(s->history, s->history + s->n_history - keep, (size_t)keep * sizeof(int32_t));
+        s->n_history = keep;
+    }
+    if (s->n_history == s->cap_history) {
+        int cap = s->cap_history ? s->cap_history * 2 : 256;
+        int32_t *h = realloc(s->history, (size_t)cap * sizeof(int32_t));
+        if (!h) return; /* history is advisory: without memory we just stop recording */
+        s->history = h;
+        s->cap_history = cap;
+    }
+    s->history[s->n_history++] = token;
+}
+
+static int penalties_active(const wl_sampler *s) {
+    return s->penalty_last_n != 0 && s->n_history > 0 &&
+           ((s->repeat_penalty != 1.0f && s->repeat_penalty > 0.0f) ||
+            s->frequency_penalty != 0.0f || s->presence_penalty != 0.0f);
+}
+
+static int cmp_i32(const void *a, const void *b) {
+    int32_t x = *(const int32_t *)a, y = *(const int32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* llama.cpp's penalties: each distinct token of the window once for the
+ * repetition penalty (divide positive logits, multiply negative ones),
+ * then count * frequency + presence subtracted. */
+static void apply_penalties(wl_sampler *s, candidate *cand, int n_vocab) {
+    int n = s->n_history;
+    if (s->penalty_last_n > 0 && n > s->penalty_last_n) n = s->penalty_last_n;
+    if (n > s->cap_window) {
+        int32_t *w = realloc(s->window, (size_t)n * sizeof(int32_t));
+        if (!w) return;
+        s->window = w;
+        s->cap_window = n;
+    }
+    memcpy(s->window, s->history + s->n_history - n, (size_t)n * sizeof(int32_t));
+    qsort(s->window, (size_t)n, sizeof(int32_t), cmp_i32);
+    for (int i = 0; i < n;) {
+        int j = i;
+        while (j < n && s->window[j] == s->window[i]) j++;
+        const int32_t tok = s->window[i];
+        const int count = j - i;
+        i = j;
+        if (tok < 0 || tok >= n_vocab) continue;
+        float *logit = &cand[tok].logit; /* cand is still in id order here */
+        if (s->repeat_penalty > 0.0f && s->repeat_penalty != 1.0f) {
+            *logit = *logit <= 0.0f ? *logit * s->repeat_penalty : *logit / s->repeat_penalty;
+        }
+        *logit -= (float)count * s->frequency_penalty + s->presence_penalty;
+    }
+}
+
+static int cmp_cand_desc(const void *a, const void *b) {
+    const candidate *x = a, *y = b;
+    if (x->logit != y->logit) return x->logit < y->logit ? 1 : -1;
+    return (x->id > y->id) - (x->id < y->id);
+}
+
+/* Sorts the k best candidates to the front (descending logit, ascending id). */
+static void sort_top(candidate *cand, int n, int k) {
+    if (k >= n || k > 1024) {
+        qsort(cand, (size_t)n, sizeof *cand, cmp_cand_desc);
+        return;
+    }
+    /* selection into the first k slots: O(n k) worst case but k is small */
+    int filled = 0;
+    for (int i = 0; i < n; i++) {
+        candidate c = cand[i];
+        if (filled == k && cmp_cand_desc(&c, &cand[k - 1]) >= 0) continue;
+        int j = filled < k ? filled++ : k - 1;
+        while (j > 0 && cmp_cand_desc(&c, &cand[j - 1]) < 0) {
+            cand[j] = cand[j - 1];
+            j--;
+        }
+        cand[j] = c;
+    }
+}
+
+static void softmax_cand(candidate *cand, int n, float temperature) {
+    const float mx = cand[0].logit; /* sorted: first is the max */
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) {
+        cand[i].p = expf((cand[i].logit - mx) / temperature);
+        sum += cand[i].p;
+    }
+    for (int i = 0; i < n; i++) cand[i].p = (float)(cand[i].p / sum);
+}
+
+static int32_t argmax(const candidate *cand, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++) {
+        if (cand[i].logit > cand[best].logit) best = i; /* strict: lowest id wins ties */
+    }
+    return cand[best].id;
+}
+
+int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {
+    if (!s || !logits || n_vocab <= 0) return -1;
+    if (n_vocab > s->cap_cand) {
+        candidate *c = realloc(s->cand, (size_t)n_vocab * sizeof *c);
+        if (!c) return -1;
+        s->cand = c;
+        s->cap_cand = n_vocab;
+    }
+    candidate *cand = s->cand;
+    for (int i = 0; i < n_vocab; i++) {
+        cand[i].id = i;
+        cand[i].logit = logits[i];
+    }
+    if (penalties_active(s)) apply_penalties(s, cand, n_vocab);
+    if (s->temperature <= 0.0f) return argmax(cand, n_vocab);
+
+    int n = n_vocab;
+    if (s->top_k > 0 && s->top_k < n) {
+        sort_top(cand, n, s->top_k);
+        n = s->top_k;
+    } else {
+        sort_top(cand, n, n);
+    }
+    /* top-p and min-p judge probabilities before temperature, as in llama.cpp's chain */
+    if (s->top_p < 1.0f) {
+        softmax_cand(cand, n, 1.0f);
+        double cum = 0.0;
+        int keep = n;
+        for (int i = 0; i < n; i++) {
+            cum += cand[i].p;
+            if (cum >= s->top_p) {
+                keep = i + 1;
+                break;
+            }
+        }
+        n = keep;
+    }
+    if (s->min_p > 0.0f) {
+        /* p_i >= min_p * p_max  <=>  logit_i >= logit_max + log(min_p) */
+        const float threshold = cand[0].logit + logf(s->min_p);
+        int keep = 1;
+        while (keep < n && cand[keep].logit >= threshold) keep++;
+        n = keep;
+    }
+    softmax_cand(cand, n, s->temperature);
+    const float r = rng_uniform(s);
+    double cum = 0.0;
+    for (int i = 0; i < n; i++) {
+        cum += cand[i].p;
+        if (r < cum) return cand[i].id;
+    }
+    return cand[n - 1].id;
+}
