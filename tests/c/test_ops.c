@@ -1,0 +1,135 @@
+/* Transformer ops against values computed by hand. */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ops.h"
+#include "types.h"
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
+
+static void check_vec(const char *what, const float *got, const float *want, int n, float tol) {
+    for (int i = 0; i < n; i++) {
+        CHECK(fabsf(got[i] - want[i]) <= tol, "%s[%d] = %.7f, want %.7f", what, i, got[i], want[i]);
+    }
+}
+
+static void test_norms(void) {
+    const float x[4] = {1, 2, 3, 4};
+    float out[4];
+    /* mean(x^2) = 7.5 -> x / sqrt(7.5) */
+    wl_rmsnorm(out, x, NULL, 4, 0.0f);
+    check_vec("rmsnorm", out, (const float[]){0.3651484f, 0.7302967f, 1.0954451f, 1.4605935f}, 4, 1e-6f);
+    const float w[4] = {1, 1, 2, 0.5f};
+    wl_rmsnorm(out, x, w, 4, 0.0f);
+    check_vec("rmsnorm*w", out, (const float[]){0.3651484f, 0.7302967f, 2.1908902f, 0.7302967f}, 4, 1e-6f);
+    /* eps enters under the root: mean 7.5 + 0.5 = 8 */
+    wl_rmsnorm(out, x, NULL, 4, 0.5f);
+    check_vec("rmsnorm eps", out, (const float[]){0.3535534f, 0.7071068f, 1.0606602f, 1.4142136f}, 4, 1e-6f);
+    /* mean 2.5, variance 1.25 */
+    wl_layernorm(out, x, NULL, NULL, 4, 0.0f);
+    check_vec("layernorm", out, (const float[]){-1.3416408f, -0.4472136f, 0.4472136f, 1.3416408f}, 4, 1e-6f);
+    const float b[4] = {1, 0, 0, -1};
+    wl_layernorm(out, x, w, b, 4, 0.0f);
+    check_vec("layernorm*w+b", out, (const float[]){-0.3416408f, -0.4472136f, 0.8944272f, -0.3291796f}, 4, 1e-6f);
+}
+
+static void test_rope(void) {
+    float cs[4];
+    /* pos 1, n_rot 4, base 10000: angles 1 and 10000^(-1/2) = 0.01 */
+    wl_rope_cache(cs, 4, 1, 10000.0f, 1.0f, NULL, NULL);
+    check_vec("rope cache", cs, (const float[]){cosf(1.0f), sinf(1.0f), cosf(0.01f), sinf(0.01f)}, 4, 1e-6f);
+
+    float x[4] = {1, 0, 0, 1};
+    wl_rope_apply(x, 1, 4, 4, cs, WL_ROPE_NORMAL);
+    /* (1,0) turned by 1 rad, (0,1) turned by 0.01 rad */
+    check_vec("rope normal", x, (const float[]){0.5403023f, 0.8414710f, -0.0099998f, 0.9999500f}, 4, 1e-6f);
+
+    float y[4] = {1, 0, 0, 1};
+    wl_rope_apply(y, 1, 4, 4, cs, WL_ROPE_NEOX);
+    /* neox pairs (y0, y2) by 1 rad and (y1, y3) by 0.01 rad */
+    check_vec("rope neox", y, (const float[]){0.5403023f, -0.0099998f, 0.8414710f, 0.9999500f}, 4, 1e-6f);
+
+    /* only the first n_rot dims of each head rotate; two heads */
+    float z[6] = {1, 0, 7, 1, 0, 7};
+    wl_rope_apply(z, 2, 3, 2, cs, WL_ROPE_NORMAL);
+    check_vec("rope partial", z, (const float[]){0.5403023f, 0.8414710f, 7, 0.5403023f, 0.8414710f, 7}, 6, 1e-6f);
+
+    /* position 0 is the identity */
+    wl_rope_cache(cs, 4, 0, 10000.0f, 1.0f, NULL, NULL);
+    check_vec("rope pos 0", cs, (const float[]){1, 0, 1, 0}, 4, 0.0f);
+
+    /* linear scaling 1/2 at pos 2 == no scaling at pos 1 */
+    float a[4], b[4];
+    wl_rope_cache(a, 4, 2, 10000.0f, 0.5f, NULL, NULL);
+    wl_rope_cache(b, 4, 1, 10000.0f, 1.0f, NULL, NULL);
+    check_vec("rope linear", a, b, 4, 1e-6f);
+
+    /* freq factors divide the angle of their pair */
+    const float ff[2] = {1.0f, 2.0f};
+    wl_rope_cache(a, 4, 1, 10000.0f, 1.0f, ff, NULL);
+    check_vec("rope freq factors", a, (const float[]){cosf(1.0f), sinf(1.0f), cosf(0.005f), sinf(0.005f)}, 4, 1e-6f);
+}
+
+static void test_softmax_and_acts(void) {
+    float x[3] = {1, 2, 3};
+    wl_softmax(x, 3);
+    check_vec("softmax", x, (const float[]){0.0900306f, 0.2447285f, 0.6652410f}, 3, 1e-6f);
+    float big[2] = {1000, 1000};
+    wl_softmax(big, 2);
+    check_vec("softmax big", big, (const float[]){0.5f, 0.5f}, 2, 0.0f);
+
+    CHECK(fabsf(wl_silu(1.0f) - 0.7310586f) < 1e-6f, "silu(1) = %f", wl_silu(1.0f));
+    CHECK(fabsf(wl_silu(-2.0f) + 0.2384058f) < 1e-6f, "silu(-2) = %f", wl_silu(-2.0f));
+    /* tanh GELU(1) = 0.841192, then rounded to f16 as ggml's table is */
+    CHECK(fabsf(wl_gelu(1.0f) - 0.8413086f) < 1e-6f, "gelu(1) = %.7f", wl_gelu(1.0f));
+    CHECK(wl_gelu(-11.0f) == 0.0f && wl_gelu(12.0f) == 12.0f, "gelu saturation");
+
+    float gate[2] = {1, -2}, up[2] = {2, 3}, out[2];
+    wl_gated_act(out, gate, up, 2, WL_ACT_SILU);
+    check_vec("swiglu", out, (const float[]){1.4621172f, -0.7152174f}, 2, 1e-6f);
+
+    float cap[2] = {0.5f, 100.0f};
+    wl_softcap(cap, 2, 30.0f);
+    check_vec("softcap", cap, (const float[]){30.0f * tanhf(0.5f / 30.0f), 30.0f * tanhf(100.0f / 30.0f)}, 2, 1e-5f);
+}
+
+static void test_attention(void) {
+    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    /* two cached positions, head size 2 */
+    const float kf[4] = {1, 0, 0, 1}, vf[4] = {1, 2, 3, 4};
+    uint16_t k[4], v[4], q16[2];
+    f16->from_float(kf, k, 4);
+    f16->from_float(vf, v, 4);
+    wl_attn_head h = { k, v, 2, 2, 2, 2, 1.0f, 0.0f };
+    const float q[2] = {1, 0};
+    float out[2], scores[2], vrow[2];
+    /* scores (1, 0) -> p = (e, 1)/(e + 1) -> out = p0*v0 + p1*v1 */
+    wl_attend(&h, q, 0, 2, out, scores, q16, vrow);
+    check_vec("attend", out, (const float[]){1.5378828f, 2.5378828f}, 2, 1e-5f);
+    /* the first position alone: out = v0 */
+    wl_attend(&h, q, 0, 1, out, scores, q16, vrow);
+    check_vec("attend causal", out, (const float[]){1, 2}, 2, 1e-6f);
+    /* a window that starts at position 1: out = v1 */
+    wl_attend(&h, q, 1, 2, out, scores, q16, vrow);
+    check_vec("attend window", out, (const float[]){3, 4}, 2, 1e-6f);
+    /* scale 2: scores (2, 0) */
+    h.scale = 2.0f;
+    wl_attend(&h, q, 0, 2, out, scores, q16, vrow);
+    const float p0 = expf(2.0f) / (expf(2.0f) + 1.0f);
+    check_vec("attend scale", out, (const float[]){p0 + 3 * (1 - p0), 2 * p0 + 4 * (1 - p0)}, 2, 1e-5f);
+}
+
+int main(void) {
+    test_norms();
+    test_rope();
+    test_softmax_and_acts();
+    test_attention();
+    if (failures) {
+        fprintf(stderr, "%d failure(s)\n", failures);
+        return 1;
+    }
+    printf("test_ops: ok\n");
+    return 0;
+}
