@@ -1,0 +1,495 @@
+/**
+ * The Model class: one GGUF bound to one wasm instance, one KV cache and a
+ * generation loop. All heavy work happens in C (src/wasmllm.h); this file
+ * only moves token ids in and out and decides when to stop.
+ */
+import { WasmllmError, codeFromStatus } from './errors.js';
+import { loadWasm } from './wasm-loader.js';
+import { loadIntoHeap, abortError } from './sources.js';
+import { createTokenizer } from './tokenizer/index.js';
+import { GGML_TYPES } from './gguf-types.js';
+
+/** Prompt tokens per wl_decode call; the abort signal is checked between batches. */
+const PROMPT_BATCH = 128;
+/** Context size when the caller names none: the training context, capped so the KV cache stays small. */
+const DEFAULT_MAX_CONTEXT = 4096;
+
+/** llama.cpp's `general.file_type` numbering (LLAMA_FTYPE_*). */
+const FILE_TYPES = {
+  0: 'ALL_F32', 1: 'MOSTLY_F16', 2: 'MOSTLY_Q4_0', 3: 'MOSTLY_Q4_1', 7: 'MOSTLY_Q8_0', 8: 'MOSTLY_Q5_0',
+  9: 'MOSTLY_Q5_1', 10: 'MOSTLY_Q2_K', 11: 'MOSTLY_Q3_K_S', 12: 'MOSTLY_Q3_K_M', 13: 'MOSTLY_Q3_K_L',
+  14: 'MOSTLY_Q4_K_S', 15: 'MOSTLY_Q4_K_M', 16: 'MOSTLY_Q5_K_S', 17: 'MOSTLY_Q5_K_M', 18: 'MOSTLY_Q6_K',
+  19: 'MOSTLY_IQ2_XXS', 20: 'MOSTLY_IQ2_XS', 21: 'MOSTLY_Q2_K_S', 22: 'MOSTLY_IQ3_XS', 23: 'MOSTLY_IQ3_XXS',
+  24: 'MOSTLY_IQ1_S', 25: 'MOSTLY_IQ4_NL', 26: 'MOSTLY_IQ3_S', 27: 'MOSTLY_IQ3_M', 28: 'MOSTLY_IQ2_S',
+  29: 'MOSTLY_IQ2_M', 30: 'MOSTLY_IQ4_XS', 31: 'MOSTLY_IQ1_M', 32: 'MOSTLY_BF16',
+};
+
+/**
+ * @typedef {object} LoadOptions
+ * @property {number} [threads]      default: every core (os.availableParallelism / hardwareConcurrency)
+ * @property {number} [contextSize]  tokens in the KV cache; default min(training context, 4096)
+ * @property {AbortSignal} [signal]
+ * @property {(p: { loaded: number, total: number | undefined, shard: number, shards: number }) => void} [onProgress]
+ * @property {'mt'|'st'} [variant]   force the threaded or single-threaded wasm build
+ *
+ * @typedef {object} CompleteOptions
+ * @property {number} [maxTokens]         default 256; generation also ends when the context is full
+ * @property {number} [temperature]       default 0.8; <= 0 is greedy
+ * @property {number} [topK]              default 40; <= 0 disables
+ * @property {number} [topP]              default 0.95; >= 1 disables
+ * @property {number} [minP]              default 0.05; <= 0 disables
+ * @property {number} [repeatPenalty]     default 1 (off)
+ * @property {number} [repeatLastN]       default 64
+ * @property {number} [frequencyPenalty]  default 0
+ * @property {number} [presencePenalty]   default 0
+ * @property {number} [seed]              default random; the same seed gives the same text
+ * @property {string[]} [stop]            stop strings (not included in the output)
+ * @property {number[]} [stopTokens]      token ids that end generation besides the EOG tokens
+ * @property {boolean} [addSpecial]       string prompts: add BOS/EOS as the model wants (default true)
+ * @property {boolean} [parseSpecial]     string prompts: turn special-token text into its id (default true)
+ * @property {AbortSignal} [signal]
+ *
+ * @typedef {{ token: number, text: string }} TokenPiece
+ * @typedef {{ promptTokens: number[], tokens: number[], text: string,
+ *   finishReason: 'stop'|'length'|'context', promptEvaluated: number,
+ *   timings: { promptMs: number, decodeMs: number, promptTokensPerSecond: number, decodeTokensPerSecond: number } }} Completion
+ */
+
+/** Yields to the event loop so timers and abort signals can fire between tokens. */
+const nextMacrotask = typeof setImmediate === 'function'
+  ? () => new Promise((resolve) => setImmediate(resolve))
+  : (() => {
+      const channel = new MessageChannel();
+      const queue = [];
+      channel.port1.onmessage = () => queue.shift()?.();
+      return () => new Promise((resolve) => { queue.push(resolve); channel.port2.postMessage(0); });
+    })();
+
+const now = () => globalThis.performance?.now() ?? Date.now();
+
+/**
+ * Loads a model. `source`: a file path (Node), a URL, an ArrayBuffer /
+ * Uint8Array, a Blob / File, or an array of them (the shards of a split model).
+ * @param {any} source
+ * @param {LoadOptions} [options]
+ * @returns {Promise<Model>}
+ */
+export async function loadModel(source, options = {}) {
+  const { contextSize } = options;
+  if (contextSize !== undefined && (!Number.isInteger(contextSize) || contextSize < 1)) {
+    throw new WasmllmError('ERR_BAD_ARG', `contextSize must be a positive integer, got ${contextSize}`);
+  }
+  options.signal?.throwIfAborted();
+  const t0 = now();
+  const wasm = await loadWasm({ threads: options.threads, variant: options.variant });
+  const M = wasm.module;
+  /** @type {import('./sources.js').HeapShard[]} */
+  let shards = [];
+  const handles = { err: 0, file: 0, model: 0, ctx: 0, tokens: 0 };
+  const cleanup = () => {
+    if (handles.ctx) M._wl_context_free(handles.ctx);
+    if (handles.model) M._wl_model_free(handles.model);
+    if (handles.file) M._wl_file_free(handles.file);
+    if (handles.tokens) M._wl_free(handles.tokens);
+    for (const s of shards) M._wl_free(s.ptr);
+    if (handles.err) M._wl_error_free(handles.err);
+    wasm.terminate();
+  };
+  try {
+    handles.err = M._wl_error_new();
+    if (!handles.err) throw new WasmllmError('ERR_OOM', 'cannot allocate an error record in the wasm heap');
+    shards = await loadIntoHeap(source, wasm, options);
+    const failure = () => {
+      const code = codeFromStatus(M._wl_error_code(handles.err));
+      return new WasmllmError(code, M.UTF8ToString(M._wl_error_message(handles.err)));
+    };
+    handles.file = openFile(wasm, shards, handles.err);
+    if (!handles.file) throw failure();
+    handles.model = M._wl_model_load(handles.file, handles.err);
+    if (!handles.model) throw failure();
+    const nCtxTrain = M._wl_model_n_ctx_train(handles.model);
+    const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
+    handles.ctx = M._wl_context_new(handles.model, nCtx, wasm.threads, handles.err);
+    if (!handles.ctx) throw failure();
+    handles.tokens = M._wl_alloc(PROMPT_BATCH * 4);
+    if (!handles.tokens) throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
+    const main = mainShard(shards);
+    const tokenizer = createTokenizer(main.header.metadata);
+    options.signal?.throwIfAborted();
+    return new Model({ wasm, shards, handles, header: main.header, tokenizer, loadMs: now() - t0 });
+  } catch (e) {
+    cleanup();
+    if (options.signal?.aborted) throw abortError(options.signal);
+    throw e;
+  }
+}
+
+/**
+ * Passes every shard buffer to wl_file_open.
+ * @param {import('./wasm-loader.js').WasmInstance} wasm
+ * @param {import('./sources.js').HeapShard[]} shards
+ * @param {number} err
+ */
+function openFile(wasm, shards, err) {
+  const M = wasm.module;
+  const n = shards.length;
+  // Pointer array first, then the (8-byte aligned) lengths as doubles.
+  const table = M._wl_alloc(8 * n + 8 * n);
+  if (!table) throw new WasmllmError('ERR_OOM', 'cannot allocate the shard table');
+  try {
+    const buffer = wasm.heapU8().buffer;
+    const ptrs = new Uint32Array(buffer, table, n);
+    const lens = new Float64Array(buffer, table + 8 * n, n);
+    shards.forEach((s, i) => { ptrs[i] = s.ptr; lens[i] = s.size; });
+    return M._wl_file_open(table, table + 8 * n, n, 0, err);
+  } finally {
+    M._wl_free(table);
+  }
+}
+
+/** The shard that holds the model metadata: split.no 0, else the first. */
+function mainShard(shards) {
+  return shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
+}
+
+/**
+ * Holds back the end of the text that could still become a stop string, and
+ * reports where a stop string completes.
+ */
+class StopMatcher {
+  /** @param {string[]} stops */
+  constructor(stops) {
+    this.stops = stops.filter((s) => typeof s === 'string' && s.length > 0);
+    this.pending = '';
+  }
+
+  /**
+   * @param {string} piece newly decoded text
+   * @returns {{ text: string, stopped: boolean }} text safe to emit now
+   */
+  push(piece) {
+    this.pending += piece;
+    if (this.stops.length === 0) return this.take(this.pending.length, false);
+    let cut = -1;
+    for (const s of this.stops) {
+      const i = this.pending.indexOf(s);
+      if (i >= 0 && (cut < 0 || i < cut)) cut = i;
+    }
+    if (cut >= 0) return this.take(cut, true);
+    // Emit all but the longest tail that is a prefix of some stop string.
+    let hold = 0;
+    for (const s of this.stops) {
+      for (let k = Math.min(s.length - 1, this.pending.length); k > hold; k--) {
+        if (this.pending.endsWith(s.slice(0, k))) { hold = k; break; }
+      }
+    }
+    return this.take(this.pending.length - hold, false);
+  }
+
+  /** @param {number} n @param {boolean} stopped */
+  take(n, stopped) {
+    const text = this.pending.slice(0, n);
+    this.pending = stopped ? '' : this.pending.slice(n);
+    return { text, stopped };
+  }
+
+  /** Text held back when generation ends for another reason. */
+  flush() {
+    const text = this.pending;
+    this.pending = '';
+    return text;
+  }
+}
+
+export class Model {
+  #wasm;
+  #shards;
+  #h;
+  #header;
+  #tokenizer;
+  #loadMs;
+  /** Token ids whose keys and values are in the KV cache, in order. */
+  #cached = [];
+  #busy = false;
+  #disposed = false;
+  /** @type {Completion | null} */
+  #last = null;
+
+  /** @internal use loadModel() */
+  constructor({ wasm, shards, handles, header, tokenizer, loadMs }) {
+    this.#wasm = wasm;
+    this.#shards = shards;
+    this.#h = handles;
+    this.#header = header;
+    this.#tokenizer = tokenizer;
+    this.#loadMs = loadMs;
+  }
+
+  /** GGUF metadata of the model (web/gguf.js representation). */
+  get metadata() { return this.#header.metadata; }
+  /** The model's tokenizer (web/tokenizer). */
+  get tokenizer() { return this.#tokenizer; }
+  /** The last finished (or aborted) completion's tokens, text and timings. */
+  get lastCompletion() { return this.#last; }
+
+  /**
+   * @param {string} text
+   * @param {{ addSpecial?: boolean, parseSpecial?: boolean }} [options] both default true
+   * @returns {number[]}
+   */
+  tokenize(text, options = {}) {
+    this.#checkAlive();
+    if (typeof text !== 'string') throw new WasmllmError('ERR_BAD_ARG', 'tokenize() needs a string');
+    const { addSpecial = true, parseSpecial = true } = options;
+    return Array.from(this.#tokenizer.encode(text, { addSpecial, parseSpecial }));
+  }
+
+  /** @param {ArrayLike<number>} ids @param {{ showSpecial?: boolean }} [options] */
+  detokenize(ids, options) {
+    this.#checkAlive();
+    return this.#tokenizer.decode(Array.from(ids), options);
+  }
+
+  /**
+   * Generates a continuation of `prompt` (a string or token ids).
+   * @param {string | ArrayLike<number>} prompt
+   * @param {CompleteOptions} [options]
+   * @returns {AsyncGenerator<TokenPiece, Completion, void>}
+   */
+  complete(prompt, options = {}) {
+    this.#checkAlive();
+    const ids = this.#promptIds(prompt, options);
+    return this.#generate(ids, options, options.stop ?? [], options.stopTokens ?? []);
+  }
+
+  /**
+   * Renders `messages` with the model's chat template and generates the
+   * assistant's reply, ending at the template's end-of-turn marker.
+   * @param {import('./chat.js').ChatMessage[]} messages
+   * @param {CompleteOptions & { tools?: object[], template?: string, templateName?: string, extra?: object }} [options]
+   * @returns {AsyncGenerator<TokenPiece, Completion, void>}
+   */
+  chat(messages, options = {}) {
+    this.#checkAlive();
+    const self = this;
+    // chat.js (and its Jinja dependency) loads only when chat is used.
+    return (async function* chatTurn() {
+      const { renderChat, encodeChatPrompt } = await import('./chat.js');
+      const { prompt, stopStrings, stopTokenIds } = renderChat(self.metadata, messages, {
+        addGenerationPrompt: true,
+        tools: options.tools,
+        template: options.template,
+        templateName: options.templateName,
+        extra: options.extra,
+      });
+      const ids = encodeChatPrompt(self.#tokenizer, prompt, self.metadata);
+      return yield* self.#generate(ids, options,
+        [...stopStrings, ...(options.stop ?? [])], [...stopTokenIds, ...(options.stopTokens ?? [])]);
+    })();
+  }
+
+  /** Sizes, types and settings of the loaded model. */
+  info() {
+    this.#checkAlive();
+    const M = this.#wasm.module;
+    const md = this.#header.metadata;
+    const arch = String(md.get('general.architecture') ?? 'unknown');
+    const tensorTypes = {};
+    let tensorCount = 0, tensorBytes = 0;
+    for (const s of this.#shards) {
+      for (const t of s.header.tensors) {
+        tensorTypes[t.typeName] = (tensorTypes[t.typeName] ?? 0) + 1;
+        tensorCount++;
+        tensorBytes += t.nBytes;
+      }
+    }
+    const fileType = md.get('general.file_type');
+    return {
+      architecture: arch,
+      name: md.get('general.name') ?? null,
+      nParams: M._wl_model_n_params(this.#h.model),
+      nVocab: M._wl_model_n_vocab(this.#h.model),
+      nCtxTrain: M._wl_model_n_ctx_train(this.#h.model),
+      embeddingLength: M._wl_model_n_embd(this.#h.model),
+      layers: M._wl_model_n_layer(this.#h.model),
+      heads: md.get(`${arch}.attention.head_count`) ?? null,
+      headsKv: md.get(`${arch}.attention.head_count_kv`) ?? md.get(`${arch}.attention.head_count`) ?? null,
+      fileType: fileType === undefined ? null : FILE_TYPES[fileType] ?? `type ${fileType}`,
+      tensorCount,
+      tensorBytes,
+      tensorTypes,
+      shards: this.#shards.length,
+      fileBytes: this.#shards.reduce((n, s) => n + s.size, 0),
+      contextSize: M._wl_context_n_ctx(this.#h.ctx),
+      threads: this.#wasm.threads,
+      wasmVariant: this.#wasm.variant,
+      loadMs: Math.round(this.#loadMs),
+    };
+  }
+
+  /** Frees the wasm memory and stops the worker threads. The model is unusable afterwards. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    const M = this.#wasm.module;
+    const h = this.#h;
+    M._wl_context_free(h.ctx);
+    M._wl_model_free(h.model);
+    M._wl_file_free(h.file);
+    M._wl_free(h.tokens);
+    for (const s of this.#shards) M._wl_free(s.ptr);
+    M._wl_error_free(h.err);
+    this.#wasm.terminate();
+    this.#cached = [];
+  }
+
+  #checkAlive() {
+    if (this.#disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+  }
+
+  #failure() {
+    const M = this.#wasm.module;
+    const code = codeFromStatus(M._wl_error_code(this.#h.err));
+    return new WasmllmError(code, M.UTF8ToString(M._wl_error_message(this.#h.err)));
+  }
+
+  /** @param {string | ArrayLike<number>} prompt @param {CompleteOptions} options */
+  #promptIds(prompt, options) {
+    let ids;
+    if (typeof prompt === 'string') {
+      ids = this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
+    } else if (prompt && typeof prompt === 'object' && typeof prompt.length === 'number') {
+      ids = Array.from(prompt);
+      const nVocab = this.#wasm.module._wl_model_n_vocab(this.#h.model);
+      const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
+      if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `prompt token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
+    } else {
+      throw new WasmllmError('ERR_BAD_ARG', 'the prompt must be a string or an array of token ids');
+    }
+    if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', 'the prompt is empty (and the model adds no BOS token)');
+    const nCtx = this.#wasm.module._wl_context_n_ctx(this.#h.ctx);
+    if (ids.length > nCtx) {
+      throw new WasmllmError('ERR_CONTEXT_FULL', `the prompt has ${ids.length} tokens but the context holds ${nCtx}`);
+    }
+    return ids;
+  }
+
+  /** Appends `ids` to the KV cache (already checked to fit). */
+  #decode(ids) {
+    const M = this.#wasm.module;
+    new Int32Array(this.#wasm.heapU8().buffer, this.#h.tokens, ids.length).set(ids);
+    if (M._wl_decode(this.#h.ctx, this.#h.tokens, ids.length, this.#h.err) !== 0) throw this.#failure();
+    this.#cached.push(...ids);
+  }
+
+  /**
+   * Makes the KV cache hold exactly `ids` with fresh logits for the last one,
+   * reusing the longest prefix already cached.
+   * @returns {Promise<number>} tokens evaluated
+   */
+  async #evaluatePrompt(ids, signal) {
+    const M = this.#wasm.module;
+    let keep = 0;
+    const cached = this.#cached;
+    while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
+    if (keep === ids.length) keep--; // the last prompt token must be decoded again for its logits
+    M._wl_context_truncate(this.#h.ctx, keep);
+    cached.length = keep;
+    for (let i = keep; i < ids.length; i += PROMPT_BATCH) {
+      if (signal?.aborted) throw abortError(signal);
+      this.#decode(ids.slice(i, i + PROMPT_BATCH));
+      await nextMacrotask();
+    }
+    return ids.length - keep;
+  }
+
+  /**
+   * @param {number[]} promptIds @param {CompleteOptions} options
+   * @param {string[]} stops @param {number[]} stopTokens
+   * @returns {AsyncGenerator<TokenPiece, Completion, void>}
+   */
+  async *#generate(promptIds, options, stops, stopTokens) {
+    this.#checkAlive();
+    if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
+    const M = this.#wasm.module;
+    const { signal } = options;
+    const maxTokens = options.maxTokens ?? 256;
+    if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new WasmllmError('ERR_BAD_ARG', `maxTokens must be a non-negative integer, got ${maxTokens}`);
+    const sampler = this.#newSampler(options);
+    this.#busy = true;
+    const tokenizer = this.#tokenizer;
+    const decoder = tokenizer.createStreamDecoder();
+    const matcher = new StopMatcher(stops);
+    const stopSet = new Set(stopTokens);
+    const nCtx = M._wl_context_n_ctx(this.#h.ctx);
+    const nVocab = M._wl_model_n_vocab(this.#h.model);
+    /** @type {Completion} */
+    const result = {
+      promptTokens: promptIds, tokens: [], text: '', finishReason: 'length', promptEvaluated: 0,
+      timings: { promptMs: 0, decodeMs: 0, promptTokensPerSecond: 0, decodeTokensPerSecond: 0 },
+    };
+    let decoded = 0;
+    try {
+      const t0 = now();
+      result.promptEvaluated = await this.#evaluatePrompt(promptIds, signal);
+      result.timings.promptMs = now() - t0;
+      for (const id of promptIds) M._wl_sampler_accept(sampler, id);
+
+      let stoppedByText = false;
+      for (let n = 0; n < maxTokens; n++) {
+        if (signal?.aborted) throw abortError(signal);
+        const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#h.ctx), nVocab);
+        if (token < 0 || token >= nVocab) throw new WasmllmError('ERR_BAD_ARG', `the sampler returned ${token}`);
+        M._wl_sampler_accept(sampler, token);
+        if (tokenizer.isEog(token) || stopSet.has(token)) { result.finishReason = 'stop'; break; }
+        result.tokens.push(token);
+        const { text, stopped } = matcher.push(decoder.push(token));
+        result.text += text;
+        yield { token, text };
+        if (stopped) { result.finishReason = 'stop'; stoppedByText = true; break; }
+        if (n + 1 === maxTokens) break; // its logits would never be used
+        if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
+        const d0 = now();
+        this.#decode([token]);
+        result.timings.decodeMs += now() - d0;
+        decoded++;
+        await nextMacrotask();
+      }
+      if (!stoppedByText) {
+        // Bytes of an unfinished character, or text that looked like the start of a stop string.
+        const last = matcher.push(decoder.flush());
+        const tail = last.text + (last.stopped ? '' : matcher.flush());
+        if (tail) {
+          result.text += tail;
+          yield { token: -1, text: tail };
+        }
+      }
+    } finally {
+      M._wl_sampler_free(sampler);
+      const tm = result.timings;
+      tm.promptTokensPerSecond = tm.promptMs > 0 ? (result.promptEvaluated * 1000) / tm.promptMs : 0;
+      tm.decodeTokensPerSecond = tm.decodeMs > 0 ? (decoded * 1000) / tm.decodeMs : 0;
+      this.#last = result;
+      this.#busy = false;
+    }
+    return result;
+  }
+
+  /** @param {CompleteOptions} o */
+  #newSampler(o) {
+    const num = (v, d, name) => {
+      if (v === undefined || v === null) return d;
+      if (typeof v !== 'number' || Number.isNaN(v)) throw new WasmllmError('ERR_BAD_ARG', `${name} must be a number, got ${v}`);
+      return v;
+    };
+    const seed = o.seed === undefined || o.seed === null ? (Math.random() * 2 ** 32) >>> 0 : num(o.seed, 0, 'seed') >>> 0;
+    const s = this.#wasm.module._wl_sampler_new(
+      num(o.temperature, 0.8, 'temperature'), num(o.topK, 40, 'topK') | 0, num(o.topP, 0.95, 'topP'),
+      num(o.minP, 0.05, 'minP'), num(o.repeatPenalty, 1, 'repeatPenalty'), num(o.repeatLastN, 64, 'repeatLastN') | 0,
+      num(o.frequencyPenalty, 0, 'frequencyPenalty'), num(o.presencePenalty, 0, 'presencePenalty'), seed);
+    if (!s) throw new WasmllmError('ERR_OOM', 'cannot allocate a sampler');
+    return s;
+  }
+}
+
+export { GGML_TYPES };

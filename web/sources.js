@@ -1,0 +1,344 @@
+/**
+ * Turns what the caller gave us (a path, a URL, bytes, a Blob, or an array of
+ * shards) into GGUF bytes inside the wasm heap, one heap buffer per shard.
+ * Bytes are streamed chunk by chunk straight into the heap: a multi-GB model
+ * never exists as a second full copy in JS memory.
+ */
+import { WasmllmError } from './errors.js';
+import { parseGGUF, readGGUFHeader } from './gguf.js';
+
+const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
+const CHUNK = 4 << 20;
+const SHARD_RE = /-(\d{5})-of-(\d{5})\.gguf$/;
+
+/**
+ * @typedef {import('./gguf.js').GGUFHeader} GGUFHeader
+ * @typedef {{ name: string, size: number | undefined,
+ *   readPrefix?: (n: number) => Promise<Uint8Array>,
+ *   stream: (write: (chunk: Uint8Array) => void, signal?: AbortSignal) => Promise<void> }} Opened
+ * @typedef {{ name: string, ptr: number, size: number, header: GGUFHeader }} HeapShard
+ * @typedef {{ loaded: number, total: number | undefined, shard: number, shards: number }} Progress
+ */
+
+/**
+ * Splits a source into one entry per shard. A single path or URL naming the
+ * first shard of a gguf-split set (`NAME-00001-of-0000N.gguf`) expands to all N.
+ * @param {any} source
+ * @returns {any[]}
+ */
+export function expandSources(source) {
+  if (Array.isArray(source)) {
+    if (source.length === 0) throw new WasmllmError('ERR_BAD_ARG', 'an empty array of shards was given');
+    return source;
+  }
+  const name = typeof source === 'string' ? source : source instanceof URL ? source.href : null;
+  const m = name ? SHARD_RE.exec(name) : null;
+  if (m && Number(m[1]) === 1 && Number(m[2]) > 1) {
+    const count = Number(m[2]);
+    const prefix = name.slice(0, m.index);
+    const names = [];
+    for (let i = 1; i <= count; i++) {
+      names.push(`${prefix}-${String(i).padStart(5, '0')}-of-${m[2]}.gguf`);
+    }
+    return names;
+  }
+  return [source];
+}
+
+/**
+ * @param {any} source one shard: path, URL, ArrayBuffer, typed array, Blob/File
+ * @param {AbortSignal} [signal]
+ * @returns {Promise<Opened>}
+ */
+export async function openSource(source, signal) {
+  if (typeof source === 'string') {
+    if (/^(https?|blob|data):/i.test(source)) return openUrl(source, signal);
+    if (/^file:/i.test(source)) return openPath(await fileUrlToPath(source));
+    return openPath(source);
+  }
+  if (source instanceof URL) {
+    if (source.protocol === 'file:') return openPath(await fileUrlToPath(source));
+    return openUrl(source.href, signal);
+  }
+  if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && source instanceof SharedArrayBuffer)) {
+    return openBytes(new Uint8Array(source), 'ArrayBuffer');
+  }
+  if (ArrayBuffer.isView(source)) {
+    return openBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), source.constructor.name);
+  }
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return openBlob(source);
+  throw new WasmllmError('ERR_BAD_ARG', `cannot load a model from ${describe(source)}: give a path, URL, ArrayBuffer, Uint8Array, Blob or an array of them`);
+}
+
+/** @param {any} v */
+function describe(v) {
+  if (v === null) return 'null';
+  if (typeof v === 'object') return `an object of type ${v.constructor?.name ?? 'Object'}`;
+  return `a ${typeof v}`;
+}
+
+/** @param {string|URL} url */
+async function fileUrlToPath(url) {
+  const { fileURLToPath } = await import('node:url');
+  return fileURLToPath(url);
+}
+
+/** @param {string} path @returns {Promise<Opened>} */
+async function openPath(path) {
+  if (!IS_NODE) throw new WasmllmError('ERR_BAD_ARG', `file paths work only in Node; fetch ${path} by URL instead`);
+  const fs = await import('node:fs');
+  let size;
+  try {
+    const st = await fs.promises.stat(path);
+    if (!st.isFile()) throw new WasmllmError('ERR_NOT_FOUND', `${path} is not a file`);
+    size = st.size;
+  } catch (e) {
+    if (e instanceof WasmllmError) throw e;
+    if (e?.code === 'ENOENT') throw new WasmllmError('ERR_NOT_FOUND', `model file not found: ${path}`, { cause: e });
+    throw new WasmllmError('ERR_NOT_FOUND', `cannot read ${path}: ${e?.message ?? e}`, { cause: e });
+  }
+  /** Reads [pos, pos + len) of the file into view, looping over short reads. */
+  const readFully = async (view, pos, len) => {
+    const fh = await fs.promises.open(path, 'r');
+    try {
+      let done = 0;
+      while (done < len) {
+        const { bytesRead } = await fh.read(view, done, len - done, pos + done);
+        if (bytesRead === 0) throw new WasmllmError('ERR_TRUNCATED', `${path} ended after ${pos + done} bytes while reading`);
+        done += bytesRead;
+      }
+    } finally {
+      await fh.close();
+    }
+  };
+  return {
+    name: path,
+    size,
+    // A plain Uint8Array, not a Buffer: gguf.js slices it and expects copies.
+    readPrefix: async (n) => {
+      const out = new Uint8Array(Math.min(n, size));
+      await readFully(out, 0, out.length);
+      return out;
+    },
+    stream: async (write, signal) => {
+      const fh = await fs.promises.open(path, 'r');
+      try {
+        const buf = new Uint8Array(Math.min(CHUNK, size));
+        for (let pos = 0; pos < size;) {
+          signal?.throwIfAborted();
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
+          if (bytesRead === 0) throw new WasmllmError('ERR_TRUNCATED', `${path} shrank while it was being read`);
+          write(buf.subarray(0, bytesRead));
+          pos += bytesRead;
+        }
+      } finally {
+        await fh.close();
+      }
+    },
+  };
+}
+
+/** @param {Uint8Array} bytes @param {string} name @returns {Opened} */
+function openBytes(bytes, name) {
+  return {
+    name,
+    size: bytes.length,
+    readPrefix: async (n) => bytes.slice(0, n),
+    stream: async (write) => {
+      for (let pos = 0; pos < bytes.length; pos += CHUNK) write(bytes.subarray(pos, pos + CHUNK));
+    },
+  };
+}
+
+/** @param {Blob} blob @returns {Opened} */
+function openBlob(blob) {
+  return {
+    name: /** @type {any} */ (blob).name || 'Blob',
+    size: blob.size,
+    readPrefix: async (n) => new Uint8Array(await blob.slice(0, n).arrayBuffer()),
+    stream: async (write, signal) => {
+      const reader = blob.stream().getReader();
+      try {
+        for (;;) {
+          signal?.throwIfAborted();
+          const { done, value } = await reader.read();
+          if (done) break;
+          write(value);
+        }
+      } finally {
+        reader.releaseLock();
+      }
+    },
+  };
+}
+
+/** @param {string} url @param {AbortSignal} [signal] @returns {Promise<Opened>} */
+async function openUrl(url, signal) {
+  let response;
+  try {
+    response = await fetch(url, { signal });
+  } catch (e) {
+    if (signal?.aborted) throw abortError(signal);
+    throw new WasmllmError('ERR_FETCH', `could not fetch ${url}: ${e?.cause?.message ?? e?.message ?? e}`, { cause: e });
+  }
+  if (!response.ok || !response.body) {
+    throw new WasmllmError('ERR_FETCH', `could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+  }
+  const length = Number(response.headers.get('content-length'));
+  // A compressed response's Content-Length counts compressed bytes: don't trust it then.
+  const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+  return {
+    name: url,
+    size: Number.isSafeInteger(length) && length > 0 && !encoded ? length : undefined,
+    stream: async (write) => {
+      const reader = response.body.getReader();
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          write(value);
+        }
+      } catch (e) {
+        if (signal?.aborted) throw abortError(signal);
+        throw new WasmllmError('ERR_FETCH', `download of ${url} failed: ${e?.message ?? e}`, { cause: e });
+      }
+    },
+  };
+}
+
+/** @param {AbortSignal} signal */
+export function abortError(signal) {
+  const reason = signal.reason;
+  if (reason instanceof WasmllmError) return reason;
+  return new WasmllmError('ERR_ABORTED', `aborted${reason?.message ? `: ${reason.message}` : ''}`, { cause: reason });
+}
+
+/**
+ * A growable byte buffer in the wasm heap. When the final size is unknown
+ * (a URL without Content-Length) it doubles by moving bytes inside the heap.
+ */
+class HeapBuffer {
+  /** @param {import('./wasm-loader.js').WasmInstance} wasm @param {string} name @param {number} capacity */
+  constructor(wasm, name, capacity) {
+    this.wasm = wasm;
+    this.name = name;
+    this.size = 0;
+    this.capacity = 0;
+    this.ptr = 0;
+    this.reserve(Math.max(capacity, 1));
+  }
+
+  /** @param {number} capacity */
+  reserve(capacity) {
+    if (capacity <= this.capacity) return;
+    const M = this.wasm.module;
+    const ptr = M._wl_alloc(capacity);
+    if (!ptr) {
+      const heap = this.wasm.heapU8().length;
+      throw new WasmllmError('ERR_OOM', `cannot allocate ${capacity} bytes in the wasm heap for ${this.name} (heap is ${heap} bytes, at most 4 GiB)`);
+    }
+    if (this.ptr) {
+      const heap = this.wasm.heapU8(); // fetched after the allocation: growth replaces the buffer
+      heap.copyWithin(ptr, this.ptr, this.ptr + this.size);
+      M._wl_free(this.ptr);
+    }
+    this.ptr = ptr;
+    this.capacity = capacity;
+  }
+
+  /** @param {Uint8Array} chunk */
+  append(chunk) {
+    if (this.size + chunk.length > this.capacity) this.reserve(Math.max(this.size + chunk.length, this.capacity * 2));
+    this.wasm.heapU8().set(chunk, this.ptr + this.size);
+    this.size += chunk.length;
+  }
+
+  free() {
+    if (this.ptr) this.wasm.module._wl_free(this.ptr);
+    this.ptr = 0;
+  }
+}
+
+/**
+ * Reads just the GGUF header(s) of a source, without wasm: enough for the
+ * tokenizer, `wasmllm info` and `wasmllm tokenize`.
+ * @param {any} source
+ * @param {{ signal?: AbortSignal, allowNoData?: boolean }} [options]
+ * @returns {Promise<{ name: string, size: number, header: GGUFHeader }[]>}
+ */
+export async function readHeaders(source, options = {}) {
+  const out = [];
+  for (const one of expandSources(source)) {
+    const opened = await openSource(one, options.signal);
+    if (opened.readPrefix && opened.size !== undefined) {
+      const header = await readGGUFHeader(opened.readPrefix, opened.size, { allowNoData: options.allowNoData });
+      out.push({ name: opened.name, size: opened.size, header });
+    } else {
+      // A URL without a known size: the whole body is needed to check it anyway.
+      const chunks = [];
+      let size = 0;
+      await opened.stream((c) => { chunks.push(c.slice()); size += c.length; }, options.signal);
+      const bytes = new Uint8Array(size);
+      let pos = 0;
+      for (const c of chunks) { bytes.set(c, pos); pos += c.length; }
+      out.push({ name: opened.name, size, header: parseGGUF(bytes, { allowNoData: options.allowNoData }) });
+    }
+  }
+  return out;
+}
+
+/**
+ * Streams every shard of `source` into its own heap buffer and parses each
+ * header in JS. On failure every buffer allocated so far is freed.
+ * @param {any} source
+ * @param {import('./wasm-loader.js').WasmInstance} wasm
+ * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }} [options]
+ * @returns {Promise<HeapShard[]>}
+ */
+export async function loadIntoHeap(source, wasm, options = {}) {
+  const { signal, onProgress } = options;
+  const list = expandSources(source);
+  const opened = [];
+  for (const one of list) {
+    signal?.throwIfAborted();
+    opened.push(await openSource(one, signal));
+  }
+  // Check every header we can before allocating anything: a bad file fails fast.
+  const headers = [];
+  for (const o of opened) {
+    headers.push(o.readPrefix && o.size !== undefined ? await readGGUFHeader(o.readPrefix, o.size) : null);
+  }
+  const known = opened.every((o) => o.size !== undefined);
+  const total = known ? opened.reduce((s, o) => s + o.size, 0) : undefined;
+  let loaded = 0;
+  const buffers = [];
+  try {
+    for (let i = 0; i < opened.length; i++) {
+      const o = opened[i];
+      const buf = new HeapBuffer(wasm, o.name, o.size ?? 16 << 20);
+      buffers.push(buf);
+      await o.stream((chunk) => {
+        if (o.size !== undefined && buf.size + chunk.length > o.size) {
+          throw new WasmllmError('ERR_FETCH', `${o.name} sent more than its ${o.size} bytes`);
+        }
+        buf.append(chunk);
+        loaded += chunk.length;
+        onProgress?.({ loaded, total, shard: i, shards: opened.length });
+      }, signal);
+      signal?.throwIfAborted();
+      if (o.size !== undefined && buf.size !== o.size) {
+        throw new WasmllmError(o.readPrefix ? 'ERR_TRUNCATED' : 'ERR_FETCH', `${o.name}: got ${buf.size} of ${o.size} bytes`);
+      }
+      if (!headers[i]) {
+        // Copy the prefix out of the heap: TextDecoder refuses shared memory.
+        const ptr = buf.ptr, size = buf.size;
+        headers[i] = await readGGUFHeader(async (n) => wasm.heapU8().slice(ptr, ptr + Math.min(n, size)), size);
+      }
+    }
+  } catch (e) {
+    for (const b of buffers) b.free();
+    if (signal?.aborted) throw abortError(signal);
+    throw e;
+  }
+  return buffers.map((b, i) => ({ name: b.name, ptr: b.ptr, size: b.size, header: headers[i] }));
+}
