@@ -448,7 +448,7 @@ function renderTemplate(template, context) {
  * @typedef {{
  *   source: string,
  *   template: Template,
- *   caps: { system: boolean, tools: boolean, toolCalls: boolean, toolResponses: boolean },
+ *   caps: { system: boolean, tools: boolean, toolCalls: boolean, toolCallsNullContent: boolean, toolResponses: boolean },
  * }} Compiled
  */
 
@@ -496,6 +496,9 @@ function probeCapabilities(template, base) {
     tools: probe(template, ctx([user], {
       tools: [{ type: 'function', function: { name: 'tool_probe_fn', description: 'probe', parameters: { type: 'object', properties: {} } } }],
     }), 'tool_probe_fn'),
+    // OpenAI-style callers send content null next to tool calls; some
+    // templates test for that (DeepSeek), others need a string (Qwen3).
+    toolCallsNullContent: probe(template, ctx([user, { role: 'assistant', content: null, tool_calls: [call('call_probe_fn')] }]), 'call_probe_fn'),
     toolCalls: probe(template, ctx([user, { role: 'assistant', content: '', tool_calls: [call('call_probe_fn')] }]), 'call_probe_fn'),
     toolResponses: probe(template, ctx([
       user,
@@ -609,7 +612,7 @@ function applyPolyfills(messages, tools, caps) {
   if (!caps.toolResponses && out.some((m) => m.role === 'tool')) {
     out = out.map((m) => {
       if (m.role !== 'tool') return m;
-      const response = { ...(m.name ? { tool: m.name } : {}), ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}), content: m.content };
+      const response = { ...(m.name ? { tool: m.name } : {}), ...(m.tool_call_id ? { tool_call_id: m.tool_call_id } : {}), content: jsonOrText(m.content) };
       return { role: 'user', content: JSON.stringify({ tool_response: response }) };
     });
     applied.push('tool-responses-as-user');
@@ -618,7 +621,15 @@ function applyPolyfills(messages, tools, caps) {
     out = mergeSystemIntoUser(out);
     applied.push('system-in-first-user');
   }
+  if (caps.toolCalls && caps.toolCallsNullContent) {
+    out = out.map((m) => (m.tool_calls && m.content === '' ? { ...m, content: null } : m));
+  }
   return { messages: out, applied };
+}
+
+/** Tool output that is JSON is nested as JSON, not as an escaped string. @param {string} text */
+function jsonOrText(text) {
+  try { return JSON.parse(text); } catch { return text; }
 }
 
 /** @param {ChatMessage[]} messages @param {string} text */
