@@ -1,0 +1,340 @@
+#!/usr/bin/env node
+/**
+ * Builds deterministic random-weight GGUF models with the shapes of real
+ * ones, for parity tests and benchmarks (no downloads needed).
+ *
+ *   node tools/make-synthetic.js --arch llama --shape smollm2-135m --type Q4_0 \
+ *     --vocab /work/shared/data/vocab/ggml-vocab-llama-spm.gguf --out model.gguf \
+ *     [--layers N] [--seed S] [--split N] [--rope-base B] [--ctx N]
+ *
+ * Weight scales are chosen so greedy decoding is decisive (the top logit
+ * usually leads the next by far more than rounding noise) without looping
+ * on one token: embeddings and norms O(1), matrices N(0, gain/sqrt(fan_in)).
+ * Each tensor has its own PRNG stream seeded from (seed, name), so a tensor's
+ * values do not depend on which other tensors exist or their order.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { GGUFWriter, VT } from './gguf-writer.js';
+import { FORMATS } from './quantize.js';
+import { parseGGUF } from '../web/gguf.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, '..');
+
+/**
+ * @typedef {{ arch: string, dim: number, layers: number, heads: number, kvHeads: number, ffn: number,
+ *   headDim?: number, ropeBase: number, rmsEps: number, ctx: number, tied: boolean,
+ *   llama3Rope?: { factor: number, lowFreqFactor: number, highFreqFactor: number, originalCtx: number } }} ShapeConfig
+ */
+
+/**
+ * Named shapes. Real models' values come from their Hugging Face configs.
+ * `tiny-gqa` uses ffn 768 (not 688) so every row is a whole number of
+ * 256-value K-quant blocks and all encoders apply.
+ * @type {Record<string, ShapeConfig>}
+ */
+export const SHAPES = {
+  'tiny-gqa': { arch: 'llama', dim: 256, layers: 4, heads: 8, kvHeads: 2, ffn: 768, ropeBase: 10000, rmsEps: 1e-5, ctx: 2048, tied: false },
+  // llama2.c stories15M geometry with GQA; replaced by models/shakespeare.gguf's own shape when present.
+  embedded: { arch: 'llama', dim: 288, layers: 6, heads: 6, kvHeads: 2, ffn: 768, ropeBase: 10000, rmsEps: 1e-5, ctx: 1024, tied: true },
+  'smollm2-135m': { arch: 'llama', dim: 576, layers: 30, heads: 9, kvHeads: 3, ffn: 1536, ropeBase: 100000, rmsEps: 1e-5, ctx: 8192, tied: true },
+  'qwen2.5-0.5b': { arch: 'qwen2', dim: 896, layers: 24, heads: 14, kvHeads: 2, ffn: 4864, ropeBase: 1000000, rmsEps: 1e-6, ctx: 32768, tied: true },
+  'llama-3.2-1b': {
+    arch: 'llama', dim: 2048, layers: 16, heads: 32, kvHeads: 8, ffn: 8192, ropeBase: 500000, rmsEps: 1e-5, ctx: 131072, tied: true,
+    llama3Rope: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalCtx: 8192 },
+  },
+};
+
+/** Reads the `embedded` shape from models/shakespeare.gguf when that file exists. */
+function embeddedShape() {
+  const file = path.join(repoRoot, 'models', 'shakespeare.gguf');
+  if (!fs.existsSync(file)) return SHAPES.embedded;
+  const fd = fs.openSync(file, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const prefix = Buffer.alloc(Math.min(size, 8 << 20));
+    fs.readSync(fd, prefix, 0, prefix.length, 0);
+    const h = parseGGUF(new Uint8Array(prefix.buffer, prefix.byteOffset, prefix.length), { totalSize: size, allowNoData: true });
+    const a = h.metadata.get('general.architecture');
+    const m = (k, d) => h.metadata.get(`${a}.${k}`) ?? d;
+    return {
+      arch: a, dim: m('embedding_length'), layers: m('block_count'), heads: m('attention.head_count'),
+      kvHeads: m('attention.head_count_kv', m('attention.head_count')), ffn: m('feed_forward_length'),
+      ropeBase: m('rope.freq_base', 10000), rmsEps: m('attention.layer_norm_rms_epsilon', 1e-5),
+      ctx: m('context_length', 1024), tied: !h.tensors.some((t) => t.name === 'output.weight'),
+    };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** llama.cpp's general.file_type numbers (LLAMA_FTYPE_*). */
+const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, Q2_K: 10, Q3_K: 12, Q4_K: 15, Q4_K_M: 15, Q5_K: 17, Q6_K: 18, IQ4_NL: 25, IQ4_XS: 30, BF16: 32 };
+
+/** Which type replaces a 256-block type on rows that are not a multiple of 256 (as llama-quantize does). */
+const FALLBACK = { Q2_K: 'IQ4_NL', Q3_K: 'IQ4_NL', IQ4_XS: 'IQ4_NL', Q4_K: 'Q5_0', Q5_K: 'Q5_1', Q6_K: 'Q8_0' };
+
+/**
+ * The type a weight matrix gets under `type`, which is a ggml type name or
+ * the mix 'Q4_K_M' (Q4_K, with attn_v/ffn_down of some layers and the
+ * output in Q6_K, like llama-quantize's rule).
+ * @param {string} type @param {string} name @param {number} rowLen @param {number} nLayers
+ */
+export function tensorType(type, name, rowLen, nLayers) {
+  let t = type;
+  if (type === 'Q4_K_M') {
+    const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
+    const moreBits = layer >= 0 && (layer < nLayers / 8 || layer >= (7 * nLayers) / 8 || (layer - Math.floor(nLayers / 8)) % 3 === 2);
+    if (name === 'output.weight' || ((name.endsWith('attn_v.weight') || name.endsWith('ffn_down.weight')) && moreBits)) t = 'Q6_K';
+    else t = 'Q4_K';
+  }
+  const fmt = FORMATS[t];
+  if (!fmt) throw new Error(`make-synthetic: unknown tensor type ${type}`);
+  if (rowLen % fmt.blockSize !== 0) t = FALLBACK[t] ?? t;
+  if (rowLen % FORMATS[t].blockSize !== 0) t = 'F16';
+  return t;
+}
+
+// ------------------------------------------------------------ randomness
+
+/** 32-bit FNV-1a of a string, to derive per-tensor seeds. */
+function hashString(s) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** mulberry32: small, fast, good enough for weights. Returns floats in (0, 1). */
+function mulberry32(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+}
+
+/** n values of mean + std * N(0,1), Box-Muller, from stream (seed, name). */
+export function gaussian(n, seed, name, std = 1, mean = 0) {
+  const rand = mulberry32(hashString(name) ^ Math.imul(seed, 0x9e3779b9));
+  const out = new Float32Array(n);
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(rand()));
+    const th = 2 * Math.PI * rand();
+    out[i] = mean + std * r * Math.cos(th);
+    if (i + 1 < n) out[i + 1] = mean + std * r * Math.sin(th);
+  }
+  return out;
+}
+
+/** llama3 rope frequency divisors (what convert_hf_to_gguf stores as rope_freqs.weight). */
+function llama3RopeFactors(headDim, base, s) {
+  const lowWavelen = s.originalCtx / s.lowFreqFactor;
+  const highWavelen = s.originalCtx / s.highFreqFactor;
+  const out = new Float32Array(headDim / 2);
+  for (let i = 0; i < headDim / 2; i++) {
+    const freq = base ** (-(2 * i) / headDim);
+    const wavelen = (2 * Math.PI) / freq;
+    if (wavelen < highWavelen) out[i] = 1;
+    else if (wavelen > lowWavelen) out[i] = s.factor;
+    else {
+      const smooth = (s.originalCtx / wavelen - s.lowFreqFactor) / (s.highFreqFactor - s.lowFreqFactor);
+      out[i] = 1 / ((1 - smooth) / s.factor + smooth);
+    }
+  }
+  return out;
+}
+
+// ------------------------------------------------------------ architectures
+
+/**
+ * Weight gains. Why these: logits must spread widely (greedy ties are rare)
+ * but, with tied embeddings, the current token's own embedding sits in the
+ * residual stream and would win every step (the model repeats one token).
+ * So tied models get small embeddings and loud layers, which keeps that
+ * self-match below the spread of the other logits. Tuned with llama.cpp
+ * (tests/parity/oracle.js reports the top-1/top-2 logit gaps).
+ */
+const DEFAULT_GAINS = { embed: 1, qk: 2, attnOut: 3, ffnDown: 4, output: 16 };
+const TIED_GAINS = { embed: 0.5 };
+
+/**
+ * Per-architecture tensor list: [name, shape (GGUF order), init] where init
+ * is { std, mean } for gaussian values, or a function returning the values.
+ * Matrix gains were tuned against llama.cpp so greedy runs are decisive.
+ */
+function llamaLikeTensors(cfg, { qkvBias = false } = {}) {
+  const { dim, ffn, heads, kvHeads } = cfg;
+  const hd = cfg.headDim ?? dim / heads;
+  const qDim = heads * hd, kvDim = kvHeads * hd;
+  const g = { ...DEFAULT_GAINS, ...(cfg.tied ? TIED_GAINS : {}), ...cfg.gains };
+  const mat = (fanIn, gain = 1) => ({ std: gain / Math.sqrt(fanIn) });
+  const norm = { std: 0.1, mean: 1 };
+  const list = [['token_embd.weight', [dim, cfg.vocab], { std: g.embed }]];
+  for (let l = 0; l < cfg.layers; l++) {
+    const b = `blk.${l}.`;
+    list.push(
+      [`${b}attn_norm.weight`, [dim], norm],
+      [`${b}attn_q.weight`, [dim, qDim], mat(dim, g.qk)],
+      [`${b}attn_k.weight`, [dim, kvDim], mat(dim, g.qk)],
+      [`${b}attn_v.weight`, [dim, kvDim], mat(dim)],
+      [`${b}attn_output.weight`, [qDim, dim], mat(qDim, g.attnOut)],
+      [`${b}ffn_norm.weight`, [dim], norm],
+      [`${b}ffn_gate.weight`, [dim, ffn], mat(dim)],
+      [`${b}ffn_up.weight`, [dim, ffn], mat(dim)],
+      [`${b}ffn_down.weight`, [ffn, dim], mat(ffn, g.ffnDown)],
+    );
+    if (qkvBias) {
+      list.push(
+        [`${b}attn_q.bias`, [qDim], { std: 0.5 }],
+        [`${b}attn_k.bias`, [kvDim], { std: 0.5 }],
+        [`${b}attn_v.bias`, [kvDim], { std: 0.5 }],
+      );
+    }
+  }
+  list.push(['output_norm.weight', [dim], norm]);
+  if (!cfg.tied) list.push(['output.weight', [dim, cfg.vocab], mat(dim, g.output)]);
+  if (cfg.llama3Rope) list.push(['rope_freqs.weight', [hd / 2], () => llama3RopeFactors(hd, cfg.ropeBase, cfg.llama3Rope)]);
+  return list;
+}
+
+/** @type {Record<string, { tensors: (cfg: any) => any[], keys: (w: GGUFWriter, cfg: any) => void }>} */
+const ARCHS = {
+  llama: { tensors: (cfg) => llamaLikeTensors(cfg), keys: () => {} },
+  qwen2: { tensors: (cfg) => llamaLikeTensors(cfg, { qkvBias: true }), keys: () => {} },
+};
+
+/** Keys every llama-family architecture shares, under the `arch.` prefix. */
+function commonKeys(w, cfg) {
+  const a = cfg.arch;
+  const hd = cfg.headDim ?? cfg.dim / cfg.heads;
+  w.addU32(`${a}.context_length`, cfg.ctx);
+  w.addU32(`${a}.embedding_length`, cfg.dim);
+  w.addU32(`${a}.block_count`, cfg.layers);
+  w.addU32(`${a}.feed_forward_length`, cfg.ffn);
+  w.addU32(`${a}.attention.head_count`, cfg.heads);
+  w.addU32(`${a}.attention.head_count_kv`, cfg.kvHeads);
+  w.addF32(`${a}.rope.freq_base`, cfg.ropeBase);
+  w.addF32(`${a}.attention.layer_norm_rms_epsilon`, cfg.rmsEps);
+  w.addU32(`${a}.rope.dimension_count`, hd);
+  w.addU32(`${a}.vocab_size`, cfg.vocab);
+  if (cfg.headDim) {
+    w.addU32(`${a}.attention.key_length`, hd);
+    w.addU32(`${a}.attention.value_length`, hd);
+  }
+}
+
+/** Reads a vocab-only GGUF (tokenizer.* keys) from disk. */
+export function readVocab(file) {
+  const bytes = new Uint8Array(fs.readFileSync(file));
+  return parseGGUF(bytes, { allowNoData: true });
+}
+
+/**
+ * Resolves options into a full config (shape defaults, overrides, vocab size).
+ * @param {{ arch?: string, shape?: string, type?: string, vocab: string, layers?: number, seed?: number,
+ *   ropeBase?: number, ctx?: number, overrides?: object }} options
+ */
+export function resolveConfig(options) {
+  const shapeName = options.shape ?? 'tiny-gqa';
+  const base = shapeName === 'embedded' ? embeddedShape() : SHAPES[shapeName];
+  if (!base) throw new Error(`make-synthetic: unknown shape ${shapeName} (have ${Object.keys(SHAPES).join(', ')})`);
+  const vocabHeader = readVocab(options.vocab ?? path.join(repoRoot, '..', 'shared', 'data', 'vocab', 'ggml-vocab-llama-spm.gguf'));
+  const tokens = vocabHeader.metadata.get('tokenizer.ggml.tokens');
+  if (!Array.isArray(tokens)) throw new Error(`make-synthetic: ${options.vocab} has no tokenizer.ggml.tokens`);
+  const cfg = {
+    ...base, shape: shapeName, type: (options.type ?? 'F32').toUpperCase(), seed: options.seed ?? 1, vocab: tokens.length,
+    ...(options.arch ? { arch: options.arch } : {}),
+    ...(options.layers ? { layers: options.layers } : {}),
+    ...(options.ropeBase ? { ropeBase: options.ropeBase } : {}),
+    ...(options.ctx ? { ctx: options.ctx } : {}),
+    ...(options.overrides ?? {}),
+  };
+  if (!ARCHS[cfg.arch]) throw new Error(`make-synthetic: unknown arch ${cfg.arch} (have ${Object.keys(ARCHS).join(', ')})`);
+  return { cfg, vocabHeader };
+}
+
+/**
+ * Builds the writer for a synthetic model (tensors are generated lazily at write time).
+ * @returns {{ writer: GGUFWriter, cfg: object, types: Record<string, string> }}
+ */
+export function buildSynthetic(options) {
+  const { cfg, vocabHeader } = resolveConfig(options);
+  const w = new GGUFWriter();
+  w.addString('general.architecture', cfg.arch);
+  w.addString('general.name', `synthetic-${cfg.shape}-${cfg.arch}-${cfg.type}-s${cfg.seed}`);
+  w.addU32('general.file_type', FILE_TYPE[cfg.type] ?? 0);
+  w.addU32('general.quantization_version', 2);
+  commonKeys(w, cfg);
+  ARCHS[cfg.arch].keys(w, cfg);
+  w.copyKVs(vocabHeader, (k) => k.startsWith('tokenizer.'));
+  const types = {};
+  for (const [name, shape, init] of ARCHS[cfg.arch].tensors(cfg)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const isMatrix = shape.length >= 2;
+    const t = isMatrix ? tensorType(cfg.type, name, shape[0], cfg.layers) : 'F32';
+    types[name] = t;
+    const make = typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);
+    w.addTensor(name, t, shape, make);
+  }
+  return { writer: w, cfg, types };
+}
+
+/**
+ * Writes a synthetic model; with `split` > 1, as that many gguf-split shards
+ * named from `out` without its .gguf suffix.
+ * @param {{ out: string, split?: number } & Parameters<typeof buildSynthetic>[0]} options
+ * @returns {{ paths: string[], cfg: object, types: Record<string, string> }}
+ */
+export function makeSynthetic(options) {
+  if (!options.out) throw new Error('make-synthetic: --out is required');
+  const { writer, cfg, types } = buildSynthetic(options);
+  fs.mkdirSync(path.dirname(path.resolve(options.out)), { recursive: true });
+  let paths;
+  if (options.split && options.split > 1) {
+    const perShard = Math.ceil(writer.tensors.length / options.split);
+    paths = writer.writeSplit(options.out.replace(/\.gguf$/, ''), perShard);
+  } else {
+    writer.write(options.out);
+    paths = [options.out];
+  }
+  return { paths, cfg, types };
+}
+
+function parseArgs(argv) {
+  const opts = {};
+  const num = new Set(['layers', 'seed', 'split', 'ropeBase', 'ctx']);
+  for (let i = 0; i < argv.length; i++) {
+    const m = /^--([a-z-]+)$/.exec(argv[i]);
+    if (!m) throw new Error(`make-synthetic: unexpected argument ${argv[i]}`);
+    const key = m[1].replace(/-([a-z])/g, (_, c) => c.toUpperCase());
+    if (key === 'help') { opts.help = true; continue; }
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`make-synthetic: --${m[1]} needs a value`);
+    opts[key] = num.has(key) ? Number(v) : v;
+  }
+  return opts;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    if (opts.help || !opts.out) {
+      console.log(`usage: node tools/make-synthetic.js --out FILE.gguf [--arch ${Object.keys(ARCHS).join('|')}] [--shape ${[...Object.keys(SHAPES)].join('|')}]
+       [--type F32|F16|BF16|Q8_0|Q4_0|Q4_1|Q5_0|Q5_1|Q2_K..Q6_K|Q4_K_M|IQ4_NL|IQ4_XS] [--vocab VOCAB.gguf]
+       [--layers N] [--seed S] [--split N] [--rope-base B] [--ctx N]`);
+      process.exit(opts.help ? 0 : 2);
+    }
+    const t0 = Date.now();
+    const { paths, cfg } = makeSynthetic(opts);
+    const bytes = paths.reduce((s, p) => s + fs.statSync(p).size, 0);
+    console.log(`${paths.join(', ')}: ${cfg.arch} ${cfg.shape} ${cfg.type}, ${cfg.layers} layers, vocab ${cfg.vocab}, ${(bytes / 1e6).toFixed(1)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  } catch (e) {
+    console.error(e.message);
+    process.exit(1);
+  }
+}
