@@ -1,0 +1,275 @@
+/**
+ * `wasmllm chat`: an interactive terminal chat with a model.
+ *
+ * Each input line is a user turn; the answer streams as it is generated and
+ * the conversation is kept between turns (the model reuses the KV cache of
+ * the shared prefix). `/reset` clears it. Ctrl-C stops the answer being
+ * written, not the program; at an empty prompt it asks once, then exits.
+ * Ctrl-D (or the end of piped input) exits.
+ *
+ * Piped stdin works too: every line is a turn, each answer is printed
+ * followed by a newline, and the program exits at EOF.
+ */
+import readline from 'node:readline';
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { WasmllmError } from './errors.js';
+
+const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+
+export const CHAT_USAGE = `usage: wasmllm chat [--model PATH|URL] [--system TEXT] [options]
+
+Interactive chat. Type a message and press Enter; the answer streams back.
+  /reset    start a new conversation (keeps --system)
+  /exit     quit (or Ctrl-D); Ctrl-C stops the current answer
+Piped input: each line is a user turn; answers are printed; exits at EOF.
+
+options:
+  -m, --model PATH|URL     GGUF file or URL (default: the embedded Shakespeare model)
+  -s, --system TEXT        system prompt
+      --template FILE      Jinja chat template to use instead of the model's
+      --no-think           ask thinking models (Qwen3, SmolLM3, DeepSeek-R1) not to think
+  -n, --max-tokens N       longest answer in tokens (default 512)
+      --temperature T      default 0.8; 0 = greedy
+      --top-k K            default 40
+      --top-p P            default 0.95
+      --min-p P            default 0.05
+      --repeat-penalty R   default 1 (off)
+      --repeat-last-n N    default 64
+      --frequency-penalty F
+      --presence-penalty P
+      --seed S             default random
+  -c, --ctx-size N         context length in tokens
+  -t, --threads N          worker threads (default: all cores)
+  -h, --help`;
+
+const NUMBER_FLAGS = {
+  'max-tokens': 'maxTokens', temperature: 'temperature', 'top-k': 'topK', 'top-p': 'topP', 'min-p': 'minP',
+  'repeat-penalty': 'repeatPenalty', 'repeat-last-n': 'repeatLastN', 'frequency-penalty': 'frequencyPenalty',
+  'presence-penalty': 'presencePenalty', seed: 'seed', 'ctx-size': 'contextSize', threads: 'threads',
+};
+const INTEGER_FLAGS = new Set(['max-tokens', 'top-k', 'repeat-last-n', 'seed', 'ctx-size', 'threads']);
+
+/**
+ * @typedef {{
+ *   help: boolean, model: string, system: string | undefined, template: string | undefined,
+ *   extra: Record<string, unknown>,
+ *   load: { threads?: number, contextSize?: number },
+ *   sampling: import('./model.js').CompleteOptions,
+ * }} ChatArgs
+ */
+
+/**
+ * @param {string[]} argv the arguments after `chat`
+ * @returns {ChatArgs}
+ */
+export function parseChatArgs(argv) {
+  /** @type {import('node:util').ParseArgsConfig['options']} */
+  const options = {
+    model: { type: 'string', short: 'm' },
+    system: { type: 'string', short: 's' },
+    template: { type: 'string' },
+    'no-think': { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+    'max-tokens': { type: 'string', short: 'n' },
+    'ctx-size': { type: 'string', short: 'c' },
+    threads: { type: 'string', short: 't' },
+  };
+  for (const flag of Object.keys(NUMBER_FLAGS)) options[flag] ??= { type: 'string' };
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options, allowPositionals: false, strict: true }));
+  } catch (e) {
+    throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: ${e.message}\n\n${CHAT_USAGE}`);
+  }
+  /** @type {Record<string, number>} */
+  const numbers = {};
+  for (const [flag, key] of Object.entries(NUMBER_FLAGS)) {
+    if (values[flag] === undefined) continue;
+    const v = Number(values[flag]);
+    if (!Number.isFinite(v) || (INTEGER_FLAGS.has(flag) && !Number.isInteger(v))) {
+      throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: --${flag} needs a${INTEGER_FLAGS.has(flag) ? 'n integer' : ' number'}, got '${values[flag]}'`);
+    }
+    numbers[key] = v;
+  }
+  const { threads, contextSize, ...sampling } = numbers;
+  return {
+    help: values.help ?? false,
+    model: values.model ?? EMBEDDED_MODEL,
+    system: values.system,
+    template: values.template,
+    extra: values['no-think'] ? { enable_thinking: false } : {},
+    load: { ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}) },
+    sampling: { maxTokens: 512, ...sampling },
+  };
+}
+
+/**
+ * A queue of input lines that the chat loop awaits one at a time, so lines
+ * typed (or piped) while an answer is being written wait their turn.
+ * @param {readline.Interface} rl
+ */
+function lineQueue(rl) {
+  /** @type {string[]} */
+  const lines = [];
+  let closed = false;
+  /** @type {(() => void) | null} */
+  let wake = null;
+  rl.on('line', (line) => { lines.push(line); wake?.(); });
+  rl.on('close', () => { closed = true; wake?.(); });
+  return {
+    get closed() { return closed; },
+    get pending() { return lines.length; },
+    /** @returns {Promise<string | null>} null at the end of input */
+    async next() {
+      while (lines.length === 0 && !closed) await new Promise((resolve) => { wake = resolve; });
+      wake = null;
+      return lines.length ? /** @type {string} */ (lines.shift()) : null;
+    },
+  };
+}
+
+/**
+ * Runs the chat. Resolves with the exit code once the user leaves.
+ * @param {string[]} argv arguments after `chat`
+ * @param {{ stdin?: NodeJS.ReadStream, stdout?: NodeJS.WriteStream, stderr?: NodeJS.WriteStream,
+ *   loadModel?: typeof import('./model.js').loadModel }} [io] streams and loader (tests)
+ * @returns {Promise<number>}
+ */
+export async function runChatCli(argv, io = {}) {
+  const { stdin = process.stdin, stdout = process.stdout, stderr = process.stderr } = io;
+  const args = parseChatArgs(argv);
+  if (args.help) {
+    stdout.write(CHAT_USAGE + '\n');
+    return 0;
+  }
+  const template = args.template === undefined ? undefined : readTemplate(args.template);
+  const loadModel = io.loadModel ?? (await import('./model.js')).loadModel;
+  const interactive = Boolean(stdin.isTTY);
+
+  if (interactive) stderr.write(`loading ${args.model} ...\n`);
+  const model = await loadModel(args.model, args.load);
+  try {
+    const { renderChat } = await import('./chat.js');
+    // Render once up front: a broken template is reported before the first question.
+    const { usedFallback } = renderChat(model.metadata, [{ role: 'user', content: 'hi' }], {
+      template, extra: args.extra, warn: () => {},
+    });
+    if (interactive) {
+      const name = model.metadata.get('general.name') ?? args.model;
+      stderr.write(`${name}${usedFallback ? ' (no chat template: using ChatML)' : ''}\n` +
+        'Type a message. /reset starts over, Ctrl-C stops an answer, Ctrl-D exits.\n');
+    } else if (usedFallback) {
+      stderr.write('wasmllm: this model has no chat template (tokenizer.chat_template); using ChatML\n');
+    }
+    return await chatLoop({ model, args, template, stdin, stdout, stderr, interactive });
+  } finally {
+    model.dispose();
+  }
+}
+
+/** @param {string} file */
+function readTemplate(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: cannot read --template ${file}: ${e.message}`);
+  }
+}
+
+/**
+ * The read-answer loop.
+ * @param {{ model: import('./model.js').Model, args: ChatArgs, template: string | undefined,
+ *   stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream, interactive: boolean }} ctx
+ */
+async function chatLoop({ model, args, template, stdin, stdout, stderr, interactive }) {
+  const fresh = () => (args.system ? [{ role: 'system', content: args.system }] : []);
+  /** @type {import('./chat.js').ChatMessage[]} */
+  let messages = fresh();
+
+  const rl = readline.createInterface({ input: stdin, output: interactive ? stdout : undefined, terminal: interactive, prompt: '> ' });
+  const input = lineQueue(rl);
+  /** @type {AbortController | null} the answer being written */
+  let answering = null;
+  let exitArmed = false;
+
+  // At the prompt the terminal is raw and readline reports Ctrl-C.
+  rl.on('SIGINT', () => {
+    if (rl.line.length > 0) {
+      stdout.write('^C\n');
+      rl.write(null, { ctrl: true, name: 'e' });
+      rl.write(null, { ctrl: true, name: 'u' });
+      rl.prompt();
+      return;
+    }
+    if (exitArmed) { stdout.write('\n'); rl.close(); return; }
+    exitArmed = true;
+    stdout.write('\n(To exit, press Ctrl-C again or Ctrl-D, or type /exit)\n');
+    rl.prompt();
+  });
+  // While an answer is written the terminal is cooked (so Ctrl-C is a real
+  // signal), and piped input gets real signals anyway.
+  const onSignal = () => {
+    if (answering) answering.abort(new WasmllmError('ERR_ABORTED', 'answer stopped by Ctrl-C'));
+    else rl.close();
+  };
+  process.on('SIGINT', onSignal);
+  rl.on('line', () => { exitArmed = false; });
+
+  try {
+    for (;;) {
+      if (interactive && input.pending === 0 && !input.closed) rl.prompt();
+      const line = await input.next();
+      if (line === null) break;
+      const text = line.trim();
+      if (text === '') continue;
+      if (text === '/exit' || text === '/quit') break;
+      if (text === '/reset') {
+        messages = fresh();
+        stderr.write('(conversation cleared)\n');
+        continue;
+      }
+      if (text === '/help') {
+        stderr.write('/reset starts a new conversation, /exit quits; Ctrl-C stops an answer, Ctrl-D exits.\n');
+        continue;
+      }
+
+      messages.push({ role: 'user', content: line });
+      answering = new AbortController();
+      let answer = '';
+      if (interactive) { rl.pause(); stdin.setRawMode?.(false); }
+      try {
+        const stream = model.chat(messages, { ...args.sampling, template, extra: args.extra, signal: answering.signal });
+        for await (const piece of stream) {
+          answer += piece.text;
+          stdout.write(piece.text);
+        }
+        messages.push({ role: 'assistant', content: answer });
+        stdout.write('\n');
+      } catch (e) {
+        if (e?.code === 'ERR_ABORTED') {
+          // Keep what was said so the conversation still alternates.
+          if (answer) messages.push({ role: 'assistant', content: answer });
+          else messages.pop();
+          stdout.write(answer ? '\n' : '');
+          stderr.write('[answer stopped]\n');
+        } else if (e instanceof WasmllmError) {
+          messages.pop();
+          if (answer) stdout.write('\n');
+          stderr.write(`error: ${e.message}${e.code === 'ERR_CONTEXT_FULL' ? ' (type /reset to start over)' : ''}\n`);
+        } else {
+          throw e;
+        }
+      } finally {
+        answering = null;
+        if (interactive && !input.closed) { stdin.setRawMode?.(true); rl.resume(); }
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSignal);
+    rl.close();
+    if (interactive) stdin.setRawMode?.(false);
+  }
+  return 0;
+}
