@@ -17,6 +17,11 @@ typedef struct {
     const void *data;
 } wl_matrix;
 
+/* 1 if wl_matmul can run w: its type has kernels, n_cols is a whole number of
+ * blocks (and fits an int), row_stride covers a row. Check at load time;
+ * wl_matmul does nothing for matrices that fail this. */
+int wl_matmul_supported(const wl_matrix *w);
+
 /* Scratch bytes wl_matmul needs for n_tokens activation rows of length n_cols
  * (the activations re-encoded in the weight type's vec_dot_type). */
 size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens);

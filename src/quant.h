@@ -1,0 +1,73 @@
+/* Block layouts (bit-exact with ggml/GGUF) and the per-format kernels that
+ * types.c wires into the traits table. Internal to the kernels: model code
+ * uses types.h / matmul.h only.
+ *
+ * Naming: <fmt>_to_float / <fmt>_from_float convert whole rows;
+ * <weights>_dot_<activations> is the fast dot (SIMD128 when compiled with
+ * it), <weights>_dot_<activations>_ref its scalar twin. */
+#ifndef WL_QUANT_H
+#define WL_QUANT_H
+
+#include <stdint.h>
+
+#define WL_QK 32   /* elements per block of the legacy formats */
+#define WL_QK_K 256 /* elements per super-block of the K-quants */
+
+typedef struct { uint16_t d; int8_t qs[WL_QK]; } wl_block_q8_0;
+typedef struct { uint16_t d; uint16_t s; int8_t qs[WL_QK]; } wl_block_q8_1; /* s = d * sum(qs) */
+typedef struct { uint16_t d; uint8_t qs[WL_QK / 2]; } wl_block_q4_0;
+typedef struct { uint16_t d; uint16_t m; uint8_t qs[WL_QK / 2]; } wl_block_q4_1;
+typedef struct { uint16_t d; uint8_t qh[4]; uint8_t qs[WL_QK / 2]; } wl_block_q5_0;
+typedef struct { uint16_t d; uint16_t m; uint8_t qh[4]; uint8_t qs[WL_QK / 2]; } wl_block_q5_1;
+typedef struct { uint16_t d; uint8_t qs[WL_QK / 2]; } wl_block_iq4_nl;
+
+typedef struct { float d; int8_t qs[WL_QK_K]; int16_t bsums[WL_QK_K / 16]; } wl_block_q8_K;
+typedef struct { uint8_t scales[16]; uint8_t qs[64]; uint16_t d; uint16_t dmin; } wl_block_q2_K;
+typedef struct { uint8_t hmask[32]; uint8_t qs[64]; uint8_t scales[12]; uint16_t d; } wl_block_q3_K;
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qs[128]; } wl_block_q4_K;
+typedef struct { uint16_t d; uint16_t dmin; uint8_t scales[12]; uint8_t qh[32]; uint8_t qs[128]; } wl_block_q5_K;
+typedef struct { uint8_t ql[128]; uint8_t qh[64]; int8_t scales[16]; uint16_t d; } wl_block_q6_K;
+typedef struct { uint16_t d; uint16_t scales_h; uint8_t scales_l[4]; uint8_t qs[128]; } wl_block_iq4_xs;
+
+_Static_assert(sizeof(wl_block_q8_0) == 34, "q8_0 layout");
+_Static_assert(sizeof(wl_block_q8_1) == 36, "q8_1 layout");
+_Static_assert(sizeof(wl_block_q4_0) == 18, "q4_0 layout");
+_Static_assert(sizeof(wl_block_q4_1) == 20, "q4_1 layout");
+_Static_assert(sizeof(wl_block_q5_0) == 22, "q5_0 layout");
+_Static_assert(sizeof(wl_block_q5_1) == 24, "q5_1 layout");
+_Static_assert(sizeof(wl_block_iq4_nl) == 18, "iq4_nl layout");
+_Static_assert(sizeof(wl_block_q8_K) == 292, "q8_K layout");
+_Static_assert(sizeof(wl_block_q2_K) == 84, "q2_K layout");
+_Static_assert(sizeof(wl_block_q3_K) == 110, "q3_K layout");
+_Static_assert(sizeof(wl_block_q4_K) == 144, "q4_K layout");
+_Static_assert(sizeof(wl_block_q5_K) == 176, "q5_K layout");
+_Static_assert(sizeof(wl_block_q6_K) == 210, "q6_K layout");
+_Static_assert(sizeof(wl_block_iq4_xs) == 136, "iq4_xs layout");
+
+/* ---- float formats (quant_float.c) ---- */
+void f32_to_float(const void *src, float *dst, int64_t n);
+void f32_from_float(const float *src, void *dst, int64_t n);
+void f32_dot_f32(int n, float *s, const void *x, const void *y);
+void f32_dot_f32_ref(int n, float *s, const void *x, const void *y);
+void f16_to_float(const void *src, float *dst, int64_t n);
+void f16_from_float(const float *src, void *dst, int64_t n);
+void f16_dot_f16(int n, float *s, const void *x, const void *y);
+void f16_dot_f16_ref(int n, float *s, const void *x, const void *y);
+void bf16_to_float(const void *src, float *dst, int64_t n);
+void bf16_from_float(const float *src, void *dst, int64_t n);
+void bf16_dot_bf16(int n, float *s, const void *x, const void *y);
+void bf16_dot_bf16_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- Q8_0 (quant_q8_0.c) ---- */
+void q8_0_to_float(const void *src, float *dst, int64_t n);
+void q8_0_from_float(const float *src, void *dst, int64_t n);
+void q8_0_dot_q8_0(int n, float *s, const void *x, const void *y);
+void q8_0_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- Q4_0 (quant_q4_0.c) ---- */
+void q4_0_to_float(const void *src, float *dst, int64_t n);
+void q4_0_from_float(const float *src, void *dst, int64_t n);
+void q4_0_dot_q8_0(int n, float *s, const void *x, const void *y);
+void q4_0_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+
+#endif

@@ -1,0 +1,120 @@
+/* wl_matmul against references, for every supported weight type:
+ * - exactly equal to vec_dot_ref on the same encoded activations (native;
+ *   under SIMD128 the float types' lane sums may differ by rounding),
+ * - close to a double-precision dot of the dequantized operands,
+ * - bit-identical for 1, 2 and 3 threads (each output is one vec_dot). */
+#include <string.h>
+#include "../../src/matmul.h"
+#include "../../src/threadpool.h"
+#include "kernel_test.h"
+
+static int exact_twins(wl_type type) {
+#ifdef __wasm_simd128__
+    return type != WL_TYPE_F32 && type != WL_TYPE_F16 && type != WL_TYPE_BF16;
+#else
+    (void)type;
+    return 1;
+#endif
+}
+
+static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, int n_tokens, size_t pad) {
+    const wl_type_traits *t = wl_type_get(type);
+    const wl_type_traits *at = wl_type_get(t->vec_dot_type);
+    size_t row_size = wl_row_size(type, n_cols);
+    size_t stride = row_size + pad;
+    uint32_t rng = (uint32_t)(type * 7919 + n_cols * 31 + n_rows * 17 + n_tokens);
+
+    float *wf = malloc(sizeof(float) * n_cols);
+    unsigned char *wq = malloc(stride * n_rows);
+    float *wdq = malloc(sizeof(float) * (size_t)n_cols * n_rows);
+    float *x = malloc(sizeof(float) * (size_t)n_cols * n_tokens);
+    size_t act_row = wl_row_size(t->vec_dot_type, n_cols);
+    unsigned char *act = malloc(act_row * n_tokens);
+    float *adq = malloc(sizeof(float) * (size_t)n_cols * n_tokens);
+    float *out = malloc(sizeof(float) * (size_t)n_rows * n_tokens);
+    float *out1 = malloc(sizeof(float) * (size_t)n_rows * n_tokens);
+    size_t scratch_size = 0;
+    wl_matrix w = { type, n_cols, n_rows, stride, wq };
+    scratch_size = wl_matmul_scratch_size(&w, n_tokens);
+    void *scratch = malloc(scratch_size ? scratch_size : 1);
+
+    memset(wq, 0xa5, stride * n_rows); /* padding must be ignored */
+    for (int r = 0; r < n_rows; r++) {
+        fill_row(wf, n_cols, &rng);
+        t->from_float(wf, wq + r * stride, n_cols);
+        t->to_float(wq + r * stride, wdq + (size_t)r * n_cols, n_cols);
+    }
+    for (int k = 0; k < n_tokens; k++) {
+        fill_row(x + (size_t)k * n_cols, n_cols, &rng);
+        at->from_float(x + (size_t)k * n_cols, act + k * act_row, n_cols);
+        at->to_float(act + k * act_row, adq + (size_t)k * n_cols, n_cols);
+    }
+    CHECK(wl_matmul_supported(&w), "%s %dx%d not supported", t->name, n_rows, n_cols);
+
+    for (int p = 0; p < 3; p++) {
+        memset(out, 0xff, sizeof(float) * (size_t)n_rows * n_tokens);
+        wl_matmul(pools[p], &w, x, n_tokens, out, scratch);
+        for (int k = 0; k < n_tokens; k++) {
+            for (int r = 0; r < n_rows; r++) {
+                float got = out[(size_t)k * n_rows + r];
+                float twin;
+                t->vec_dot_ref(n_cols, &twin, wq + r * stride, act + k * act_row);
+                double ref = 0, mag = 0;
+                for (int i = 0; i < n_cols; i++) {
+                    double prod = (double)wdq[(size_t)r * n_cols + i] * adq[(size_t)k * n_cols + i];
+                    ref += prod;
+                    mag += fabs(prod);
+                }
+                if (exact_twins(type)) {
+                    CHECK(got == twin, "%s t%d r%d k%d: %g != twin %g", t->name, p + 1, r, k, got, twin);
+                }
+                CHECK(fabs(got - ref) <= 1e-5 * mag + 1e-30, "%s t%d r%d k%d: %g vs ref %g (mag %g)",
+                      t->name, p + 1, r, k, got, ref, mag);
+            }
+        }
+        if (p == 0) memcpy(out1, out, sizeof(float) * (size_t)n_rows * n_tokens);
+        else CHECK(memcmp(out1, out, sizeof(float) * (size_t)n_rows * n_tokens) == 0,
+                   "%s: %d threads differ from 1", t->name, p + 1);
+    }
+
+    /* wl_matrix_get_row is the dequantized row. */
+    float *row = malloc(sizeof(float) * n_cols);
+    wl_matrix_get_row(&w, n_rows - 1, row);
+    CHECK(memcmp(row, wdq + (size_t)(n_rows - 1) * n_cols, sizeof(float) * n_cols) == 0, "%s get_row", t->name);
+    free(row);
+    free(wf); free(wq); free(wdq); free(x); free(act); free(adq); free(out); free(out1); free(scratch);
+}
+
+static void test_unsupported(void) {
+    static const unsigned char data[64];
+    wl_matrix bad_cols = { WL_TYPE_Q4_0, 33, 1, 64, data };
+    CHECK(!wl_matmul_supported(&bad_cols), "partial block accepted");
+    wl_matrix bad_stride = { WL_TYPE_Q4_0, 64, 2, 18, data };
+    CHECK(!wl_matmul_supported(&bad_stride), "short stride accepted");
+    wl_matrix no_kernels = { (wl_type)29, 256, 1, 56, data };
+    CHECK(!wl_matmul_supported(&no_kernels), "IQ1_M accepted");
+}
+
+int main(void) {
+    wl_pool *pools[3];
+    for (int i = 0; i < 3; i++) {
+        pools[i] = wl_pool_create(i + 1);
+#ifdef WL_NO_THREADS
+        if (!pools[i]) pools[i] = wl_pool_create(1);
+#endif
+        CHECK(pools[i] != NULL, "pool of %d", i + 1);
+    }
+    test_unsupported();
+    for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
+        const wl_type_traits *t = wl_type_get(id);
+        if (!t || !t->supported) continue;
+        int cols = t->block_size > 32 ? 512 : 320;
+        test_shape(pools, (wl_type)id, cols, 67, 1, 0);
+        test_shape(pools, (wl_type)id, cols, 67, 3, 0);
+        test_shape(pools, (wl_type)id, cols, 40, 19, 6);
+        test_shape(pools, (wl_type)id, t->block_size, 1, 2, 0);
+    }
+    test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
+    for (int i = 0; i < 3; i++) wl_pool_destroy(pools[i]);
+    return test_summary("test_matmul");
+}

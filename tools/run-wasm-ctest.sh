@@ -1,0 +1,44 @@
+#!/bin/sh
+# Builds tests/c/test_*.c with emcc -msimd128 (twice: pthreads, and the
+# single-threaded WL_NO_THREADS variant) and runs them under node, so the
+# SIMD128 kernels are checked against their scalar twins (test_simd_twins)
+# and every C test also passes on the wasm target.
+# Usage: tools/run-wasm-ctest.sh [name-filter]   e.g. tools/run-wasm-ctest.sh simd
+set -eu
+cd "$(dirname "$0")/.."
+export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
+out="${WL_WASM_TEST_DIR:-/tmp/wasmllm-wasm-ctest}"
+filter="${1:-}"
+fail=0
+for variant in mt st; do
+  if [ "$variant" = mt ]; then
+    cflags="-pthread"
+    lflags="-pthread -sPTHREAD_POOL_SIZE=8 -sPROXY_TO_PTHREAD=1"
+  else
+    cflags="-DWL_NO_THREADS=1"
+    lflags=""
+  fi
+  obj="$out/$variant"
+  mkdir -p "$obj"
+  # Compile the runtime once per variant; only changed sources are rebuilt.
+  for src in src/*.c; do
+    o="$obj/$(basename "$src" .c).o"
+    if [ ! -f "$o" ] || [ -n "$(find src -name '*.h' -newer "$o")" ] || [ "$src" -nt "$o" ]; then
+      # shellcheck disable=SC2086
+      emcc -O3 -msimd128 -std=gnu11 -Isrc $cflags -c "$src" -o "$o" || { echo "BUILD FAILED: $src ($variant)"; fail=1; rm -f "$o"; }
+    fi
+  done
+  for t in tests/c/test_*.c; do
+    name=$(basename "$t" .c)
+    case "$name" in *"$filter"*) ;; *) continue ;; esac
+    js="$out/$name-$variant.js"
+    # shellcheck disable=SC2086
+    if ! emcc -O2 -msimd128 -std=gnu11 -Isrc $cflags $lflags -sENVIRONMENT=node -sEXIT_RUNTIME=1 \
+         -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -o "$js" "$t" "$obj"/*.o -lm; then
+      echo "BUILD FAILED: $name ($variant)"; fail=1; continue
+    fi
+    # Emscripten 3.1.6 glue trips over Node >= 18's global fetch: disable it.
+    if node --no-experimental-fetch "$js"; then echo "PASS: $name ($variant)"; else echo "FAIL: $name ($variant)"; fail=1; fi
+  done
+done
+exit $fail
