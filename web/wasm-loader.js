@@ -81,6 +81,9 @@ export async function loadWasm(options = {}) {
     if (view.buffer !== buffer) view = new Uint8Array(buffer);
     return view;
   };
+  // Node: the workers must not keep the process alive once the caller is
+  // done, even if it forgets dispose(); the main thread drives all work anyway.
+  for (const worker of module.PThread?.unusedWorkers ?? []) worker.unref?.();
   const terminate = () => { module.PThread?.terminateAllThreads(); };
   return { module, variant, threads, heapU8, terminate };
 }

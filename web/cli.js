@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+/**
+ * The `wasmllm` command line: run, complete, info, tokenize (here) and chat
+ * (web/cli-chat.js). Bad arguments exit 2 with the usage on stderr; runtime
+ * errors print `wasmllm: CODE: message` and exit 1.
+ */
+import fs from 'node:fs';
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { WasmllmError } from './errors.js';
+import { readHeaders } from './sources.js';
+
+const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+const EMBEDDED_PROMPT = 'ROMEO:';
+
+const USAGE = `usage: wasmllm <command> [options]
+
+commands:
+  run       generate text and stream it to stdout (echoes the prompt)
+  complete  like run, without the prompt echo; --json prints tokens and text at the end
+  chat      interactive chat with the model's chat template (wasmllm chat --help)
+  info      print a model's metadata and tensor summary
+  tokenize  print the token ids of a text as one JSON array (works on vocab-only GGUFs)
+
+run / complete options:
+  -m, --model PATH|URL      GGUF file, URL, or the first shard of a split model
+                            (default: the embedded Shakespeare model)
+  -p, --prompt TEXT         prompt (default for the embedded model: "${EMBEDDED_PROMPT}")
+  -f, --prompt-file FILE    read the prompt from a file
+  -n, --max-tokens N        tokens to generate (default 256)
+      --temperature T       default 0.8; 0 = greedy
+      --top-k K             default 40; 0 = off
+      --top-p P             default 0.95; 1 = off
+      --min-p P             default 0.05; 0 = off
+      --repeat-penalty R    default 1.1; 1 = off
+      --repeat-last-n N     default 64
+      --frequency-penalty F default 0
+      --presence-penalty P  default 0
+      --seed S              default random
+      --stop TEXT           stop when this text is generated (repeatable)
+  -t, --threads N           threads (default: every core)
+  -c, --ctx N               context size in tokens (default: the model's, at most 4096)
+      --json                (complete) print {"prompt_tokens","tokens","text"} at the end
+  -q, --quiet               (run) do not echo the prompt
+  -v, --verbose             timing lines on stderr
+
+info options:      -m, --model PATH|URL  [--json]
+tokenize options:  -m, --model PATH|URL  (--text T | --file F)  [--no-special]
+                   --no-special: no BOS/EOS added, special-token text not parsed`;
+
+class UsageError extends Error {}
+
+/** Numeric flags: name -> [option key, integer?] */
+const NUMERIC = {
+  'max-tokens': ['maxTokens', true], temperature: ['temperature', false], 'top-k': ['topK', true],
+  'top-p': ['topP', false], 'min-p': ['minP', false], 'repeat-penalty': ['repeatPenalty', false],
+  'repeat-last-n': ['repeatLastN', true], 'frequency-penalty': ['frequencyPenalty', false],
+  'presence-penalty': ['presencePenalty', false], seed: ['seed', true], threads: ['threads', true],
+  ctx: ['contextSize', true], 'ctx-size': ['contextSize', true],
+};
+
+const GENERATE_OPTIONS = {
+  model: { type: 'string', short: 'm' },
+  prompt: { type: 'string', short: 'p' },
+  'prompt-file': { type: 'string', short: 'f' },
+  'max-tokens': { type: 'string', short: 'n' },
+  threads: { type: 'string', short: 't' },
+  ctx: { type: 'string', short: 'c' },
+  stop: { type: 'string', multiple: true },
+  json: { type: 'boolean' },
+  quiet: { type: 'boolean', short: 'q' },
+  verbose: { type: 'boolean', short: 'v' },
+  help: { type: 'boolean', short: 'h' },
+};
+for (const flag of Object.keys(NUMERIC)) GENERATE_OPTIONS[flag] ??= { type: 'string' };
+
+/** @param {string[]} args @param {object} options */
+function parse(args, options) {
+  try {
+    return parseArgs({ args, options, allowPositionals: false, strict: true }).values;
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+}
+
+/** @param {Record<string, any>} values */
+function numbers(values) {
+  const out = {};
+  for (const [flag, [key, integer]] of Object.entries(NUMERIC)) {
+    if (values[flag] === undefined) continue;
+    const v = Number(values[flag]);
+    if (values[flag].trim() === '' || !Number.isFinite(v) || (integer && !Number.isInteger(v))) {
+      throw new UsageError(`--${flag} needs ${integer ? 'an integer' : 'a number'}, got '${values[flag]}'`);
+    }
+    out[key] = v;
+  }
+  if (out.threads !== undefined && out.threads < 1) throw new UsageError('--threads must be at least 1');
+  if (out.contextSize !== undefined && out.contextSize < 1) throw new UsageError('--ctx must be at least 1');
+  if (out.maxTokens !== undefined && out.maxTokens < 0) throw new UsageError('--max-tokens must not be negative');
+  return out;
+}
+
+/** Writes to stdout and resolves once the data has been handed to the OS. */
+function write(text) {
+  return new Promise((resolve) => {
+    if (!process.stdout.write(text)) process.stdout.once('drain', resolve);
+    else resolve();
+  });
+}
+
+/** @param {'run'|'complete'} command @param {string[]} args */
+async function generate(command, args) {
+  const values = parse(args, GENERATE_OPTIONS);
+  if (values.help) { console.log(USAGE); return 0; }
+  const n = numbers(values);
+  if (values.json && command !== 'complete') throw new UsageError('--json works with complete only');
+  if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  const modelSource = values.model ?? EMBEDDED_MODEL;
+  let prompt = values.prompt;
+  if (values['prompt-file'] !== undefined) prompt = readTextFile(values['prompt-file']);
+  prompt ??= values.model === undefined ? EMBEDDED_PROMPT : '';
+
+  const { loadModel } = await import('./model.js');
+  const controller = new AbortController();
+  const onSigint = () => controller.abort(new WasmllmError('ERR_ABORTED', 'interrupted'));
+  process.once('SIGINT', onSigint);
+  const t0 = performance.now();
+  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, signal: controller.signal });
+  try {
+    if (values.verbose) {
+      const i = model.info();
+      console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize}, ${i.threads} thread(s), wasm ${i.wasmVariant}`);
+    }
+    const options = {
+      maxTokens: 256, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, repeatLastN: 64,
+      ...n, stop: values.stop ?? [], signal: controller.signal,
+    };
+    delete options.threads;
+    delete options.contextSize;
+    if (command === 'run' && !values.quiet) await write(prompt);
+    const it = model.complete(prompt, options);
+    let result;
+    for (;;) {
+      const step = await it.next();
+      if (step.done) { result = step.value; break; }
+      if (!values.json && step.value.text) await write(step.value.text);
+    }
+    if (values.json) {
+      await write(JSON.stringify({ prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text }) + '\n');
+    } else {
+      await write('\n');
+    }
+    if (values.verbose) {
+      const t = result.timings;
+      console.error(`wasmllm: load ${model.info().loadMs} ms`);
+      console.error(`wasmllm: prompt ${result.promptEvaluated} tokens in ${t.promptMs.toFixed(1)} ms (${t.promptTokensPerSecond.toFixed(1)} tokens/s)`);
+      console.error(`wasmllm: decode ${result.tokens.length} tokens in ${t.decodeMs.toFixed(1)} ms (${t.decodeTokensPerSecond.toFixed(1)} tokens/s), stopped by ${result.finishReason}`);
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+    model.dispose();
+  }
+  return 0;
+}
+
+/** @param {string} file */
+function readTextFile(file) {
+  try {
+    return fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new WasmllmError('ERR_NOT_FOUND', `cannot read ${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+  }
+}
+
+/** Shows a metadata value on one line; long arrays are summarized. */
+function showValue(v) {
+  const isArray = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  if (typeof v === 'string' && v.length > 120) return `${JSON.stringify(v.slice(0, 100))}... (${v.length} characters)`;
+  if (typeof v === 'number' && !Number.isInteger(v)) return String(Number(v.toPrecision(7))); // f32 noise
+  if (!isArray) return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
+  const items = Array.from(v.length > 8 ? Array.prototype.slice.call(v, 0, 5) : v, (x) => showValue(x));
+  const kind = Array.isArray(v) ? (typeof v[0] === 'string' ? 'strings' : 'values') : v.constructor.name.replace('Array', '').toLowerCase();
+  if (v.length <= 8) return `[${items.join(', ')}]`;
+  const shown = items.map((s) => (s.length > 40 ? `${s.slice(0, 37)}...` : s));
+  return `[${v.length} ${kind}: ${shown.join(', ')}, ...]`;
+}
+
+/** JSON-safe form of a metadata value (typed arrays -> arrays, BigInt -> string). */
+function jsonValue(v) {
+  if (typeof v === 'bigint') return v.toString();
+  if (ArrayBuffer.isView(v)) return Array.from(/** @type {any} */ (v), jsonValue);
+  if (Array.isArray(v)) return v.map(jsonValue);
+  return v;
+}
+
+/** @param {string[]} args */
+async function info(args) {
+  const values = parse(args, { model: { type: 'string', short: 'm' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
+  if (values.help) { console.log(USAGE); return 0; }
+  const source = values.model ?? EMBEDDED_MODEL;
+  const shards = await readHeaders(source);
+  const main = shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
+  const tensors = shards.flatMap((s) => s.header.tensors);
+  const byType = {};
+  let bytes = 0, params = 0;
+  for (const t of tensors) {
+    byType[t.typeName] = (byType[t.typeName] ?? 0) + 1;
+    bytes += t.nBytes;
+    params += t.shape.reduce((a, b) => a * b, 1);
+  }
+  if (values.json) {
+    const metadata = {};
+    for (const [k, v] of main.header.metadata) metadata[k] = jsonValue(v);
+    await write(JSON.stringify({
+      file: source, shards: shards.length, size: shards.reduce((s, x) => s + x.size, 0), version: main.header.version,
+      metadata, tensors: { count: tensors.length, bytes, params, types: byType },
+    }) + '\n');
+    return 0;
+  }
+  const lines = [];
+  lines.push(`file: ${source}${shards.length > 1 ? ` (${shards.length} shards)` : ''}`);
+  lines.push(`size: ${shards.reduce((s, x) => s + x.size, 0)} bytes, GGUF v${main.header.version}, alignment ${main.header.alignment}`);
+  lines.push(`metadata (${main.header.metadata.size} keys):`);
+  for (const [k, v] of main.header.metadata) lines.push(`  ${k} = ${showValue(v)}`);
+  lines.push(`tensors: ${tensors.length}, ${params} parameters, ${bytes} bytes`);
+  for (const [type, count] of Object.entries(byType)) lines.push(`  ${type}: ${count}`);
+  for (const t of tensors.slice(0, 8)) lines.push(`  ${t.name} ${t.typeName} [${t.shape.join(', ')}]`);
+  if (tensors.length > 8) lines.push(`  ... ${tensors.length - 8} more`);
+  await write(lines.join('\n') + '\n');
+  return 0;
+}
+
+/** @param {string[]} args */
+async function tokenize(args) {
+  const values = parse(args, {
+    model: { type: 'string', short: 'm' }, text: { type: 'string' }, file: { type: 'string' },
+    'no-special': { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) { console.log(USAGE); return 0; }
+  if ((values.text === undefined) === (values.file === undefined)) throw new UsageError('tokenize needs exactly one of --text or --file');
+  const text = values.text ?? readTextFile(values.file);
+  // Vocab-only GGUFs have no tensor data: no wasm is needed to tokenize.
+  const shards = await readHeaders(values.model ?? EMBEDDED_MODEL, { allowNoData: true });
+  const main = shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
+  const { createTokenizer } = await import('./tokenizer/index.js');
+  const tokenizer = createTokenizer(main.header.metadata);
+  const special = !values['no-special'];
+  const ids = tokenizer.encode(text, { addSpecial: special, parseSpecial: special });
+  await write(JSON.stringify(Array.from(ids)) + '\n');
+  return 0;
+}
+
+async function chat(args) {
+  const { runChatCli } = await import('./cli-chat.js');
+  return runChatCli(args);
+}
+
+const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat };
+
+/** @param {string[]} argv @returns {Promise<number>} the exit code */
+export async function main(argv) {
+  const [command, ...args] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') { console.log(USAGE); return 0; }
+  const run = COMMANDS[command];
+  try {
+    if (!run) throw new UsageError(command ? `unknown command '${command}'` : 'no command given');
+    return await run(args);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`wasmllm: ${e.message}\n\n${USAGE}\n`);
+      return 2;
+    }
+    if (e instanceof WasmllmError) {
+      process.stderr.write(`wasmllm: ${e.code}: ${e.message}\n`);
+      // A bad argument found past parsing (e.g. by chat's parser) is still a usage error.
+      return e.code === 'ERR_BAD_ARG' && command === 'chat' ? 2 : e.code === 'ERR_ABORTED' ? 130 : 1;
+    }
+    process.stderr.write(`wasmllm: ${e?.stack ?? e}\n`);
+    return 1;
+  }
+}
+
+if (process.argv[1] && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const code = await main(process.argv.slice(2));
+  // Exit explicitly: a wasm pthread pool or a pending handle must not keep us alive.
+  process.stdout.write('', () => process.exit(code));
+}
