@@ -9,7 +9,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const distDir = fileURLToPath(new URL('../../dist/cjs/', import.meta.url));
+// WASMLLM_DIST points at another build's output folder (a scratch build).
+const distDir = process.env.WASMLLM_DIST
+  ? `${process.env.WASMLLM_DIST.replace(/\/$/, '')}/cjs/`
+  : fileURLToPath(new URL('../../dist/cjs/', import.meta.url));
 
 /** Starts one variant with `poolSize` preloaded pthread workers. */
 async function start(variant, poolSize) {
