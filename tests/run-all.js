@@ -1,0 +1,50 @@
+#!/usr/bin/env node
+/**
+ * What `npm test` runs after tools/setup.js --test: the native C tests
+ * (ctest in build/native), then every node:test file under tests/node,
+ * tests/parity and, when present, tests/browser and tests/edge. Output
+ * streams as it comes; the exit code is non-zero if anything failed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const NODE_TEST_DIRS = ['tests/node', 'tests/parity', 'tests/browser', 'tests/edge'];
+
+/** @param {string} dir @returns {string[]} test files, sorted */
+function testFiles(dir) {
+  const out = [];
+  const visit = (d) => {
+    for (const e of fs.readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory() && e.name !== 'node_modules' && e.name !== 'fixtures') visit(p);
+      else if (e.isFile() && /\.test\.(m?js|cjs)$/.test(e.name)) out.push(p);
+    }
+  };
+  if (fs.existsSync(dir)) visit(dir);
+  return out.sort();
+}
+
+let failed = false;
+
+const nativeDir = path.join(root, 'build/native');
+if (!fs.existsSync(path.join(nativeDir, 'CTestTestfile.cmake'))) {
+  console.error('run-all: build/native is missing: run `node tools/setup.js` first');
+  failed = true;
+} else {
+  console.log('run-all: ctest (native C tests)');
+  const r = spawnSync('ctest', ['--test-dir', nativeDir, '--output-on-failure', '-j2'], { cwd: root, stdio: 'inherit' });
+  if (r.status !== 0) {
+    console.error(`run-all: ctest FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    failed = true;
+  }
+}
+
+const files = NODE_TEST_DIRS.flatMap((d) => testFiles(path.join(root, d)));
+console.log(`run-all: node --test (${files.length} files in ${NODE_TEST_DIRS.filter((d) => fs.existsSync(path.join(root, d))).join(', ')})`);
+if (failed) console.log('run-all: note: ctest failed above; the exit code will be non-zero');
+const r = spawnSync(process.execPath, ['--test', ...files.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit' });
+if (r.status !== 0) failed = true;
+process.exit(failed ? 1 : 0);
