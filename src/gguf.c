@@ -11,8 +11,9 @@
 #define GGUF_MAGIC "GGUF"
 #define GGUF_DEFAULT_ALIGNMENT 32
 /* Arrays of arrays are legal GGUF; nobody nests deeply, and a depth limit
- * keeps a file of nested headers from exhausting the (small, wasm) stack. */
-#define GGUF_MAX_ARRAY_DEPTH 8
+ * keeps a file of nested headers from exhausting the (small, wasm) stack.
+ * Nine levels of arrays, the same limit web/gguf.js applies. */
+#define GGUF_MAX_ARRAY_DEPTH 9
 /* Smallest encodings, used to bound counts before allocating:
  * kv = key length (8) + one key byte + type (4) + a one-byte value;
  * tensor info = name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8). */
@@ -236,8 +237,6 @@ static wl_status gguf_read_kv(gguf_reader *r, wl_gguf_kv *kv, wl_error *err) {
     size_t at = r->pos;
     wl_status st = gguf_read_str(r, &kv->key, "metadata key", err);
     if (st) return st;
-    if (kv->key.len == 0)
-        return wl_fail(err, WL_ERR_BAD_VALUE, "metadata key at offset %zu is empty", at);
     if (!gguf_utf8_valid((const uint8_t *)kv->key.ptr, kv->key.len))
         return wl_fail(err, WL_ERR_BAD_VALUE, "metadata key at offset %zu is not valid UTF-8", at);
     char key[96];
