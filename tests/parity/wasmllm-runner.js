@@ -1,0 +1,41 @@
+/**
+ * The runtime-under-test side of the parity tests: wasmllm's public API
+ * (web/index.js) under Node, greedy, from raw token ids.
+ */
+import { performance } from 'node:perf_hooks';
+
+let apiPromise = null;
+
+/** web/index.js, imported lazily so a missing runtime fails only the tests that use it. */
+export function wasmllm() {
+  apiPromise ??= import('../../web/index.js');
+  return apiPromise;
+}
+
+/**
+ * Greedy continuation with wasmllm.
+ * @param {string[]} files the GGUF (or its shards in order)
+ * @param {{ promptTokens: number[], promptText?: string, nPredict?: number, threads?: number, contextSize?: number }} options
+ * @returns {Promise<{ tokens: number[], textTokens?: number[], loadMs: number, genMs: number,
+ *   timings: object, promptEvaluated: number }>}
+ *   textTokens: wasmllm's own tokenization of promptText (BOS as the model asks), when given.
+ */
+export async function greedyWasmllm(files, options) {
+  const { loadModel } = await wasmllm();
+  const { promptTokens, promptText, nPredict = 64, threads = 1, contextSize = 512 } = options;
+  const t0 = performance.now();
+  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize });
+  const loadMs = performance.now() - t0;
+  try {
+    const textTokens = promptText === undefined ? undefined : model.tokenize(promptText);
+    const t1 = performance.now();
+    const tokens = [];
+    const it = model.complete(promptTokens, { maxTokens: nPredict, temperature: 0, repeatPenalty: 1, seed: 0 });
+    for await (const { token } of it) if (token >= 0) tokens.push(token);
+    const genMs = performance.now() - t1;
+    const last = model.lastCompletion;
+    return { tokens, textTokens, loadMs, genMs, timings: last?.timings ?? {}, promptEvaluated: last?.promptEvaluated ?? 0 };
+  } finally {
+    model.dispose();
+  }
+}
