@@ -136,8 +136,8 @@ export function compareTokens(ref, got, names = ['llama.cpp', 'wasmllm']) {
   const fmtGap = (g) => (g === undefined ? 'n/a' : g.toFixed(4));
   const report = diffs.length === 0
     ? `all ${total} tokens identical`
-    : `${total - diffs.length}/${total} identical; first difference at position ${firstDiff}: llama.cpp ${diffs[0].want} vs wasmllm ${diffs[0].got} ` +
-      `(llama.cpp's top-1/top-2 logit gap there: ${fmtGap(diffs[0].gap)}${ref.top2[firstDiff] === diffs[0].got ? ', wasmllm took llama.cpp\'s runner-up' : ''}); ` +
+    : `${total - diffs.length}/${total} identical; first difference at position ${firstDiff}: ${refName} ${diffs[0].want} vs ${gotName} ${diffs[0].got} ` +
+      `(${refName}'s top-1/top-2 logit gap there: ${fmtGap(diffs[0].gap)}${ref.top2[firstDiff] === diffs[0].got ? `, ${gotName} took ${refName}'s runner-up` : ''}); ` +
       `differences at ${diffs.slice(0, 8).map((d) => `${d.pos}:${d.want}/${d.got}`).join(' ')}${diffs.length > 8 ? ' ...' : ''}`;
   return { same: total - diffs.length, total, firstDiff, diffs, report };
 }
