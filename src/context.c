@@ -38,8 +38,8 @@ static wl_status alloc_scratch(wl_context *c, wl_error *err) {
     const size_t n_ff = (size_t)hp->n_ff;
     const int fused_qkv = m->layers[0].wqkv.data != NULL;
 
-    /* per thread: scores over the whole context, one V row, q as f16 */
-    c->attn_tmp_stride = (int64_t)c->n_ctx + hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;
+    /* per thread: one V row and q as f16 */
+    c->attn_tmp_stride = (int64_t)hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;
     scratch_req reqs[] = {
         { &c->x, C * hp->n_embd },
         { &c->xn, C * hp->n_embd },

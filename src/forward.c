@@ -49,8 +49,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     const wl_hparams *hp = &c->model->hp;
     const int group = hp->n_head / hp->n_head_kv;
     float *tmp = c->attn_tmp + (int64_t)ith * c->attn_tmp_stride;
-    float *scores = tmp;
-    float *v_row = scores + c->n_ctx;
+    float *v_row = tmp;
     uint16_t *q16 = (uint16_t *)(v_row + hp->head_dim_v);
 
     const int64_t n_items = (int64_t)a->n_tokens * hp->n_head;
@@ -75,7 +74,7 @@ static void attn_worker(void *arg, int ith, int nth) {
         };
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
-        wl_attend(&head, q, lo, pos + 1, out, scores, q16, v_row);
+        wl_attend(&head, q, lo, pos + 1, out, q16, v_row);
     }
 }
 

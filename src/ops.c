@@ -162,13 +162,34 @@ void wl_scale(float *x, float s, int n) {
     for (int i = 0; i < n; i++) x[i] *= s;
 }
 
-void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               float *scores, uint16_t *q16, float *v_row) {
-    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
-    /* An f16 K dots an f16 query in ggml, so q is rounded first. */
-    f16->from_float(q, q16, h->head_dim_k);
+/* x rounded to the nearest f16 value (ties to even), kept as a float. */
+static inline float round_f16(float x) {
+    uint32_t u;
+    memcpy(&u, &x, 4);
+    const uint32_t a = u & 0x7fffffffu;
+    if (a >= 0x477ff000u) { /* rounds past 65504 (or inf/nan): inf keeps nan */
+        if (a > 0x7f800000u) return x;
+        u = (u & 0x80000000u) | 0x7f800000u;
+    } else if (a < 0x38800000u) { /* below 2^-14: f16 subnormals are multiples of 2^-24 */
+        return rintf(x * 16777216.0f) * (1.0f / 16777216.0f);
+    } else {
+        u += 0xfffu + ((u >> 13) & 1u);
+        u &= ~0x1fffu;
+    }
+    memcpy(&x, &u, 4);
+    return x;
+}
 
-    float mx = -INFINITY;
+void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
+               uint16_t *q16, float *v_row) {
+    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    const int dv = h->head_dim_v;
+    /* Mirroring ggml's rounding (f16 q, f16 V accumulator rounded after
+     * every update) is what keeps greedy tokens equal to llama.cpp's on
+     * quantized models, where one flipped int8 rounding changes the answer. */
+    f16->from_float(q, q16, h->head_dim_k);
+    float M = -INFINITY, S = 0.0f;
+    for (int d = 0; d < dv; d++) out[d] = 0.0f;
     for (int j = kv_lo; j < kv_hi; j++) {
         float s;
         f16->vec_dot(h->head_dim_k, &s, h->k + (int64_t)j * h->k_stride, q16);
@@ -177,21 +198,19 @@ void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, floa
         } else {
             s *= h->scale;
         }
-        scores[j] = s;
-        mx = s > mx ? s : mx;
+        float ms = 1.0f, vs = 1.0f;
+        if (s > M) {
+            const float m_old = M;
+            M = s;
+            ms = expf(m_old - M);
+            for (int d = 0; d < dv; d++) out[d] = round_f16(out[d] * ms);
+        } else {
+            vs = expf(s - M);
+        }
+        f16->to_float(h->v + (int64_t)j * h->v_stride, v_row, dv);
+        for (int d = 0; d < dv; d++) out[d] = round_f16(out[d] + v_row[d] * vs);
+        S = S * ms + vs;
     }
-    double sum = 0.0;
-    for (int j = kv_lo; j < kv_hi; j++) {
-        scores[j] = expf(scores[j] - mx);
-        sum += scores[j];
-    }
-
-    memset(out, 0, (size_t)h->head_dim_v * sizeof(float));
-    for (int j = kv_lo; j < kv_hi; j++) {
-        f16->to_float(h->v + (int64_t)j * h->v_stride, v_row, h->head_dim_v);
-        const float p = scores[j];
-        for (int d = 0; d < h->head_dim_v; d++) out[d] += p * v_row[d];
-    }
-    const float inv = sum > 0.0 ? (float)(1.0 / sum) : 0.0f;
-    for (int d = 0; d < h->head_dim_v; d++) out[d] *= inv;
+    const float inv = S == 0.0f ? 0.0f : 1.0f / S;
+    for (int d = 0; d < dv; d++) out[d] *= inv;
 }

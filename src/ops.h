@@ -38,20 +38,21 @@ void wl_add(float *x, const float *y, int n);              /* x += y */
 void wl_add_scaled(float *x, const float *y, float s, int n); /* x += s*y */
 void wl_scale(float *x, float s, int n);                   /* x *= s */
 
-/* Attention of one query head over n_kv cached positions [kv_lo, kv_hi):
- * scores = (q . k_j) * scale (q rounded to f16 like ggml does against an f16
- * K), optional softcap, softmax, out = sum p_j v_j. k/v are f16 rows
- * `stride` halves apart starting at the head's offset. scores: kv_hi floats
- * of scratch, q16: head_dim_k halves of scratch. */
+/* Attention of one query head over cached positions [kv_lo, kv_hi), the way
+ * ggml's CPU flash attention computes it for one query row: q rounded to f16
+ * (it dots an f16 K), s = (q . k_j) * scale (or softcap * tanh(s * scale /
+ * softcap)), online softmax, and the weighted sum of V accumulated in f16.
+ * k/v point at position 0 of this head's K/V; rows are `stride` halves
+ * apart. Scratch: q16 (head_dim_k halves), v_row (head_dim_v floats). */
 typedef struct {
-    const uint16_t *k;  /* K of position 0 for this kv head */
-    const uint16_t *v;  /* V of position 0 for this kv head */
-    int64_t k_stride, v_stride; /* halves between consecutive positions */
+    const uint16_t *k;
+    const uint16_t *v;
+    int64_t k_stride, v_stride;
     int head_dim_k, head_dim_v;
     float scale;
     float softcap;
 } wl_attn_head;
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               float *scores, uint16_t *q16, float *v_row);
+               uint16_t *q16, float *v_row);
 
 #endif
