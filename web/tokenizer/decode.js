@@ -1,0 +1,163 @@
+/**
+ * Token ids back to bytes and text, as llama.cpp renders them:
+ * token_to_piece (SentencePiece's U+2581 as a space, <0xXX> byte tokens as
+ * that byte, GPT-2's byte-level alphabet mapped back to bytes, control
+ * tokens shown only on request), llama_detokenize's first-token space strip
+ * and clean-up of spaces before punctuation, and a streaming decoder that
+ * holds back incomplete UTF-8 sequences.
+ */
+import { WasmllmError } from '../errors.js';
+import { ATTR } from './vocab.js';
+import { unicodeToByteTable } from './bpe.js';
+
+const utf8 = new TextEncoder();
+const EMPTY = new Uint8Array(0);
+
+/** Renders pieces of one vocabulary (cached per id, special tokens shown). */
+export class PieceRenderer {
+  /** @param {import('./vocab.js').Vocab} vocab */
+  constructor(vocab) {
+    this.vocab = vocab;
+    /** @type {(Uint8Array | undefined)[]} */
+    this.cache = new Array(vocab.tokens.length);
+    this.u2b = vocab.type === 'bpe' ? unicodeToByteTable() : null;
+  }
+
+  /** @param {number} id */
+  #check(id) {
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.tokens.length) {
+      throw new WasmllmError('ERR_TOKENIZER', `token id ${id} is out of range (vocabulary has ${this.vocab.tokens.length} tokens)`);
+    }
+  }
+
+  /**
+   * Bytes of a token as llama.cpp's token_to_piece renders it.
+   * @param {number} id @param {boolean} special show control/unknown tokens
+   * @returns {Uint8Array}
+   */
+  piece(id, special) {
+    this.#check(id);
+    const attr = this.vocab.attrs[id];
+    if (!special && (attr & (ATTR.UNKNOWN | ATTR.CONTROL))) return EMPTY;
+    let p = this.cache[id];
+    if (p === undefined) p = this.cache[id] = this.#render(id, attr);
+    return p;
+  }
+
+  /** @param {number} id @param {number} attr */
+  #render(id, attr) {
+    const text = this.vocab.tokens[id];
+    if (attr & (ATTR.UNKNOWN | ATTR.CONTROL | ATTR.USER_DEFINED)) return utf8.encode(text);
+    if (attr & ATTR.NORMAL) {
+      if (this.u2b) return this.#byteLevel(text);
+      return utf8.encode(text.replaceAll('\u2581', ' '));
+    }
+    if (attr & ATTR.BYTE) {
+      const v = parseInt(text.slice(3, 5), 16);
+      return Uint8Array.of(Number.isNaN(v) ? 0 : v);
+    }
+    return EMPTY;
+  }
+
+  /** GPT-2 byte-level alphabet back to bytes (llama_decode_text). @param {string} text */
+  #byteLevel(text) {
+    const out = [];
+    for (const ch of text) {
+      const cp = ch.codePointAt(0);
+      const b = cp < this.u2b.length ? this.u2b[cp] : -1;
+      if (b >= 0) { out.push(b); continue; }
+      // llama.cpp's marker for a character outside the alphabet
+      const hex = Array.from(utf8.encode(ch), (x) => x.toString(16).padStart(2, '0')).join('');
+      out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${text}]`));
+    }
+    return Uint8Array.from(out);
+  }
+}
+
+/**
+ * llama_detokenize(remove_special = false): bytes of the whole sequence.
+ * @param {import('./vocab.js').Vocab} vocab @param {PieceRenderer} renderer
+ * @param {ArrayLike<number>} ids @param {boolean} showSpecial
+ * @returns {Uint8Array}
+ */
+export function detokenizeBytes(vocab, renderer, ids, showSpecial) {
+  const parts = [];
+  let total = 0;
+  for (let i = 0; i < ids.length; i++) {
+    let p = renderer.piece(ids[i], showSpecial);
+    // Only the first token loses a leading space (the one SentencePiece added).
+    if (i === 0 && vocab.flags.addSpacePrefix && p.length && p[0] === 0x20) p = p.subarray(1);
+    parts.push(p);
+    total += p.length;
+  }
+  let text = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) { text.set(p, at); at += p.length; }
+  if (vocab.flags.cleanSpaces) text = cleanSpaces(text);
+  return text;
+}
+
+/**
+ * llama.cpp's clean_up_tokenization_spaces: no space before ? ! . , and
+ * 's 'm 're 've, and " ' " loses both spaces.
+ * @param {Uint8Array} t
+ */
+function cleanSpaces(t) {
+  // pass 1: " ?", " !", " .", " ,"
+  let n = t.length;
+  let out = new Uint8Array(n);
+  let total = n ? 1 : 0;
+  if (n) out[0] = t[0];
+  for (let i = 1; i < n; i++) {
+    const x = t[i];
+    if (t[i - 1] === 0x20 && (x === 0x3f || x === 0x21 || x === 0x2e || x === 0x2c)) total--;
+    out[total++] = x;
+  }
+  // pass 2: " ' " -> "'"
+  t = out.slice(0, total); n = total;
+  out = new Uint8Array(n);
+  total = n ? 1 : 0;
+  if (n) out[0] = t[0];
+  for (let i = 1; i < n; i++) {
+    const x = t[i];
+    if (x === 0x27 && i + 1 < n && t[i - 1] === 0x20 && t[i + 1] === 0x20) {
+      total--;
+      t[i + 1] = 0; // the next space becomes a NUL, as llama.cpp does
+      i++;
+      out[total++] = x;
+      continue;
+    }
+    out[total++] = x;
+  }
+  // pass 3: " 's", " 'm", " 're", " 've"
+  t = out.slice(0, total); n = total;
+  out = new Uint8Array(n);
+  total = n ? 1 : 0;
+  if (n) out[0] = t[0];
+  for (let i = 1; i < n; i++) {
+    const x = t[i];
+    if (t[i - 1] === 0x20 && x === 0x27 && i + 1 < n) {
+      const x1 = t[i + 1];
+      if (x1 === 0x73 || x1 === 0x6d) total--;
+      else if (i + 2 < n) {
+        const x2 = t[i + 2];
+        if ((x1 === 0x72 && x2 === 0x65) || (x1 === 0x76 && x2 === 0x65)) total--;
+      }
+    }
+    out[total++] = x;
+  }
+  return out.slice(0, total);
+}
+
+/** Length of the prefix of b[0..n) that ends on a complete UTF-8 character. */
+export function completeUtf8Prefix(b, n) {
+  for (let i = n - 1; i >= 0 && i >= n - 4; i--) {
+    const c = b[i];
+    if (c < 0x80) return n;
+    if (c >= 0xc0) {
+      const need = c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf8 ? 4 : 1;
+      return i + need > n ? i : n;
+    }
+  }
+  return n; // only continuation bytes: invalid, let the decoder replace them
+}

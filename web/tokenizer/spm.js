@@ -1,0 +1,123 @@
+/**
+ * SentencePiece BPE (tokenizer.ggml.model = "llama"): spaces become U+2581,
+ * the text starts as one symbol per code point, and adjacent symbols whose
+ * concatenation is a token merge highest score first (ties: leftmost), as
+ * llama.cpp's llm_tokenizer_spm does; leftovers fall back to <0xXX> tokens.
+ *
+ * llama.cpp runs this over a whole fragment at once. When no token has a
+ * U+2581 right after another character (true of SentencePiece vocabularies
+ * that split on whitespace), no merge can cross the start of a "▁word", so
+ * each such chunk is tokenized alone and cached; the ids are the same.
+ */
+import { MinHeap } from './heap.js';
+import { ATTR } from './vocab.js';
+
+const TWO32 = 4294967296;
+const SPACE_MARK = '\u2581';
+const CACHE_LIMIT = 1 << 16;
+
+export class SpmModel {
+  /** @param {import('./vocab.js').Vocab} vocab */
+  constructor(vocab) {
+    this.vocab = vocab;
+    const { tokens, scores, tokenToId } = vocab;
+    // Scores to dense ranks (0 = best) so a heap key orders by score then position.
+    const distinct = Float32Array.from(new Set(scores ?? [0])).sort((a, b) => b - a);
+    const rankOf = new Map();
+    distinct.forEach((s, i) => rankOf.set(s, i));
+    this.scoreRank = new Int32Array(tokens.length);
+    for (let i = 0; i < tokens.length; i++) this.scoreRank[i] = rankOf.get(scores ? scores[i] : 0);
+
+    this.byteIds = new Int32Array(256);
+    for (let b = 0; b < 256; b++) {
+      const hex = b.toString(16).toUpperCase().padStart(2, '0');
+      this.byteIds[b] = tokenToId.get(`<0x${hex}>`) ?? tokenToId.get(String.fromCharCode(b)) ?? (b < 0x80 ? -1 : -1);
+    }
+    // Can a merge cross "x▁" (x not ▁)? If no token contains that, chunks are independent.
+    this.chunkable = !tokens.some((t, i) => (vocab.attrs[i] !== ATTR.BYTE) && /[^\u2581]\u2581/.test(t));
+    this.heap = new MinHeap(256);
+    this.sym = { len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
+    /** @type {Map<string, number[]>} */
+    this.cache = new Map();
+    this.encoder = new TextEncoder();
+  }
+
+  /**
+   * Appends ids for text already escaped (spaces as U+2581).
+   * @param {string} text @param {number[]} out
+   */
+  encode(text, out) {
+    if (!this.chunkable) { this.#encodeChunk(text, out); return; }
+    const cache = this.cache;
+    let start = 0;
+    for (let i = 1; i <= text.length; i++) {
+      if (i < text.length && !(text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581)) continue;
+      const chunk = text.slice(start, i);
+      start = i;
+      let ids = cache.get(chunk);
+      if (ids === undefined) {
+        ids = [];
+        this.#encodeChunk(chunk, ids);
+        if (cache.size >= CACHE_LIMIT) cache.clear();
+        cache.set(chunk, ids);
+      }
+      for (let k = 0; k < ids.length; k++) out.push(ids[k]);
+    }
+  }
+
+  #grow(n) {
+    if (this.sym.len.length >= n) return;
+    let cap = this.sym.len.length;
+    while (cap < n) cap *= 2;
+    this.sym = { len: new Int32Array(cap), prev: new Int32Array(cap), next: new Int32Array(cap), start: new Int32Array(cap) };
+  }
+
+  /** @param {string} text @param {number[]} out */
+  #encodeChunk(text, out) {
+    if (text.length === 0) return;
+    this.#grow(text.length);
+    const { len, prev, next, start } = this.sym;
+    // One symbol per code point (UTF-16 units: a surrogate pair is one symbol).
+    let n = 0;
+    for (let i = 0; i < text.length; n++) {
+      const c = text.charCodeAt(i);
+      const w = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      start[n] = i; len[n] = w; prev[n] = n - 1; next[n] = n + 1;
+      i += w;
+    }
+    next[n - 1] = -1;
+    const heap = this.heap;
+    heap.clear();
+    for (let i = 1; i < n; i++) this.#tryPair(text, i - 1, i);
+    while (heap.size > 0) {
+      const key = heap.pop();
+      const right = heap.popA, size = heap.popB;
+      const left = key % TWO32;
+      if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== size) continue;
+      len[left] += len[right];
+      len[right] = 0;
+      next[left] = next[right];
+      if (next[right] >= 0) prev[next[right]] = left;
+      this.#tryPair(text, prev[left], left);
+      this.#tryPair(text, left, next[left]);
+    }
+    const { tokenToId } = this.vocab;
+    for (let i = 0; i >= 0; i = next[i]) {
+      const piece = text.slice(start[i], start[i] + len[i]);
+      const id = tokenToId.get(piece);
+      if (id !== undefined) { out.push(id); continue; }
+      for (const b of this.encoder.encode(piece)) {
+        const t = this.byteIds[b];
+        out.push(t >= 0 ? t : (this.vocab.ids.unk ?? 0));
+      }
+    }
+  }
+
+  #tryPair(text, l, r) {
+    if (l < 0 || r < 0) return;
+    const { len, start } = this.sym;
+    const id = this.vocab.tokenToId.get(text.slice(start[l], start[l] + len[l] + len[r]));
+    if (id === undefined) return;
+    this.heap.push(this.scoreRank[id] * TWO32 + l, r, len[l] + len[r]);
+  }
+}
