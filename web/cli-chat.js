@@ -200,6 +200,8 @@ async function chatLoop({ model, args, template, stdin, stdout, stderr, interact
       stdout.write('^C\n');
       rl.write(null, { ctrl: true, name: 'e' });
       rl.write(null, { ctrl: true, name: 'u' });
+      // A dumb terminal's readline ignores editing keys: drop the text directly.
+      if (rl.line.length > 0) Object.assign(rl, { line: '', cursor: 0 });
       rl.prompt();
       return;
     }
