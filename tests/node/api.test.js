@@ -234,3 +234,21 @@ test('parseGGUF and createTokenizer are exported and tokenize like llama.cpp', (
   assert.ok(hello);
   assert.deepEqual(Array.from(tok.encode('Hello world', { addSpecial: false, parseSpecial: false })), hello.ids);
 });
+
+test('chat() renders the conversation with a chat template and generates the reply', async () => {
+  const model = await loadModel(file, { threads: 1, contextSize: 256 });
+  try {
+    const template = "{% for m in messages %}<<{{ m.role }}>> {{ m.content }}\n{% endfor %}{% if add_generation_prompt %}<<assistant>>{% endif %}";
+    const messages = [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Hello there' }];
+    const got = await collect(model.chat(messages, { template, maxTokens: 6, temperature: 0 }));
+    const prompt = model.detokenize(got.result.promptTokens);
+    assert.equal(prompt.trimStart(), '<<system>> Be brief.\n<<user>> Hello there\n<<assistant>>');
+    assert.equal(got.result.promptTokens[0], 1, 'one BOS');
+    assert.ok(got.tokens.length > 0 && got.tokens.length <= 6);
+    // Same prompt through complete(): same reply.
+    const direct = await collect(model.complete(got.result.promptTokens, { maxTokens: 6, temperature: 0 }));
+    assert.deepEqual(direct.tokens, got.tokens);
+  } finally {
+    model.dispose();
+  }
+});

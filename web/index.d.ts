@@ -1,0 +1,229 @@
+// Type declarations for the public API of wasmllm (web/index.js).
+
+/** A model source: a file path (Node), a URL, bytes, a Blob/File, or the shards of a split model. */
+export type ModelSource =
+  | string
+  | URL
+  | ArrayBuffer
+  | ArrayBufferView
+  | Blob
+  | ReadonlyArray<string | URL | ArrayBuffer | ArrayBufferView | Blob>;
+
+export interface LoadProgress {
+  /** Bytes copied into the wasm heap so far (all shards). */
+  loaded: number;
+  /** Total bytes, when every shard's size is known in advance. */
+  total: number | undefined;
+  /** Index of the shard being read. */
+  shard: number;
+  shards: number;
+}
+
+export interface LoadOptions {
+  /** Worker threads (the calling thread counts as one). Default: every core. 1 uses the single-threaded build. */
+  threads?: number;
+  /** KV cache size in tokens. Default: the training context, at most 4096. */
+  contextSize?: number;
+  signal?: AbortSignal;
+  onProgress?: (progress: LoadProgress) => void;
+  /** Force the pthreads ('mt') or single-threaded ('st') wasm build. */
+  variant?: 'mt' | 'st';
+}
+
+export interface SamplingOptions {
+  /** Default 256. Generation also ends at an end-of-generation token or when the context is full. */
+  maxTokens?: number;
+  /** Default 0.8; 0 (or less) is greedy. */
+  temperature?: number;
+  /** Default 40; 0 disables. */
+  topK?: number;
+  /** Default 0.95; 1 disables. */
+  topP?: number;
+  /** Default 0.05; 0 disables. */
+  minP?: number;
+  /** Default 1 (off). */
+  repeatPenalty?: number;
+  /** Default 64. */
+  repeatLastN?: number;
+  /** Default 0. */
+  frequencyPenalty?: number;
+  /** Default 0. */
+  presencePenalty?: number;
+  /** Default random. The same seed, prompt and options give the same text. */
+  seed?: number;
+  /** Generation ends when one of these texts appears; it is not included in the output. */
+  stop?: string[];
+  /** Token ids that end generation, besides the model's end-of-generation tokens. */
+  stopTokens?: number[];
+  /** Ends the iteration with a WasmllmError of code 'ERR_ABORTED'; the model stays usable. */
+  signal?: AbortSignal;
+}
+
+export interface CompleteOptions extends SamplingOptions {
+  /** String prompts: add BOS/EOS as the model's metadata asks. Default true. */
+  addSpecial?: boolean;
+  /** String prompts: turn special-token text (e.g. "<|im_start|>") into its token. Default true. */
+  parseSpecial?: boolean;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  content?: string | null | Array<{ type: string; text?: string }>;
+  tool_calls?: Array<{ id?: string; type?: string; function: { name: string; arguments: object | string } }>;
+  tool_call_id?: string;
+  name?: string;
+  reasoning_content?: string;
+}
+
+export interface ChatOptions extends SamplingOptions {
+  tools?: object[];
+  /** A Jinja template to use instead of the model's. */
+  template?: string;
+  /** One of the GGUF's named templates (tokenizer.chat_template.NAME). */
+  templateName?: string;
+  /** Extra template variables, e.g. { enable_thinking: false }. */
+  extra?: Record<string, unknown>;
+}
+
+/**
+ * One step of generation. `text` is always whole UTF-8 characters: bytes of a
+ * character split across tokens are held back until it is complete. A final
+ * piece of held-back text has token -1.
+ */
+export interface TokenPiece {
+  token: number;
+  text: string;
+}
+
+export interface Completion {
+  promptTokens: number[];
+  tokens: number[];
+  text: string;
+  /** 'stop': an end-of-generation token or stop string; 'length': maxTokens; 'context': the context is full. */
+  finishReason: 'stop' | 'length' | 'context';
+  /** Prompt tokens actually evaluated (the rest were reused from the KV cache). */
+  promptEvaluated: number;
+  timings: {
+    promptMs: number;
+    decodeMs: number;
+    promptTokensPerSecond: number;
+    decodeTokensPerSecond: number;
+  };
+}
+
+export interface ModelInfo {
+  architecture: string;
+  name: string | null;
+  nParams: number;
+  nVocab: number;
+  nCtxTrain: number;
+  embeddingLength: number;
+  layers: number;
+  heads: number | null;
+  headsKv: number | null;
+  /** llama.cpp's file type name, e.g. 'MOSTLY_Q8_0'. */
+  fileType: string | null;
+  tensorCount: number;
+  tensorBytes: number;
+  /** Tensor count per type name, e.g. { Q8_0: 154, F32: 61 }. */
+  tensorTypes: Record<string, number>;
+  shards: number;
+  fileBytes: number;
+  /** The KV cache size in tokens. */
+  contextSize: number;
+  threads: number;
+  wasmVariant: 'mt' | 'st';
+  loadMs: number;
+}
+
+export interface StreamDecoder {
+  push(id: number): string;
+  flush(): string;
+}
+
+export interface Tokenizer {
+  encode(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): ArrayLike<number>;
+  decode(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): string;
+  createStreamDecoder(options?: { showSpecial?: boolean }): StreamDecoder;
+  isEog(id: number): boolean;
+  readonly bos: number | undefined;
+  readonly eos: number | undefined;
+  readonly nVocab: number;
+  [key: string]: unknown;
+}
+
+export declare class Model {
+  private constructor();
+  /** The GGUF metadata (arrays of numbers are typed arrays; 64-bit values past 2^53 are BigInt). */
+  readonly metadata: Map<string, unknown>;
+  readonly tokenizer: Tokenizer;
+  /** The last finished or aborted completion. */
+  readonly lastCompletion: Completion | null;
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
+  detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): string;
+  /**
+   * Generates a continuation. The iterator's return value is the Completion.
+   * Throws (synchronously) ERR_CONTEXT_FULL when the prompt does not fit the
+   * context, ERR_BAD_ARG for a bad prompt. One completion at a time per model (else ERR_BUSY).
+   */
+  complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  /** Renders the conversation with the model's chat template and generates the assistant's reply. */
+  chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  info(): ModelInfo;
+  /** Frees the wasm memory and stops the worker threads. */
+  dispose(): void;
+}
+
+export declare function loadModel(source: ModelSource, options?: LoadOptions): Promise<Model>;
+
+export type WasmllmErrorCode =
+  | 'ERR_TRUNCATED' | 'ERR_BAD_MAGIC' | 'ERR_BAD_VERSION' | 'ERR_BAD_VALUE' | 'ERR_UNKNOWN_TYPE'
+  | 'ERR_BAD_TENSOR' | 'ERR_UNSUPPORTED_ARCH' | 'ERR_MISSING_KEY' | 'ERR_MISSING_TENSOR' | 'ERR_OOM'
+  | 'ERR_CONTEXT_FULL' | 'ERR_BAD_ARG' | 'ERR_SHARDS' | 'ERR_NOT_FOUND' | 'ERR_FETCH' | 'ERR_ABORTED'
+  | 'ERR_TOKENIZER' | 'ERR_TEMPLATE' | 'ERR_WASM' | 'ERR_BUSY' | 'ERR_DISPOSED' | (string & {});
+
+export declare class WasmllmError extends Error {
+  constructor(code: string, message: string, options?: { cause?: unknown });
+  readonly name: 'WasmllmError';
+  readonly code: WasmllmErrorCode;
+}
+
+export interface GGUFTensorInfo {
+  name: string;
+  nDims: number;
+  shape: number[];
+  type: number;
+  typeName: string;
+  offset: number;
+  nBytes: number;
+}
+
+export interface GGUFHeader {
+  version: number;
+  metadata: Map<string, unknown>;
+  /** GGUF value type of each key. */
+  types: Map<string, number>;
+  tensors: GGUFTensorInfo[];
+  alignment: number;
+  dataOffset: number;
+  headerSize: number;
+}
+
+/** Parses a GGUF header (metadata and tensor table); `bytes` may be a prefix of a file of `totalSize` bytes. */
+export declare function parseGGUF(bytes: Uint8Array, options?: { totalSize?: number; allowNoData?: boolean }): GGUFHeader;
+export declare function readGGUFHeader(
+  readPrefix: (n: number) => Promise<Uint8Array>,
+  totalSize: number,
+  options?: { allowNoData?: boolean },
+): Promise<GGUFHeader>;
+/** Reads the GGUF header of every shard of a source without loading wasm or tensor data. */
+export declare function readHeaders(
+  source: ModelSource,
+  options?: { signal?: AbortSignal; allowNoData?: boolean },
+): Promise<Array<{ name: string; size: number; header: GGUFHeader }>>;
+
+/** A tokenizer from GGUF metadata (tokenizer.ggml.*): works on vocab-only files. */
+export declare function createTokenizer(metadata: Map<string, unknown>): Tokenizer;
+
+export declare function defaultThreadCount(): Promise<number>;
+export declare function canUseThreads(): boolean;
