@@ -260,6 +260,7 @@ export function resolveConfig(options) {
 
 /**
  * Builds the writer for a synthetic model (tensors are generated lazily at write time).
+ * `options.typeOverrides` maps name regexps to types, e.g. { '^token_embd': 'F32' }.
  * @returns {{ writer: GGUFWriter, cfg: object, types: Record<string, string> }}
  */
 export function buildSynthetic(options) {
@@ -276,7 +277,8 @@ export function buildSynthetic(options) {
   for (const [name, shape, init] of ARCHS[cfg.arch].tensors(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const isMatrix = shape.length >= 2;
-    const t = isMatrix ? tensorType(cfg.type, name, shape[0], cfg.layers) : 'F32';
+    const override = Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
+    const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers) : 'F32';
     types[name] = t;
     const make = typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);
     w.addTensor(name, t, shape, make);

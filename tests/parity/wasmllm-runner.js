@@ -39,3 +39,31 @@ export async function greedyWasmllm(files, options) {
     model.dispose();
   }
 }
+
+/**
+ * Teacher-forced agreement: at each position i, wasmllm's greedy pick after
+ * the prompt plus the reference's first i tokens. Unlike free-running
+ * decoding, one near-tie does not derail every later position, so this
+ * counts how often the two runtimes' logits rank the same token first.
+ * @param {string[]} files
+ * @param {{ promptTokens: number[], refTokens: number[], threads?: number, contextSize?: number }} options
+ * @returns {Promise<number[]>} wasmllm's pick at each position
+ */
+export async function teacherForcedWasmllm(files, options) {
+  const { loadModel } = await wasmllm();
+  const { promptTokens, refTokens, threads = 1, contextSize = 512 } = options;
+  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize });
+  try {
+    const picks = [];
+    for (let i = 0; i < refTokens.length; i++) {
+      // complete() keeps the shared prefix in the KV cache, so each step decodes one token.
+      const ids = [...promptTokens, ...refTokens.slice(0, i)];
+      let pick = -1;
+      for await (const { token } of model.complete(ids, { maxTokens: 1, temperature: 0, repeatPenalty: 1, seed: 0 })) if (token >= 0) pick = token;
+      picks.push(pick);
+    }
+    return picks;
+  } finally {
+    model.dispose();
+  }
+}
