@@ -40,20 +40,24 @@ options:
       --frequency-penalty F
       --presence-penalty P
       --seed S             default random
-  -c, --ctx-size N         context length in tokens
-  -t, --threads N          worker threads (default: all cores)
+      --stop TEXT          also end an answer at this text (repeatable)
+  -c, --ctx N              context size in tokens (default: the model's, at most 4096)
+  -t, --threads N          worker threads (default: every core)
+  -v, --verbose            model and speed lines on stderr
   -h, --help`;
 
 const NUMBER_FLAGS = {
   'max-tokens': 'maxTokens', temperature: 'temperature', 'top-k': 'topK', 'top-p': 'topP', 'min-p': 'minP',
   'repeat-penalty': 'repeatPenalty', 'repeat-last-n': 'repeatLastN', 'frequency-penalty': 'frequencyPenalty',
-  'presence-penalty': 'presencePenalty', seed: 'seed', 'ctx-size': 'contextSize', threads: 'threads',
+  'presence-penalty': 'presencePenalty', seed: 'seed', ctx: 'contextSize', 'ctx-size': 'contextSize', threads: 'threads',
 };
-const INTEGER_FLAGS = new Set(['max-tokens', 'top-k', 'repeat-last-n', 'seed', 'ctx-size', 'threads']);
+const INTEGER_FLAGS = new Set(['max-tokens', 'top-k', 'repeat-last-n', 'seed', 'ctx', 'ctx-size', 'threads']);
+/** Flags whose value must be at least this. */
+const MINIMUM = { threads: 1, ctx: 1, 'ctx-size': 1, 'max-tokens': 0 };
 
 /**
  * @typedef {{
- *   help: boolean, model: string, system: string | undefined, template: string | undefined,
+ *   help: boolean, verbose: boolean, model: string, system: string | undefined, template: string | undefined,
  *   extra: Record<string, unknown>,
  *   load: { threads?: number, contextSize?: number },
  *   sampling: import('./model.js').CompleteOptions,
@@ -73,8 +77,10 @@ export function parseChatArgs(argv) {
     'no-think': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
     'max-tokens': { type: 'string', short: 'n' },
-    'ctx-size': { type: 'string', short: 'c' },
+    ctx: { type: 'string', short: 'c' },
     threads: { type: 'string', short: 't' },
+    stop: { type: 'string', multiple: true },
+    verbose: { type: 'boolean', short: 'v' },
   };
   for (const flag of Object.keys(NUMBER_FLAGS)) options[flag] ??= { type: 'string' };
   let values;
@@ -88,20 +94,24 @@ export function parseChatArgs(argv) {
   for (const [flag, key] of Object.entries(NUMBER_FLAGS)) {
     if (values[flag] === undefined) continue;
     const v = Number(values[flag]);
-    if (!Number.isFinite(v) || (INTEGER_FLAGS.has(flag) && !Number.isInteger(v))) {
+    if (values[flag].trim() === '' || !Number.isFinite(v) || (INTEGER_FLAGS.has(flag) && !Number.isInteger(v))) {
       throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: --${flag} needs a${INTEGER_FLAGS.has(flag) ? 'n integer' : ' number'}, got '${values[flag]}'`);
+    }
+    if (MINIMUM[flag] !== undefined && v < MINIMUM[flag]) {
+      throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: --${flag} must be at least ${MINIMUM[flag]}`);
     }
     numbers[key] = v;
   }
   const { threads, contextSize, ...sampling } = numbers;
   return {
     help: values.help ?? false,
+    verbose: values.verbose ?? false,
     model: values.model ?? EMBEDDED_MODEL,
     system: values.system,
     template: values.template,
     extra: values['no-think'] ? { enable_thinking: false } : {},
     load: { ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}) },
-    sampling: { maxTokens: 512, ...sampling },
+    sampling: { maxTokens: 512, ...sampling, ...(values.stop ? { stop: values.stop } : {}) },
   };
 }
 
@@ -156,6 +166,11 @@ export async function runChatCli(argv, io = {}) {
     const { usedFallback } = renderChat(model.metadata, [{ role: 'user', content: 'hi' }], {
       template, extra: args.extra, warn: () => {},
     });
+    if (args.verbose) {
+      const i = model.info();
+      stderr.write(`wasmllm: ${args.model}: ${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}; ` +
+        `context ${i.contextSize}, ${i.threads} thread(s), wasm ${i.wasmVariant}\n`);
+    }
     if (interactive) {
       const name = model.metadata.get('general.name') ?? args.model;
       stderr.write(`${name}${usedFallback ? ' (no chat template: using ChatML)' : ''}\n` +
@@ -243,12 +258,18 @@ async function chatLoop({ model, args, template, stdin, stdout, stderr, interact
       if (interactive) { rl.pause(); stdin.setRawMode?.(false); }
       try {
         const stream = model.chat(messages, { ...args.sampling, template, extra: args.extra, signal: answering.signal });
-        for await (const piece of stream) {
-          answer += piece.text;
-          stdout.write(piece.text);
+        let step;
+        while (!(step = await stream.next()).done) {
+          answer += step.value.text;
+          stdout.write(step.value.text);
         }
         messages.push({ role: 'assistant', content: answer });
         stdout.write('\n');
+        if (args.verbose) {
+          const { promptEvaluated, tokens, timings: tm, finishReason } = step.value;
+          stderr.write(`[${promptEvaluated} prompt tokens at ${tm.promptTokensPerSecond.toFixed(1)} t/s, ` +
+            `${tokens.length} answer tokens at ${tm.decodeTokensPerSecond.toFixed(1)} t/s, ${finishReason}]\n`);
+        }
       } catch (e) {
         if (e?.code === 'ERR_ABORTED') {
           // Keep what was said so the conversation still alternates.

@@ -74,13 +74,16 @@ async function until(pred, ms, what) {
 
 test('chat args: sampling flags, defaults, bad values', () => {
   const a = parseChatArgs(['--system', 'Be brief.', '--temperature', '0', '--top-k', '5', '-n', '16', '-t', '2', '--ctx-size', '512', '--seed', '7', '--no-think']);
+  assert.equal(a.verbose, false);
   assert.equal(a.system, 'Be brief.');
   assert.deepEqual(a.sampling, { maxTokens: 16, temperature: 0, topK: 5, seed: 7 });
   assert.deepEqual(a.load, { threads: 2, contextSize: 512 });
   assert.deepEqual(a.extra, { enable_thinking: false });
   assert.match(a.model, /models[/\\]shakespeare\.gguf$/, 'the embedded model by default');
   assert.equal(parseChatArgs(['--model', 'https://x/y.gguf']).model, 'https://x/y.gguf');
-  for (const bad of [['--top-k', '1.5'], ['--temperature', 'hot'], ['--bogus'], ['stray']]) {
+  assert.deepEqual(parseChatArgs(['-c', '256', '--stop', 'END', '--stop', '###']).sampling, { maxTokens: 512, stop: ['END', '###'] });
+  assert.equal(parseChatArgs(['-c', '256']).load.contextSize, 256);
+  for (const bad of [['--top-k', '1.5'], ['--temperature', 'hot'], ['--temperature', ''], ['--threads', '0'], ['-n', '-1'], ['--bogus'], ['stray']]) {
     assert.throws(() => parseChatArgs(bad), (e) => e.code === 'ERR_BAD_ARG', bad.join(' '));
   }
 });

@@ -1,0 +1,138 @@
+// model.chat() end to end on the wasm runtime: the embedded model (no
+// template: ChatML fallback) and a small synthetic model carrying a real
+// template (Mistral Nemo's), stopping at the end-of-turn token.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadModel } from '../../web/model.js';
+import { renderChat, encodeChatPrompt } from '../../web/chat.js';
+import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli } from './runtime-fixtures.js';
+
+const NEMO = fs.readFileSync(path.resolve(ROOT, '../shared/data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
+const GREEDY = { temperature: 0, seed: 1 };
+
+/** Runs a chat turn to the end; returns the pieces and the Completion. */
+async function collect(iterator) {
+  const pieces = [];
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (done) return { pieces, result: value };
+    pieces.push(value);
+  }
+}
+
+/** A tiny synthetic model with `template` and optionally another EOS id, written to a temp file. */
+function templatedModel(name, template, eosId) {
+  const w = tinyWriter();
+  w.addString('tokenizer.chat_template', template);
+  if (eosId !== undefined) w.addU32('tokenizer.ggml.eos_token_id', eosId);
+  const file = path.join(tempDir(), name);
+  w.write(file);
+  return file;
+}
+
+test('embedded model: chat() renders ChatML (fallback) and is complete() on the rendered prompt', async (t) => {
+  const model = await loadModel(EMBEDDED, { threads: 1 });
+  t.after(() => model.dispose());
+  const messages = [{ role: 'system', content: 'Thou art a player.' }, { role: 'user', content: 'Speak, good sir.' }];
+  const rendered = renderChat(model.metadata, messages, { warn: () => {} });
+  assert.equal(rendered.usedFallback, true);
+  assert.ok(rendered.stopStrings.includes('<|im_end|>'));
+
+  const { pieces, result } = await collect(model.chat(messages, { ...GREEDY, maxTokens: 16 }));
+  const ids = encodeChatPrompt(model.tokenizer, rendered.prompt, model.metadata);
+  assert.deepEqual(result.promptTokens, ids, 'chat() tokenizes the rendered prompt');
+  const bos = model.tokenizer.bos;
+  if (bos !== null && bos !== undefined && bos >= 0) {
+    assert.equal(ids.filter((id) => id === bos).length, 1, 'exactly one BOS');
+    assert.equal(ids[0], bos);
+  }
+  assert.ok(result.tokens.length > 0 && result.tokens.length <= 16);
+  assert.equal(pieces.map((p) => p.text).join(''), result.text, 'the streamed pieces are the answer');
+
+  // The same prompt ids through complete() give the same greedy answer.
+  const plain = await collect(model.complete(ids, { ...GREEDY, maxTokens: 16, stop: rendered.stopStrings, stopTokens: rendered.stopTokenIds }));
+  assert.deepEqual(plain.result.tokens, result.tokens);
+
+  // Second turn: the history is a prefix of the new prompt, so most of it is reused from the KV cache.
+  const turn2 = [...messages, { role: 'assistant', content: result.text }, { role: 'user', content: 'And then?' }];
+  const second = await collect(model.chat(turn2, { ...GREEDY, maxTokens: 4 }));
+  assert.ok(second.result.promptEvaluated < second.result.promptTokens.length / 2,
+    `evaluated ${second.result.promptEvaluated} of ${second.result.promptTokens.length} prompt tokens`);
+});
+
+test('templated model: BOS written by the template is not doubled; the answer ends at the end-of-turn token', async (t) => {
+  const messages = [{ role: 'system', content: 'Answer briefly.' }, { role: 'user', content: 'Name three colours.' }];
+  const first = await loadModel(templatedModel('nemo.gguf', NEMO), { threads: 1 });
+  let probe;
+  let promptIds;
+  try {
+    const rendered = renderChat(first.metadata, messages);
+    assert.equal(rendered.usedFallback, false);
+    assert.ok(rendered.prompt.startsWith('<s>[INST]Answer briefly.\n\nName three colours.[/INST]'), rendered.prompt);
+    probe = await collect(first.chat(messages, { ...GREEDY, maxTokens: 8 }));
+    promptIds = probe.result.promptTokens;
+    assert.equal(promptIds[0], first.tokenizer.bos, 'the template\'s <s> is the BOS token');
+    assert.notEqual(promptIds[1], first.tokenizer.bos, 'and no second BOS follows');
+    assert.equal(probe.result.tokens.length, 8, 'a random model does not stop by itself within 8 tokens');
+  } finally {
+    first.dispose();
+  }
+
+  // Make the 4th-or-later new token the model's EOS: the same weights and
+  // prompt must then give exactly the tokens before it, and stop there.
+  const toks = probe.result.tokens;
+  const k = toks.findIndex((id, i) => i >= 3 && !toks.slice(0, i).includes(id) && !promptIds.includes(id));
+  assert.ok(k > 0, `no usable stop token in ${toks}`);
+  const model = await loadModel(templatedModel('nemo-eos.gguf', NEMO, toks[k]), { threads: 1 });
+  t.after(() => model.dispose());
+  const rendered = renderChat(model.metadata, messages);
+  assert.ok(rendered.stopTokenIds.includes(toks[k]), 'the EOS id is a stop token');
+  assert.ok(rendered.stopStrings.includes(model.metadata.get('tokenizer.ggml.tokens')[toks[k]]), 'and its text a stop string');
+  const stopped = await collect(model.chat(messages, { ...GREEDY, maxTokens: 8 }));
+  assert.deepEqual(stopped.result.promptTokens, promptIds);
+  assert.deepEqual(stopped.result.tokens, toks.slice(0, k));
+  assert.equal(stopped.result.finishReason, 'stop');
+  // (decode() drops SentencePiece's leading space at the start of a text; the stream keeps it.)
+  assert.equal(stopped.result.text.trimStart(), model.tokenizer.decode(toks.slice(0, k)).trimStart());
+});
+
+test('chat() reports template errors and bad messages as WasmllmErrors before generating', async (t) => {
+  const model = await loadModel(templatedModel('nemo.gguf', NEMO), { threads: 1 });
+  t.after(() => model.dispose());
+  await assert.rejects(collect(model.chat([{ role: 'user', content: 'a' }, { role: 'user', content: 'b' }])),
+    (e) => e.code === 'ERR_TEMPLATE' && /line \d+/.test(e.message) && /alternate/.test(e.message));
+  await assert.rejects(collect(model.chat('hello')), (e) => e.code === 'ERR_BAD_ARG');
+  await assert.rejects(collect(model.chat([{ role: 'user', content: 'x' }], { template: '{% for m in messages %}{{ m.content }' })),
+    (e) => e.code === 'ERR_TEMPLATE' && /line 1/.test(e.message));
+  // The model is still usable afterwards.
+  const ok = await collect(model.chat([{ role: 'user', content: 'x' }], { ...GREEDY, maxTokens: 2 }));
+  assert.equal(ok.result.tokens.length, 2);
+});
+
+test('chat() can be aborted mid-answer and the model keeps working', async (t) => {
+  const model = await loadModel(EMBEDDED, { threads: 1 });
+  t.after(() => model.dispose());
+  const controller = new AbortController();
+  const it = model.chat([{ role: 'user', content: 'Tell me a tale.' }], { ...GREEDY, maxTokens: 200, signal: controller.signal });
+  let n = 0;
+  await assert.rejects((async () => {
+    for await (const _ of it) { if (++n === 3) controller.abort(); }
+  })(), (e) => e.code === 'ERR_ABORTED');
+  assert.equal(n, 3);
+  const again = await collect(model.chat([{ role: 'user', content: 'Tell me a tale.' }], { ...GREEDY, maxTokens: 3 }));
+  assert.equal(again.result.tokens.length, 3);
+});
+
+test('wasmllm chat on the real runtime: piped turns, /reset, EOF exit', async () => {
+  const file = templatedModel('nemo-cli.gguf', NEMO);
+  const { code, stdout, stderr } = await runCli(['chat', '--model', file, '--temperature', '0', '-n', '6', '--threads', '1'],
+    { input: 'Hello there.\nAnd again.\n/reset\nHello there.\n' });
+  assert.equal(code, 0, stderr);
+  const answers = stdout.split('\n');
+  assert.equal(answers.length, 4, JSON.stringify(stdout));
+  assert.equal(answers[3], '');
+  assert.equal(answers[0], answers[2], 'after /reset the same first question gets the same greedy answer');
+  assert.match(stderr, /conversation cleared/);
+});
