@@ -27,8 +27,9 @@ export class NeedMoreBytes extends WasmllmError {
   }
 }
 
-const utf8Strict = new TextDecoder('utf-8', { fatal: true });
-const utf8Lenient = new TextDecoder('utf-8');
+// ignoreBOM: a string that starts with U+FEFF (a real token in some vocabularies) keeps it.
+const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true });
 
 class Cursor {
   /** @param {Uint8Array} bytes @param {number} totalSize */
