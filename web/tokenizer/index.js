@@ -20,7 +20,7 @@ import { PieceRenderer, detokenizeBytes, completeUtf8Prefix } from './decode.js'
 export { ATTR } from './vocab.js';
 export { supportedPreNames } from './pre-rules.js';
 
-const utf8Decoder = new TextDecoder('utf-8');
+const utf8Decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /**
@@ -129,7 +129,7 @@ export function createTokenizer(metadata) {
   /** @param {{ showSpecial?: boolean }} [options] */
   function createStreamDecoder({ showSpecial = false } = {}) {
     let pending = new Uint8Array(0);
-    const decoder = new TextDecoder('utf-8');
+    const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
     return {
       /** @param {number} id @returns {string} the text that is complete so far */
       push(id) {
