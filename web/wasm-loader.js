@@ -51,7 +51,7 @@ export async function loadWasm(options = {}) {
   const variant = options.variant ?? (threads > 1 && canUseThreads() ? 'mt' : 'st');
   if (variant === 'st') threads = 1;
 
-  const { factory, wasmModule } = IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant);
+  const { factory, wasmModule, scriptUrl } = IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant);
   let failInstantiate;
   const instantiateFailed = new Promise((_, reject) => { failInstantiate = reject; });
   const settings = {
@@ -64,6 +64,10 @@ export async function loadWasm(options = {}) {
         .then((instance) => receive(instance, wasmModule), failInstantiate);
       return {};
     },
+    // Browsers: each pthread worker imports the glue again by this URL. Without
+    // it Emscripten 3.1.6 guesses a wrong file name when the glue itself runs
+    // inside a Web Worker, and thread start fails.
+    ...(scriptUrl && variant === 'mt' ? { mainScriptUrlOrBlob: scriptUrl } : {}),
     print: () => {},
     printErr: (text) => { if (globalThis.process?.env?.WASMLLM_DEBUG) console.error(text); },
   };
@@ -123,5 +127,5 @@ async function loadWebVariant(variant) {
       : await WebAssembly.compile(await response.arrayBuffer());
     compiled.set(variant, wasmModule);
   }
-  return { factory, wasmModule };
+  return { factory, wasmModule, scriptUrl: jsUrl.href };
 }
