@@ -292,10 +292,15 @@ export async function readHeaders(source, options = {}) {
  * header in JS. On failure every buffer allocated so far is freed.
  * @param {any} source
  * @param {import('./wasm-loader.js').WasmInstance} wasm
- * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void }} [options]
+ * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void,
+ *   loadShards?: (source: any, wasm: import('./wasm-loader.js').WasmInstance, options: object) => Promise<HeapShard[]> }} [options]
+ *   loadShards replaces this function's body (it must free what it allocated when it fails)
  * @returns {Promise<HeapShard[]>}
  */
 export async function loadIntoHeap(source, wasm, options = {}) {
+  // The browser host (web/download.js) fills the heap itself: parallel ranged
+  // downloads, cache reads and resumed transfers do not fit this loop.
+  if (typeof options.loadShards === 'function') return options.loadShards(source, wasm, options);
   const { signal, onProgress } = options;
   const list = expandSources(source);
   const opened = [];
