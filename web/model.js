@@ -111,7 +111,8 @@ export async function loadModel(source, options = {}) {
     const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
     handles.ctx = M._wl_context_new(handles.model, nCtx, wasm.threads, handles.err);
     if (!handles.ctx) throw failure();
-    handles.tokens = M._wl_alloc(PROMPT_BATCH * 4);
+    // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
+    handles.tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
     if (!handles.tokens) throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
     const main = mainShard(shards);
     const tokenizer = createTokenizer(main.header.metadata);
@@ -134,7 +135,7 @@ function openFile(wasm, shards, err) {
   const M = wasm.module;
   const n = shards.length;
   // Pointer array first, then the (8-byte aligned) lengths as doubles.
-  const table = M._wl_alloc(8 * n + 8 * n);
+  const table = M._wl_alloc(8 * n + 8 * n) >>> 0; // unsigned: the heap may be past 2 GiB
   if (!table) throw new WasmllmError('ERR_OOM', 'cannot allocate the shard table');
   try {
     const buffer = wasm.heapU8().buffer;

@@ -9,6 +9,8 @@ import { parseGGUF, readGGUFHeader } from './gguf.js';
 
 const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
 const CHUNK = 4 << 20;
+/** wasm32's heap limit (-sMAXIMUM_MEMORY=4GB, less the last page). */
+const MAX_HEAP_BYTES = 4294901760;
 const SHARD_RE = /-(\d{5})-of-(\d{5})\.gguf$/;
 
 /**
@@ -231,8 +233,12 @@ class HeapBuffer {
   /** @param {number} capacity */
   reserve(capacity) {
     if (capacity <= this.capacity) return;
+    if (capacity > MAX_HEAP_BYTES) {
+      // wasm32 sizes are 32-bit: asking wl_alloc for more would wrap around.
+      throw new WasmllmError('ERR_OOM', `${this.name} needs ${capacity} bytes but the wasm heap holds at most ${MAX_HEAP_BYTES} bytes (4 GiB) in all`);
+    }
     const M = this.wasm.module;
-    const ptr = M._wl_alloc(capacity);
+    const ptr = M._wl_alloc(capacity) >>> 0; // unsigned: pointers past 2 GiB come back negative
     if (!ptr) {
       const heap = this.wasm.heapU8().length;
       throw new WasmllmError('ERR_OOM', `cannot allocate ${capacity} bytes in the wasm heap for ${this.name} (heap is ${heap} bytes, at most 4 GiB)`);

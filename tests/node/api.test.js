@@ -252,3 +252,14 @@ test('chat() renders the conversation with a chat template and generates the rep
     model.dispose();
   }
 });
+
+test('a heap grown past 2 GiB (a 9M-token KV cache) still works: pointers are unsigned', async () => {
+  // The KV cache (~2.3 GB, untouched pages cost no memory) pushes later
+  // allocations past 2^31, where wasm returns pointers as negative i32s.
+  const model = await loadModel(file, { threads: 2, contextSize: 9_000_000 });
+  try {
+    assert.deepEqual((await collect(model.complete(PROMPT, GREEDY))).tokens, reference.tokens);
+  } finally {
+    model.dispose();
+  }
+});

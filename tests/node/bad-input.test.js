@@ -168,3 +168,25 @@ test('bad options to loadModel and complete: ERR_BAD_ARG', async () => {
     model.dispose();
   }
 });
+
+test('more than the wasm heap can hold: ERR_OOM with the sizes', async () => {
+  // A model larger than 4 GiB (sparse: the tail is zeros that take no disk).
+  const big = path.join(tempDir(), 'too-big.gguf');
+  fs.copyFileSync(tinyModel(), big);
+  fs.truncateSync(big, 4.5 * 2 ** 30);
+  try {
+    await assert.rejects(loadModel(big, { threads: 1 }), (e) => {
+      assert.equal(e.code, 'ERR_OOM', e.message);
+      assert.match(e.message, /4831838208 bytes/);
+      return true;
+    });
+  } finally {
+    fs.rmSync(big);
+  }
+  // A KV cache that cannot fit.
+  await assert.rejects(loadModel(tinyModel(), { threads: 1, contextSize: 1 << 24 }), (e) => {
+    assert.equal(e.code, 'ERR_OOM', e.message);
+    assert.match(e.message, /KV cache/);
+    return true;
+  });
+});
