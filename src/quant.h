@@ -70,4 +70,58 @@ void q4_0_from_float(const float *src, void *dst, int64_t n);
 void q4_0_dot_q8_0(int n, float *s, const void *x, const void *y);
 void q4_0_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
 
+/* ---- Q8_1 (quant_q8_0.c): activations for Q4_1 / Q5_1 ---- */
+void q8_1_to_float(const void *src, float *dst, int64_t n);
+void q8_1_from_float(const float *src, void *dst, int64_t n);
+
+/* ---- Q4_1 (quant_q4_1.c) ---- */
+void q4_1_to_float(const void *src, float *dst, int64_t n);
+void q4_1_from_float(const float *src, void *dst, int64_t n);
+void q4_1_dot_q8_1(int n, float *s, const void *x, const void *y);
+void q4_1_dot_q8_1_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- Q5_0, Q5_1 (quant_q5.c) ---- */
+void q5_0_to_float(const void *src, float *dst, int64_t n);
+void q5_0_from_float(const float *src, void *dst, int64_t n);
+void q5_0_dot_q8_0(int n, float *s, const void *x, const void *y);
+void q5_0_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+void q5_1_to_float(const void *src, float *dst, int64_t n);
+void q5_1_from_float(const float *src, void *dst, int64_t n);
+void q5_1_dot_q8_1(int n, float *s, const void *x, const void *y);
+void q5_1_dot_q8_1_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- K-quants (quant_k.c) ---- */
+void q8_K_to_float(const void *src, float *dst, int64_t n);
+void q8_K_from_float(const float *src, void *dst, int64_t n);
+void q2_K_to_float(const void *src, float *dst, int64_t n);
+void q2_K_from_float(const float *src, void *dst, int64_t n);
+void q2_K_dot_q8_K(int n, float *s, const void *x, const void *y);
+void q2_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+void q3_K_to_float(const void *src, float *dst, int64_t n);
+void q3_K_from_float(const float *src, void *dst, int64_t n);
+void q3_K_dot_q8_K(int n, float *s, const void *x, const void *y);
+void q3_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+void q4_K_to_float(const void *src, float *dst, int64_t n);
+void q4_K_from_float(const float *src, void *dst, int64_t n);
+void q4_K_dot_q8_K(int n, float *s, const void *x, const void *y);
+void q4_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+void q5_K_to_float(const void *src, float *dst, int64_t n);
+void q5_K_from_float(const float *src, void *dst, int64_t n);
+void q5_K_dot_q8_K(int n, float *s, const void *x, const void *y);
+void q5_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+void q6_K_to_float(const void *src, float *dst, int64_t n);
+void q6_K_from_float(const float *src, void *dst, int64_t n);
+void q6_K_dot_q8_K(int n, float *s, const void *x, const void *y);
+void q6_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- IQ4_NL, IQ4_XS (quant_iq4.c) ---- */
+void iq4_nl_to_float(const void *src, float *dst, int64_t n);
+void iq4_nl_from_float(const float *src, void *dst, int64_t n);
+void iq4_nl_dot_q8_0(int n, float *s, const void *x, const void *y);
+void iq4_nl_dot_q8_0_ref(int n, float *s, const void *x, const void *y);
+void iq4_xs_to_float(const void *src, float *dst, int64_t n);
+void iq4_xs_from_float(const float *src, void *dst, int64_t n);
+void iq4_xs_dot_q8_K(int n, float *s, const void *x, const void *y);
+void iq4_xs_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+
 #endif

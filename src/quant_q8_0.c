@@ -59,3 +59,33 @@ void q8_0_dot_q8_0(int n, float *s, const void *vx, const void *vy) {
     q8_0_dot_q8_0_ref(n, s, vx, vy);
 #endif
 }
+
+/* ---- Q8_1: Q8_0 plus s = d * sum(q), the activation encoding for the
+ * formats with a min (Q4_1, Q5_1): the min's contribution is m_x * s_y. */
+
+void q8_1_to_float(const void *src, float *dst, int64_t n) {
+    const wl_block_q8_1 *b = src;
+    for (int64_t i = 0; i < n / WL_QK; i++) {
+        float d = wl_fp16_to_fp32(b[i].d);
+        for (int j = 0; j < WL_QK; j++) dst[i * WL_QK + j] = b[i].qs[j] * d;
+    }
+}
+
+void q8_1_from_float(const float *src, void *dst, int64_t n) {
+    wl_block_q8_1 *b = dst;
+    for (int64_t i = 0; i < n / WL_QK; i++) {
+        const float *x = src + i * WL_QK;
+        float amax = 0.0f;
+        for (int j = 0; j < WL_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f;
+        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        int sum = 0;
+        for (int j = 0; j < WL_QK; j++) {
+            float v = fminf(127.0f, fmaxf(-127.0f, x[j] * id));
+            b[i].qs[j] = (int8_t)roundf(v);
+            sum += b[i].qs[j];
+        }
+        b[i].d = wl_fp32_to_fp16(d);
+        b[i].s = wl_fp32_to_fp16((float)sum * d);
+    }
+}

@@ -20,9 +20,12 @@ for variant in mt st; do
   fi
   obj="$out/$variant"
   mkdir -p "$obj"
-  # Compile the runtime once per variant; only changed sources are rebuilt.
+  # Compile the runtime once per variant; only changed sources are rebuilt,
+  # and only objects of sources that still exist are linked.
+  objs=""
   for src in src/*.c; do
     o="$obj/$(basename "$src" .c).o"
+    objs="$objs $o"
     if [ ! -f "$o" ] || [ -n "$(find src -name '*.h' -newer "$o")" ] || [ "$src" -nt "$o" ]; then
       # shellcheck disable=SC2086
       emcc -O3 -msimd128 -std=gnu11 -Isrc $cflags -c "$src" -o "$o" || { echo "BUILD FAILED: $src ($variant)"; fail=1; rm -f "$o"; }
@@ -34,7 +37,7 @@ for variant in mt st; do
     js="$out/$name-$variant.js"
     # shellcheck disable=SC2086
     if ! emcc -O2 -msimd128 -std=gnu11 -Isrc $cflags $lflags -sENVIRONMENT=node -sEXIT_RUNTIME=1 \
-         -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -o "$js" "$t" "$obj"/*.o -lm; then
+         -sALLOW_MEMORY_GROWTH=1 -sNODERAWFS=1 -o "$js" "$t" $objs -lm; then
       echo "BUILD FAILED: $name ($variant)"; fail=1; continue
     fi
     # Emscripten 3.1.6 glue trips over Node >= 18's global fetch: disable it.

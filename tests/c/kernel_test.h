@@ -47,6 +47,23 @@ static inline void fill_row(float *x, int n, uint32_t *state) {
     }
 }
 
+/* Q8_1 stores s = d * sum(q) as f16, and the Q4_1/Q5_1 dots use it for the
+ * min term m_x * s_y: per block that adds up to |m_x| * |s_y| * 2^-11 over a
+ * dequantize-then-dot reference. |m_x| <= 2 max|x| in the block (m = x_j -
+ * q_j d with q_j d <= the block's range). This is that slack, doubled. */
+static inline double q8_1_sum_slack(const float *xq, const float *yq, int n) {
+    double slack = 0;
+    for (int b = 0; b < n; b += 32) {
+        double amax = 0, ysum = 0;
+        for (int j = b; j < b + 32; j++) {
+            amax = fmax(amax, fabs(xq[j]));
+            ysum += yq[j];
+        }
+        slack += 2 * amax * fabs(ysum) * 0x1p-10;
+    }
+    return slack;
+}
+
 static inline int test_summary(const char *name) {
     if (test_failures) {
         printf("%s: %d failure(s)\n", name, test_failures);

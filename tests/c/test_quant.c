@@ -132,6 +132,28 @@ static void test_q8_0_layout(void) {
     CHECK(raw[0] == 0x00 && raw[1] == 0x3c && (signed char)raw[2] == 127, "q8_0 byte layout");
 }
 
+static void test_q8_K_q8_1(void) {
+    /* Q8_K: the largest magnitude maps to -127 and rounding is to nearest even. */
+    float x[256] = { 0 };
+    x[0] = 127.0f; x[1] = 2.5f; x[2] = 3.5f; x[3] = -0.5f; x[255] = -100.4f;
+    wl_block_q8_K b;
+    q8_K_from_float(x, &b, 256);
+    CHECK(b.d == -1.0f, "q8_K d = %g", b.d);
+    CHECK(b.qs[0] == -127 && b.qs[1] == -2 && b.qs[2] == -4 && b.qs[3] == 0 && b.qs[255] == 100,
+          "q8_K q = %d %d %d %d %d", b.qs[0], b.qs[1], b.qs[2], b.qs[3], b.qs[255]);
+    CHECK(b.bsums[0] == -133 && b.bsums[15] == 100, "q8_K bsums %d %d", b.bsums[0], b.bsums[15]);
+    float zero[256] = { 0 };
+    q8_K_from_float(zero, &b, 256);
+    CHECK(b.d == 0.0f && b.bsums[3] == 0 && b.qs[7] == 0, "q8_K of zeros");
+    /* Q8_1: s = d * sum(q). */
+    wl_block_q8_1 c;
+    q8_1_from_float(x, &c, 32);
+    CHECK(c.d == 0x3c00, "q8_1 d = %04x", c.d);
+    int sum = 0;
+    for (int j = 0; j < 32; j++) sum += c.qs[j];
+    CHECK(wl_fp16_to_fp32(c.s) == (float)sum, "q8_1 s = %g, sum %d", wl_fp16_to_fp32(c.s), sum);
+}
+
 /* ---- every supported type: round trip and dot vs float reference ---- */
 
 /* Largest round-trip error as a fraction of the group's largest |x|
@@ -143,6 +165,18 @@ static double roundtrip_bound(wl_type t) {
     case WL_TYPE_BF16: return 0x1p-8;
     case WL_TYPE_Q8_0: return 0.57 / 127.0;  /* d/2 + 127 * (f16 error of d) */
     case WL_TYPE_Q4_0: return 1.01 / 8.0;    /* d, at the +max end that clamps to 15 */
+    case WL_TYPE_Q5_0: return 1.01 / 16.0;   /* same, 5 bits */
+    case WL_TYPE_Q4_1: return 1.05 / 15.0;   /* d/2 of a range <= 2 amax, + f16 d and m */
+    case WL_TYPE_Q5_1: return 1.05 / 31.0;
+    case WL_TYPE_IQ4_NL: return 0.15;        /* widest level gap (24 of 127) / 2, scale refit */
+    /* Our K-quant / IQ4_XS fits are simple (see quant_k.c); these bounds are
+     * what they reach on this data plus ~20%: a regression guard. */
+    case WL_TYPE_IQ4_XS: return 0.13;
+    case WL_TYPE_Q2_K: return 0.40;
+    case WL_TYPE_Q3_K: return 0.27;
+    case WL_TYPE_Q4_K: return 0.08;
+    case WL_TYPE_Q5_K: return 0.04;
+    case WL_TYPE_Q6_K: return 0.035;
     default: return -1.0;
     }
 }
@@ -187,8 +221,10 @@ static void test_type(wl_type type) {
         float s_ref = NAN, s = NAN;
         t->vec_dot_ref(N, &s_ref, bx, by);
         t->vec_dot(N, &s, bx, by);
-        CHECK(fabs(s_ref - ref) <= 1e-5 * mag, "%s dot_ref %g vs %g (mag %g)", t->name, s_ref, ref, mag);
-        CHECK(fabs(s - ref) <= 1e-5 * mag, "%s dot %g vs %g (mag %g)", t->name, s, ref, mag);
+        double tol = 1e-5 * mag;
+        if (t->vec_dot_type == WL_TYPE_Q8_1) tol += q8_1_sum_slack(xq, yq, N);
+        CHECK(fabs(s_ref - ref) <= tol, "%s dot_ref %g vs %g (mag %g)", t->name, s_ref, ref, mag);
+        CHECK(fabs(s - ref) <= tol, "%s dot %g vs %g (mag %g)", t->name, s, ref, mag);
     }
 }
 
@@ -218,6 +254,7 @@ int main(void) {
     test_bf16();
     test_q4_0_layout();
     test_q8_0_layout();
+    test_q8_K_q8_1();
     test_traits_table();
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
