@@ -8,6 +8,9 @@ import path from 'node:path';
 import { loadModel } from '../../web/model.js';
 import { renderChat, encodeChatPrompt } from '../../web/chat.js';
 import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli } from './runtime-fixtures.js';
+import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
+import { parseGGUF } from '../../web/gguf.js';
+import { createTokenizer } from '../../web/tokenizer/index.js';
 
 const NEMO = fs.readFileSync(path.resolve(ROOT, '../shared/data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
 const GREEDY = { temperature: 0, seed: 1 };
@@ -135,4 +138,68 @@ test('wasmllm chat on the real runtime: piped turns, /reset, EOF exit', async ()
   assert.equal(answers[3], '');
   assert.equal(answers[0], answers[2], 'after /reset the same first question gets the same greedy answer');
   assert.match(stderr, /conversation cleared/);
+});
+
+// Real vocabularies: the rendered prompt must become exactly the ids that
+// transformers.js (@lenml/tokenizers, the tokenizer.json's own reference)
+// gives, special tokens included and one BOS. Needs tests/ref installed
+// (node tools/setup.js --test).
+const LENML = path.join(ROOT, 'tests/ref/node_modules/@lenml');
+const haveRef = fs.existsSync(path.join(LENML, 'tokenizer-llama3/models/tokenizer.json'));
+
+/** Vocab-only GGUF metadata and our tokenizer for a @lenml package, plus its reference tokenizer. */
+async function realVocab(pkg) {
+  const dir = path.join(LENML, pkg, 'models');
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  const metadata = parseGGUF(convertTokenizerJson(json, config).toBuffer(), { allowNoData: true }).metadata;
+  const { fromPreTrained } = await import(path.join(LENML, pkg, 'dist/main.mjs'));
+  return { metadata, tokenizer: createTokenizer(metadata), reference: fromPreTrained(), config };
+}
+
+const CONVERSATION = [
+  { role: 'system', content: 'You are terse.' },
+  { role: 'user', content: 'Hi there!\n  How are   you?\t<tab>' },
+  { role: 'assistant', content: 'Fine. 🙂 你好, مرحبا' },
+  { role: 'user', content: 'What is 12345678 + 9?' },
+];
+
+test('Llama 3 vocabulary: prompt text and ids equal transformers.js apply_chat_template', { skip: !haveRef && 'tests/ref is not installed' }, async () => {
+  const { metadata, tokenizer, reference } = await realVocab('tokenizer-llama3');
+  const r = renderChat(metadata, CONVERSATION);
+  assert.equal(r.usedFallback, false, 'the converter keeps the chat template');
+  assert.equal(r.prompt, reference.apply_chat_template(CONVERSATION, { tokenize: false, add_generation_prompt: true }));
+  const ids = encodeChatPrompt(tokenizer, r.prompt, metadata);
+  assert.deepEqual(ids, Array.from(reference.apply_chat_template(CONVERSATION, { tokenize: true, add_generation_prompt: true, return_tensor: false })));
+  assert.equal(ids[0], 128000);
+  assert.equal(ids.filter((id) => id === 128000).length, 1, 'one <|begin_of_text|>');
+  assert.equal(ids.filter((id) => id === 128009).length, 4, 'one <|eot_id|> per message');
+  assert.ok(r.stopTokenIds.includes(128009));
+
+  // The shared Llama 3.1 template (tools, ipython) on the same vocabulary.
+  const llama31 = fs.readFileSync(path.resolve(ROOT, '../shared/data/templates/meta-llama-Llama-3.1-8B-Instruct.jinja'), 'utf8');
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const withTools = renderChat(metadata, CONVERSATION, { template: llama31, tools });
+  const ids31 = encodeChatPrompt(tokenizer, withTools.prompt, metadata);
+  assert.deepEqual(ids31, Array.from(reference.encode(withTools.prompt, { add_special_tokens: false })));
+  assert.equal(ids31.filter((id) => id === 128000).length, 1);
+});
+
+test('Qwen3 vocabulary: a tool-calling prompt tokenizes as transformers.js does', { skip: !haveRef && 'tests/ref is not installed' }, async () => {
+  const { metadata, tokenizer, reference } = await realVocab('tokenizer-qwen3');
+  const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+  const messages = [
+    ...CONVERSATION,
+    { role: 'assistant', content: '<think>\nuse the tool\n</think>\n\n', tool_calls: [{ type: 'function', function: { name: 'get_weather', arguments: { city: 'Paris' } } }] },
+    { role: 'tool', content: '{"temperature_c": 21}' },
+  ];
+  for (const extra of [{}, { enable_thinking: false }]) {
+    const r = renderChat(metadata, messages, { tools, extra });
+    assert.deepEqual(r.polyfills, []);
+    assert.ok(r.prompt.includes('<tool_call>') && r.prompt.includes('<tool_response>'));
+    const ids = encodeChatPrompt(tokenizer, r.prompt, metadata);
+    assert.deepEqual(ids, Array.from(reference.encode(r.prompt, { add_special_tokens: false })));
+    assert.equal(ids[0], 151644, 'starts with <|im_start|>, no BOS');
+    assert.ok(r.stopTokenIds.includes(151645), '<|im_end|> ends the turn');
+  }
 });
