@@ -156,7 +156,8 @@ export async function runChatCli(argv, io = {}) {
   }
   const template = args.template === undefined ? undefined : readTemplate(args.template);
   const loadModel = io.loadModel ?? (await import('./model.js')).loadModel;
-  const interactive = Boolean(stdin.isTTY);
+  // Line editing and prompts only when a person is at both ends; otherwise plain lines in, answers out.
+  const interactive = Boolean(stdin.isTTY && stdout.isTTY);
 
   if (interactive) stderr.write(`loading ${args.model} ...\n`);
   const model = await loadModel(args.model, args.load);
