@@ -79,7 +79,7 @@ export async function loadModel(source, options = {}) {
   if (contextSize !== undefined && (!Number.isInteger(contextSize) || contextSize < 1)) {
     throw new WasmllmError('ERR_BAD_ARG', `contextSize must be a positive integer, got ${contextSize}`);
   }
-  options.signal?.throwIfAborted();
+  if (options.signal?.aborted) throw abortError(options.signal);
   const t0 = now();
   const wasm = await loadWasm({ threads: options.threads, variant: options.variant });
   const M = wasm.module;
@@ -116,7 +116,7 @@ export async function loadModel(source, options = {}) {
     if (!handles.tokens) throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
     const main = mainShard(shards);
     const tokenizer = createTokenizer(main.header.metadata);
-    options.signal?.throwIfAborted();
+    if (options.signal?.aborted) throw abortError(options.signal);
     return new Model({ wasm, shards, handles, header: main.header, tokenizer, loadMs: now() - t0 });
   } catch (e) {
     cleanup();

@@ -71,11 +71,18 @@ export async function loadWasm(options = {}) {
     print: () => {},
     printErr: (text) => { if (globalThis.process?.env?.WASMLLM_DEBUG) console.error(text); },
   };
+  // Emscripten's Node glue installs process-wide uncaughtException and
+  // unhandledRejection handlers (one pair per instance) that rethrow: they
+  // would change the host application's error policy and pile up one pair per
+  // model. Remove whatever the factory adds.
+  const before = IS_NODE ? snapshotProcessListeners() : null;
   let module;
   try {
     module = await Promise.race([factory(settings), instantiateFailed]);
   } catch (e) {
     throw new WasmllmError('ERR_WASM', `could not start the ${variant} wasm build: ${e?.message ?? e}`, { cause: e });
+  } finally {
+    if (before) removeAddedProcessListeners(before);
   }
   // The pthreads build's memory is shared and can be grown by any thread, so
   // a cached view can go stale without notice: compare buffers every time.
@@ -90,6 +97,19 @@ export async function loadWasm(options = {}) {
   for (const worker of module.PThread?.unusedWorkers ?? []) worker.unref?.();
   const terminate = () => { module.PThread?.terminateAllThreads(); };
   return { module, variant, threads, heapU8, terminate };
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'];
+
+function snapshotProcessListeners() {
+  return new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+}
+
+/** @param {Map<string, Set<Function>>} before */
+function removeAddedProcessListeners(before) {
+  for (const e of PROCESS_EVENTS) {
+    for (const l of process.listeners(e)) if (!before.get(e).has(l)) process.removeListener(e, l);
+  }
 }
 
 /** @param {'mt'|'st'} variant */

@@ -263,3 +263,17 @@ test('a heap grown past 2 GiB (a 9M-token KV cache) still works: pointers are un
     model.dispose();
   }
 });
+
+test('loading can be aborted; loaded models leave no process-wide listeners behind', async () => {
+  const controller = new AbortController();
+  await assert.rejects(
+    loadModel(file, { threads: 1, signal: controller.signal, onProgress: () => controller.abort() }),
+    (e) => e instanceof WasmllmError && e.code === 'ERR_ABORTED');
+  await assert.rejects(loadModel(file, { signal: AbortSignal.abort() }), { code: 'ERR_ABORTED' });
+
+  const before = [process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')];
+  const models = [];
+  for (let i = 0; i < 4; i++) models.push(await loadModel(file, { threads: 1 + (i % 2), contextSize: 32 }));
+  assert.deepEqual([process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')], before);
+  for (const m of models) m.dispose();
+});
