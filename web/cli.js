@@ -19,6 +19,7 @@ commands:
   run       generate text and stream it to stdout (echoes the prompt)
   complete  like run, without the prompt echo; --json prints tokens and text at the end
   chat      interactive chat with the model's chat template (wasmllm chat --help)
+  serve     OpenAI-compatible HTTP server (wasmllm serve --help)
   info      print a model's metadata and tensor summary
   tokenize  print the token ids of a text as one JSON array (works on vocab-only GGUFs)
 
@@ -255,7 +256,12 @@ async function chat(args) {
   return runChatCli(args);
 }
 
-const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat };
+async function serve(args) {
+  const { runServeCli } = await import('./cli-serve.js');
+  return runServeCli(args);
+}
+
+const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat, serve };
 
 /** @param {string[]} argv @returns {Promise<number>} the exit code */
 export async function main(argv) {
