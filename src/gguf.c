@@ -308,8 +308,9 @@ static wl_status gguf_read_tensor_info(gguf_reader *r, wl_gguf_tensor *t, uint32
     if (t->offset % alignment != 0)
         return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': data offset %" PRIu64 " is not a multiple of the alignment %u",
                        name, t->offset, alignment);
+    /* An offset this large points past any file (the code web/gguf.js gives too). */
     if (t->offset > UINT64_MAX - t->n_bytes)
-        return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': offset %" PRIu64 " + size overflows 64 bits",
+        return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': offset %" PRIu64 " + size overflows 64 bits",
                        name, t->offset);
     return WL_OK;
 }

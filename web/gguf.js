@@ -78,6 +78,7 @@ class Cursor {
 /** @param {Cursor} c @param {number} type @param {string} key */
 function readScalar(c, type, key) {
   const size = SCALAR_SIZE[type];
+  if (!size) throw new WasmllmError('ERR_BAD_VALUE', `GGUF key ${key}: unknown value type ${type}`);
   c.need(size, key);
   const v = c.view, p = c.pos;
   c.pos += size;
