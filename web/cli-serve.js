@@ -1,0 +1,103 @@
+/**
+ * `wasmllm serve`: loads one model and serves the OpenAI-compatible API
+ * (web/server.js) until SIGINT/SIGTERM.
+ */
+import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { loadModel } from './model.js';
+import { createServer } from './server.js';
+
+const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+
+export const SERVE_USAGE = `usage: wasmllm serve [options]
+
+  -m, --model PATH|URL   GGUF file, URL or first shard (default: the embedded model)
+      --host HOST        address to listen on (default 127.0.0.1)
+      --port PORT        port (default 8080; 0 picks a free one)
+      --slots N          requests generated at once; more wait in a queue (default 1)
+      --queue N          requests allowed to wait (default 256; beyond: 503)
+  -c, --ctx N            context size per slot (default: the model's, at most 4096)
+  -t, --threads N        threads (default: every core)
+      --max-body BYTES   request body limit (default 1048576)
+      --name NAME        model id reported by /v1/models (default: the file's general.name or file name)
+  -q, --quiet            no request log
+
+endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions,
+           POST /v1/embeddings (embedding models)`;
+
+class UsageError extends Error {}
+
+/** @param {string|undefined} v @param {string} flag @param {number} dflt @param {number} min */
+function int(v, flag, dflt, min) {
+  if (v === undefined) return dflt;
+  if (!/^\d+$/.test(v) || Number(v) < min) throw new UsageError(`--${flag} must be an integer >= ${min}, got '${v}'`);
+  return Number(v);
+}
+
+/**
+ * @param {string[]} argv arguments after `serve`
+ * @param {{ onListening?: (url: string) => void }} [hooks]
+ */
+export async function runServeCli(argv, hooks = {}) {
+  let values;
+  let cfg;
+  try {
+    ({ values } = parseArgs({
+      args: argv, allowPositionals: false, strict: true,
+      options: {
+        model: { type: 'string', short: 'm' }, host: { type: 'string' }, port: { type: 'string' },
+        slots: { type: 'string' }, queue: { type: 'string' }, ctx: { type: 'string', short: 'c' },
+        threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
+        quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+      },
+    }));
+    if (values.help) {
+      console.log(SERVE_USAGE);
+      return 0;
+    }
+    cfg = {
+      port: int(values.port, 'port', 8080, 0),
+      slots: int(values.slots, 'slots', 1, 1),
+      queue: int(values.queue, 'queue', 256, 0),
+      ctx: values.ctx === undefined ? undefined : int(values.ctx, 'ctx', 0, 1),
+      threads: values.threads === undefined ? undefined : int(values.threads, 'threads', 0, 1),
+      maxBody: int(values['max-body'], 'max-body', 1 << 20, 1),
+    };
+    if (cfg.port > 65535) throw new UsageError(`--port must be at most 65535, got ${cfg.port}`);
+  } catch (e) {
+    console.error(`wasmllm serve: ${e.message}\n\n${SERVE_USAGE}`);
+    return 2;
+  }
+
+  const modelPath = values.model ?? EMBEDDED_MODEL;
+  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx });
+  const engines = [model];
+  for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession({ contextSize: cfg.ctx }));
+  const md = model.metadata;
+  const fileName = String(modelPath).split(/[\\/]/).pop().replace(/\.gguf$/i, '');
+  const modelId = values.name ?? (md.get('general.name') ? String(md.get('general.name')) : fileName);
+  const isEmbedding = typeof model.embed === 'function' && model.info().pooling !== undefined;
+  const server = createServer({
+    engines, modelId, maxBodyBytes: cfg.maxBody, maxQueue: cfg.queue, embeddings: isEmbedding,
+    log: values.quiet ? undefined : (line) => console.error(`wasmllm serve: ${line}`),
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(cfg.port, values.host ?? '127.0.0.1', resolve);
+  });
+  const addr = server.address();
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+  const url = `http://${host}:${addr.port}`;
+  console.log(`wasmllm serve: ${modelId} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''})`);
+  hooks.onListening?.(url);
+
+  await new Promise((resolve) => {
+    const stop = () => resolve();
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  await new Promise((resolve) => server.close(resolve));
+  server.closeAllConnections?.();
+  for (const e of engines.reverse()) e.dispose(); // sessions before the model that owns them
+  return 0;
+}
