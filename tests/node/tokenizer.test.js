@@ -1,0 +1,235 @@
+/**
+ * Tokenizer behaviour that needs no reference implementation: round trips,
+ * the streaming decoder, invalid input, API shape and the errors for broken
+ * vocabularies; plus the Unigram (t5) model against native llama.cpp on a
+ * vocabulary built for the purpose.
+ */
+import { test, describe } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseGGUF } from '../../web/gguf.js';
+import { createTokenizer, toWellFormed } from '../../web/tokenizer/index.js';
+import { GGUFWriter, VT } from '../../tools/gguf-writer.js';
+import { VOCAB_DIR, readMetadata, rng, variedCorpus, refMissing, loadLlama } from './tokenizer-helpers.js';
+
+const vocabFile = (name) => path.join(VOCAB_DIR, `ggml-vocab-${name}.gguf`);
+const cache = new Map();
+/** @param {string} name */
+function tokenizer(name) {
+  if (!cache.has(name)) cache.set(name, createTokenizer(readMetadata(vocabFile(name))));
+  return cache.get(name);
+}
+
+/** Random text over assorted scripts, emoji and whitespace (well-formed). */
+function randomText(next, len) {
+  const pools = ['abcdefghijklmnopqrstuvwxyz', 'ABCXYZ', '0123456789', ' ', '  \t\n\r', '.,;:!?\'"()[]{}<>-_=+*/\\|@#$%^&~`',
+    'éèêëàâäôöüçñß', 'αβγδεζηθ', 'абвгдеж', '中文字符日本語', '한국어', 'العربية', 'हिन्दी', '🦙🚀😀👍🏽👨‍👩‍👧', '\u200b\u00a0\u3000\ufeff'];
+  let s = '';
+  for (let i = 0; i < len; i++) {
+    const pool = [...pools[Math.floor(next() * pools.length)]];
+    s += pool[Math.floor(next() * pool.length)];
+  }
+  return s;
+}
+
+/** Metadata of a vocab with some keys replaced. */
+function patchedMetadata(name, patch) {
+  const header = parseGGUF(new Uint8Array(fs.readFileSync(vocabFile(name))), { allowNoData: true });
+  const w = new GGUFWriter();
+  w.copyKVs(header, (k) => !(k in patch));
+  for (const [k, [type, value, elem]] of Object.entries(patch)) if (value !== undefined) w.addKV(k, type, value, elem);
+  return parseGGUF(w.toBuffer(), { allowNoData: true }).metadata;
+}
+
+test('properties: model, vocabulary size, special ids and flags', () => {
+  const spm = tokenizer('llama-spm');
+  assert.equal(spm.model, 'llama');
+  assert.equal(spm.nVocab, 32000);
+  assert.deepEqual([spm.bos, spm.eos, spm.unk, spm.addBos, spm.addEos], [1, 2, 0, true, false]);
+  assert.ok(spm.isEog(2) && !spm.isEog(1) && !spm.isEog(100));
+  assert.equal(spm.tokenTypes[3], 6); // <0x00> is a byte token
+  const gpt2 = tokenizer('gpt-2');
+  assert.deepEqual([gpt2.model, gpt2.pre, gpt2.bos, gpt2.eos], ['gpt2', 'gpt-2', 50256, 50256]);
+  assert.ok(gpt2.isEog(50256));
+  const phi3 = tokenizer('phi-3');
+  assert.equal(phi3.eot, 32007); // <|end|>
+  assert.ok(phi3.isEog(32007) && phi3.isEog(32000));
+  const bert = tokenizer('bert-bge');
+  assert.deepEqual([bert.model, bert.bos, bert.sep, bert.unk], ['bert', 101, 102, 100]);
+  assert.deepEqual(bert.encode('hello world'), [101, 7592, 2088, 102]);
+  assert.deepEqual(spm.encode('Hello world'), [1, 15043, 3186]);
+  assert.deepEqual(spm.encode('Hello world', { addSpecial: false }), [15043, 3186]);
+});
+
+test('parseSpecial splits control-token text out; otherwise it is plain text', () => {
+  const spm = tokenizer('llama-spm');
+  assert.deepEqual(spm.encode('<s>hi</s>', { addSpecial: false, parseSpecial: true }), [1, 7251, 2]);
+  const plain = spm.encode('<s>hi</s>', { addSpecial: false });
+  assert.ok(!plain.includes(1) && !plain.includes(2));
+  assert.equal(spm.decode(spm.encode('<s>hi</s>', { addSpecial: false, parseSpecial: true }), { showSpecial: true }), '<s> hi</s>');
+  assert.equal(spm.decode([1, 7251, 2]), ' hi'); // control tokens hidden; the space after BOS stays, as llama.cpp
+});
+
+for (const name of ['llama-spm', 'phi-3', 'deepseek-coder']) {
+  test(`${name}: decode(encode(x)) === x for random text`, () => {
+    const tok = tokenizer(name);
+    const next = rng(name.length * 7919);
+    for (let i = 0; i < 400; i++) {
+      const text = randomText(next, 1 + Math.floor(next() * 30));
+      assert.equal(tok.decode(tok.encode(text, { addSpecial: false })), text, JSON.stringify(text));
+    }
+  });
+}
+
+for (const name of ['gpt-2', 'deepseek-coder']) {
+  test(`${name}: token pieces concatenate to the input's UTF-8 bytes (random text and random bytes)`, () => {
+    const tok = tokenizer(name);
+    const next = rng(4242);
+    const enc = new TextEncoder(), dec = new TextDecoder();
+    for (let i = 0; i < 400; i++) {
+      const text = i % 2 ? randomText(next, 1 + Math.floor(next() * 30))
+        : dec.decode(Uint8Array.from({ length: 1 + Math.floor(next() * 30) }, () => Math.floor(next() * 256)));
+      const ids = tok.encode(text, { addSpecial: false });
+      const bytes = ids.flatMap((id) => Array.from(tok.tokenToPiece(id)));
+      assert.deepEqual(bytes, Array.from(enc.encode(text)), JSON.stringify(text));
+    }
+  });
+}
+
+test('invalid UTF-16 (lone surrogates) is replaced by U+FFFD, never thrown', () => {
+  assert.equal(toWellFormed('a\uD800b\uDC00c\uD83D'), 'a\uFFFDb\uFFFDc\uFFFD');
+  assert.equal(toWellFormed('ok 🦙'), 'ok 🦙');
+  for (const name of ['llama-spm', 'gpt-2', 'deepseek-coder', 'bert-bge', 'phi-3']) {
+    const tok = tokenizer(name);
+    for (const s of ['\uD800', 'x\uDFFFy', '\uDBFF\uDBFF', 'tail\uD83D']) {
+      assert.deepEqual(tok.encode(s), tok.encode(toWellFormed(s)), `${name} ${JSON.stringify(s)}`);
+    }
+  }
+});
+
+test('encode never throws on random input, for every vocabulary', () => {
+  const next = rng(99);
+  const dec = new TextDecoder();
+  for (const name of ['llama-spm', 'gpt-2', 'deepseek-coder', 'bert-bge', 'phi-3']) {
+    const tok = tokenizer(name);
+    for (let i = 0; i < 150; i++) {
+      const bytes = Uint8Array.from({ length: Math.floor(next() * 64) }, () => Math.floor(next() * 256));
+      const ids = tok.encode(dec.decode(bytes), { parseSpecial: i % 2 === 0 });
+      assert.ok(ids.every((id) => Number.isInteger(id) && id >= 0 && id < tok.nVocab));
+      let s = '';
+      for (let k = 0; k < 20; k++) s += String.fromCharCode(Math.floor(next() * 0x10000)); // includes lone surrogates
+      tok.encode(s);
+    }
+  }
+});
+
+test('stream decoder never emits half a character and adds up to decode()', () => {
+  const next = rng(7);
+  for (const name of ['gpt-2', 'llama-spm', 'deepseek-coder']) {
+    const tok = tokenizer(name);
+    for (let i = 0; i < 200; i++) {
+      const text = randomText(next, 1 + Math.floor(next() * 25));
+      const ids = tok.encode(text, { addSpecial: false });
+      const sd = tok.createStreamDecoder();
+      let joined = '';
+      for (const id of ids) {
+        const chunk = sd.push(id);
+        assert.ok(!/[\uD800-\uDBFF]$/.test(chunk) && !chunk.includes('\uFFFD'), `${name}: ${JSON.stringify(chunk)} from ${JSON.stringify(text)}`);
+        joined += chunk;
+      }
+      joined += sd.flush();
+      const pieces = new TextDecoder('utf-8', { ignoreBOM: true }).decode(Uint8Array.from(ids.flatMap((id) => Array.from(tok.tokenToPiece(id)))));
+      assert.equal(joined, pieces);
+    }
+  }
+  // A sequence cut inside a character: held back, then flushed as U+FFFD.
+  const gpt2 = tokenizer('gpt-2');
+  const ids = gpt2.encode('🦙', { addSpecial: false });
+  assert.ok(ids.length > 1, 'the llama emoji is several byte tokens in GPT-2');
+  const sd = gpt2.createStreamDecoder();
+  assert.equal(sd.push(ids[0]), '');
+  assert.equal(sd.flush(), '\uFFFD');
+  const sd2 = gpt2.createStreamDecoder();
+  assert.equal(ids.map((id) => sd2.push(id)).join('') + sd2.flush(), '🦙');
+  // Control tokens are hidden unless asked for.
+  const spm = tokenizer('llama-spm');
+  assert.equal(spm.createStreamDecoder().push(1), '');
+  assert.equal(spm.createStreamDecoder({ showSpecial: true }).push(1), '<s>');
+});
+
+test('tokenToPiece renders bytes, U+2581 and byte-level characters as llama.cpp', () => {
+  const spm = tokenizer('llama-spm');
+  assert.deepEqual(Array.from(spm.tokenToPiece(3 + 0x41)), [0x41]); // <0x41>
+  assert.equal(new TextDecoder().decode(spm.tokenToPiece(15043)), ' Hello');
+  const gpt2 = tokenizer('gpt-2');
+  assert.equal(new TextDecoder().decode(gpt2.tokenToPiece(995)), ' world'); // "Ġworld"
+  assert.throws(() => spm.decode([32000]), (e) => e.code === 'ERR_TOKENIZER');
+  assert.throws(() => spm.decode([-1]), (e) => e.code === 'ERR_TOKENIZER');
+});
+
+describe('broken or unsupported vocabularies are clear errors', () => {
+  test('unknown tokenizer model names the model', () => {
+    const md = patchedMetadata('gpt-2', { 'tokenizer.ggml.model': [VT.STRING, 'rwkv'] });
+    assert.throws(() => createTokenizer(md), (e) => e.code === 'ERR_TOKENIZER' && /'rwkv'/.test(e.message));
+  });
+  test('a merge that references a token not in the vocabulary names the merge', () => {
+    const header = parseGGUF(new Uint8Array(fs.readFileSync(vocabFile('gpt-2'))), { allowNoData: true });
+    const merges = [...header.metadata.get('tokenizer.ggml.merges')];
+    merges[7] = 'Ġt zzzz-not-a-token';
+    const md = patchedMetadata('gpt-2', { 'tokenizer.ggml.merges': [VT.ARRAY, merges, VT.STRING] });
+    assert.throws(() => createTokenizer(md), (e) => e.code === 'ERR_TOKENIZER' && /#7/.test(e.message) && /zzzz-not-a-token/.test(e.message));
+    merges[7] = 'nospace';
+    const md2 = patchedMetadata('gpt-2', { 'tokenizer.ggml.merges': [VT.ARRAY, merges, VT.STRING] });
+    assert.throws(() => createTokenizer(md2), (e) => e.code === 'ERR_TOKENIZER' && /nospace/.test(e.message));
+  });
+  test('missing merges, tokens or model', () => {
+    assert.throws(() => createTokenizer(patchedMetadata('gpt-2', { 'tokenizer.ggml.merges': [VT.ARRAY, undefined] })), (e) => e.code === 'ERR_TOKENIZER' && /merges/.test(e.message));
+    assert.throws(() => createTokenizer(patchedMetadata('gpt-2', { 'tokenizer.ggml.tokens': [VT.ARRAY, undefined] })), (e) => e.code === 'ERR_TOKENIZER' && /tokens/.test(e.message));
+    assert.throws(() => createTokenizer(new Map()), (e) => e.code === 'ERR_TOKENIZER');
+    assert.throws(() => createTokenizer({}), (e) => e.code === 'ERR_TOKENIZER');
+  });
+  test('scores or token types shorter than the token list', () => {
+    const md = patchedMetadata('llama-spm', { 'tokenizer.ggml.scores': [VT.ARRAY, new Float32Array(10)] });
+    assert.throws(() => createTokenizer(md), (e) => e.code === 'ERR_TOKENIZER' && /scores/.test(e.message));
+    const md2 = patchedMetadata('llama-spm', { 'tokenizer.ggml.token_type': [VT.ARRAY, new Int32Array(10)] });
+    assert.throws(() => createTokenizer(md2), (e) => e.code === 'ERR_TOKENIZER' && /token_type/.test(e.message));
+  });
+  test('encode of a non-string is a bad argument', () => {
+    assert.throws(() => tokenizer('gpt-2').encode(42), (e) => e.code === 'ERR_BAD_ARG');
+  });
+});
+
+describe('Unigram (t5) against native llama.cpp', { skip: refMissing }, () => {
+  for (const mergeSpaces of [false, true]) {
+    test(`SentencePiece vocabulary as Unigram, remove_extra_whitespaces=${mergeSpaces}`, async () => {
+      const header = parseGGUF(new Uint8Array(fs.readFileSync(vocabFile('llama-spm'))), { allowNoData: true });
+      const w = new GGUFWriter();
+      w.copyKVs(header, (k) => k.startsWith('tokenizer.') && !/model|add_bos|add_eos/.test(k));
+      w.addKV('general.architecture', VT.STRING, 'llama');
+      w.addKV('tokenizer.ggml.model', VT.STRING, 't5');
+      w.addKV('tokenizer.ggml.add_space_prefix', VT.BOOL, true);
+      w.addKV('tokenizer.ggml.remove_extra_whitespaces', VT.BOOL, mergeSpaces);
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-t5-'));
+      const file = path.join(dir, 't5.gguf');
+      w.write(file);
+      const llama = await loadLlama();
+      const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
+      try {
+        const tok = createTokenizer(readMetadata(file));
+        assert.equal(tok.model, 't5');
+        for (const text of variedCorpus()) {
+          const got = tok.encode(text, { addSpecial: false });
+          assert.deepEqual(got, Array.from(m.tokenize(text, false)), JSON.stringify(text.slice(0, 60)));
+          assert.equal(tok.decode(got), m.detokenize(got, false));
+          assert.deepEqual(tok.encode(text), [...got, tok.eos]); // t5 appends EOS
+        }
+      } finally {
+        await m.dispose();
+        await llama.dispose();
+        fs.rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  }
+});
