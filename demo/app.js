@@ -182,7 +182,6 @@ ui.file.addEventListener('change', () => {
   if (files.length) load(files.length === 1 ? files[0] : files, files.map((f) => f.name).join(', '));
   ui.file.value = '';
 });
-ui.file.multiple = true;
 ui.loadEmbedded.addEventListener('click', () => load(EMBEDDED_URL, 'Shakespeare (embedded, 6.8M params)'));
 
 function samplingOptions() {

@@ -71,7 +71,16 @@ export async function startServer(options = {}) {
     const entry = { method: req.method ?? 'GET', path: url.pathname, range: req.headers.range ?? null, status: 0, bytes: 0 };
     const write = res.write.bind(res);
     res.write = (chunk, ...rest) => { entry.bytes += chunk?.length ?? 0; return write(chunk, ...rest); };
-    res.on('close', () => { entry.status = res.statusCode; requests.push(entry); options.onRequest?.(entry); });
+    let logged = false;
+    const log = () => {
+      if (logged) return;
+      logged = true;
+      entry.status = res.statusCode;
+      requests.push(entry);
+      options.onRequest?.(entry);
+    };
+    res.once('finish', log);
+    res.once('close', log);
     if (isolation) {
       res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
       res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
