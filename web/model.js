@@ -31,6 +31,8 @@ const FILE_TYPES = {
  * @property {AbortSignal} [signal]
  * @property {(p: { loaded: number, total: number | undefined, shard: number, shards: number }) => void} [onProgress]
  * @property {'mt'|'st'} [variant]   force the threaded or single-threaded wasm build
+ * @property {WebAssembly.Module} [wasmModule]  a precompiled build (edge workers), with wasmFactory
+ * @property {(settings: object) => Promise<any>} [wasmFactory]  that build's ES6 glue (default export)
  *
  * @typedef {object} CompleteOptions
  * @property {number} [maxTokens]         default 256; generation also ends when the context is full
@@ -81,7 +83,7 @@ export async function loadModel(source, options = {}) {
   }
   if (options.signal?.aborted) throw abortError(options.signal);
   const t0 = now();
-  const wasm = await loadWasm({ threads: options.threads, variant: options.variant });
+  const wasm = await loadWasm({ threads: options.threads, variant: options.variant, wasmModule: options.wasmModule, wasmFactory: options.wasmFactory });
   const M = wasm.module;
   /** @type {import('./sources.js').HeapShard[]} */
   let shards = [];

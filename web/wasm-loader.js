@@ -40,18 +40,23 @@ export function canUseThreads() {
 const compiled = new Map();
 
 /**
- * @param {{ threads?: number, variant?: 'mt'|'st' }} [options]
+ * @param {{ threads?: number, variant?: 'mt'|'st', wasmModule?: WebAssembly.Module,
+ *   wasmFactory?: (settings: object) => Promise<any> }} [options]
+ *   wasmModule + wasmFactory: a precompiled module and its ES6 glue's default
+ *   export, for hosts that can neither fetch nor compile wasm bytes at run
+ *   time (edge workers import both as modules); they must be the same variant.
  * @returns {Promise<WasmInstance>}
  */
 export async function loadWasm(options = {}) {
-  let threads = options.threads ?? await defaultThreadCount();
+  const given = givenBuild(options);
+  let threads = options.threads ?? (given ? 1 : await defaultThreadCount());
   if (!Number.isInteger(threads) || threads < 1) {
     throw new WasmllmError('ERR_BAD_ARG', `threads must be a positive integer, got ${options.threads}`);
   }
-  const variant = options.variant ?? (threads > 1 && canUseThreads() ? 'mt' : 'st');
+  const variant = options.variant ?? (given ? 'st' : threads > 1 && canUseThreads() ? 'mt' : 'st');
   if (variant === 'st') threads = 1;
 
-  const { factory, wasmModule, scriptUrl } = IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant);
+  const { factory, wasmModule, scriptUrl } = given ?? (IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant));
   let failInstantiate;
   const instantiateFailed = new Promise((_, reject) => { failInstantiate = reject; });
   const settings = {
@@ -97,6 +102,16 @@ export async function loadWasm(options = {}) {
   for (const worker of module.PThread?.unusedWorkers ?? []) worker.unref?.();
   const terminate = () => { module.PThread?.terminateAllThreads(); };
   return { module, variant, threads, heapU8, terminate };
+}
+
+/** The caller's precompiled build, when it gave one (both parts or neither). */
+function givenBuild(options) {
+  const { wasmModule, wasmFactory } = options;
+  if (wasmModule === undefined && wasmFactory === undefined) return null;
+  if (!(wasmModule instanceof WebAssembly.Module) || typeof wasmFactory !== 'function') {
+    throw new WasmllmError('ERR_BAD_ARG', 'wasmModule (a WebAssembly.Module) and wasmFactory (the glue\'s default export) must be given together');
+  }
+  return { factory: wasmFactory, wasmModule };
 }
 
 const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'];
