@@ -69,7 +69,10 @@ export async function openSource(source, signal) {
     return openBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), source.constructor.name);
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) return openBlob(source);
-  throw new WasmllmError('ERR_BAD_ARG', `cannot load a model from ${describe(source)}: give a path, URL, ArrayBuffer, Uint8Array, Blob or an array of them`);
+  // A fetch() answer or a bucket object's body (edge workers): streamed, never buffered whole.
+  if (typeof Response !== 'undefined' && source instanceof Response) return openResponse(source, source.url || 'Response', signal);
+  if (typeof ReadableStream !== 'undefined' && source instanceof ReadableStream) return openStream(source, 'ReadableStream', undefined, signal);
+  throw new WasmllmError('ERR_BAD_ARG', `cannot load a model from ${describe(source)}: give a path, URL, ArrayBuffer, Uint8Array, Blob, Response, ReadableStream or an array of them`);
 }
 
 /** @param {any} v */
@@ -183,17 +186,32 @@ async function openUrl(url, signal) {
     if (signal?.aborted) throw abortError(signal);
     throw new WasmllmError('ERR_FETCH', `could not fetch ${url}: ${e?.cause?.message ?? e?.message ?? e}`, { cause: e });
   }
+  return openResponse(response, url, signal);
+}
+
+/** @param {Response} response @param {string} name @param {AbortSignal} [signal] @returns {Opened} */
+function openResponse(response, name, signal) {
   if (!response.ok || !response.body) {
-    throw new WasmllmError('ERR_FETCH', `could not fetch ${url}: HTTP ${response.status} ${response.statusText}`.trimEnd());
+    throw new WasmllmError('ERR_FETCH', `could not fetch ${name}: HTTP ${response.status} ${response.statusText}`.trimEnd());
   }
   const length = Number(response.headers.get('content-length'));
   // A compressed response's Content-Length counts compressed bytes: don't trust it then.
   const encoded = (response.headers.get('content-encoding') ?? 'identity') !== 'identity';
+  const size = Number.isSafeInteger(length) && length > 0 && !encoded ? length : undefined;
+  return openStream(response.body, name, size, signal);
+}
+
+/**
+ * @param {ReadableStream<Uint8Array>} body @param {string} name
+ * @param {number | undefined} size known length, if any @param {AbortSignal} [signal]
+ * @returns {Opened}
+ */
+function openStream(body, name, size, signal) {
   return {
-    name: url,
-    size: Number.isSafeInteger(length) && length > 0 && !encoded ? length : undefined,
+    name,
+    size,
     stream: async (write) => {
-      const reader = response.body.getReader();
+      const reader = body.getReader();
       try {
         for (;;) {
           const { done, value } = await reader.read();
@@ -202,7 +220,8 @@ async function openUrl(url, signal) {
         }
       } catch (e) {
         if (signal?.aborted) throw abortError(signal);
-        throw new WasmllmError('ERR_FETCH', `download of ${url} failed: ${e?.message ?? e}`, { cause: e });
+        if (e instanceof WasmllmError) throw e;
+        throw new WasmllmError('ERR_FETCH', `download of ${name} failed: ${e?.message ?? e}`, { cause: e });
       }
     },
   };
