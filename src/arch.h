@@ -16,6 +16,14 @@ typedef struct {
 } wl_arch;
 
 extern const wl_arch wl_arch_llama;
+extern const wl_arch wl_arch_qwen2;
+extern const wl_arch wl_arch_qwen3;
+extern const wl_arch wl_arch_gemma;
+extern const wl_arch wl_arch_gemma2;
+extern const wl_arch wl_arch_gemma3;
+extern const wl_arch wl_arch_phi3;
+extern const wl_arch wl_arch_smollm3;
+extern const wl_arch wl_arch_granite;
 
 /* Reads the keys every llama-like architecture shares, under prefix `arch`
  * (context_length, embedding_length, block_count, feed_forward_length,
@@ -24,6 +32,14 @@ extern const wl_arch wl_arch_llama;
  * and checks the sizes are sane. Sets norm = RMS, act = SILU, rope NORMAL. */
 wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  wl_error *err);
+
+/* Sliding-window layers as llama.cpp's set_swa_pattern(period) marks them:
+ * every layer but each period-th one (period 0: all layers). */
+void wl_hparams_swa_period(wl_hparams *hp, int period);
+/* The same from "<arch>.attention.sliding_window_pattern" (a period, or one
+ * bool per layer), else default_period. */
+void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                 int default_period);
 
 /* "<arch>.<suffix>" lookups; return 1 and fill *out if present. */
 int wl_arch_get_i64(const wl_gguf *meta, const char *arch, const char *suffix, int64_t *out);

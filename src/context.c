@@ -36,7 +36,8 @@ static wl_status alloc_scratch(wl_context *c, wl_error *err) {
     const size_t n_v = (size_t)hp->n_head_kv * hp->head_dim_v;
     const size_t n_o = (size_t)hp->n_head * hp->head_dim_v;
     const size_t n_ff = (size_t)hp->n_ff;
-    const int fused_qkv = m->layers[0].wqkv.data != NULL;
+    int fused_qkv = 0;
+    for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
 
     /* per thread: one V row and q as f16 */
     c->attn_tmp_stride = (int64_t)hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;

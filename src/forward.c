@@ -69,7 +69,7 @@ static void attn_worker(void *arg, int ith, int nth) {
             .v_stride = c->kv.v_row,
             .head_dim_k = hp->head_dim_k,
             .head_dim_v = hp->head_dim_v,
-            .scale = hp->attn_scale,
+            .scale = hp->q_prescale ? 1.0f : hp->attn_scale,
             .softcap = hp->attn_softcap,
         };
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
@@ -145,6 +145,7 @@ static void attention_block(wl_context *c, int il, int pos0, int n) {
                           hp->head_dim_k, hp->n_rot, cs, hp->rope_mode);
         }
     }
+    if (hp->q_prescale) wl_scale(c->q, hp->attn_scale, n * hp->n_head * hp->head_dim_k);
     store_kv(c, il, pos0, n);
 
     attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0 };
@@ -179,6 +180,8 @@ static void ffn_block(wl_context *c, int il, int n) {
     } else if (l->ffn_gate.data) {
         project(c, &l->ffn_gate, c->xn, n, c->gate);
         project(c, &l->ffn_up, c->xn, n, c->up);
+        add_bias_rows(c->gate, l->ffn_gate_b, n_ff, n);
+        add_bias_rows(c->up, l->ffn_up_b, n_ff, n);
         wl_gated_act(hidden, c->gate, c->up, n * n_ff, hp->act);
     } else {
         project(c, &l->ffn_up, c->xn, n, hidden);
@@ -207,16 +210,26 @@ static void embed(wl_context *c, const int32_t *tokens, int n) {
     }
 }
 
+/* Per-dimension divisors of the rope angle: llama3's rope_freqs, else
+ * LongRoPE's long factors when the context exceeds the original one. */
+static const float *rope_factors(const wl_context *c) {
+    const wl_model *m = c->model;
+    if (m->rope_freqs) return m->rope_freqs;
+    if (m->rope_factors_long && c->n_ctx > m->hp.yarn.n_ctx_orig) return m->rope_factors_long;
+    return m->rope_factors_short;
+}
+
 static void rope_tables(wl_context *c, int pos0, int n) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
     if (hp->n_rot == 0) return;
+    const float *ff = rope_factors(c);
     for (int t = 0; t < n; t++) {
         wl_rope_cache(c->rope_cs + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t, hp->rope_base,
-                      hp->rope_freq_scale, m->rope_freqs, &hp->yarn);
+                      hp->rope_freq_scale, ff, &hp->yarn);
         if (hp->sliding_window > 0) {
             wl_rope_cache(c->rope_cs_swa + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t,
-                          hp->rope_base_swa, hp->rope_freq_scale_swa, m->rope_freqs, &hp->yarn);
+                          hp->rope_base_swa, hp->rope_freq_scale_swa, ff, &hp->yarn);
         }
     }
 }
@@ -227,6 +240,7 @@ static void output_logits(wl_context *c, int last_row) {
     float *x = c->xn;
     norm_row(hp, x, c->x + (int64_t)last_row * hp->n_embd, m->output_norm, m->output_norm_b);
     project(c, &m->output, x, 1, c->logits);
+    if (m->output_b) wl_add(c->logits, m->output_b, hp->n_vocab);
     if (hp->final_softcap != 0.0f) wl_softcap(c->logits, hp->n_vocab, hp->final_softcap);
     if (hp->logit_scale != 1.0f) wl_scale(c->logits, 1.0f / hp->logit_scale, hp->n_vocab);
 }

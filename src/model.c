@@ -12,7 +12,8 @@
 #include "file.h"
 
 static const wl_arch *const wl_archs[] = {
-    &wl_arch_llama,
+    &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
+    &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
 
@@ -75,6 +76,7 @@ static wl_status read_rope_scaling(const wl_gguf *meta, const char *arch, wl_hpa
     }
     int64_t n_orig = hp->n_ctx_train;
     wl_arch_get_i64(meta, arch, "rope.scaling.original_context_length", &n_orig);
+    hp->yarn.n_ctx_orig = n_orig > 0 && n_orig <= (1 << 24) ? (int)n_orig : hp->n_ctx_train;
 
     if (wl_str_eq(type, "none")) {
         /* rope.scale_linear alone still means linear scaling */
@@ -84,7 +86,6 @@ static wl_status read_rope_scaling(const wl_gguf *meta, const char *arch, wl_hpa
     } else if (wl_str_eq(type, "yarn")) {
         if (factor > 0.0f) hp->rope_freq_scale = 1.0f / factor;
         hp->yarn.ext_factor = 1.0f;
-        hp->yarn.n_ctx_orig = (int)n_orig;
     } else {
         return wl_fail(err, WL_ERR_BAD_VALUE, "rope scaling type '%.*s' is not supported",
                        (int)(type.len > 32 ? 32 : type.len), type.ptr);
@@ -172,6 +173,29 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
     return WL_OK;
 }
 
+void wl_hparams_swa_period(wl_hparams *hp, int period) {
+    for (int il = 0; il < hp->n_layer; il++) {
+        hp->layer_swa[il] = (uint8_t)(period == 0 || il % period < period - 1);
+    }
+}
+
+void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                 int default_period) {
+    char key[160];
+    arch_key(key, sizeof key, arch, "attention.sliding_window_pattern");
+    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
+    int64_t period;
+    if (kv && kv->type == WL_GGUF_ARRAY && kv->v.arr.type == WL_GGUF_BOOL &&
+        kv->v.arr.count == (uint64_t)hp->n_layer) {
+        /* one flag per layer; the parser checked the array's bytes */
+        for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = kv->v.arr.data[il] != 0;
+    } else if (wl_gguf_get_i64(meta, key, &period) && period >= 0 && period <= WL_MAX_LAYERS) {
+        wl_hparams_swa_period(hp, (int)period);
+    } else {
+        wl_hparams_swa_period(hp, default_period);
+    }
+}
+
 /* ---- tensor binding ---- */
 
 static const char *type_name(wl_type t) {
@@ -241,7 +265,8 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
 
     TRY(bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &l->attn_norm, err));
     TRY(bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &l->attn_norm_b, err));
-    if (hp->fused_qkv) {
+    /* phi3 files hold one fused projection or three separate ones */
+    if (hp->fused_qkv || wl_file_find_tensor(f, NAME("attn_qkv.weight"))) {
         TRY(bind_matrix(f, NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &l->wqkv, err));
         TRY(bind_vector(f, NAME("attn_qkv.bias"), n_q + n_k + n_v, 0, &l->bqkv, err));
     } else {
@@ -271,10 +296,12 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
         TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, hp->n_ff, 1, &l->ffn_up, err));
     }
     TRY(bind_matrix(f, NAME("ffn_down.weight"), hp->n_ff, n_embd, 1, &l->ffn_down, err));
-    if (hp->has_ffn_bias) {
-        TRY(bind_vector(f, NAME("ffn_up.bias"), hp->n_ff, 1, &l->ffn_up_b, err));
-        TRY(bind_vector(f, NAME("ffn_down.bias"), n_embd, 1, &l->ffn_down_b, err));
+    /* FFN biases: required where the arch says so, used wherever present */
+    if (!hp->fused_gate_up) {
+        TRY(bind_vector(f, NAME("ffn_gate.bias"), hp->n_ff, 0, &l->ffn_gate_b, err));
+        TRY(bind_vector(f, NAME("ffn_up.bias"), hp->n_ff, hp->has_ffn_bias, &l->ffn_up_b, err));
     }
+    TRY(bind_vector(f, NAME("ffn_down.bias"), n_embd, hp->has_ffn_bias, &l->ffn_down_b, err));
 #undef NAME
 #undef TRY
     return WL_OK;
@@ -284,7 +311,8 @@ static void free_layer(wl_layer *l) {
     free(l->attn_norm); free(l->attn_norm_b);
     free(l->bq); free(l->bk); free(l->bv); free(l->bqkv); free(l->bo);
     free(l->q_norm); free(l->k_norm); free(l->attn_post_norm);
-    free(l->ffn_norm); free(l->ffn_norm_b); free(l->ffn_up_b); free(l->ffn_down_b);
+    free(l->ffn_norm); free(l->ffn_norm_b);
+    free(l->ffn_gate_b); free(l->ffn_up_b); free(l->ffn_down_b);
     free(l->ffn_post_norm);
 }
 
@@ -338,8 +366,13 @@ static wl_status bind_model(wl_model *m, wl_error *err) {
     if (!m->output.data) m->output = m->token_embd;
     if ((st = bind_vector(f, "output_norm.weight", hp->n_embd, 1, &m->output_norm, err))) return st;
     if ((st = bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
+    if ((st = bind_vector(f, "output.bias", hp->n_vocab, 0, &m->output_b, err))) return st;
     if (hp->n_rot > 0) {
-        if ((st = bind_vector(f, "rope_freqs.weight", hp->n_rot / 2, 0, &m->rope_freqs, err)))
+        const int n = hp->n_rot / 2;
+        if ((st = bind_vector(f, "rope_freqs.weight", n, 0, &m->rope_freqs, err))) return st;
+        if ((st = bind_vector(f, "rope_factors_short.weight", n, 0, &m->rope_factors_short, err)))
+            return st;
+        if ((st = bind_vector(f, "rope_factors_long.weight", n, 0, &m->rope_factors_long, err)))
             return st;
     }
 
@@ -399,7 +432,10 @@ void wl_model_free(wl_model *m) {
     }
     free(m->output_norm);
     free(m->output_norm_b);
+    free(m->output_b);
     free(m->rope_freqs);
+    free(m->rope_factors_short);
+    free(m->rope_factors_long);
     free(m);
 }
 

@@ -57,8 +57,10 @@ typedef struct {
     int has_ffn_bias;
     int has_qk_norm;      /* qwen3, gemma3: blk.N.attn_{q,k}_norm.weight over head_dim */
     int has_post_norms;   /* gemma2/3: blk.N.post_attention_norm, post_ffw_norm */
-    int fused_qkv;        /* phi3: blk.N.attn_qkv.weight */
+    int fused_qkv;        /* require blk.N.attn_qkv.weight (it is used wherever present) */
     int fused_gate_up;    /* phi3: ffn_up holds [gate; up] (2*n_ff rows), no ffn_gate */
+    int q_prescale;       /* gemma, phi3: q *= attn_scale before attention (then scale 1),
+                           * which rounds differently from scaling the scores */
 
     /* scalars (0 means the default noted) */
     float embd_scale;     /* gemma: sqrt(n_embd); granite: embedding_scale. default 1 */
@@ -84,7 +86,7 @@ typedef struct {
     float *attn_post_norm;
     float *ffn_norm, *ffn_norm_b;
     wl_matrix ffn_gate, ffn_up, ffn_down;
-    float *ffn_up_b, *ffn_down_b;
+    float *ffn_gate_b, *ffn_up_b, *ffn_down_b;
     float *ffn_post_norm;
 } wl_layer;
 
@@ -95,7 +97,10 @@ struct wl_model {
     wl_matrix token_embd;
     wl_matrix output; /* == token_embd when tied */
     float *output_norm, *output_norm_b;
+    float *output_b;
     float *rope_freqs; /* n_rot/2 divisors of theta (llama3 rope), or NULL */
+    /* phi3 LongRoPE: short factors up to the original context, long beyond */
+    float *rope_factors_short, *rope_factors_long;
     wl_layer *layers;
     double n_params;
 };

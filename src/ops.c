@@ -111,7 +111,9 @@ void wl_softmax(float *x, int n) {
 }
 
 void wl_softcap(float *x, int n, float cap) {
-    for (int i = 0; i < n; i++) x[i] = cap * tanhf(x[i] / cap);
+    /* ggml: scale by 1/cap, tanh, scale by cap (a multiply, not a divide) */
+    const float inv = 1.0f / cap;
+    for (int i = 0; i < n; i++) x[i] = tanhf(x[i] * inv) * cap;
 }
 
 float wl_silu(float x) {

@@ -13,7 +13,7 @@
 static int failures = 0;
 #define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); fprintf(stderr, __VA_ARGS__); fprintf(stderr, "\n"); } } while (0)
 
-/* ---- a deterministic random llama ---- */
+/* ---- deterministic random models of each architecture ---- */
 
 typedef struct {
     const char *arch;
@@ -23,7 +23,34 @@ typedef struct {
     const char *skip;    /* a tensor to leave out, or NULL */
     int skip_rms_eps;    /* leave out the rms epsilon key */
     int half_q;          /* give blk.0.attn_q.weight half its rows */
+    /* architecture features (set by arch_spec) */
+    int head_dim;        /* attention.key_length/value_length; 0 = n_embd / n_head */
+    int qkv_bias, qk_norm, post_norms, fused_qkv, fused_up;
+    int sliding_window;  /* attention.sliding_window key; 0 = none */
+    int swa_period;      /* attention.sliding_window_pattern key; 0 = none */
+    int granite_keys;
 } tiny_spec;
+
+static const tiny_spec base_spec = {
+    "llama", 64, 32, 2, 4, 2, 48, 512, WL_TYPE_F32, 0, NULL, 0, 0,
+};
+
+/* The tensors and keys each architecture's llama.cpp loader expects. */
+static tiny_spec arch_spec(const char *arch) {
+    tiny_spec s = base_spec;
+    s.arch = arch;
+    if (!strcmp(arch, "qwen2")) s.qkv_bias = 1;
+    if (!strcmp(arch, "qwen3")) { s.qk_norm = 1; s.head_dim = 16; }
+    if (!strcmp(arch, "gemma")) s.tied_output = 1;
+    if (!strcmp(arch, "gemma2")) { s.tied_output = 1; s.post_norms = 1; s.sliding_window = 4; }
+    if (!strcmp(arch, "gemma3")) {
+        s.tied_output = 1; s.post_norms = 1; s.qk_norm = 1; s.sliding_window = 4; s.swa_period = 2;
+    }
+    if (!strcmp(arch, "phi3")) { s.fused_qkv = 1; s.fused_up = 1; }
+    if (!strcmp(arch, "smollm3")) s.n_layer = 4; /* layer 3 skips RoPE */
+    if (!strcmp(arch, "granite")) s.granite_keys = 1;
+    return s;
+}
 
 static uint32_t rng = 12345u;
 static float frand(void) { /* uniform in [-1, 1) */
@@ -40,24 +67,42 @@ static void add_tensor(model_gguf *w, const tiny_spec *s, const char *name, wl_t
     free(v);
 }
 
+static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
+    char key[128];
+    const char *a = s->arch;
+    mg_kv_str(w, "general.architecture", a);
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", a, suffix), key)
+    mg_kv_u32(w, KEY("context_length"), (uint32_t)s->n_ctx_train);
+    mg_kv_u32(w, KEY("embedding_length"), (uint32_t)s->n_embd);
+    mg_kv_u32(w, KEY("block_count"), (uint32_t)s->n_layer);
+    mg_kv_u32(w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
+    mg_kv_u32(w, KEY("attention.head_count"), (uint32_t)s->n_head);
+    mg_kv_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    mg_kv_u32(w, KEY("rope.dimension_count"), (uint32_t)hd);
+    mg_kv_f32(w, KEY("rope.freq_base"), 10000.0f);
+    if (!s->skip_rms_eps) mg_kv_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
+    if (s->head_dim) {
+        mg_kv_u32(w, KEY("attention.key_length"), (uint32_t)hd);
+        mg_kv_u32(w, KEY("attention.value_length"), (uint32_t)hd);
+    }
+    if (s->sliding_window) mg_kv_u32(w, KEY("attention.sliding_window"), (uint32_t)s->sliding_window);
+    if (s->swa_period) mg_kv_u32(w, KEY("attention.sliding_window_pattern"), (uint32_t)s->swa_period);
+    if (s->granite_keys) {
+        mg_kv_f32(w, KEY("logit_scale"), 4.0f);
+        mg_kv_f32(w, KEY("residual_scale"), 0.5f);
+        mg_kv_f32(w, KEY("embedding_scale"), 3.0f);
+        mg_kv_f32(w, KEY("attention.scale"), 0.1f);
+    }
+#undef KEY
+}
+
 static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
     model_gguf w = {0};
-    char key[128], name[64];
-    const char *a = s->arch;
-    const int hd = s->n_embd / s->n_head;
+    char name[64];
+    const int hd = s->head_dim ? s->head_dim : s->n_embd / s->n_head;
+    const int n_q = s->n_head * hd, n_kv = s->n_head_kv * hd;
     rng = 12345u;
-    mg_kv_str(&w, "general.architecture", a);
-#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", a, suffix), key)
-    mg_kv_u32(&w, KEY("context_length"), (uint32_t)s->n_ctx_train);
-    mg_kv_u32(&w, KEY("embedding_length"), (uint32_t)s->n_embd);
-    mg_kv_u32(&w, KEY("block_count"), (uint32_t)s->n_layer);
-    mg_kv_u32(&w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
-    mg_kv_u32(&w, KEY("attention.head_count"), (uint32_t)s->n_head);
-    mg_kv_u32(&w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
-    mg_kv_u32(&w, KEY("rope.dimension_count"), (uint32_t)hd);
-    mg_kv_f32(&w, KEY("rope.freq_base"), 10000.0f);
-    if (!s->skip_rms_eps) mg_kv_f32(&w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
-#undef KEY
+    add_keys(&w, s, hd);
     const float ws = 0.3f;
     add_tensor(&w, s, "token_embd.weight", WL_TYPE_F16, s->n_embd, s->n_vocab, 0.0f, 1.0f);
     add_tensor(&w, s, "output_norm.weight", WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
@@ -65,23 +110,40 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
     for (int il = 0; il < s->n_layer; il++) {
 #define T(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
         add_tensor(&w, s, T("attn_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
-        add_tensor(&w, s, T("attn_q.weight"), s->wtype, s->n_embd,
-                   s->n_head * hd / (s->half_q && il == 0 ? 2 : 1), 0.0f, ws);
-        add_tensor(&w, s, T("attn_k.weight"), s->wtype, s->n_embd, s->n_head_kv * hd, 0.0f, ws);
-        add_tensor(&w, s, T("attn_v.weight"), s->wtype, s->n_embd, s->n_head_kv * hd, 0.0f, ws);
-        add_tensor(&w, s, T("attn_output.weight"), s->wtype, s->n_head * hd, s->n_embd, 0.0f, ws);
+        if (s->fused_qkv) {
+            add_tensor(&w, s, T("attn_qkv.weight"), s->wtype, s->n_embd, n_q + 2 * n_kv, 0.0f, ws);
+        } else {
+            add_tensor(&w, s, T("attn_q.weight"), s->wtype, s->n_embd,
+                       n_q / (s->half_q && il == 0 ? 2 : 1), 0.0f, ws);
+            add_tensor(&w, s, T("attn_k.weight"), s->wtype, s->n_embd, n_kv, 0.0f, ws);
+            add_tensor(&w, s, T("attn_v.weight"), s->wtype, s->n_embd, n_kv, 0.0f, ws);
+        }
+        if (s->qkv_bias) {
+            add_tensor(&w, s, T("attn_q.bias"), WL_TYPE_F32, n_q, 1, 0.0f, 0.5f);
+            add_tensor(&w, s, T("attn_k.bias"), WL_TYPE_F32, n_kv, 1, 0.0f, 0.5f);
+            add_tensor(&w, s, T("attn_v.bias"), WL_TYPE_F32, n_kv, 1, 0.0f, 0.5f);
+        }
+        if (s->qk_norm) {
+            add_tensor(&w, s, T("attn_q_norm.weight"), WL_TYPE_F32, hd, 1, 1.0f, 0.1f);
+            add_tensor(&w, s, T("attn_k_norm.weight"), WL_TYPE_F32, hd, 1, 1.0f, 0.1f);
+        }
+        add_tensor(&w, s, T("attn_output.weight"), s->wtype, n_q, s->n_embd, 0.0f, ws);
+        if (s->post_norms) {
+            add_tensor(&w, s, T("post_attention_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
+            add_tensor(&w, s, T("post_ffw_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
+        }
         add_tensor(&w, s, T("ffn_norm.weight"), WL_TYPE_F16, s->n_embd, 1, 1.0f, 0.1f);
-        add_tensor(&w, s, T("ffn_gate.weight"), s->wtype, s->n_embd, s->n_ff, 0.0f, ws);
-        add_tensor(&w, s, T("ffn_up.weight"), s->wtype, s->n_embd, s->n_ff, 0.0f, ws);
+        if (s->fused_up) {
+            add_tensor(&w, s, T("ffn_up.weight"), s->wtype, s->n_embd, 2 * s->n_ff, 0.0f, ws);
+        } else {
+            add_tensor(&w, s, T("ffn_gate.weight"), s->wtype, s->n_embd, s->n_ff, 0.0f, ws);
+            add_tensor(&w, s, T("ffn_up.weight"), s->wtype, s->n_embd, s->n_ff, 0.0f, ws);
+        }
         add_tensor(&w, s, T("ffn_down.weight"), s->wtype, s->n_ff, s->n_embd, 0.0f, ws);
 #undef T
     }
     return mg_finish(&w, len);
 }
-
-static const tiny_spec base_spec = {
-    "llama", 64, 32, 2, 4, 2, 48, 512, WL_TYPE_F32, 0, NULL, 0, 0,
-};
 
 typedef struct {
     uint8_t *bytes;
@@ -243,6 +305,67 @@ static void test_load_errors(void) {
     unload(&l);
 }
 
+/* Final logits of `s` after decoding n tokens in one batch; 0 on failure. */
+static int logits_of(const tiny_spec *s, const int32_t *tokens, int n, float *out) {
+    wl_error err = {0};
+    loaded l;
+    int ok = 0;
+    if (load(s, &l, &err) == WL_OK) {
+        wl_context *c = wl_context_new(l.model, 64, 2, &err);
+        if (c && wl_decode(c, tokens, n, &err) == WL_OK) {
+            memcpy(out, wl_context_logits(c), (size_t)wl_model_n_vocab(l.model) * sizeof(float));
+            ok = 1;
+        }
+        wl_context_free(c);
+    }
+    if (!ok) fprintf(stderr, "%s: %s\n", s->arch, err.message);
+    unload(&l);
+    return ok;
+}
+
+/* The per-architecture features really change the computation. */
+static void test_features_matter(void) {
+    int32_t toks[12];
+    for (int i = 0; i < 12; i++) toks[i] = (i * 5 + 1) % 64;
+    float a[64], b[64];
+
+    tiny_spec narrow = arch_spec("gemma2"), wide = arch_spec("gemma2");
+    wide.sliding_window = 1000;
+    CHECK(logits_of(&narrow, toks, 12, a) && logits_of(&wide, toks, 12, b) && max_diff(a, b, 64) > 1e-3f,
+          "gemma2: a 4-token window did not change the logits");
+    /* with the prompt inside the window, SWA changes nothing */
+    CHECK(logits_of(&narrow, toks, 4, a) && logits_of(&wide, toks, 4, b) && max_diff(a, b, 64) < 1e-6f,
+          "gemma2: a window larger than the prompt changed the logits");
+
+    tiny_spec smol = arch_spec("smollm3"), llama4 = base_spec;
+    llama4.n_layer = 4;
+    CHECK(logits_of(&smol, toks, 12, a) && logits_of(&llama4, toks, 12, b) && max_diff(a, b, 64) > 1e-3f,
+          "smollm3: skipping RoPE on layer 3 changed nothing");
+
+    tiny_spec granite = arch_spec("granite"), llama = base_spec;
+    CHECK(logits_of(&granite, toks, 12, a) && logits_of(&llama, toks, 12, b) && max_diff(a, b, 64) > 1e-3f,
+          "granite: the scalar multipliers changed nothing");
+
+    /* required per-architecture tensors are enforced */
+    wl_error err = {0};
+    loaded l;
+    tiny_spec q2 = arch_spec("qwen2");
+    q2.skip = "blk.0.attn_k.bias";
+    CHECK(load(&q2, &l, &err) == WL_ERR_MISSING_TENSOR && strstr(err.message, "blk.0.attn_k.bias"),
+          "qwen2 without a bias: code %d '%s'", err.code, err.message);
+    unload(&l);
+    tiny_spec q3 = arch_spec("qwen3");
+    q3.skip = "blk.1.attn_q_norm.weight";
+    CHECK(load(&q3, &l, &err) == WL_ERR_MISSING_TENSOR && strstr(err.message, "attn_q_norm"),
+          "qwen3 without q norm: code %d '%s'", err.code, err.message);
+    unload(&l);
+    tiny_spec gr = arch_spec("granite");
+    gr.granite_keys = 0;
+    CHECK(load(&gr, &l, &err) == WL_ERR_MISSING_KEY && strstr(err.message, "granite.logit_scale"),
+          "granite without logit_scale: code %d '%s'", err.code, err.message);
+    unload(&l);
+}
+
 int main(void) {
     test_batch_equals_sequential(&base_spec, 10, 64, 2);
     /* longer than one chunk (WL_MAX_CHUNK = 256) */
@@ -251,6 +374,16 @@ int main(void) {
     f16.wtype = WL_TYPE_F16;
     f16.tied_output = 1;
     test_batch_equals_sequential(&f16, 20, 32, 2);
+    static const char *const archs[] = {
+        "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "phi3", "smollm3", "granite",
+    };
+    for (size_t i = 0; i < sizeof archs / sizeof archs[0]; i++) {
+        tiny_spec s = arch_spec(archs[i]);
+        test_batch_equals_sequential(&s, 20, 48, 3);
+        s.wtype = WL_TYPE_F16;
+        test_batch_equals_sequential(&s, 9, 16, 2);
+    }
+    test_features_matter();
     test_context_full();
     test_load_errors();
     if (failures) {
