@@ -8,6 +8,7 @@
 import { WasmllmError } from '../errors.js';
 import { MinHeap } from './heap.js';
 import { createPreTokenizer } from './pretokenize.js';
+import { PairMap } from './pair-map.js';
 
 const TWO32 = 4294967296;
 const CACHE_LIMIT = 1 << 16;
@@ -73,9 +74,14 @@ export class BpeModel {
 
     const merges = vocab.metadata.get('tokenizer.ggml.merges');
     if (!Array.isArray(merges)) throw new WasmllmError('ERR_TOKENIZER', 'BPE vocabulary has no tokenizer.ggml.merges string array');
-    /** @type {Map<number, number>} packed (left id, right id) -> rank */
-    this.pairRank = new Map();
-    this.mergeResult = new Int32Array(merges.length);
+    /** (left id, right id) -> rank */
+    this.pairRank = new PairMap(merges.length);
+    this.mergeLeft = new Int32Array(merges.length);
+    this.mergeRight = new Int32Array(merges.length);
+    // Id of each merge's result, looked up on first use (-2: not yet). A merge
+    // whose result is not a token still merges; the symbol then falls back
+    // to single-character tokens, as in llama.cpp.
+    this.mergeResult = new Int32Array(merges.length).fill(-2);
     for (let i = 0; i < merges.length; i++) {
       const m = merges[i];
       const sp = typeof m === 'string' ? m.indexOf(' ', 1) : -1;
@@ -86,11 +92,9 @@ export class BpeModel {
         const missing = l === undefined ? left : right;
         throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(m)} references ${JSON.stringify(missing)}, which is not in the vocabulary`);
       }
-      const key = l * nVocab + r;
-      if (!this.pairRank.has(key)) this.pairRank.set(key, i); // first occurrence wins, as llama.cpp
-      // A merge whose result is not a token still merges; the symbol then
-      // falls back to single-character tokens, as in llama.cpp.
-      this.mergeResult[i] = tokenToId.get(left + right) ?? -1;
+      this.pairRank.addIfAbsent(l, r, i); // first occurrence wins, as llama.cpp
+      this.mergeLeft[i] = l;
+      this.mergeRight[i] = r;
     }
 
     this.byteChars = byteToUnicodeTable();
@@ -162,7 +166,12 @@ export class BpeModel {
       const rank = (key - left) / TWO32;
       len[left] += len[right];
       len[right] = 0;
-      id[left] = this.mergeResult[rank];
+      let merged = this.mergeResult[rank];
+      if (merged === -2) {
+        const { tokens } = this.vocab;
+        merged = this.mergeResult[rank] = tokenToId.get(tokens[this.mergeLeft[rank]] + tokens[this.mergeRight[rank]]) ?? -1;
+      }
+      id[left] = merged;
       next[left] = next[right];
       if (next[right] >= 0) prev[next[right]] = left;
       this.#tryPair(prev[left], left);
@@ -189,8 +198,8 @@ export class BpeModel {
     const { id, len } = this.sym;
     const a = id[l], b = id[r];
     if (a < 0 || b < 0) return;
-    const rank = this.pairRank.get(a * this.nVocab + b);
-    if (rank === undefined) return;
+    const rank = this.pairRank.get(a, b);
+    if (rank < 0) return;
     this.heap.push(rank * TWO32 + l, r, len[l] + len[r]);
   }
 }

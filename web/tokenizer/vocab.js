@@ -99,7 +99,19 @@ function getBool(md, key) {
   return typeof v === 'boolean' ? v : undefined;
 }
 
-const utf8 = new TextEncoder();
+
+/** UTF-8 length of a well-formed string, without encoding it. @param {string} s */
+function utf8Length(s) {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, n += 2; // pair: 4 bytes for 2 units
+    else n += 2;
+  }
+  return n;
+}
 
 /**
  * @param {Map<string, any>} metadata
@@ -147,7 +159,7 @@ export function loadVocab(metadata, hooks = {}) {
     if (word.length === 0) word = `[EMPTY_${i}]`; // as llama.cpp: an empty token can never match
     tokens[i] = word;
     tokenToId.set(word, i);
-    const bytes = utf8.encode(word).length;
+    const bytes = utf8Length(word);
     if (bytes > maxTokenLen) maxTokenLen = bytes;
     const t = rawTypes ? rawTypes[i] : 1;
     tokenTypes[i] = t;
@@ -283,7 +295,7 @@ function detectSpecialTokens(vocab) {
   for (let i = 0; i < tokens.length; i++) {
     if (attrs[i] & (ATTR.CONTROL | ATTR.USER_DEFINED | ATTR.UNKNOWN)) special.push(i);
   }
-  const byteLen = special.map((id) => utf8.encode(tokens[id]).length);
+  const byteLen = special.map((id) => utf8Length(tokens[id]));
   const order = special.map((_, i) => i).sort((a, b) => byteLen[b] - byteLen[a] || special[a] - special[b]);
   vocab.specialTokens = order.map((i) => special[i]);
 }
