@@ -8,9 +8,11 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
+import { execFileSync } from 'node:child_process';
 import { createTokenizer } from '../../web/tokenizer/index.js';
-import { SHARED, VOCAB_DIR, readMetadata, readVectors, refMissing, loadLlama, variedCorpus, SPECIAL_TEXTS } from './tokenizer-helpers.js';
+import { ROOT, SHARED, VOCAB_DIR, readMetadata, readVectors, refMissing, loadLlama, variedCorpus, SPECIAL_TEXTS } from './tokenizer-helpers.js';
 
 const VOCABS = ['llama-spm', 'phi-3', 'gpt-2', 'deepseek-coder', 'bert-bge'];
 
@@ -28,6 +30,28 @@ for (const name of VOCABS) {
     assert.deepEqual(failures, [], `${name}: ${failures.length}/${vectors.length} vectors differ`);
   });
 }
+
+// The CLI (`wasmllm tokenize --no-special`) is the same code path; check the
+// wiring on a few vectors per vocab (one process each, so not all of them).
+test('vectors through `wasmllm tokenize --no-special`', () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-cli-tok-'));
+  try {
+    for (const name of VOCABS) {
+      const file = path.join(VOCAB_DIR, `ggml-vocab-${name}.gguf`);
+      const vectors = readVectors(file);
+      const picks = [vectors[0], vectors.reduce((a, b) => (b.text.length > a.text.length ? b : a)),
+        vectors.find((v) => /^\s+$/.test(v.text)) ?? vectors[1]];
+      for (const [i, v] of picks.entries()) {
+        const input = path.join(dir, `${name}-${i}.txt`);
+        fs.writeFileSync(input, v.text);
+        const out = execFileSync(process.execPath, [path.join(ROOT, 'web', 'cli.js'), 'tokenize', '--model', file, '--file', input, '--no-special'], { encoding: 'utf8' });
+        assert.deepEqual(JSON.parse(out), v.ids, `${name}: ${JSON.stringify(v.text)}`);
+      }
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 describe('same as native llama.cpp (node-llama-cpp)', { skip: refMissing }, () => {
   let llama;
