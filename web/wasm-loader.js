@@ -73,6 +73,9 @@ export async function loadWasm(options = {}) {
     // it Emscripten 3.1.6 guesses a wrong file name when the glue itself runs
     // inside a Web Worker, and thread start fails.
     ...(scriptUrl && variant === 'mt' ? { mainScriptUrlOrBlob: scriptUrl } : {}),
+    // A given build has no file to find; without locateFile the ES6 glue
+    // builds a URL from import.meta.url, which edge runtimes leave undefined.
+    ...(given ? { locateFile: (file) => file } : {}),
     print: () => {},
     printErr: (text) => { if (globalThis.process?.env?.WASMLLM_DEBUG) console.error(text); },
   };
