@@ -134,8 +134,9 @@ function sendText(res, status, text) {
 /**
  * Serves one file with Range support. `faults` lets tests cut the body short.
  * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} file
- * @param {{ dropAfter?: number, size?: number }} [faults]
- *   dropAfter: destroy the socket after this many body bytes; size: pretend the file is this long (truncate)
+ * @param {{ dropAt?: number, size?: number }} [faults]
+ *   dropAt: cut the connection when the transfer reaches this byte of the file;
+ *   size: pretend the file is this long (a truncated file)
  */
 export function serveFile(req, res, file, faults = {}) {
   const st = fs.statSync(file);
@@ -168,17 +169,17 @@ export function serveFile(req, res, file, faults = {}) {
   res.writeHead(status, headers);
   if (req.method === 'HEAD' || size === 0) return res.end();
   const stream = fs.createReadStream(file, { start, end });
-  let sent = 0;
+  let pos = start;
   stream.on('data', (chunk) => {
-    if (faults.dropAfter !== undefined && sent + chunk.length > faults.dropAfter) {
-      const keep = Math.max(0, faults.dropAfter - sent);
+    if (faults.dropAt !== undefined && pos + chunk.length > faults.dropAt) {
+      const keep = Math.max(0, faults.dropAt - pos);
       if (keep) res.write(chunk.subarray(0, keep));
       stream.destroy();
       // Let the bytes already written leave before the connection is cut.
       setTimeout(() => res.destroy(), 50);
       return;
     }
-    sent += chunk.length;
+    pos += chunk.length;
     if (!res.write(chunk)) stream.pause();
   });
   res.on('drain', () => stream.resume());

@@ -122,7 +122,8 @@ class Rpc {
     };
     worker.onerror = (e) => {
       e.preventDefault?.();
-      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message || 'it could not load (check that web/worker-host.js and its imports are served)'}`));
+      const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
+      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : 'it could not load (check that web/worker-host.js and its imports are served)'}`));
     };
     worker.onmessageerror = () => this.fail(new WasmllmError('ERR_WORKER', 'a message from the wasmllm worker could not be read'));
   }

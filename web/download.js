@@ -101,7 +101,7 @@ export async function downloadToSink(url, sink, options = {}) {
         try {
           step = await reader.read();
         } catch (e) {
-          throw new TransientError(`connection lost at byte ${got}${size !== undefined ? ` of ${size}` : ''} (${e?.message ?? e})`);
+          throw new TransientError(`connection lost (${e?.message ?? e})`);
         }
         if (step.done) break;
         let chunk = step.value;
@@ -122,7 +122,7 @@ export async function downloadToSink(url, sink, options = {}) {
         onBytes?.(got, size);
       }
       if (size === undefined || got === size) break;
-      throw new TransientError(`the connection closed at byte ${got} of ${size}`);
+      throw new TransientError('the connection closed early');
     } catch (e) {
       if (signal?.aborted) throw abortError(signal, url);
       if (!(e instanceof TransientError) && e instanceof WasmllmError) throw e;
@@ -130,7 +130,8 @@ export async function downloadToSink(url, sink, options = {}) {
     }
     failures++;
     if (failures > retries) {
-      throw new WasmllmError('ERR_FETCH', `download of ${url} failed after ${retries + 1} attempts: ${reason}`);
+      const where = got > 0 ? ` at byte ${got}${size !== undefined ? ` of ${size}` : ''}` : '';
+      throw new WasmllmError('ERR_FETCH', `download of ${url} failed after ${retries + 1} attempts${where}: ${reason}`);
     }
     await sleep(Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** (failures - 1)), signal, url);
   }

@@ -138,7 +138,8 @@ async function resolveEntries(source, options) {
       if (!/^(https?|blob|data):/i.test(s)) {
         throw new WasmllmError('ERR_BAD_ARG', `"${s}" is not an absolute URL (the browser host resolves relative URLs against the page)`);
       }
-      for (const url of expandSources(s)) out.push({ kind: 'url', url });
+      // One URL naming the first of a gguf-split set stands for all of them; in a list, each is one shard.
+      for (const url of Array.isArray(source) ? [s] : expandSources(s)) out.push({ kind: 'url', url });
     } else {
       out.push({ kind: 'local', source: one, name: one?.name || one?.constructor?.name || 'bytes' });
     }
