@@ -134,7 +134,7 @@ export function variedCorpus() {
     '<html><body class="x">Hello &amp; <b>world</b></body></html>',
     'Hello world', ' Hello world', 'Hello World!', 'Hello, y\'all! How are you 😁 ?',
     '', ' ', '  ', '\n', 'a', '\u00e9', '🦙',
-    'x'.repeat(300), ' '.repeat(100) + 'end', '\n'.repeat(50), '9'.repeat(200),
+    'x'.repeat(300), ' '.repeat(100) + 'end', '\n'.repeat(50), '9'.repeat(200), 'ab  cd\t\t\n\n  '.repeat(200), '🦙'.repeat(300),
     'ALLCAPS WORDS AND MiXeD CaSe, camelCaseIdentifier snake_case_identifier kebab-case',
   );
   return out;

@@ -88,8 +88,10 @@ export class WpmModel {
     const out = [];
     for (let i = 0; i < n;) {
       let matched = -1;
-      for (let j = n; j > i; j--) {
-        if (bytes[j] - bytes[i] > maxTokenLen + 1) continue;
+      // longest candidate first, never longer than the longest token
+      let top = i + 1;
+      while (top < n && bytes[top + 1] - bytes[i] <= maxTokenLen + 1) top++;
+      for (let j = top; j > i; j--) {
         const id = tokenToId.get(w.slice(u16[i], u16[j]));
         if (id !== undefined) { out.push(id); matched = j; break; }
       }
