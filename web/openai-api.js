@@ -136,13 +136,16 @@ export function createApi(config) {
    */
   async function* generate(kind, input, options, signal) {
     const slot = await pool.acquire(signal);
+    let it;
     try {
-      const it = kind === 'chat' ? slot.engine.chat(input, options) : slot.engine.complete(input, options);
+      it = kind === 'chat' ? slot.engine.chat(input, options) : slot.engine.complete(input, options);
       let r;
       while (!(r = await it.next()).done) yield r.value;
       return r.value;
     } finally {
-      pool.release(slot);
+      // A consumer that stops early (its client went away) closes this
+      // generator with return(): close the engine's too, or it stays busy.
+      try { await it?.return?.(); } finally { pool.release(slot); }
     }
   }
 
@@ -173,8 +176,8 @@ export function createApi(config) {
   }
 
   async function* streamChunks(kind, input, options, signal, makeChunk, id) {
+    const it = generate(kind, input, options, signal);
     try {
-      const it = generate(kind, input, options, signal);
       let r;
       while (!(r = await it.next()).done) {
         if (r.value.text) yield `data: ${JSON.stringify(makeChunk(r.value.text, null, id))}\n\n`;
@@ -185,6 +188,8 @@ export function createApi(config) {
       if (signal.aborted) return;
       const err = toApiError(e);
       yield `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.code } })}\n\n`;
+    } finally {
+      await it.return(); // frees the slot when the transport stops reading early
     }
     yield 'data: [DONE]\n\n';
   }
