@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 #include "matmul.h"
+#include "quant.h"
 
 /* Weight rows per chunk when several tokens share the pass: a tile small
  * enough to stay in L1 while every token's activations stream past it. */
@@ -24,6 +26,7 @@ typedef struct {
     const char *act;     /* activations in act_traits' encoding */
     char *act_dst;       /* same buffer, writable, while quantizing */
     size_t act_row_size;
+    wl_tile_fn tile;     /* SIMD tile kernel on wide activations, or NULL */
     int64_t chunk_rows;
     int64_t n_chunks;
     atomic_llong next_chunk;
@@ -39,17 +42,43 @@ int wl_matmul_supported(const wl_matrix *w) {
     return row != 0 && w->row_stride >= row && wl_row_size(t->vec_dot_type, w->n_cols) != 0;
 }
 
+/* The activation encoding wl_matmul will use for w: the tile kernels' wide
+ * one where there is a tile kernel, else the vec_dot_type. */
+static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
+#ifdef WL_HAVE_TILES
+    if (w->n_cols % WL_QK == 0) return wl_tile_kernel(w->type);
+#endif
+    (void)w;
+    return NULL;
+}
+
+static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t) {
+#ifdef WL_HAVE_TILES
+    if (tile_kernel_for(w)) return wl_q8_0_wide_row_size(w->n_cols);
+#endif
+    return wl_row_size(t->vec_dot_type, w->n_cols);
+}
+
 size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (!t || n_tokens <= 0) return 0;
-    return (size_t)n_tokens * wl_row_size(t->vec_dot_type, w->n_cols);
+    /* +16: the wide encoding is aligned to 16 bytes inside the scratch. */
+    return (size_t)n_tokens * act_row_size_for(w, t) + 16;
 }
 
 static void quantize_task(void *ctx, int ith, int nth) {
     matmul_job *job = ctx;
     int64_t n = job->w->n_cols;
     for (int t = ith; t < job->n_tokens; t += nth) {
-        job->act_traits->from_float(job->x + (int64_t)t * n, job->act_dst + (size_t)t * job->act_row_size, n);
+        const float *x = job->x + (int64_t)t * n;
+        char *dst = job->act_dst + (size_t)t * job->act_row_size;
+#ifdef WL_HAVE_TILES
+        if (job->tile) {
+            wl_q8_0_wide_from_float(x, dst, n);
+            continue;
+        }
+#endif
+        job->act_traits->from_float(x, dst, n);
     }
 }
 
@@ -64,6 +93,11 @@ static void matmul_task(void *ctx, int ith, int nth) {
         if (c >= job->n_chunks) return;
         int64_t r0 = c * job->chunk_rows;
         int64_t r1 = r0 + job->chunk_rows < w->n_rows ? r0 + job->chunk_rows : w->n_rows;
+        if (job->tile) {
+            job->tile(n, base + (size_t)r0 * w->row_stride, w->row_stride, r1 - r0, job->act, job->act_row_size,
+                      job->n_tokens, job->out + r0, w->n_rows);
+            continue;
+        }
         for (int t = 0; t < job->n_tokens; t++) {
             const char *a = job->act + (size_t)t * job->act_row_size;
             float *o = job->out + (int64_t)t * w->n_rows;
@@ -83,14 +117,16 @@ void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
         .out = out,
     };
     job.act_traits = wl_type_get((uint32_t)job.traits->vec_dot_type);
+    job.tile = tile_kernel_for(w);
     int nth = wl_pool_size(pool);
 
     if (job.traits->vec_dot_type == WL_TYPE_F32) {
         job.act = (const char *)x;
         job.act_row_size = (size_t)w->n_cols * sizeof(float);
     } else {
-        job.act = job.act_dst = scratch;
-        job.act_row_size = wl_row_size(job.traits->vec_dot_type, w->n_cols);
+        char *aligned = (char *)(((uintptr_t)scratch + 15) & ~(uintptr_t)15);
+        job.act = job.act_dst = aligned;
+        job.act_row_size = act_row_size_for(w, job.traits);
         /* One token is cheap to encode; more are worth a parallel pass. */
         if (n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
         else wl_pool_run(pool, quantize_task, &job);
@@ -99,6 +135,7 @@ void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
     if (n_tokens == 1) {
         int64_t target = (int64_t)nth * CHUNKS_PER_THREAD;
         job.chunk_rows = (w->n_rows + target - 1) / target;
+        job.chunk_rows = (job.chunk_rows + 3) & ~(int64_t)3; /* whole 4-row tiles */
         if (job.chunk_rows < 4) job.chunk_rows = 4;
     } else {
         job.chunk_rows = TILE_ROWS;

@@ -8,6 +8,7 @@
 #ifndef WL_QUANT_H
 #define WL_QUANT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define WL_QK 32   /* elements per block of the legacy formats */
@@ -115,6 +116,7 @@ void q6_K_dot_q8_K(int n, float *s, const void *x, const void *y);
 void q6_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
 
 /* ---- IQ4_NL, IQ4_XS (quant_iq4.c) ---- */
+extern const int8_t wl_iq4_levels[16]; /* the fixed non-linear levels */
 void iq4_nl_to_float(const void *src, float *dst, int64_t n);
 void iq4_nl_from_float(const float *src, void *dst, int64_t n);
 void iq4_nl_dot_q8_0(int n, float *s, const void *x, const void *y);
@@ -123,5 +125,27 @@ void iq4_xs_to_float(const void *src, float *dst, int64_t n);
 void iq4_xs_from_float(const float *src, void *dst, int64_t n);
 void iq4_xs_dot_q8_K(int n, float *s, const void *x, const void *y);
 void iq4_xs_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
+
+/* ---- SIMD128 tile kernels (quant_tiles.c; wasm SIMD builds only) ----
+ * For the formats whose activations are Q8_0 (Q4_0, Q5_0, Q8_0, IQ4_NL),
+ * matmul can use a wider activation encoding: per token, the Q8_0 values as
+ * int16 (so no per-row widening) followed by the block scales as f32. The
+ * tile kernels then compute several rows x tokens per pass, reusing loads,
+ * with per-output float operations in the same order as vec_dot_ref: the
+ * results are bit-identical to the scalar twins (test_matmul checks this). */
+/* out[t * out_stride + r] = dot(weight row r, token t) for r < n_rows,
+ * t < n_tokens; rows are w_stride bytes apart, tokens act_stride bytes. */
+typedef void (*wl_tile_fn)(int n, const void *w, size_t w_stride, int64_t n_rows,
+                           const void *act, size_t act_stride, int n_tokens,
+                           float *out, int64_t out_stride);
+#ifdef __wasm_simd128__
+#define WL_HAVE_TILES 1
+/* Bytes per token of the wide encoding (n a multiple of 32), 16-aligned. */
+size_t wl_q8_0_wide_row_size(int64_t n);
+/* x quantized exactly as q8_0_from_float, stored in the wide encoding. */
+void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n);
+/* NULL when the type has no tile kernel (use vec_dot). */
+wl_tile_fn wl_tile_kernel(int type);
+#endif
 
 #endif

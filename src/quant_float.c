@@ -4,21 +4,7 @@
 #include <string.h>
 #include "fp16.h"
 #include "quant.h"
-
 #include "quant_simd.h"
-
-#ifdef __wasm_simd128__
-/* Four halves (zero-extended to u32 lanes) to floats, same trick as
- * wl_fp16_to_fp32 in fp16.h, lane-wise. */
-static inline v128_t fp16x4_to_f32x4(v128_t h) {
-    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
-    v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
-    v128_t scaled = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
-    v128_t special = wasm_u32x4_ge(em, wasm_i32x4_splat(0x0f800000));
-    v128_t infnan = wasm_v128_or(em, wasm_i32x4_splat(0x70000000));
-    return wasm_v128_or(wasm_v128_bitselect(infnan, scaled, special), sign);
-}
-#endif
 
 /* ---- F32 ---- */
 
@@ -82,10 +68,10 @@ void f16_dot_f16(int n, float *s, const void *vx, const void *vy) {
     int i = 0;
     for (; i + 8 <= n; i += 8) {
         v128_t hx = wasm_v128_load(x + i), hy = wasm_v128_load(y + i);
-        v128_t xl = fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(hx));
-        v128_t xh = fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(hx));
-        v128_t yl = fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(hy));
-        v128_t yh = fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(hy));
+        v128_t xl = wl_fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(hx));
+        v128_t xh = wl_fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(hx));
+        v128_t yl = wl_fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(hy));
+        v128_t yh = wl_fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(hy));
         acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(xl, yl));
         acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(xh, yh));
     }

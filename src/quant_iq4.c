@@ -11,9 +11,10 @@
 #include "quant.h"
 #include "quant_simd.h"
 
-static const int8_t iq4_levels[16] = {
+const int8_t wl_iq4_levels[16] = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113,
 };
+#define iq4_levels wl_iq4_levels
 
 static int nearest_level(float v) {
     int best = 0;

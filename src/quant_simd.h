@@ -24,5 +24,16 @@ static inline float wl_hsum_f32x4(v128_t v) {
     return wasm_f32x4_extract_lane(v, 0);
 }
 
+/* Four halves (zero-extended in u32 lanes) to floats; the same exact bit
+ * trick as wl_fp16_to_fp32 in fp16.h, lane-wise. */
+static inline v128_t wl_fp16x4_to_f32x4(v128_t h) {
+    v128_t sign = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x8000)), 16);
+    v128_t em = wasm_i32x4_shl(wasm_v128_and(h, wasm_i32x4_splat(0x7fff)), 13);
+    v128_t scaled = wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f));
+    v128_t special = wasm_u32x4_ge(em, wasm_i32x4_splat(0x0f800000));
+    v128_t infnan = wasm_v128_or(em, wasm_i32x4_splat(0x70000000));
+    return wasm_v128_or(wasm_v128_bitselect(infnan, scaled, special), sign);
+}
+
 #endif
 #endif

@@ -1,0 +1,96 @@
+/* Matmul micro-benchmark: GFLOP/s of wl_matmul for SmolLM2-135M's shapes.
+ *
+ * wasm (what ships), from the repository root:
+ *   NODE_PATH=/usr/share/nodejs emcc -O3 -msimd128 -pthread -Isrc bench/kernels.c \
+ *     src/types.c src/quant_*.c src/matmul.c src/threadpool.c -o /tmp/bench-kernels.js \
+ *     -sPTHREAD_POOL_SIZE=4 -sPROXY_TO_PTHREAD=1 -sEXIT_RUNTIME=1 -sINITIAL_MEMORY=512MB \
+ *     -sENVIRONMENT=node && node --no-experimental-fetch /tmp/bench-kernels.js [TYPE...]
+ * native:
+ *   cc -O3 -march=native -Isrc bench/kernels.c src/types.c src/quant_*.c src/matmul.c \
+ *     src/threadpool.c -lm -lpthread -o /tmp/bench-kernels && /tmp/bench-kernels [TYPE...]
+ * TYPE defaults to Q4_0 Q8_0; any name from the traits table works (F16, Q4_K, ...).
+ * Each figure is the best of several runs (the machine may be shared). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "matmul.h"
+#include "threadpool.h"
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static uint32_t rng_state = 1;
+static float rnd(void) {
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 17;
+    rng_state ^= rng_state << 5;
+    return (float)rng_state / 4294967296.0f * 2.0f - 1.0f;
+}
+
+static wl_type type_by_name(const char *name) {
+    for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
+        const wl_type_traits *t = wl_type_get(id);
+        if (t && t->supported && strcmp(t->name, name) == 0) return (wl_type)id;
+    }
+    fprintf(stderr, "unknown or unsupported type %s\n", name);
+    exit(2);
+}
+
+static void bench(wl_type type, int n_rows, int n_cols, int n_tokens, wl_pool *pool) {
+    const wl_type_traits *t = wl_type_get(type);
+    size_t row = wl_row_size(type, n_cols);
+    char *w = malloc(row * n_rows);
+    float *tmp = malloc(sizeof(float) * n_cols);
+    for (int r = 0; r < n_rows; r++) {
+        for (int i = 0; i < n_cols; i++) tmp[i] = rnd();
+        t->from_float(tmp, w + (size_t)r * row, n_cols);
+    }
+    float *x = malloc(sizeof(float) * (size_t)n_cols * n_tokens);
+    for (size_t i = 0; i < (size_t)n_cols * n_tokens; i++) x[i] = rnd();
+    float *out = malloc(sizeof(float) * (size_t)n_rows * n_tokens);
+    wl_matrix m = { type, n_cols, n_rows, row, w };
+    void *scratch = malloc(wl_matmul_scratch_size(&m, n_tokens) + 64);
+
+    double flops = 2.0 * n_rows * n_cols * n_tokens;
+    /* Warm caches and threads, and let the engine tier the kernels up
+     * (V8 first runs wasm with a baseline compiler): 0.2 s or 3 runs. */
+    double warm_start = now_s();
+    for (int i = 0; i < 3 || now_s() - warm_start < 0.2; i++) wl_matmul(pool, &m, x, n_tokens, out, scratch);
+    double best = 1e30, total = 0;
+    for (int rep = 0; rep < 200 && (rep < 3 || total < 0.5); rep++) {
+        double t0 = now_s();
+        wl_matmul(pool, &m, x, n_tokens, out, scratch);
+        double dt = now_s() - t0;
+        total += dt;
+        if (dt < best) best = dt;
+    }
+    printf("%-6s %6d x %-5d tokens %4d threads %d: %8.3f ms  %6.2f GFLOP/s\n", t->name, n_rows, n_cols,
+           n_tokens, wl_pool_size(pool), best * 1e3, flops / best * 1e-9);
+    fflush(stdout);
+    free(w); free(tmp); free(x); free(out); free(scratch);
+}
+
+int main(int argc, char **argv) {
+    static const int shapes[][2] = { { 576, 576 }, { 1536, 576 }, { 576, 1536 }, { 49152, 576 } };
+    const char *defaults[] = { "Q4_0", "Q8_0" };
+    int n_types = argc > 1 ? argc - 1 : 2;
+    for (int ti = 0; ti < n_types; ti++) {
+        wl_type type = type_by_name(argc > 1 ? argv[ti + 1] : defaults[ti]);
+        for (int threads = 1; threads <= 2; threads++) {
+            wl_pool *pool = wl_pool_create(threads);
+            if (!pool) continue;
+            for (int tok = 1; tok <= 128; tok *= 128) {
+                for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+                    bench(type, shapes[s][0], shapes[s][1], tok, pool);
+                }
+            }
+            wl_pool_destroy(pool);
+        }
+    }
+    return 0;
+}

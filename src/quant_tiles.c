@@ -1,0 +1,217 @@
+/* SIMD128 tile kernels for the formats dotted against Q8_0 activations
+ * (Q4_0, Q5_0, Q8_0, IQ4_NL), used by wl_matmul in wasm SIMD builds.
+ *
+ * Why: a lone vec_dot re-widens the activations for every weight row, sums
+ * each block horizontally and converts two f16 scales per block. Here the
+ * activations are widened to int16 once per matmul (the "wide" encoding in
+ * quant.h), and one pass computes 4 rows x 1 token (decode) or 1 row x 4
+ * tokens (prompt): the unpacked weights or the activations are reused four
+ * times, four block sums are reduced together, and four outputs are scaled
+ * and accumulated in one f32x4. Each output lane still accumulates
+ * (float)block_sum * (d_x * d_y) in block order, exactly like the scalar
+ * twins, so results are bit-identical to vec_dot_ref. */
+#include <string.h>
+#include "fp16.h"
+#include "quant.h"
+#include "quant_simd.h"
+#include "types.h"
+
+#ifdef __wasm_simd128__
+
+#define ALWAYS_INLINE static inline __attribute__((always_inline))
+
+enum { KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, KIND_IQ4_NL };
+
+/* Every one of these blocks starts with its f16 scale. */
+ALWAYS_INLINE size_t block_bytes(int kind) {
+    switch (kind) {
+    case KIND_Q4_0: return sizeof(wl_block_q4_0);
+    case KIND_Q5_0: return sizeof(wl_block_q5_0);
+    case KIND_Q8_0: return sizeof(wl_block_q8_0);
+    default: return sizeof(wl_block_iq4_nl);
+    }
+}
+
+ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
+    uint16_t d;
+    memcpy(&d, blk, sizeof d);
+    return d;
+}
+
+/* The block's 32 signed values as two i8x16 (elements 0..15, 16..31). */
+ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t *lo, v128_t *hi) {
+    const v128_t mask = wasm_i8x16_splat(0x0f);
+    if (kind == KIND_Q8_0) {
+        *lo = wasm_v128_load(blk + 2);
+        *hi = wasm_v128_load(blk + 18);
+    } else if (kind == KIND_Q4_0) {
+        v128_t q = wasm_v128_load(blk + 2);
+        *lo = wasm_i8x16_sub(wasm_v128_and(q, mask), wasm_i8x16_splat(8));
+        *hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), wasm_i8x16_splat(8));
+    } else if (kind == KIND_IQ4_NL) {
+        const v128_t table = wasm_v128_load(wl_iq4_levels);
+        v128_t q = wasm_v128_load(blk + 2);
+        *lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, mask));
+        *hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
+    } else { /* Q5_0: (nibble | bit4) - 16 == nibble | 0xf0 where bit4 is clear */
+        const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+        const v128_t minus16 = wasm_i8x16_splat((int8_t)0xf0);
+        uint32_t qh;
+        memcpy(&qh, blk + 2, sizeof qh);
+        v128_t h = wasm_i32x4_splat((int32_t)qh);
+        v128_t hlo = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+        v128_t hhi = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+        hlo = wasm_i8x16_eq(wasm_v128_and(hlo, bits), bits);
+        hhi = wasm_i8x16_eq(wasm_v128_and(hhi, bits), bits);
+        v128_t q = wasm_v128_load(blk + 6);
+        *lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
+        *hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
+    }
+}
+
+/* Block of weights (as two i8x16) dot 32 wide activations: 4 i32 partials. */
+ALWAYS_INLINE v128_t dot_wide(v128_t lo, v128_t hi, const int16_t *y) {
+    v128_t a = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(lo), wasm_v128_load(y));
+    v128_t b = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(lo), wasm_v128_load(y + 8));
+    v128_t c = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), wasm_v128_load(y + 16));
+    v128_t d = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), wasm_v128_load(y + 24));
+    return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
+}
+
+/* Lane k = horizontal sum of sk. */
+ALWAYS_INLINE v128_t reduce4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
+    v128_t u01 = wasm_i32x4_add(wasm_i32x4_shuffle(s0, s1, 0, 4, 1, 5), wasm_i32x4_shuffle(s0, s1, 2, 6, 3, 7));
+    v128_t u23 = wasm_i32x4_add(wasm_i32x4_shuffle(s2, s3, 0, 4, 1, 5), wasm_i32x4_shuffle(s2, s3, 2, 6, 3, 7));
+    return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5), wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
+}
+
+size_t wl_q8_0_wide_row_size(int64_t n) {
+    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * sizeof(float);
+    return (bytes + 15) & ~(size_t)15;
+}
+
+void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
+    int16_t *q = dst;
+    float *d = (float *)((char *)dst + (size_t)n * sizeof(int16_t));
+    for (int64_t b = 0; b < n / WL_QK; b++) {
+        wl_block_q8_0 blk;
+        q8_0_from_float(x + b * WL_QK, &blk, WL_QK);
+        d[b] = wl_fp16_to_fp32(blk.d);
+        for (int j = 0; j < WL_QK; j++) q[b * WL_QK + j] = blk.qs[j];
+    }
+}
+
+/* 4 consecutive weight rows x 1 token -> out[0..3]. */
+ALWAYS_INLINE void tile_4x1(int kind, int nb, const uint8_t *w, size_t ws, const int16_t *yq, const float *yd,
+                            float *out) {
+    const size_t bb = block_bytes(kind);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *b0 = w + (size_t)b * bb, *b1 = b0 + ws, *b2 = b1 + ws, *b3 = b2 + ws;
+        const int16_t *y = yq + WL_QK * b;
+        v128_t lo, hi, s0, s1, s2, s3;
+        unpack(kind, b0, &lo, &hi);
+        s0 = dot_wide(lo, hi, y);
+        unpack(kind, b1, &lo, &hi);
+        s1 = dot_wide(lo, hi, y);
+        unpack(kind, b2, &lo, &hi);
+        s2 = dot_wide(lo, hi, y);
+        unpack(kind, b3, &lo, &hi);
+        s3 = dot_wide(lo, hi, y);
+        v128_t dx = wl_fp16x4_to_f32x4(wasm_i32x4_make(block_scale(b0), block_scale(b1), block_scale(b2), block_scale(b3)));
+        v128_t scale = wasm_f32x4_mul(dx, wasm_f32x4_splat(yd[b]));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(reduce4(s0, s1, s2, s3)), scale));
+    }
+    wasm_v128_store(out, acc);
+}
+
+/* 1 weight row x 4 tokens (act_stride bytes apart) -> out[k * out_stride]. */
+ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out,
+                            int64_t os) {
+    const size_t bb = block_bytes(kind);
+    const int nb = n / WL_QK;
+    const int16_t *y0 = (const int16_t *)act, *y1 = (const int16_t *)(act + as);
+    const int16_t *y2 = (const int16_t *)(act + 2 * as), *y3 = (const int16_t *)(act + 3 * as);
+    const float *d0 = (const float *)(y0 + n), *d1 = (const float *)(y1 + n);
+    const float *d2 = (const float *)(y2 + n), *d3 = (const float *)(y3 + n);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = w + (size_t)b * bb;
+        v128_t lo, hi;
+        unpack(kind, blk, &lo, &hi);
+        int off = WL_QK * b;
+        v128_t sums = reduce4(dot_wide(lo, hi, y0 + off), dot_wide(lo, hi, y1 + off),
+                              dot_wide(lo, hi, y2 + off), dot_wide(lo, hi, y3 + off));
+        v128_t dy = wasm_f32x4_make(d0[b], d1[b], d2[b], d3[b]);
+        v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(wl_fp16_to_fp32(block_scale(blk))), dy);
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+    }
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
+/* 1 row x 1 token, for the leftovers. */
+ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, const int16_t *yq, const float *yd) {
+    const size_t bb = block_bytes(kind);
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *blk = w + (size_t)b * bb;
+        v128_t lo, hi;
+        unpack(kind, blk, &lo, &hi);
+        int32_t sumi = wl_hsum_i32x4(dot_wide(lo, hi, yq + WL_QK * b));
+        sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * yd[b]);
+    }
+    return sum;
+}
+
+ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                         int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int nb = n / WL_QK;
+    int t = 0;
+    if (n_tokens < 4) {
+        for (; t < n_tokens; t++) {
+            const int16_t *yq = (const int16_t *)(act + (size_t)t * as);
+            const float *yd = (const float *)(yq + n);
+            int64_t r = 0;
+            for (; r + 4 <= n_rows; r += 4) tile_4x1(kind, nb, w + (size_t)r * ws, ws, yq, yd, out + t * os + r);
+            for (; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, yq, yd);
+        }
+        return;
+    }
+    for (; t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = 0; r < n_rows; r++) tile_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    }
+    for (; t < n_tokens; t++) {
+        const int16_t *yq = (const int16_t *)(act + (size_t)t * as);
+        const float *yd = (const float *)(yq + n);
+        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, yq, yd);
+    }
+}
+
+static void q4_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    tiles(KIND_Q4_0, n, w, ws, nr, a, as, nt, o, os);
+}
+static void q5_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    tiles(KIND_Q5_0, n, w, ws, nr, a, as, nt, o, os);
+}
+static void q8_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    tiles(KIND_Q8_0, n, w, ws, nr, a, as, nt, o, os);
+}
+static void iq4_nl_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    tiles(KIND_IQ4_NL, n, w, ws, nr, a, as, nt, o, os);
+}
+
+wl_tile_fn wl_tile_kernel(int type) {
+    switch (type) {
+    case WL_TYPE_Q4_0: return q4_0_tiles;
+    case WL_TYPE_Q5_0: return q5_0_tiles;
+    case WL_TYPE_Q8_0: return q8_0_tiles;
+    case WL_TYPE_IQ4_NL: return iq4_nl_tiles;
+    default: return 0;
+    }
+}
+
+#endif
