@@ -24,6 +24,8 @@ extern const wl_arch wl_arch_gemma3;
 extern const wl_arch wl_arch_phi3;
 extern const wl_arch wl_arch_smollm3;
 extern const wl_arch wl_arch_granite;
+extern const wl_arch wl_arch_bert;
+extern const wl_arch wl_arch_nomic_bert;
 
 /* Reads the keys every llama-like architecture shares, under prefix `arch`
  * (context_length, embedding_length, block_count, feed_forward_length,

@@ -1,5 +1,6 @@
 /* Contexts: the per-sequence state (KV cache, scratch sized once for the
  * largest chunk, a thread pool) and the wl_decode entry point. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,7 +83,8 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
     }
     c->model = m;
     c->n_ctx = n_ctx;
-    c->max_chunk = n_ctx < WL_MAX_CHUNK ? n_ctx : WL_MAX_CHUNK;
+    /* bidirectional attention needs the whole sequence in one chunk */
+    c->max_chunk = !m->hp.causal || n_ctx < WL_MAX_CHUNK ? n_ctx : WL_MAX_CHUNK;
     c->pool = wl_pool_create(n_threads);
     if (!c->pool && n_threads > 1) c->pool = wl_pool_create(1); /* no threads in this build */
     if (!c->pool) {
@@ -154,7 +156,50 @@ int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err)
                            tokens[i], i, n_vocab);
         }
     }
-    wl_forward(c, tokens, n_tokens);
+    if (c->model->hp.encoder) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "%s is an embedding model: use wl_embed",
+                       c->model->arch_name);
+    }
+    wl_forward(c, tokens, n_tokens, NULL);
+    return WL_OK;
+}
+
+int wl_embed(wl_context *c, const int32_t *tokens, int n_tokens, int pooling, int normalize,
+             float *out, wl_error *err) {
+    if (!c || !tokens || !out || n_tokens <= 0) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_embed: need a context, tokens and an output");
+    }
+    const wl_model *m = c->model;
+    if (pooling == -1) pooling = m->hp.pooling > 0 ? m->hp.pooling : (m->hp.encoder ? 1 : 3);
+    if (pooling < 1 || pooling > 3) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_embed: pooling %d is not one of -1, 1, 2, 3", pooling);
+    }
+    int limit = c->n_ctx;
+    if (m->position_embd.data && m->position_embd.n_rows < limit) limit = (int)m->position_embd.n_rows;
+    if (n_tokens > limit) {
+        return wl_fail(err, WL_ERR_CONTEXT_FULL, "%d tokens do not fit: this context embeds at most %d",
+                       n_tokens, limit);
+    }
+    for (int i = 0; i < n_tokens; i++) {
+        if (tokens[i] < 0 || tokens[i] >= m->hp.n_vocab) {
+            return wl_fail(err, WL_ERR_BAD_ARG, "token %d at index %d is outside the vocabulary (%d)",
+                           tokens[i], i, m->hp.n_vocab);
+        }
+    }
+    const int n_embd = m->hp.n_embd;
+    wl_embd_acc acc = { pooling, out, 0 };
+    memset(out, 0, (size_t)n_embd * sizeof(float));
+    c->pos = 0;
+    wl_forward(c, tokens, n_tokens, &acc);
+    if (acc.n_rows > 1) {
+        for (int i = 0; i < n_embd; i++) out[i] /= (float)acc.n_rows;
+    }
+    if (normalize) {
+        double ss = 0.0;
+        for (int i = 0; i < n_embd; i++) ss += (double)out[i] * out[i];
+        const float inv = ss > 0.0 ? (float)(1.0 / sqrt(ss)) : 0.0f;
+        for (int i = 0; i < n_embd; i++) out[i] *= inv;
+    }
     return WL_OK;
 }
 

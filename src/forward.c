@@ -40,7 +40,8 @@ typedef struct {
     int il;
     int n_tokens;
     int pos0;
-    int window; /* 0 = full causal */
+    int window; /* 0 = no sliding window */
+    int causal; /* 0: every token sees the whole chunk (encoders) */
 } attn_task;
 
 static void attn_worker(void *arg, int ith, int nth) {
@@ -74,7 +75,8 @@ static void attn_worker(void *arg, int ith, int nth) {
         };
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
-        wl_attend(&head, q, lo, pos + 1, out, q16, v_row);
+        const int hi = a->causal ? pos + 1 : a->pos0 + a->n_tokens;
+        wl_attend(&head, q, lo, hi, out, q16, v_row);
     }
 }
 
@@ -82,6 +84,25 @@ static void attn_worker(void *arg, int ith, int nth) {
 
 static void project(wl_context *c, const wl_matrix *w, const float *x, int n, float *out) {
     wl_matmul(c->pool, w, x, n, out, c->mm_scratch);
+}
+
+/* Pre-norm of a sub-block into c->xn; encoders have none (they norm after the residual). */
+static void block_input(wl_context *c, const float *w, const float *b, int n) {
+    const wl_hparams *hp = &c->model->hp;
+    if (w) norm_rows(hp, c->xn, c->x, w, b, n);
+    else memcpy(c->xn, c->x, (size_t)n * hp->n_embd * sizeof(float));
+}
+
+/* x += residual_scale * proj, then the encoder's post-norm if it has one. */
+static void residual(wl_context *c, const float *post_w, const float *post_b, int n) {
+    const wl_hparams *hp = &c->model->hp;
+    for (int t = 0; t < n; t++) {
+        float *x = c->x + (int64_t)t * hp->n_embd;
+        const float *y = c->proj + (int64_t)t * hp->n_embd;
+        if (hp->residual_scale != 1.0f) wl_add_scaled(x, y, hp->residual_scale, hp->n_embd);
+        else wl_add(x, y, hp->n_embd);
+    }
+    if (post_w) norm_rows(hp, c->x, c->x, post_w, post_b, n);
 }
 
 static void qkv_projections(wl_context *c, const wl_layer *l, int n) {
@@ -130,7 +151,7 @@ static void attention_block(wl_context *c, int il, int pos0, int n) {
     const wl_layer *l = &m->layers[il];
     const int swa = hp->sliding_window > 0 && hp->layer_swa[il];
 
-    norm_rows(hp, c->xn, c->x, l->attn_norm, l->attn_norm_b, n);
+    block_input(c, l->attn_norm, l->attn_norm_b, n);
     qkv_projections(c, l, n);
     if (l->q_norm) head_norms(hp, c->q, l->q_norm, hp->n_head, n);
     if (l->k_norm) head_norms(hp, c->k, l->k_norm, hp->n_head_kv, n);
@@ -148,18 +169,13 @@ static void attention_block(wl_context *c, int il, int pos0, int n) {
     if (hp->q_prescale) wl_scale(c->q, hp->attn_scale, n * hp->n_head * hp->head_dim_k);
     store_kv(c, il, pos0, n);
 
-    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0 };
+    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0, hp->causal };
     wl_pool_run(c->pool, attn_worker, &task);
 
     project(c, &l->wo, c->attn, n, c->proj);
     add_bias_rows(c->proj, l->bo, hp->n_embd, n);
     if (l->attn_post_norm) norm_rows(hp, c->proj, c->proj, l->attn_post_norm, NULL, n);
-    for (int t = 0; t < n; t++) {
-        float *x = c->x + (int64_t)t * hp->n_embd;
-        const float *y = c->proj + (int64_t)t * hp->n_embd;
-        if (hp->residual_scale != 1.0f) wl_add_scaled(x, y, hp->residual_scale, hp->n_embd);
-        else wl_add(x, y, hp->n_embd);
-    }
+    residual(c, l->attn_out_norm, l->attn_out_norm_b, n);
 }
 
 static void ffn_block(wl_context *c, int il, int n) {
@@ -168,7 +184,7 @@ static void ffn_block(wl_context *c, int il, int n) {
     const wl_layer *l = &m->layers[il];
     const int n_ff = hp->n_ff;
 
-    norm_rows(hp, c->xn, c->x, l->ffn_norm, l->ffn_norm_b, n);
+    block_input(c, l->ffn_norm, l->ffn_norm_b, n);
     float *hidden = c->gate; /* [n][n_ff] input of ffn_down */
     if (hp->fused_gate_up) {
         /* ffn_up rows are [gate; up]: one row of 2*n_ff per token */
@@ -191,22 +207,28 @@ static void ffn_block(wl_context *c, int il, int n) {
     project(c, &l->ffn_down, hidden, n, c->proj);
     add_bias_rows(c->proj, l->ffn_down_b, hp->n_embd, n);
     if (l->ffn_post_norm) norm_rows(hp, c->proj, c->proj, l->ffn_post_norm, NULL, n);
-    for (int t = 0; t < n; t++) {
-        float *x = c->x + (int64_t)t * hp->n_embd;
-        const float *y = c->proj + (int64_t)t * hp->n_embd;
-        if (hp->residual_scale != 1.0f) wl_add_scaled(x, y, hp->residual_scale, hp->n_embd);
-        else wl_add(x, y, hp->n_embd);
-    }
+    residual(c, l->layer_out_norm, l->layer_out_norm_b, n);
 }
 
 /* ---- chunk driver ---- */
 
-static void embed(wl_context *c, const int32_t *tokens, int n) {
+static void embed(wl_context *c, const int32_t *tokens, int pos0, int n) {
     const wl_model *m = c->model;
+    const int n_embd = m->hp.n_embd;
     for (int t = 0; t < n; t++) {
-        float *row = c->x + (int64_t)t * m->hp.n_embd;
+        float *row = c->x + (int64_t)t * n_embd;
         wl_matrix_get_row(&m->token_embd, tokens[t], row);
-        if (m->hp.embd_scale != 1.0f) wl_scale(row, m->hp.embd_scale, m->hp.n_embd);
+        if (m->hp.embd_scale != 1.0f) wl_scale(row, m->hp.embd_scale, n_embd);
+        /* encoders: + token type 0 + absolute position, then LayerNorm */
+        if (m->token_type0) wl_add(row, m->token_type0, n_embd);
+        if (m->position_embd.data) {
+            float *pos_row = c->proj; /* free until the first block */
+            wl_matrix_get_row(&m->position_embd, pos0 + t, pos_row);
+            wl_add(row, pos_row, n_embd);
+        }
+        if (m->token_embd_norm) {
+            wl_layernorm(row, row, m->token_embd_norm, m->token_embd_norm_b, n_embd, m->hp.norm_eps);
+        }
     }
 }
 
@@ -234,6 +256,25 @@ static void rope_tables(wl_context *c, int pos0, int n) {
     }
 }
 
+/* Adds this chunk's final hidden states to the pooled embedding. Decoders'
+ * hidden states are taken after the output norm, as llama.cpp's t_embd. */
+static void pool_chunk(wl_context *c, wl_embd_acc *acc, int pos0, int n, int last_chunk) {
+    const wl_model *m = c->model;
+    const int n_embd = m->hp.n_embd;
+    for (int t = 0; t < n; t++) {
+        const int wanted = acc->pooling == 1 || (acc->pooling == 2 && pos0 + t == 0) ||
+                           (acc->pooling == 3 && last_chunk && t == n - 1);
+        if (!wanted) continue;
+        const float *h = c->x + (int64_t)t * n_embd;
+        if (m->output_norm) {
+            norm_row(&m->hp, c->xn, h, m->output_norm, m->output_norm_b);
+            h = c->xn;
+        }
+        for (int i = 0; i < n_embd; i++) acc->sum[i] += h[i];
+        acc->n_rows++;
+    }
+}
+
 static void output_logits(wl_context *c, int last_row) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
@@ -245,12 +286,12 @@ static void output_logits(wl_context *c, int last_row) {
     if (hp->logit_scale != 1.0f) wl_scale(c->logits, 1.0f / hp->logit_scale, hp->n_vocab);
 }
 
-void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens) {
+void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc) {
     const wl_hparams *hp = &c->model->hp;
     for (int done = 0; done < n_tokens;) {
         const int n = n_tokens - done < c->max_chunk ? n_tokens - done : c->max_chunk;
         const int pos0 = c->pos;
-        embed(c, tokens + done, n);
+        embed(c, tokens + done, pos0, n);
         rope_tables(c, pos0, n);
         for (int il = 0; il < hp->n_layer; il++) {
             attention_block(c, il, pos0, n);
@@ -258,6 +299,7 @@ void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens) {
         }
         c->pos += n;
         done += n;
-        if (done == n_tokens) output_logits(c, n - 1);
+        if (acc) pool_chunk(c, acc, pos0, n, done == n_tokens);
+        else if (done == n_tokens) output_logits(c, n - 1);
     }
 }

@@ -42,8 +42,17 @@ struct wl_context {
     float *logits; /* n_vocab */
 };
 
+/* Pooled final hidden states, summed over the rows `pooling` selects
+ * (1 mean: all rows, 2: position 0, 3: the last token). */
+typedef struct {
+    int pooling;
+    float *sum;  /* n_embd */
+    int n_rows;
+} wl_embd_acc;
+
 /* Runs n tokens (already checked to fit) at positions c->pos.. and advances
- * c->pos. Computes the logits of the last token. */
-void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens);
+ * c->pos. Without acc: computes the logits of the last token. With acc: adds
+ * the pooled hidden states to it instead (no logits). */
+void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc);
 
 #endif

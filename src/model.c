@@ -14,6 +14,7 @@
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
     &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite,
+    &wl_arch_bert, &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
 
@@ -167,6 +168,10 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
         hp->n_vocab = (int)v;
     }
 
+    hp->pooling = -1;
+    if (wl_arch_get_i64(meta, arch, "pooling_type", &v) && v >= 1 && v <= 3) hp->pooling = (int)v;
+    hp->causal = 1;
+
     hp->norm = WL_NORM_RMS;
     hp->act = WL_ACT_SILU;
     hp->rope_mode = WL_ROPE_NORMAL;
@@ -263,8 +268,10 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
 #define NAME(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
 #define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
 
-    TRY(bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &l->attn_norm, err));
-    TRY(bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &l->attn_norm_b, err));
+    if (!hp->encoder) {
+        TRY(bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &l->attn_norm, err));
+        TRY(bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &l->attn_norm_b, err));
+    }
     /* phi3 files hold one fused projection or three separate ones */
     if (hp->fused_qkv || wl_file_find_tensor(f, NAME("attn_qkv.weight"))) {
         TRY(bind_matrix(f, NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &l->wqkv, err));
@@ -287,12 +294,21 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
         TRY(bind_vector(f, NAME("post_attention_norm.weight"), n_embd, 1, &l->attn_post_norm, err));
         TRY(bind_vector(f, NAME("post_ffw_norm.weight"), n_embd, 1, &l->ffn_post_norm, err));
     }
-    TRY(bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &l->ffn_norm, err));
-    TRY(bind_vector(f, NAME("ffn_norm.bias"), n_embd, 0, &l->ffn_norm_b, err));
+    if (hp->encoder) {
+        /* post-norm blocks: LayerNorm after each residual add */
+        TRY(bind_vector(f, NAME("attn_output_norm.weight"), n_embd, 1, &l->attn_out_norm, err));
+        TRY(bind_vector(f, NAME("attn_output_norm.bias"), n_embd, 0, &l->attn_out_norm_b, err));
+        TRY(bind_vector(f, NAME("layer_output_norm.weight"), n_embd, 1, &l->layer_out_norm, err));
+        TRY(bind_vector(f, NAME("layer_output_norm.bias"), n_embd, 0, &l->layer_out_norm_b, err));
+    } else {
+        TRY(bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &l->ffn_norm, err));
+        TRY(bind_vector(f, NAME("ffn_norm.bias"), n_embd, 0, &l->ffn_norm_b, err));
+    }
     if (hp->fused_gate_up) {
         TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, 2 * (int64_t)hp->n_ff, 1, &l->ffn_up, err));
     } else {
-        TRY(bind_matrix(f, NAME("ffn_gate.weight"), n_embd, hp->n_ff, 1, &l->ffn_gate, err));
+        /* encoders: bert's FFN is ungated (GELU), nomic-bert's is gated (SwiGLU) */
+        TRY(bind_matrix(f, NAME("ffn_gate.weight"), n_embd, hp->n_ff, !hp->encoder, &l->ffn_gate, err));
         TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, hp->n_ff, 1, &l->ffn_up, err));
     }
     TRY(bind_matrix(f, NAME("ffn_down.weight"), hp->n_ff, n_embd, 1, &l->ffn_down, err));
@@ -314,6 +330,8 @@ static void free_layer(wl_layer *l) {
     free(l->ffn_norm); free(l->ffn_norm_b);
     free(l->ffn_gate_b); free(l->ffn_up_b); free(l->ffn_down_b);
     free(l->ffn_post_norm);
+    free(l->attn_out_norm); free(l->attn_out_norm_b);
+    free(l->layer_out_norm); free(l->layer_out_norm_b);
 }
 
 static const wl_arch *find_arch(wl_str name) {
@@ -345,6 +363,30 @@ static double count_params(const wl_file *f) {
     return n;
 }
 
+/* Encoders add token type 0 and (bert) absolute position embeddings, then
+ * LayerNorm the sum. */
+static wl_status bind_encoder_inputs(wl_model *m, wl_error *err) {
+    const wl_file *f = m->file;
+    const int64_t n_embd = m->hp.n_embd;
+    wl_status st;
+    if ((st = bind_vector(f, "token_embd_norm.weight", n_embd, 1, &m->token_embd_norm, err))) return st;
+    if ((st = bind_vector(f, "token_embd_norm.bias", n_embd, 0, &m->token_embd_norm_b, err))) return st;
+    const wl_gguf_tensor *types = wl_file_find_tensor(f, "token_types.weight");
+    if (types) {
+        wl_matrix tm;
+        if ((st = bind_matrix(f, "token_types.weight", n_embd, types->ne[1], 1, &tm, err))) return st;
+        m->token_type0 = malloc((size_t)n_embd * sizeof(float));
+        if (!m->token_type0) return wl_fail(err, WL_ERR_OOM, "out of memory copying token_types");
+        wl_matrix_get_row(&tm, 0, m->token_type0);
+    }
+    const wl_gguf_tensor *pos = wl_file_find_tensor(f, "position_embd.weight");
+    if (pos) {
+        if ((st = bind_matrix(f, "position_embd.weight", n_embd, pos->ne[1], 1, &m->position_embd, err)))
+            return st;
+    }
+    return WL_OK;
+}
+
 static wl_status bind_model(wl_model *m, wl_error *err) {
     const wl_file *f = m->file;
     wl_hparams *hp = &m->hp;
@@ -364,7 +406,9 @@ static wl_status bind_model(wl_model *m, wl_error *err) {
     if ((st = bind_matrix(f, "output.weight", hp->n_embd, hp->n_vocab, 0, &m->output, err)))
         return st;
     if (!m->output.data) m->output = m->token_embd;
-    if ((st = bind_vector(f, "output_norm.weight", hp->n_embd, 1, &m->output_norm, err))) return st;
+    if (hp->encoder && (st = bind_encoder_inputs(m, err))) return st;
+    if ((st = bind_vector(f, "output_norm.weight", hp->n_embd, !hp->encoder, &m->output_norm, err)))
+        return st;
     if ((st = bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
     if ((st = bind_vector(f, "output.bias", hp->n_vocab, 0, &m->output_b, err))) return st;
     if (hp->n_rot > 0) {
@@ -433,6 +477,9 @@ void wl_model_free(wl_model *m) {
     free(m->output_norm);
     free(m->output_norm_b);
     free(m->output_b);
+    free(m->token_embd_norm);
+    free(m->token_embd_norm_b);
+    free(m->token_type0);
     free(m->rope_freqs);
     free(m->rope_factors_short);
     free(m->rope_factors_long);
@@ -440,6 +487,8 @@ void wl_model_free(wl_model *m) {
 }
 
 int wl_model_n_vocab(const wl_model *m) { return m ? m->hp.n_vocab : 0; }
+int wl_model_is_encoder(const wl_model *m) { return m ? m->hp.encoder : 0; }
+int wl_model_pooling(const wl_model *m) { return m ? m->hp.pooling : -1; }
 int wl_model_n_ctx_train(const wl_model *m) { return m ? m->hp.n_ctx_train : 0; }
 int wl_model_n_embd(const wl_model *m) { return m ? m->hp.n_embd : 0; }
 int wl_model_n_layer(const wl_model *m) { return m ? m->hp.n_layer : 0; }

@@ -70,6 +70,11 @@ typedef struct {
     float residual_scale; /* granite: residual branch multiplier. default 1 */
     float logit_scale;    /* granite: logits are divided by it. default 1 */
 
+    /* encoders (bert, nomic-bert): post-norm blocks, bidirectional attention */
+    int encoder;
+    int causal;           /* 0: every token attends to every token of the sequence */
+    int pooling;          /* pooling_type key (1 mean, 2 CLS, 3 last), -1 if absent */
+
     /* per-layer variation */
     int sliding_window;                    /* tokens; 0 = no SWA layers */
     uint8_t layer_swa[WL_MAX_LAYERS];      /* 1: layer attends within sliding_window */
@@ -88,6 +93,9 @@ typedef struct {
     wl_matrix ffn_gate, ffn_up, ffn_down;
     float *ffn_gate_b, *ffn_up_b, *ffn_down_b;
     float *ffn_post_norm;
+    /* encoder post-norms: after attention + residual, after FFN + residual */
+    float *attn_out_norm, *attn_out_norm_b;
+    float *layer_out_norm, *layer_out_norm_b;
 } wl_layer;
 
 struct wl_model {
@@ -98,6 +106,10 @@ struct wl_model {
     wl_matrix output; /* == token_embd when tied */
     float *output_norm, *output_norm_b;
     float *output_b;
+    /* encoders: LayerNorm of the embeddings, token type 0's row, absolute positions */
+    float *token_embd_norm, *token_embd_norm_b;
+    float *token_type0;
+    wl_matrix position_embd; /* data NULL when absent */
     float *rope_freqs; /* n_rot/2 divisors of theta (llama3 rope), or NULL */
     /* phi3 LongRoPE: short factors up to the original context, long beyond */
     float *rope_factors_short, *rope_factors_long;

@@ -56,6 +56,20 @@ void wl_context_truncate(wl_context *c, int pos); /* forget tokens at >= pos */
 int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err);
 float *wl_context_logits(wl_context *c); /* n_vocab floats, valid after wl_decode */
 
+/* ---- embeddings ----
+ * Runs tokens as a fresh sequence (the context's cache is reset first) and
+ * writes wl_model_n_embd floats to out: the final hidden states pooled by
+ * `pooling` (-1: the model's own pooling_type, else mean for encoders and
+ * last for decoders; 1 mean, 2 first token (CLS), 3 last token), divided by
+ * their L2 norm when normalize != 0. Encoders (bert, nomic-bert) attend in
+ * both directions, decoders causally. */
+int wl_embed(wl_context *c, const int32_t *tokens, int n_tokens, int pooling, int normalize,
+             float *out, wl_error *err);
+/* 1 for embedding-only models (bert, nomic-bert): wl_decode refuses them. */
+int wl_model_is_encoder(const wl_model *m);
+/* The model's pooling_type (1 mean, 2 CLS, 3 last), or -1 if it has none. */
+int wl_model_pooling(const wl_model *m);
+
 /* ---- sampling ----
  * temperature <= 0 is greedy. top_k <= 0, top_p >= 1, min_p <= 0 disable
  * those filters; penalty 1 / 0 disables penalties. Same seed, same tokens. */

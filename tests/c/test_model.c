@@ -145,6 +145,58 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
     return mg_finish(&w, len);
 }
 
+/* bert / nomic-bert: post-norm encoder blocks with LayerNorm weights and biases. */
+static uint8_t *build_tiny_encoder(const char *arch, size_t *len) {
+    model_gguf w = {0};
+    char key[128], name[64];
+    const int nomic = !strcmp(arch, "nomic-bert");
+    const int n_embd = 32, n_ff = 48, n_vocab = 64, n_layer = 2, n_ctx = 16;
+    rng = 777u;
+    mg_kv_str(&w, "general.architecture", arch);
+#define KEY(suffix) (snprintf(key, sizeof key, "%s.%s", arch, suffix), key)
+    mg_kv_u32(&w, KEY("context_length"), (uint32_t)n_ctx);
+    mg_kv_u32(&w, KEY("embedding_length"), (uint32_t)n_embd);
+    mg_kv_u32(&w, KEY("block_count"), (uint32_t)n_layer);
+    mg_kv_u32(&w, KEY("feed_forward_length"), (uint32_t)n_ff);
+    mg_kv_u32(&w, KEY("attention.head_count"), 4);
+    mg_kv_f32(&w, KEY("attention.layer_norm_epsilon"), 1e-12f);
+    mg_kv_bool(&w, KEY("attention.causal"), 0);
+    mg_kv_u32(&w, KEY("pooling_type"), 1);
+    if (nomic) mg_kv_f32(&w, KEY("rope.freq_base"), 1000.0f);
+#undef KEY
+    tiny_spec s = base_spec; /* add_tensor only reads s.skip */
+    add_tensor(&w, &s, "token_embd.weight", WL_TYPE_F16, n_embd, n_vocab, 0.0f, 1.0f);
+    add_tensor(&w, &s, "token_types.weight", WL_TYPE_F32, n_embd, 2, 0.0f, 0.5f);
+    if (!nomic) add_tensor(&w, &s, "position_embd.weight", WL_TYPE_F32, n_embd, n_ctx, 0.0f, 0.5f);
+    add_tensor(&w, &s, "token_embd_norm.weight", WL_TYPE_F32, n_embd, 1, 1.0f, 0.1f);
+    add_tensor(&w, &s, "token_embd_norm.bias", WL_TYPE_F32, n_embd, 1, 0.0f, 0.1f);
+    for (int il = 0; il < n_layer; il++) {
+#define T(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
+        if (nomic) {
+            add_tensor(&w, &s, T("attn_qkv.weight"), WL_TYPE_F32, n_embd, 3 * n_embd, 0.0f, 0.3f);
+        } else {
+            add_tensor(&w, &s, T("attn_q.weight"), WL_TYPE_F32, n_embd, n_embd, 0.0f, 0.3f);
+            add_tensor(&w, &s, T("attn_q.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.2f);
+            add_tensor(&w, &s, T("attn_k.weight"), WL_TYPE_F32, n_embd, n_embd, 0.0f, 0.3f);
+            add_tensor(&w, &s, T("attn_k.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.2f);
+            add_tensor(&w, &s, T("attn_v.weight"), WL_TYPE_F32, n_embd, n_embd, 0.0f, 0.3f);
+            add_tensor(&w, &s, T("attn_v.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.2f);
+        }
+        add_tensor(&w, &s, T("attn_output.weight"), WL_TYPE_F32, n_embd, n_embd, 0.0f, 0.3f);
+        add_tensor(&w, &s, T("attn_output_norm.weight"), WL_TYPE_F32, n_embd, 1, 1.0f, 0.1f);
+        add_tensor(&w, &s, T("attn_output_norm.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.1f);
+        add_tensor(&w, &s, T("ffn_up.weight"), WL_TYPE_F32, n_embd, n_ff, 0.0f, 0.3f);
+        if (nomic) add_tensor(&w, &s, T("ffn_gate.weight"), WL_TYPE_F32, n_embd, n_ff, 0.0f, 0.3f);
+        else add_tensor(&w, &s, T("ffn_up.bias"), WL_TYPE_F32, n_ff, 1, 0.0f, 0.2f);
+        add_tensor(&w, &s, T("ffn_down.weight"), WL_TYPE_F32, n_ff, n_embd, 0.0f, 0.3f);
+        if (!nomic) add_tensor(&w, &s, T("ffn_down.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.2f);
+        add_tensor(&w, &s, T("layer_output_norm.weight"), WL_TYPE_F32, n_embd, 1, 1.0f, 0.1f);
+        add_tensor(&w, &s, T("layer_output_norm.bias"), WL_TYPE_F32, n_embd, 1, 0.0f, 0.1f);
+#undef T
+    }
+    return mg_finish(&w, len);
+}
+
 typedef struct {
     uint8_t *bytes;
     wl_file *file;
@@ -366,6 +418,90 @@ static void test_features_matter(void) {
     unload(&l);
 }
 
+static wl_status open_bytes(uint8_t *bytes, size_t len, loaded *out, wl_error *err) {
+    memset(out, 0, sizeof *out);
+    out->bytes = bytes;
+    const uint8_t *shards[1] = { bytes };
+    double lens[1] = { (double)len };
+    out->file = wl_file_open(shards, lens, 1, 0, err);
+    if (!out->file) return err->code;
+    out->model = wl_model_load(out->file, err);
+    return out->model ? WL_OK : err->code;
+}
+
+static float l2(const float *x, int n) {
+    double s = 0.0;
+    for (int i = 0; i < n; i++) s += (double)x[i] * x[i];
+    return (float)sqrt(s);
+}
+
+/* Encoders attend both ways: the first token's state depends on the last
+ * token; decoders' does not. Pooling and normalization do what they say. */
+static void test_embeddings(const char *arch) {
+    wl_error err = {0};
+    loaded l;
+    size_t len;
+    uint8_t *bytes = build_tiny_encoder(arch, &len);
+    if (open_bytes(bytes, len, &l, &err) != WL_OK) {
+        CHECK(0, "%s: load failed: %s", arch, err.message);
+        unload(&l);
+        return;
+    }
+    CHECK(wl_model_is_encoder(l.model) && wl_model_pooling(l.model) == 1, "%s: encoder flags", arch);
+    wl_context *c = wl_context_new(l.model, 16, 2, &err);
+    CHECK(c != NULL, "%s: context: %s", arch, err.message);
+    if (c) {
+        int32_t a[6] = {1, 5, 9, 13, 17, 2}, b[6] = {1, 5, 9, 13, 17, 3};
+        float cls_a[32], cls_b[32], mean_a[32], mean_a2[32], last_a[32], unit[32];
+        CHECK(wl_embed(c, a, 6, 2, 0, cls_a, &err) == WL_OK, "%s: embed: %s", arch, err.message);
+        CHECK(wl_embed(c, b, 6, 2, 0, cls_b, &err) == WL_OK, "%s: embed: %s", arch, err.message);
+        CHECK(max_diff(cls_a, cls_b, 32) > 1e-4f, "%s: the first token does not see the last one", arch);
+        CHECK(wl_embed(c, a, 6, -1, 0, mean_a, &err) == WL_OK && wl_embed(c, a, 6, 1, 0, mean_a2, &err) == WL_OK,
+              "%s: mean: %s", arch, err.message);
+        CHECK(max_diff(mean_a, mean_a2, 32) == 0.0f, "%s: default pooling is not the model's mean, or a repeat differs", arch);
+        CHECK(wl_embed(c, a, 6, 3, 0, last_a, &err) == WL_OK, "%s: last: %s", arch, err.message);
+        CHECK(max_diff(mean_a, last_a, 32) > 1e-4f && max_diff(mean_a, cls_a, 32) > 1e-4f, "%s: poolings agree", arch);
+        CHECK(wl_embed(c, a, 6, 1, 1, unit, &err) == WL_OK && fabsf(l2(unit, 32) - 1.0f) < 1e-5f,
+              "%s: normalized length %g", arch, l2(unit, 32));
+        const float scale = l2(mean_a, 32);
+        for (int i = 0; i < 32; i++) unit[i] *= scale;
+        CHECK(max_diff(unit, mean_a, 32) < 1e-4f, "%s: normalizing changed the direction", arch);
+        CHECK(wl_decode(c, a, 6, &err) == WL_ERR_BAD_ARG, "%s: wl_decode accepted an encoder", arch);
+        int32_t many[17] = {0};
+        CHECK(wl_embed(c, many, 17, 1, 0, unit, &err) == WL_ERR_CONTEXT_FULL, "%s: 17 tokens in 16", arch);
+        CHECK(wl_embed(c, a, 6, 0, 0, unit, &err) == WL_ERR_BAD_ARG, "%s: pooling 0 accepted", arch);
+    }
+    wl_context_free(c);
+    unload(&l);
+}
+
+static void test_decoder_embeddings(void) {
+    wl_error err = {0};
+    loaded l;
+    if (load(&base_spec, &l, &err) != WL_OK) {
+        CHECK(0, "load: %s", err.message);
+        return;
+    }
+    wl_context *c = wl_context_new(l.model, 32, 2, &err);
+    if (c) {
+        int32_t a[5] = {1, 5, 9, 13, 17}, b[5] = {1, 5, 9, 13, 18};
+        float ea[32], eb[32];
+        /* causal: the first token's state ignores what follows */
+        CHECK(wl_embed(c, a, 5, 2, 0, ea, &err) == WL_OK && wl_embed(c, b, 5, 2, 0, eb, &err) == WL_OK &&
+                  max_diff(ea, eb, 32) == 0.0f,
+              "decoder: first-token embedding depends on later tokens");
+        CHECK(wl_embed(c, a, 5, -1, 0, ea, &err) == WL_OK && wl_embed(c, b, 5, -1, 0, eb, &err) == WL_OK &&
+                  max_diff(ea, eb, 32) > 1e-4f,
+              "decoder: last-token embedding ignores the last token");
+        /* the embedded tokens stay in the cache; decoding can go on after a truncate */
+        CHECK(wl_context_pos(c) == 5, "pos after embed: %d", wl_context_pos(c));
+        wl_context_truncate(c, 0);
+        CHECK(wl_decode(c, a, 5, &err) == WL_OK && wl_context_pos(c) == 5, "decode after embed: %s", err.message);
+    }
+    wl_context_free(c);
+    unload(&l);
+}
+
 int main(void) {
     test_batch_equals_sequential(&base_spec, 10, 64, 2);
     /* longer than one chunk (WL_MAX_CHUNK = 256) */
@@ -384,6 +520,9 @@ int main(void) {
         test_batch_equals_sequential(&s, 9, 16, 2);
     }
     test_features_matter();
+    test_embeddings("bert");
+    test_embeddings("nomic-bert");
+    test_decoder_embeddings();
     test_context_full();
     test_load_errors();
     if (failures) {
