@@ -239,6 +239,12 @@ static wl_status bind_matrix(const wl_file *f, const char *name, int64_t ne0, in
     out->n_rows = ne1;
     out->row_stride = stride;
     out->data = t->data;
+    /* wl_matmul silently skips matrices it cannot run: refuse them here */
+    if (ne1 > 1 && !wl_matmul_supported(out)) {
+        memset(out, 0, sizeof *out);
+        return wl_fail(err, WL_ERR_UNKNOWN_TYPE, "tensor %s (%s, %lld columns) has no matmul kernel",
+                       name, tt->name, (long long)ne0);
+    }
     return WL_OK;
 }
 
