@@ -101,9 +101,11 @@ static wl_status file_index_tensors(wl_file *f, wl_error *err) {
 }
 
 /* A shard length crosses from JS as a double: it must be a whole number
- * that fits size_t. */
+ * below 2^53 (exact in a double; JS has no larger sizes) that fits size_t.
+ * The 2^53 bound also keeps (double)SIZE_MAX, which rounds up to 2^64 on
+ * 64-bit hosts, from letting 2^64 through to an undefined conversion. */
 static int file_len_from_double(double d, size_t *out) {
-    if (!(d >= 0) || d != floor(d) || d > (double)SIZE_MAX) return 0;
+    if (!(d >= 0) || d != floor(d) || d >= 9007199254740992.0 || d > (double)SIZE_MAX) return 0;
     *out = (size_t)d;
     return 1;
 }

@@ -170,8 +170,8 @@ static void test_bad_args(void) {
     shard_spec s = {.no = 0, .no_split = 1, .names = {"a"}};
     gw_buf b = make_shard(&s);
     const uint8_t *ptr = b.p;
-    double lens[4] = {-1, 0.5, NAN, 1e30};
-    for (int i = 0; i < 4; i++) {
+    double lens[6] = {-1, 0.5, NAN, 1e30, 18446744073709551616.0 /* 2^64 */, INFINITY};
+    for (int i = 0; i < 6; i++) {
         wl_error err = {0};
         CHECK(wl_file_open(&ptr, &lens[i], 1, 0, &err) == NULL && err.code == WL_ERR_BAD_ARG);
     }
