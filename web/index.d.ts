@@ -28,6 +28,11 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Force the pthreads ('mt') or single-threaded ('st') wasm build. */
   variant?: 'mt' | 'st';
+  /** Sessions (KV caches) expected at once, default 1: their worker threads start up front. */
+  sessions?: number;
+  /** A precompiled build and its ES6 glue's default export (edge workers), given together. */
+  wasmModule?: WebAssembly.Module;
+  wasmFactory?: (settings: object) => Promise<unknown>;
 }
 
 export interface SamplingOptions {
@@ -152,25 +157,37 @@ export interface Tokenizer {
   [key: string]: unknown;
 }
 
-export declare class Model {
-  private constructor();
+/** A KV cache over a model's weights: generation state for one conversation at a time. */
+export declare class Session {
+  protected constructor();
   /** The GGUF metadata (arrays of numbers are typed arrays; 64-bit values past 2^53 are BigInt). */
   readonly metadata: Map<string, unknown>;
   readonly tokenizer: Tokenizer;
   /** The last finished or aborted completion. */
   readonly lastCompletion: Completion | null;
+  /** Tokens the KV cache holds. */
+  readonly contextSize: number;
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
   detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): string;
   /**
    * Generates a continuation. The iterator's return value is the Completion.
    * Throws (synchronously) ERR_CONTEXT_FULL when the prompt does not fit the
-   * context, ERR_BAD_ARG for a bad prompt. One completion at a time per model (else ERR_BUSY).
+   * context, ERR_BAD_ARG for a bad prompt. One completion at a time per session (else ERR_BUSY).
+   * The KV cache is reused for the prefix shared with the previous prompt.
    */
   complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
   /** Renders the conversation with the model's chat template and generates the assistant's reply. */
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  /** Frees this session's KV cache (for a Model: everything). */
+  dispose(): void;
+}
+
+/** A loaded model: the weights plus a default session. */
+export declare class Model extends Session {
+  /** Another session over the same weights (its own KV cache); contextSize defaults to the model's. */
+  createSession(options?: { contextSize?: number }): Session;
   info(): ModelInfo;
-  /** Frees the wasm memory and stops the worker threads. */
+  /** Frees the wasm memory (every session's too) and stops the worker threads. */
   dispose(): void;
 }
 

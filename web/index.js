@@ -6,7 +6,7 @@
  *   for await (const { text } of model.complete('Once upon a time')) process.stdout.write(text);
  *   model.dispose();
  */
-export { loadModel, Model } from './model.js';
+export { loadModel, Model, Session } from './model.js';
 export { WasmllmError } from './errors.js';
 export { parseGGUF, readGGUFHeader } from './gguf.js';
 export { readHeaders } from './sources.js';

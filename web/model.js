@@ -31,6 +31,8 @@ const FILE_TYPES = {
  * @property {AbortSignal} [signal]
  * @property {(p: { loaded: number, total: number | undefined, shard: number, shards: number }) => void} [onProgress]
  * @property {'mt'|'st'} [variant]   force the threaded or single-threaded wasm build
+ * @property {number} [sessions]     sessions (KV caches) expected to exist at once, default 1:
+ *                                   each gets its own thread pool, and the workers are started up front
  * @property {WebAssembly.Module} [wasmModule]  a precompiled build (edge workers), with wasmFactory
  * @property {(settings: object) => Promise<any>} [wasmFactory]  that build's ES6 glue (default export)
  *
@@ -78,53 +80,105 @@ const now = () => globalThis.performance?.now() ?? Date.now();
  */
 export async function loadModel(source, options = {}) {
   const { contextSize } = options;
-  if (contextSize !== undefined && (!Number.isInteger(contextSize) || contextSize < 1)) {
-    throw new WasmllmError('ERR_BAD_ARG', `contextSize must be a positive integer, got ${contextSize}`);
+  checkContextSize(contextSize);
+  const sessions = options.sessions ?? 1;
+  if (!Number.isInteger(sessions) || sessions < 1) {
+    throw new WasmllmError('ERR_BAD_ARG', `sessions must be a positive integer, got ${options.sessions}`);
   }
   if (options.signal?.aborted) throw abortError(options.signal);
   const t0 = now();
-  const wasm = await loadWasm({ threads: options.threads, variant: options.variant, wasmModule: options.wasmModule, wasmFactory: options.wasmFactory });
+  const wasm = await loadWasm({
+    threads: options.threads, variant: options.variant, sessions,
+    wasmModule: options.wasmModule, wasmFactory: options.wasmFactory,
+  });
   const M = wasm.module;
-  /** @type {import('./sources.js').HeapShard[]} */
-  let shards = [];
-  const handles = { err: 0, file: 0, model: 0, ctx: 0, tokens: 0 };
-  const cleanup = () => {
-    if (handles.ctx) M._wl_context_free(handles.ctx);
-    if (handles.model) M._wl_model_free(handles.model);
-    if (handles.file) M._wl_file_free(handles.file);
-    if (handles.tokens) M._wl_free(handles.tokens);
-    for (const s of shards) M._wl_free(s.ptr);
-    if (handles.err) M._wl_error_free(handles.err);
-    wasm.terminate();
+  /** @type {Core} */
+  const core = {
+    wasm, M, err: 0, file: 0, model: 0, shards: [], header: null, tokenizer: null,
+    loadMs: 0, disposed: false, sessions: new Set(),
   };
+  let context = null;
   try {
-    handles.err = M._wl_error_new();
-    if (!handles.err) throw new WasmllmError('ERR_OOM', 'cannot allocate an error record in the wasm heap');
-    shards = await loadIntoHeap(source, wasm, options);
-    const failure = () => {
-      const code = codeFromStatus(M._wl_error_code(handles.err));
-      return new WasmllmError(code, M.UTF8ToString(M._wl_error_message(handles.err)));
-    };
-    handles.file = openFile(wasm, shards, handles.err);
-    if (!handles.file) throw failure();
-    handles.model = M._wl_model_load(handles.file, handles.err);
-    if (!handles.model) throw failure();
-    const nCtxTrain = M._wl_model_n_ctx_train(handles.model);
-    const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
-    handles.ctx = M._wl_context_new(handles.model, nCtx, wasm.threads, handles.err);
-    if (!handles.ctx) throw failure();
-    // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
-    handles.tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
-    if (!handles.tokens) throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
-    const main = mainShard(shards);
-    const tokenizer = createTokenizer(main.header.metadata);
+    core.err = M._wl_error_new();
+    if (!core.err) throw new WasmllmError('ERR_OOM', 'cannot allocate an error record in the wasm heap');
+    core.shards = await loadIntoHeap(source, wasm, options);
+    core.file = openFile(wasm, core.shards, core.err);
+    if (!core.file) throw lastError(core);
+    core.model = M._wl_model_load(core.file, core.err);
+    if (!core.model) throw lastError(core);
+    context = newContext(core, contextSize);
+    core.header = mainShard(core.shards).header;
+    core.tokenizer = createTokenizer(core.header.metadata);
     if (options.signal?.aborted) throw abortError(options.signal);
-    return new Model({ wasm, shards, handles, header: main.header, tokenizer, loadMs: now() - t0 });
+    core.loadMs = now() - t0;
+    return new Model(core, context);
   } catch (e) {
-    cleanup();
+    if (context) freeContext(core, context);
+    freeCore(core);
     if (options.signal?.aborted) throw abortError(options.signal);
     throw e;
   }
+}
+
+/**
+ * What every session of one model shares: the wasm instance, the file, the
+ * weights and the tokenizer.
+ * @typedef {{ wasm: import('./wasm-loader.js').WasmInstance, M: any, err: number, file: number,
+ *   model: number, shards: import('./sources.js').HeapShard[], header: any, tokenizer: any,
+ *   loadMs: number, disposed: boolean, sessions: Set<Session> }} Core
+ * @typedef {{ ctx: number, tokens: number }} Context
+ */
+
+/** @param {number | undefined} contextSize */
+function checkContextSize(contextSize) {
+  if (contextSize !== undefined && (!Number.isInteger(contextSize) || contextSize < 1)) {
+    throw new WasmllmError('ERR_BAD_ARG', `contextSize must be a positive integer, got ${contextSize}`);
+  }
+}
+
+/** The error the last failing C call left in the core's error record. @param {Core} core */
+function lastError(core) {
+  const code = codeFromStatus(core.M._wl_error_code(core.err));
+  return new WasmllmError(code, core.M.UTF8ToString(core.M._wl_error_message(core.err)));
+}
+
+/**
+ * A KV cache with its thread pool, plus a token buffer for wl_decode.
+ * @param {Core} core @param {number | undefined} contextSize
+ * @returns {Context}
+ */
+function newContext(core, contextSize) {
+  const { M, wasm } = core;
+  const nCtxTrain = M._wl_model_n_ctx_train(core.model);
+  const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
+  const ctx = M._wl_context_new(core.model, nCtx, wasm.threads, core.err);
+  if (!ctx) throw lastError(core);
+  // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
+  const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
+  if (!tokens) {
+    M._wl_context_free(ctx);
+    throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
+  }
+  return { ctx, tokens };
+}
+
+/** @param {Core} core @param {Context} context */
+function freeContext(core, context) {
+  core.M._wl_context_free(context.ctx);
+  core.M._wl_free(context.tokens);
+}
+
+/** Frees the weights and file, then stops the instance's threads. @param {Core} core */
+function freeCore(core) {
+  const M = core.M;
+  if (core.model) M._wl_model_free(core.model);
+  if (core.file) M._wl_file_free(core.file);
+  for (const s of core.shards) M._wl_free(s.ptr);
+  if (core.err) M._wl_error_free(core.err);
+  core.model = core.file = core.err = 0;
+  core.shards = [];
+  core.disposed = true;
+  core.wasm.terminate();
 }
 
 /**
@@ -204,13 +258,16 @@ class StopMatcher {
   }
 }
 
-export class Model {
-  #wasm;
-  #shards;
-  #h;
-  #header;
-  #tokenizer;
-  #loadMs;
+/**
+ * One conversation state over a model: its own KV cache, sampler runs and
+ * "one completion at a time" rule. Sessions of one model share its weights,
+ * so serving N requests at once costs N KV caches, not N models.
+ */
+export class Session {
+  /** @type {Core} */
+  #core;
+  /** @type {Context} */
+  #context;
   /** Token ids whose keys and values are in the KV cache, in order. */
   #cached = [];
   #busy = false;
@@ -218,22 +275,24 @@ export class Model {
   /** @type {Completion | null} */
   #last = null;
 
-  /** @internal use loadModel() */
-  constructor({ wasm, shards, handles, header, tokenizer, loadMs }) {
-    this.#wasm = wasm;
-    this.#shards = shards;
-    this.#h = handles;
-    this.#header = header;
-    this.#tokenizer = tokenizer;
-    this.#loadMs = loadMs;
+  /** @internal use loadModel() / model.createSession() @param {Core} core @param {Context} context */
+  constructor(core, context) {
+    this.#core = core;
+    this.#context = context;
+    core.sessions.add(this);
   }
 
   /** GGUF metadata of the model (web/gguf.js representation). */
-  get metadata() { return this.#header.metadata; }
+  get metadata() { return this.#core.header.metadata; }
   /** The model's tokenizer (web/tokenizer). */
-  get tokenizer() { return this.#tokenizer; }
+  get tokenizer() { return this.#core.tokenizer; }
   /** The last finished (or aborted) completion's tokens, text and timings. */
   get lastCompletion() { return this.#last; }
+  /** Tokens this session's KV cache holds. */
+  get contextSize() {
+    this.#checkAlive();
+    return this.#core.M._wl_context_n_ctx(this.#context.ctx);
+  }
 
   /**
    * @param {string} text
@@ -244,13 +303,13 @@ export class Model {
     this.#checkAlive();
     if (typeof text !== 'string') throw new WasmllmError('ERR_BAD_ARG', 'tokenize() needs a string');
     const { addSpecial = true, parseSpecial = true } = options;
-    return Array.from(this.#tokenizer.encode(text, { addSpecial, parseSpecial }));
+    return Array.from(this.#core.tokenizer.encode(text, { addSpecial, parseSpecial }));
   }
 
   /** @param {ArrayLike<number>} ids @param {{ showSpecial?: boolean }} [options] */
   detokenize(ids, options) {
     this.#checkAlive();
-    return this.#tokenizer.decode(Array.from(ids), options);
+    return this.#core.tokenizer.decode(Array.from(ids), options);
   }
 
   /**
@@ -285,75 +344,27 @@ export class Model {
         templateName: options.templateName,
         extra: options.extra,
       });
-      const ids = encodeChatPrompt(self.#tokenizer, prompt, self.metadata);
+      const ids = encodeChatPrompt(self.#core.tokenizer, prompt, self.metadata);
       return yield* self.#generate(ids, options,
         [...stopStrings, ...(options.stop ?? [])], [...stopTokenIds, ...(options.stopTokens ?? [])]);
     })();
   }
 
-  /** Sizes, types and settings of the loaded model. */
-  info() {
-    this.#checkAlive();
-    const M = this.#wasm.module;
-    const md = this.#header.metadata;
-    const arch = String(md.get('general.architecture') ?? 'unknown');
-    const tensorTypes = {};
-    let tensorCount = 0, tensorBytes = 0;
-    for (const s of this.#shards) {
-      for (const t of s.header.tensors) {
-        tensorTypes[t.typeName] = (tensorTypes[t.typeName] ?? 0) + 1;
-        tensorCount++;
-        tensorBytes += t.nBytes;
-      }
-    }
-    const fileType = md.get('general.file_type');
-    return {
-      architecture: arch,
-      name: md.get('general.name') ?? null,
-      nParams: M._wl_model_n_params(this.#h.model),
-      nVocab: M._wl_model_n_vocab(this.#h.model),
-      nCtxTrain: M._wl_model_n_ctx_train(this.#h.model),
-      embeddingLength: M._wl_model_n_embd(this.#h.model),
-      layers: M._wl_model_n_layer(this.#h.model),
-      heads: md.get(`${arch}.attention.head_count`) ?? null,
-      headsKv: md.get(`${arch}.attention.head_count_kv`) ?? md.get(`${arch}.attention.head_count`) ?? null,
-      fileType: fileType === undefined ? null : FILE_TYPES[fileType] ?? `type ${fileType}`,
-      tensorCount,
-      tensorBytes,
-      tensorTypes,
-      shards: this.#shards.length,
-      fileBytes: this.#shards.reduce((n, s) => n + s.size, 0),
-      contextSize: M._wl_context_n_ctx(this.#h.ctx),
-      threads: this.#wasm.threads,
-      wasmVariant: this.#wasm.variant,
-      loadMs: Math.round(this.#loadMs),
-    };
-  }
-
-  /** Frees the wasm memory and stops the worker threads. The model is unusable afterwards. */
+  /** Frees this session's KV cache. The model and its other sessions stay usable. */
   dispose() {
     if (this.#disposed) return;
     this.#disposed = true;
-    const M = this.#wasm.module;
-    const h = this.#h;
-    M._wl_context_free(h.ctx);
-    M._wl_model_free(h.model);
-    M._wl_file_free(h.file);
-    M._wl_free(h.tokens);
-    for (const s of this.#shards) M._wl_free(s.ptr);
-    M._wl_error_free(h.err);
-    this.#wasm.terminate();
+    this.#core.sessions.delete(this);
+    if (!this.#core.disposed) freeContext(this.#core, this.#context);
     this.#cached = [];
   }
 
   #checkAlive() {
-    if (this.#disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    if (this.#disposed || this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
   }
 
   #failure() {
-    const M = this.#wasm.module;
-    const code = codeFromStatus(M._wl_error_code(this.#h.err));
-    return new WasmllmError(code, M.UTF8ToString(M._wl_error_message(this.#h.err)));
+    return lastError(this.#core);
   }
 
   /** @param {string | ArrayLike<number>} prompt @param {CompleteOptions} options */
@@ -363,14 +374,14 @@ export class Model {
       ids = this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
     } else if (prompt && typeof prompt === 'object' && typeof prompt.length === 'number') {
       ids = Array.from(prompt);
-      const nVocab = this.#wasm.module._wl_model_n_vocab(this.#h.model);
+      const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
       const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
       if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `prompt token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
     } else {
       throw new WasmllmError('ERR_BAD_ARG', 'the prompt must be a string or an array of token ids');
     }
     if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', 'the prompt is empty (and the model adds no BOS token)');
-    const nCtx = this.#wasm.module._wl_context_n_ctx(this.#h.ctx);
+    const nCtx = this.#core.M._wl_context_n_ctx(this.#context.ctx);
     if (ids.length > nCtx) {
       throw new WasmllmError('ERR_CONTEXT_FULL', `the prompt has ${ids.length} tokens but the context holds ${nCtx}`);
     }
@@ -379,9 +390,10 @@ export class Model {
 
   /** Appends `ids` to the KV cache (already checked to fit). */
   #decode(ids) {
-    const M = this.#wasm.module;
-    new Int32Array(this.#wasm.heapU8().buffer, this.#h.tokens, ids.length).set(ids);
-    if (M._wl_decode(this.#h.ctx, this.#h.tokens, ids.length, this.#h.err) !== 0) throw this.#failure();
+    const { M, wasm, err } = this.#core;
+    const { ctx, tokens } = this.#context;
+    new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+    if (M._wl_decode(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
     this.#cached.push(...ids);
   }
 
@@ -391,12 +403,12 @@ export class Model {
    * @returns {Promise<number>} tokens evaluated
    */
   async #evaluatePrompt(ids, signal) {
-    const M = this.#wasm.module;
+    const M = this.#core.M;
     let keep = 0;
     const cached = this.#cached;
     while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
     if (keep === ids.length) keep--; // the last prompt token must be decoded again for its logits
-    M._wl_context_truncate(this.#h.ctx, keep);
+    M._wl_context_truncate(this.#context.ctx, keep);
     cached.length = keep;
     for (let i = keep; i < ids.length; i += PROMPT_BATCH) {
       if (signal?.aborted) throw abortError(signal);
@@ -414,18 +426,18 @@ export class Model {
   async *#generate(promptIds, options, stops, stopTokens) {
     this.#checkAlive();
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
-    const M = this.#wasm.module;
+    const M = this.#core.M;
     const { signal } = options;
     const maxTokens = options.maxTokens ?? 256;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new WasmllmError('ERR_BAD_ARG', `maxTokens must be a non-negative integer, got ${maxTokens}`);
     const sampler = this.#newSampler(options);
     this.#busy = true;
-    const tokenizer = this.#tokenizer;
+    const tokenizer = this.#core.tokenizer;
     const decoder = tokenizer.createStreamDecoder();
     const matcher = new StopMatcher(stops);
     const stopSet = new Set(stopTokens);
-    const nCtx = M._wl_context_n_ctx(this.#h.ctx);
-    const nVocab = M._wl_model_n_vocab(this.#h.model);
+    const nCtx = M._wl_context_n_ctx(this.#context.ctx);
+    const nVocab = M._wl_model_n_vocab(this.#core.model);
     /** @type {Completion} */
     const result = {
       promptTokens: promptIds, tokens: [], text: '', finishReason: 'length', promptEvaluated: 0,
@@ -441,7 +453,7 @@ export class Model {
       let stoppedByText = false;
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortError(signal);
-        const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#h.ctx), nVocab);
+        const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#context.ctx), nVocab);
         if (token < 0 || token >= nVocab) throw new WasmllmError('ERR_BAD_ARG', `the sampler returned ${token}`);
         M._wl_sampler_accept(sampler, token);
         if (tokenizer.isEog(token) || stopSet.has(token)) { result.finishReason = 'stop'; break; }
@@ -486,12 +498,86 @@ export class Model {
       return v;
     };
     const seed = o.seed === undefined || o.seed === null ? (Math.random() * 2 ** 32) >>> 0 : num(o.seed, 0, 'seed') >>> 0;
-    const s = this.#wasm.module._wl_sampler_new(
+    const s = this.#core.M._wl_sampler_new(
       num(o.temperature, 0.8, 'temperature'), num(o.topK, 40, 'topK') | 0, num(o.topP, 0.95, 'topP'),
       num(o.minP, 0.05, 'minP'), num(o.repeatPenalty, 1, 'repeatPenalty'), num(o.repeatLastN, 64, 'repeatLastN') | 0,
       num(o.frequencyPenalty, 0, 'frequencyPenalty'), num(o.presencePenalty, 0, 'presencePenalty'), seed);
     if (!s) throw new WasmllmError('ERR_OOM', 'cannot allocate a sampler');
     return s;
+  }
+}
+
+/**
+ * A loaded model: the weights plus a default session (complete(), chat(),
+ * tokenize() work on the model directly). createSession() adds KV caches that
+ * share the weights, e.g. one per concurrent request in a server.
+ */
+export class Model extends Session {
+  /** @type {Core} */
+  #core;
+
+  /** @internal use loadModel() @param {Core} core @param {Context} context */
+  constructor(core, context) {
+    super(core, context);
+    this.#core = core;
+  }
+
+  /**
+   * A new session (its own KV cache) over the same weights.
+   * @param {{ contextSize?: number }} [options] contextSize defaults to the model's own
+   * @returns {Session}
+   */
+  createSession(options = {}) {
+    if (this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    checkContextSize(options.contextSize);
+    return new Session(this.#core, newContext(this.#core, options.contextSize ?? this.contextSize));
+  }
+
+  /** Sizes, types and settings of the loaded model. */
+  info() {
+    if (this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    const { M, wasm } = this.#core;
+    const md = this.#core.header.metadata;
+    const arch = String(md.get('general.architecture') ?? 'unknown');
+    const tensorTypes = {};
+    let tensorCount = 0, tensorBytes = 0;
+    for (const s of this.#core.shards) {
+      for (const t of s.header.tensors) {
+        tensorTypes[t.typeName] = (tensorTypes[t.typeName] ?? 0) + 1;
+        tensorCount++;
+        tensorBytes += t.nBytes;
+      }
+    }
+    const fileType = md.get('general.file_type');
+    return {
+      architecture: arch,
+      name: md.get('general.name') ?? null,
+      nParams: M._wl_model_n_params(this.#core.model),
+      nVocab: M._wl_model_n_vocab(this.#core.model),
+      nCtxTrain: M._wl_model_n_ctx_train(this.#core.model),
+      embeddingLength: M._wl_model_n_embd(this.#core.model),
+      layers: M._wl_model_n_layer(this.#core.model),
+      heads: md.get(`${arch}.attention.head_count`) ?? null,
+      headsKv: md.get(`${arch}.attention.head_count_kv`) ?? md.get(`${arch}.attention.head_count`) ?? null,
+      fileType: fileType === undefined ? null : FILE_TYPES[fileType] ?? `type ${fileType}`,
+      tensorCount,
+      tensorBytes,
+      tensorTypes,
+      shards: this.#core.shards.length,
+      fileBytes: this.#core.shards.reduce((n, s) => n + s.size, 0),
+      contextSize: this.contextSize,
+      threads: wasm.threads,
+      wasmVariant: wasm.variant,
+      loadMs: Math.round(this.#core.loadMs),
+    };
+  }
+
+  /** Frees the wasm memory (every session's too) and stops the worker threads. */
+  dispose() {
+    if (this.#core.disposed) return;
+    for (const session of [...this.#core.sessions]) if (session !== this) session.dispose();
+    super.dispose();
+    freeCore(this.#core);
   }
 }
 

@@ -40,7 +40,7 @@ export function canUseThreads() {
 const compiled = new Map();
 
 /**
- * @param {{ threads?: number, variant?: 'mt'|'st', wasmModule?: WebAssembly.Module,
+ * @param {{ threads?: number, variant?: 'mt'|'st', sessions?: number, wasmModule?: WebAssembly.Module,
  *   wasmFactory?: (settings: object) => Promise<any> }} [options]
  *   wasmModule + wasmFactory: a precompiled module and its ES6 glue's default
  *   export, for hosts that can neither fetch nor compile wasm bytes at run
@@ -55,6 +55,7 @@ export async function loadWasm(options = {}) {
   }
   const variant = options.variant ?? (given ? 'st' : threads > 1 && canUseThreads() ? 'mt' : 'st');
   if (variant === 'st') threads = 1;
+  const sessions = options.sessions ?? 1;
 
   const { factory, wasmModule, scriptUrl } = given ?? (IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant));
   let failInstantiate;
@@ -63,7 +64,8 @@ export async function loadWasm(options = {}) {
     // The C pool (src/threadpool.c) counts the calling thread; its workers
     // must be ready before the first parallel op, because the main thread
     // blocks on the pool's barrier and cannot let a new worker finish loading.
-    wlPoolSize: variant === 'mt' ? threads - 1 : 0,
+    // Each context (KV cache) has its own pool, so `sessions` contexts need that many sets.
+    wlPoolSize: variant === 'mt' ? (threads - 1) * sessions : 0,
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports)
         .then((instance) => receive(instance, wasmModule), failInstantiate);

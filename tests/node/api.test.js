@@ -277,3 +277,32 @@ test('loading can be aborted; loaded models leave no process-wide listeners behi
   assert.deepEqual([process.listenerCount('uncaughtException'), process.listenerCount('unhandledRejection')], before);
   for (const m of models) m.dispose();
 });
+
+test('sessions share the weights, each with its own KV cache; interleaved runs match the reference', async () => {
+  const model = await loadModel(file, { threads: 2, contextSize: 256, sessions: 2 });
+  try {
+    const a = model.createSession({ contextSize: 128 });
+    const b = model.createSession(); // a third pool: the prewarmed workers are taken, so it may run on fewer threads
+    assert.equal(a.contextSize, 128);
+    assert.equal(b.contextSize, 256, 'defaults to the model\'s context size');
+    const runs = [model, a, b].map((s) => s.complete(PROMPT, GREEDY));
+    const outs = [[], [], []];
+    // Round-robin one token at a time: each session keeps its own cache.
+    for (let alive = 3; alive > 0;) {
+      alive = 0;
+      for (let i = 0; i < 3; i++) {
+        const step = await runs[i].next();
+        if (!step.done) { alive++; if (step.value.token >= 0) outs[i].push(step.value.token); }
+      }
+    }
+    for (const out of outs) assert.deepEqual(out, reference.tokens);
+    a.dispose();
+    assert.throws(() => a.complete(PROMPT), { code: 'ERR_DISPOSED' });
+    assert.deepEqual((await collect(b.complete(PROMPT, GREEDY))).tokens, reference.tokens, 'b is unaffected');
+    model.dispose();
+    assert.throws(() => b.complete(PROMPT), { code: 'ERR_DISPOSED' });
+    assert.throws(() => model.createSession(), { code: 'ERR_DISPOSED' });
+  } finally {
+    model.dispose();
+  }
+});
