@@ -233,3 +233,101 @@ describe('Unigram (t5) against native llama.cpp', { skip: refMissing }, () => {
     });
   }
 });
+
+/**
+ * Builds a SentencePiece-style precompiled charsmap: a blob size, an
+ * XOR-compressed double array (each unit: label in bits 0-7, has-leaf in
+ * bit 8, child offset XOR own index from bit 10; a value unit has bit 31
+ * set) mapping
+ * UTF-8 prefixes to offsets of NUL-terminated replacements that follow it.
+ * @param {Record<string, string>} map
+ */
+function buildCharsmap(map) {
+  const enc = new TextEncoder();
+  const root = { next: new Map(), value: -1 };
+  let repl = [];
+  for (const [from, to] of Object.entries(map)) {
+    let node = root;
+    for (const b of enc.encode(from)) {
+      if (!node.next.has(b)) node.next.set(b, { next: new Map(), value: -1 });
+      node = node.next.get(b);
+    }
+    node.value = repl.length;
+    repl = repl.concat([...enc.encode(to), 0]);
+  }
+  const units = new Map([[0, 0]]); // index -> unit; 0 is the root's
+  const used = (i) => units.has(i);
+  // Give each node an offset whose child slots (and value slot) are free.
+  const place = (node) => {
+    const labels = [...node.next.keys()];
+    if (node.value >= 0) labels.push(0);
+    for (let off = 1; ; off++) {
+      if (off >= 1 << 21) throw new Error('charsmap too large for this builder');
+      if (labels.every((c) => !used(off ^ c))) {
+        for (const c of labels) units.set(off ^ c, 0); // reserve
+        return off;
+      }
+    }
+  };
+  const rootOff = place(root);
+  units.set(0, rootOff << 10);
+  const queue = [[root, rootOff]];
+  while (queue.length) {
+    const [node, off] = queue.shift();
+    if (node.value >= 0) units.set(off ^ 0, (0x80000000 | node.value) >>> 0);
+    for (const [c, child] of node.next) {
+      const childOff = child.next.size || child.value >= 0 ? place(child) : 0;
+      // offsets are stored XORed with the unit's own index
+      units.set(off ^ c, ((((off ^ c) ^ childOff) << 10) | (child.value >= 0 ? 1 << 8 : 0) | c) >>> 0);
+      queue.push([child, childOff]);
+    }
+  }
+  // Pad so that any offset ^ byte stays inside the array, as darts-clone's
+  // 256-unit blocks guarantee (llama.cpp treats an index past the end as corrupt).
+  const size = ((Math.max(...units.keys()) | 0xff) + 1);
+  const xcda = new Uint32Array(size);
+  for (const [i, u] of units) xcda[i] = u;
+  const out = new Uint8Array(4 + size * 4 + repl.length);
+  const dv = new DataView(out.buffer);
+  dv.setUint32(0, size * 4, true);
+  for (let i = 0; i < size; i++) dv.setUint32(4 + i * 4, xcda[i], true);
+  out.set(repl, 4 + size * 4);
+  return out;
+}
+
+describe('Unigram precompiled charsmap against native llama.cpp', { skip: refMissing }, () => {
+  test('charsmap replacements (NFKC-like folds, multi-byte keys, longest match) give the same ids', async () => {
+    const charsmap = buildCharsmap({
+      'Ａ': 'A', 'ｂ': 'b', 'ﬁ': 'fi', '①': '1', '\u3000': ' ', '\u00a0': ' ', '™': 'TM', 'Å': 'A\u030a',
+      'ab': 'X', 'abc': 'Y', '…': '...', '\t': ' ',
+    });
+    const header = parseGGUF(new Uint8Array(fs.readFileSync(vocabFile('llama-spm'))), { allowNoData: true });
+    const w = new GGUFWriter();
+    w.copyKVs(header, (k) => k.startsWith('tokenizer.') && !/model|add_bos|add_eos/.test(k));
+    w.addKV('general.architecture', VT.STRING, 'llama');
+    w.addKV('tokenizer.ggml.model', VT.STRING, 't5');
+    w.addKV('tokenizer.ggml.add_space_prefix', VT.BOOL, true);
+    w.addKV('tokenizer.ggml.remove_extra_whitespaces', VT.BOOL, true);
+    w.addKV('tokenizer.ggml.precompiled_charsmap', VT.ARRAY, charsmap, VT.UINT8);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-t5cm-'));
+    const file = path.join(dir, 't5cm.gguf');
+    w.write(file);
+    const llama = await loadLlama();
+    const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
+    try {
+      const tok = createTokenizer(readMetadata(file));
+      const texts = ['Ａｂｃ ﬁne ① abc ab a… x™', '\u3000lead\u00a0and\ttabs\t ', 'Åland abcabcab', ...variedCorpus().slice(0, 60)];
+      for (const text of texts) {
+        const got = tok.encode(text, { addSpecial: false });
+        assert.deepEqual(got, Array.from(m.tokenize(text, false)), JSON.stringify(text.slice(0, 60)));
+      }
+      // the map is really applied: "ab" becomes "X"
+      assert.notDeepEqual(tok.encode('ab', { addSpecial: false }), tok.encode('a b', { addSpecial: false }));
+      assert.deepEqual(tok.encode('ab', { addSpecial: false }), tok.encode('X', { addSpecial: false }));
+    } finally {
+      await m.dispose();
+      await llama.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

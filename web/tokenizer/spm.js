@@ -50,8 +50,10 @@ export class SpmModel {
     if (!this.chunkable) { this.#encodeChunk(text, out); return; }
     const cache = this.cache;
     let start = 0;
-    for (let i = 1; i <= text.length; i++) {
-      if (i < text.length && !(text.charCodeAt(i) === 0x2581 && text.charCodeAt(i - 1) !== 0x2581)) continue;
+    // A chunk ends before each U+2581 that follows another character.
+    for (let i = text.indexOf(SPACE_MARK, 1); start < text.length; i = text.indexOf(SPACE_MARK, i + 1)) {
+      if (i < 0) i = text.length;
+      else if (text.charCodeAt(i - 1) === 0x2581) continue;
       const chunk = text.slice(start, i);
       start = i;
       let ids = cache.get(chunk);
