@@ -44,22 +44,8 @@ const DEFAULT_MAX_BODY = 1 << 20;
  */
 export function createWorkerHandler(config) {
   const cfg = checkConfig(config);
-  /** The isolate's one model and API; a failed load is forgotten so the next request retries. */
-  let loading = null;
-
-  /** @param {any} env @param {any} ctx */
-  function ready(env, ctx) {
-    if (!loading) {
-      loading = loadApi(cfg, env).catch((e) => {
-        loading = null;
-        throw e;
-      });
-      // The load belongs to whichever request started it; keep it running
-      // even if that client goes away, since other requests may be waiting on it.
-      ctx?.waitUntil?.(loading.catch(() => {}));
-    }
-    return loading;
-  }
+  const model = createModelState(cfg);
+  const gate = createGate(cfg.maxQueue);
 
   return {
     async fetch(request, env, ctx) {
@@ -70,9 +56,14 @@ export function createWorkerHandler(config) {
         });
       }
       const controller = new AbortController();
+      /** Set once a stream is running: stops it and frees the slot. */
+      let stopStream = null;
       // With the enable_request_signal compatibility flag, request.signal
       // fires when the client disconnects; a streamed body also sees cancel().
-      const onAbort = () => controller.abort(new WasmllmError('ERR_ABORTED', 'the client disconnected'));
+      const onAbort = () => {
+        controller.abort(new WasmllmError('ERR_ABORTED', 'the client disconnected'));
+        stopStream?.();
+      };
       if (request.signal?.aborted) onAbort();
       else request.signal?.addEventListener?.('abort', onAbort, { once: true });
       try {
@@ -81,15 +72,119 @@ export function createWorkerHandler(config) {
         const body = request.method === 'POST' ? await readJsonBody(request, cfg.maxBodyBytes) : undefined;
         let api;
         try {
-          api = await ready(env, ctx);
+          api = await model.ready(env, ctx, controller.signal);
         } catch (e) {
+          if (controller.signal.aborted) throw new ApiError(499, 'the client disconnected', { code: 'aborted' });
           return jsonResponse(errorResponse(loadFailure(e)));
         }
-        const r = await api.handle(request.method, path, body, controller.signal);
-        return r.stream ? streamResponse(r, controller) : jsonResponse(r);
+        if (request.method !== 'POST') return jsonResponse(await api.handle(request.method, path, body, controller.signal));
+        // A stream is validated before it queues: its generation starts on the first read.
+        const early = body?.stream === true ? await api.handle(request.method, path, body, controller.signal) : null;
+        if (early && !early.stream) return jsonResponse(early);
+        const release = await gate.enter(controller.signal);
+        let r;
+        try {
+          r = early ?? await api.handle(request.method, path, body, controller.signal);
+        } catch (e) {
+          release();
+          throw e;
+        }
+        if (!r.stream) {
+          release();
+          return jsonResponse(r);
+        }
+        const streamed = streamResponse(r, controller, release);
+        stopStream = streamed.stop;
+        // Keep this request's context alive until the generation has ended,
+        // even if its client left: that is what frees the slot for the others.
+        ctx?.waitUntil?.(streamed.finished);
+        return streamed.response;
       } catch (e) {
         return jsonResponse(errorResponse(e instanceof ApiError ? e : new ApiError(500, e?.message ?? String(e))));
       }
+    },
+  };
+}
+
+/*
+ * Every request waits in its own context. workerd cancels a request that
+ * awaits a promise which another request settles (it sees no pending I/O and
+ * reports "code had hung"), and the second request's continuation would run
+ * in the first one's context. So waiters poll shared state on a timer instead
+ * of awaiting each other, and each request drives its own generation.
+ */
+const POLL_MS = 5;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+const abortedWhileWaiting = () => new ApiError(499, 'the client disconnected while waiting', { code: 'aborted' });
+
+/**
+ * The isolate's one model: loaded by the first request that needs it, while
+ * later ones wait; a failed load is reported to those waiting and forgotten,
+ * so the next request retries.
+ * @param {ReturnType<typeof checkConfig>} cfg
+ */
+function createModelState(cfg) {
+  let api = null;
+  let loading = false;
+  let failures = 0;
+  let lastError = null;
+  return {
+    /** @param {any} env @param {any} ctx @param {AbortSignal} signal */
+    async ready(env, ctx, signal) {
+      const failuresBefore = failures;
+      for (;;) {
+        if (api) return api;
+        if (failures !== failuresBefore) throw lastError;
+        if (!loading) break;
+        if (signal.aborted) throw abortedWhileWaiting();
+        await sleep(POLL_MS);
+      }
+      loading = true;
+      const load = loadApi(cfg, env);
+      // Keep the loading request's context alive even if its client leaves: others wait on it.
+      ctx?.waitUntil?.(load.catch(() => {}));
+      try {
+        api = await load;
+        return api;
+      } catch (e) {
+        failures++;
+        lastError = e;
+        throw e;
+      } finally {
+        loading = false;
+      }
+    },
+  };
+}
+
+/**
+ * One generation at a time (one model, one KV cache), first come first
+ * served, at most `maxQueue` waiting.
+ * @param {number} maxQueue
+ */
+function createGate(maxQueue) {
+  let holder = null;
+  const queue = [];
+  return {
+    /** @param {AbortSignal} signal @returns {Promise<() => void>} frees the turn (idempotent) */
+    async enter(signal) {
+      const ticket = {};
+      if (holder || queue.length) {
+        if (queue.length >= maxQueue) {
+          throw new ApiError(503, `the model is busy and ${queue.length} requests are queued; retry later`, { code: 'server_busy' });
+        }
+        queue.push(ticket);
+        try {
+          while (holder || queue[0] !== ticket) {
+            if (signal.aborted) throw abortedWhileWaiting();
+            await sleep(POLL_MS);
+          }
+        } finally {
+          queue.splice(queue.indexOf(ticket), 1);
+        }
+      }
+      holder = ticket;
+      return () => { if (holder === ticket) holder = null; };
     },
   };
 }
@@ -220,24 +315,44 @@ function jsonResponse(r) {
 }
 
 /**
- * Pulls SSE chunks from the API only as fast as the client reads them; a
- * cancelled body (the client went away) aborts the generation.
+ * Pulls SSE chunks from the API only as fast as the client reads them. stop()
+ * (the client went away: a cancelled body or request.signal) aborts the
+ * generation and closes the chunk iterator, which frees the model.
  * @param {import('./openai-api.js').ApiResponse} r @param {AbortController} controller
+ * @param {() => void} release frees the generation turn
  */
-function streamResponse(r, controller) {
+function streamResponse(r, controller, release) {
   const it = r.stream[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
+  let markFinished;
+  const finished = new Promise((resolve) => { markFinished = resolve; });
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    release();
+    markFinished();
+  };
+  const stop = () => {
+    controller.abort(new WasmllmError('ERR_ABORTED', 'the client disconnected'));
+    Promise.resolve(it.return?.()).catch(() => {}).finally(end);
+  };
   const body = new ReadableStream({
     async pull(c) {
-      const { done, value } = await it.next();
-      if (done) c.close();
-      else c.enqueue(encoder.encode(value));
+      try {
+        const { done, value } = await it.next();
+        if (done) {
+          end();
+          c.close();
+        } else {
+          c.enqueue(encoder.encode(value));
+        }
+      } catch (e) {
+        end();
+        c.error(e);
+      }
     },
-    cancel() {
-      controller.abort(new WasmllmError('ERR_ABORTED', 'the client disconnected'));
-      // The generator ends at its next abort check; return() then runs its finally blocks (the slot is released).
-      it.return?.().catch(() => {});
-    },
+    cancel: stop,
   }, { highWaterMark: 0 });
-  return new Response(body, { status: r.status, headers: { ...r.headers, ...CORS } });
+  return { response: new Response(body, { status: r.status, headers: { ...r.headers, ...CORS } }), finished, stop };
 }
