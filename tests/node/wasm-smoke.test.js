@@ -67,6 +67,21 @@ function openInHeap(m, bytes) {
 }
 
 for (const variant of ['st', 'mt']) {
+  const files = existsSync(`${distDir}wasmllm-${variant}.wasm`) && existsSync(`${distDir}wasmllm-${variant}.cjs`);
+  test(`${variant} build also starts from wasmBinary bytes`, { skip: !files && 'dist/cjs not built' }, async () => {
+    const factory = require(`${distDir}wasmllm-${variant}.cjs`);
+    const m = await factory({ wasmBinary: readFileSync(`${distDir}wasmllm-${variant}.wasm`), wlPoolSize: 1, print() {}, printErr() {} });
+    try {
+      const p = m._wl_alloc(64);
+      assert.notEqual(p, 0);
+      m._wl_free(p);
+    } finally {
+      m.PThread?.terminateAllThreads();
+    }
+  });
+}
+
+for (const variant of ['st', 'mt']) {
   const present = existsSync(`${distDir}wasmllm-${variant}.wasm`) && existsSync(`${distDir}wasmllm-${variant}.cjs`);
   test(`${variant} build loads and answers the C API`, { skip: !present && 'dist/cjs not built (npm run build)' }, async () => {
     const m = await start(variant, variant === 'mt' ? 2 : 0);
