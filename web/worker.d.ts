@@ -1,0 +1,47 @@
+// Type declarations for `wasmllm/worker` (web/worker.js): the OpenAI-compatible
+// API as a Workers-style fetch handler (Cloudflare Workers, workerd).
+
+/** GGUF bytes, a URL to fetch them from, or a streamed body. */
+export type WorkerModelBytes = ArrayBuffer | ArrayBufferView | string | URL | ReadableStream<Uint8Array> | Response;
+
+/** An object from a bucket binding, e.g. R2's `env.MODELS.get(key)`: its body streams, its size is known. */
+export interface BucketObject {
+  body: ReadableStream<Uint8Array>;
+  size: number;
+}
+
+export interface WorkerHandlerConfig {
+  /**
+   * The model: bytes (a bundled data module), a URL, or a function of the
+   * worker's env returning them, e.g. `(env) => env.MODELS.get('model.gguf')`.
+   * Called on the first request that needs the model, again after a failure.
+   */
+  model: WorkerModelBytes | ((env: any) => Promise<WorkerModelBytes | BucketObject | null | undefined>);
+  /** dist/mjs/wasmllm-st.wasm imported as a module (edge runtimes refuse to compile wasm bytes). */
+  wasmModule: WebAssembly.Module;
+  /** The id /v1/models reports and requests may name. Default: the GGUF's general.name, else 'wasmllm'. */
+  modelId?: string;
+  /** KV cache size in tokens. Default: min(training context, 2048) for bytes; 2048 for streamed sources. */
+  contextSize?: number;
+  /** max_tokens when a request names none. Default 256. */
+  maxTokensDefault?: number;
+  /** Request body limit in bytes (413 beyond). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Requests that may wait for the model while it generates (503 beyond). Default 16. */
+  maxQueue?: number;
+}
+
+export interface WorkerExecutionContext {
+  waitUntil(promise: Promise<unknown>): void;
+}
+
+export interface WorkerHandler {
+  fetch(request: Request, env?: any, ctx?: WorkerExecutionContext): Promise<Response>;
+}
+
+/**
+ * Serves GET /health, GET /v1/models, POST /v1/chat/completions and
+ * POST /v1/completions (`stream: true` for server-sent events) from one model
+ * per isolate, loaded on the first request with the single-threaded build.
+ */
+export function createWorkerHandler(config: WorkerHandlerConfig): WorkerHandler;
