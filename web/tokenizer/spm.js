@@ -31,7 +31,7 @@ export class SpmModel {
     this.byteIds = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const hex = b.toString(16).toUpperCase().padStart(2, '0');
-      this.byteIds[b] = tokenToId.get(`<0x${hex}>`) ?? tokenToId.get(String.fromCharCode(b)) ?? (b < 0x80 ? -1 : -1);
+      this.byteIds[b] = tokenToId.get(`<0x${hex}>`) ?? (b < 0x80 ? tokenToId.get(String.fromCharCode(b)) : undefined) ?? -1;
     }
     // Can a merge cross "x▁" (x not ▁)? If no token contains that, chunks are independent.
     this.chunkable = !tokens.some((t, i) => (vocab.attrs[i] !== ATTR.BYTE) && /[^\u2581]\u2581/.test(t));
