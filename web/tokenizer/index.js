@@ -162,6 +162,7 @@ export function createTokenizer(metadata) {
     decode,
     tokenToPiece,
     createStreamDecoder,
+    streamDecoder: createStreamDecoder, // the name docs/DESIGN.md uses
     isEog: (id) => vocab.eog.has(id),
     isControl: (id) => id >= 0 && id < vocab.tokens.length && (vocab.attrs[id] & ATTR.CONTROL) !== 0,
     nVocab: vocab.tokens.length,
