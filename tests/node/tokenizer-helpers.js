@@ -147,4 +147,6 @@ export const SPECIAL_TEXTS = [
   'text with <|endoftext|> in the middle and <tool_call>{"a":1}</tool_call> after',
   '<|fim_prefix|>def f():\n<|fim_suffix|>\n    return 1<|fim_middle|>',
   'not special: <|im_start |> < |im_end|> <|eot_id|',
+  '<|user|>\n  Hello<|end|>\n<|assistant|>\n  Hi </s>  x <s> \t<unk>\n\nend',
+  '<s><s> </s></s>  [CLS] a [SEP] b [MASK]  [PAD]',
 ];
