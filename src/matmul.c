@@ -42,11 +42,15 @@ int wl_matmul_supported(const wl_matrix *w) {
     return row != 0 && w->row_stride >= row && wl_row_size(t->vec_dot_type, w->n_cols) != 0;
 }
 
-/* The activation encoding wl_matmul will use for w: the tile kernels' wide
- * one where there is a tile kernel, else the vec_dot_type. */
+/* Where the SIMD tile kernels apply, they take their own activation
+ * encodings (quant.h); elsewhere activations are in the vec_dot_type. */
+static inline int is_float_type(wl_type t) {
+    return t == WL_TYPE_F32 || t == WL_TYPE_F16 || t == WL_TYPE_BF16;
+}
+
 static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
 #ifdef WL_HAVE_TILES
-    if (w->n_cols % WL_QK == 0) return wl_tile_kernel(w->type);
+    if (w->n_cols % (is_float_type(w->type) ? 8 : WL_QK) == 0) return wl_tile_kernel(w->type);
 #endif
     (void)w;
     return NULL;
@@ -54,7 +58,9 @@ static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
 
 static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t) {
 #ifdef WL_HAVE_TILES
-    if (tile_kernel_for(w)) return wl_q8_0_wide_row_size(w->n_cols);
+    if (tile_kernel_for(w)) {
+        return is_float_type(w->type) ? wl_float_wide_row_size(w->n_cols) : wl_q8_0_wide_row_size(w->n_cols);
+    }
 #endif
     return wl_row_size(t->vec_dot_type, w->n_cols);
 }
@@ -74,7 +80,8 @@ static void quantize_task(void *ctx, int ith, int nth) {
         char *dst = job->act_dst + (size_t)t * job->act_row_size;
 #ifdef WL_HAVE_TILES
         if (job->tile) {
-            wl_q8_0_wide_from_float(x, dst, n);
+            if (is_float_type(job->w->type)) wl_float_wide_from_float(job->w->type, x, (float *)dst, n);
+            else wl_q8_0_wide_from_float(x, dst, n);
             continue;
         }
 #endif

@@ -144,7 +144,12 @@ typedef void (*wl_tile_fn)(int n, const void *w, size_t w_stride, int64_t n_rows
 size_t wl_q8_0_wide_row_size(int64_t n);
 /* x quantized exactly as q8_0_from_float, stored in the wide encoding. */
 void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n);
-/* NULL when the type has no tile kernel (use vec_dot). */
+/* Float weights (F32, F16, BF16): activations as f32 rounded through the
+ * weight type (F16/BF16), rows 16-aligned; F32 uses the activations as is. */
+size_t wl_float_wide_row_size(int64_t n);
+void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n);
+/* NULL when the type has no tile kernel (use vec_dot). Q8_0-family kernels
+ * need n % 32 == 0, float ones n % 8 == 0 (wl_matmul checks). */
 wl_tile_fn wl_tile_kernel(int type);
 #endif
 

@@ -204,12 +204,156 @@ static void iq4_nl_tiles(int n, const void *w, size_t ws, int64_t nr, const void
     tiles(KIND_IQ4_NL, n, w, ws, nr, a, as, nt, o, os);
 }
 
+
+/* ---- float weights (F32, F16, BF16) ----
+ * Activations: f32, already rounded through the weight type's vec_dot_type
+ * (so F16 x F16 and BF16 x BF16 products are what vec_dot computes). The
+ * sums run in float lanes, not in the twins' double: results agree with
+ * vec_dot_ref to rounding, as the SIMD vec_dots do. */
+
+enum { KIND_F32, KIND_F16, KIND_BF16 };
+
+/* 8 halves (one v128) to two f32x4. Each half goes to the top of a 32-bit
+ * lane; an arithmetic shift by 3 then puts exponent+mantissa where a float
+ * keeps them (sign copies are masked off) and * 2^112 rebiases, exact for
+ * normals, subnormals and zero. Exponent 31 (inf/NaN) is not handled here:
+ * the caller tracks the largest |h| and redoes such rows exactly. */
+ALWAYS_INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
+    const v128_t zero = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000u);
+    const v128_t scale = wasm_f32x4_splat(0x1p112f);
+    v128_t a = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
+    v128_t b = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
+    *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(a, 3), keep), scale);
+    *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(b, 3), keep), scale);
+}
+
+/* 8 weights starting at element i as two f32x4; *hmax tracks the F16 |h|. */
+ALWAYS_INLINE void load_float8(int kind, const uint8_t *w, int i, v128_t *lo, v128_t *hi, v128_t *hmax) {
+    if (kind == KIND_F32) {
+        *lo = wasm_v128_load(w + 4 * i);
+        *hi = wasm_v128_load(w + 4 * i + 16);
+    } else if (kind == KIND_BF16) {
+        const v128_t zero = wasm_i32x4_splat(0);
+        v128_t b = wasm_v128_load(w + 2 * i);
+        *lo = wasm_i16x8_shuffle(zero, b, 0, 8, 1, 9, 2, 10, 3, 11);
+        *hi = wasm_i16x8_shuffle(zero, b, 4, 12, 5, 13, 6, 14, 7, 15);
+    } else {
+        v128_t h = wasm_v128_load(w + 2 * i);
+        *hmax = wasm_u16x8_max(*hmax, wasm_v128_and(h, wasm_i16x8_splat(0x7fff)));
+        f16x8_to_f32(h, lo, hi);
+    }
+}
+
+/* Any F16 inf/NaN seen? (|h| >= 0x7c00 in some lane) */
+ALWAYS_INLINE int has_special(v128_t hmax) {
+    return wasm_v128_any_true(wasm_u16x8_ge(hmax, wasm_i16x8_splat(0x7c00)));
+}
+
+/* Exact dot of one F16 row with f32 activations, for rows holding inf/NaN. */
+static float f16_row_exact(int n, const uint8_t *w, const float *y) {
+    const uint16_t *h = (const uint16_t *)w;
+    float sum = 0.0f;
+    for (int i = 0; i < n; i++) sum += wl_fp16_to_fp32(h[i]) * y[i];
+    return sum;
+}
+
+ALWAYS_INLINE float float_1x1(int kind, int n, const uint8_t *w, const float *y) {
+    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, hmax = wasm_i32x4_splat(0);
+    for (int i = 0; i < n; i += 8) {
+        v128_t lo, hi;
+        load_float8(kind, w, i, &lo, &hi, &hmax);
+        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(lo, wasm_v128_load(y + i)));
+        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(hi, wasm_v128_load(y + i + 4)));
+    }
+    if (kind == KIND_F16 && has_special(hmax)) return f16_row_exact(n, w, y);
+    return wl_hsum_f32x4(wasm_f32x4_add(a0, a1));
+}
+
+ALWAYS_INLINE void float_4x1(int kind, int n, const uint8_t *w, size_t ws, const float *y, float *out) {
+    v128_t acc[4], hmax[4];
+    for (int r = 0; r < 4; r++) acc[r] = wasm_f32x4_splat(0.0f), hmax[r] = wasm_i32x4_splat(0);
+    for (int i = 0; i < n; i += 8) {
+        v128_t y0 = wasm_v128_load(y + i), y1 = wasm_v128_load(y + i + 4);
+        for (int r = 0; r < 4; r++) {
+            v128_t lo, hi;
+            load_float8(kind, w + r * ws, i, &lo, &hi, &hmax[r]);
+            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_add(wasm_f32x4_mul(lo, y0), wasm_f32x4_mul(hi, y1)));
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        out[r] = kind == KIND_F16 && has_special(hmax[r]) ? f16_row_exact(n, w + r * ws, y) : wl_hsum_f32x4(acc[r]);
+    }
+}
+
+ALWAYS_INLINE void float_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const float *y[4];
+    v128_t acc[4], hmax = wasm_i32x4_splat(0);
+    for (int t = 0; t < 4; t++) y[t] = (const float *)(act + t * as), acc[t] = wasm_f32x4_splat(0.0f);
+    for (int i = 0; i < n; i += 8) {
+        v128_t lo, hi;
+        load_float8(kind, w, i, &lo, &hi, &hmax);
+        for (int t = 0; t < 4; t++) {
+            acc[t] = wasm_f32x4_add(acc[t], wasm_f32x4_add(wasm_f32x4_mul(lo, wasm_v128_load(y[t] + i)),
+                                                           wasm_f32x4_mul(hi, wasm_v128_load(y[t] + i + 4))));
+        }
+    }
+    int special = kind == KIND_F16 && has_special(hmax);
+    for (int t = 0; t < 4; t++) out[t * os] = special ? f16_row_exact(n, w, y[t]) : wl_hsum_f32x4(acc[t]);
+}
+
+ALWAYS_INLINE void float_tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                               int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    int t = 0;
+    if (n_tokens < 4) {
+        for (; t < n_tokens; t++) {
+            const float *y = (const float *)(act + (size_t)t * as);
+            int64_t r = 0;
+            for (; r + 4 <= n_rows; r += 4) float_4x1(kind, n, w + (size_t)r * ws, ws, y, out + t * os + r);
+            for (; r < n_rows; r++) out[t * os + r] = float_1x1(kind, n, w + (size_t)r * ws, y);
+        }
+        return;
+    }
+    for (; t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = 0; r < n_rows; r++) float_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    }
+    for (; t < n_tokens; t++) {
+        const float *y = (const float *)(act + (size_t)t * as);
+        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = float_1x1(kind, n, w + (size_t)r * ws, y);
+    }
+}
+
+static void f32_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    float_tiles(KIND_F32, n, w, ws, nr, a, as, nt, o, os);
+}
+static void f16_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    float_tiles(KIND_F16, n, w, ws, nr, a, as, nt, o, os);
+}
+static void bf16_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
+    float_tiles(KIND_BF16, n, w, ws, nr, a, as, nt, o, os);
+}
+
+size_t wl_float_wide_row_size(int64_t n) {
+    return ((size_t)n * sizeof(float) + 15) & ~(size_t)15;
+}
+
+void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n) {
+    for (int64_t i = 0; i < n; i++) {
+        if (type == WL_TYPE_F16) dst[i] = wl_fp16_to_fp32(wl_fp32_to_fp16(x[i]));
+        else if (type == WL_TYPE_BF16) dst[i] = wl_bf16_to_fp32(wl_fp32_to_bf16(x[i]));
+        else dst[i] = x[i];
+    }
+}
+
 wl_tile_fn wl_tile_kernel(int type) {
     switch (type) {
     case WL_TYPE_Q4_0: return q4_0_tiles;
     case WL_TYPE_Q5_0: return q5_0_tiles;
     case WL_TYPE_Q8_0: return q8_0_tiles;
     case WL_TYPE_IQ4_NL: return iq4_nl_tiles;
+    case WL_TYPE_F32: return f32_tiles;
+    case WL_TYPE_F16: return f16_tiles;
+    case WL_TYPE_BF16: return bf16_tiles;
     default: return 0;
     }
 }

@@ -98,6 +98,38 @@ static void test_unsupported(void) {
     CHECK(!wl_matmul_supported(&no_kernels), "IQ1_M accepted");
 }
 
+/* F16 weights holding inf / NaN give what the twin gives (the SIMD path
+ * converts halves with a shortcut that needs a fallback for those). */
+static void test_f16_specials(wl_pool *pool) {
+    enum { COLS = 64, ROWS = 6, TOKENS = 5 };
+    static uint16_t w[ROWS * COLS];
+    static float x[TOKENS * COLS], out[TOKENS * ROWS];
+    static uint16_t act[COLS];
+    uint32_t rng = 99;
+    for (int i = 0; i < ROWS * COLS; i++) w[i] = (uint16_t)(rng_next(&rng) & 0x3bff); /* |h| < 1 */
+    for (int i = 0; i < TOKENS * COLS; i++) x[i] = rng_uniform(&rng);
+    w[1 * COLS + 9] = 0x7c00;  /* +inf */
+    w[4 * COLS + 40] = 0x7e00; /* NaN */
+    wl_matrix m = { WL_TYPE_F16, COLS, ROWS, COLS * 2, w };
+    void *scratch = malloc(wl_matmul_scratch_size(&m, TOKENS));
+    for (int nt = 1; nt <= TOKENS; nt += TOKENS - 1) {
+        wl_matmul(pool, &m, x, nt, out, scratch);
+        for (int t = 0; t < nt; t++) {
+            const wl_type_traits *tr = wl_type_get(WL_TYPE_F16);
+            tr->from_float(x + t * COLS, act, COLS);
+            for (int r = 0; r < ROWS; r++) {
+                float twin;
+                tr->vec_dot_ref(COLS, &twin, w + r * COLS, act);
+                float got = out[t * ROWS + r];
+                CHECK(isnan(got) == isnan(twin) && isinf(got) == isinf(twin) && (!isinf(got) || got == twin),
+                      "f16 specials t%d r%d: %g vs twin %g", t, r, got, twin);
+                if (isfinite(twin)) CHECK(fabsf(got - twin) <= 1e-4f * (1 + fabsf(twin)), "f16 r%d %g vs %g", r, got, twin);
+            }
+        }
+    }
+    free(scratch);
+}
+
 int main(void) {
     wl_pool *pools[3];
     for (int i = 0; i < 3; i++) {
@@ -118,6 +150,8 @@ int main(void) {
         test_shape(pools, (wl_type)id, t->block_size, 1, 2, 0);
     }
     test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
+    test_shape(pools, WL_TYPE_F16, 100, 9, 6, 2);
+    test_f16_specials(pools[1]);
     for (int i = 0; i < 3; i++) wl_pool_destroy(pools[i]);
     return test_summary("test_matmul");
 }
