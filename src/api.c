@@ -2,6 +2,7 @@
  * these objects through pointers, so every one has an explicit free. */
 #include "wasmllm.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 
 void *wl_alloc(size_t n_bytes) {
@@ -11,6 +12,16 @@ void *wl_alloc(size_t n_bytes) {
 }
 
 void wl_free(void *ptr) { free(ptr); }
+
+double wl_heap_in_use(void) {
+#if defined(__EMSCRIPTEN__)
+    return (double)mallinfo().uordblks;
+#elif defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+    return (double)mallinfo2().uordblks;
+#else
+    return -1.0; /* unknown on this libc */
+#endif
+}
 
 wl_error *wl_error_new(void) { return calloc(1, sizeof(wl_error)); }
 

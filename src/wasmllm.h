@@ -16,6 +16,9 @@ typedef struct wl_sampler wl_sampler; /* sampling settings, RNG and token histor
 /* ---- memory and errors ---- */
 void *wl_alloc(size_t n_bytes); /* NULL when the heap cannot grow that far */
 void wl_free(void *ptr);
+/* Bytes currently allocated from the heap (malloc's own count): leak checks
+ * compare it before and after a workload. */
+double wl_heap_in_use(void);
 wl_error *wl_error_new(void);
 void wl_error_free(wl_error *err);
 int wl_error_code(const wl_error *err);

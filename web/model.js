@@ -572,6 +572,16 @@ export class Model extends Session {
     };
   }
 
+  /**
+   * Wasm memory: `heapBytes` is the size of the wasm memory (it only grows),
+   * `heapInUseBytes` what malloc has handed out now (leak checks compare it).
+   */
+  memory() {
+    if (this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    const { M, wasm } = this.#core;
+    return { heapBytes: wasm.heapU8().length, heapInUseBytes: M._wl_heap_in_use() };
+  }
+
   /** Frees the wasm memory (every session's too) and stops the worker threads. */
   dispose() {
     if (this.#core.disposed) return;
