@@ -1,0 +1,287 @@
+#!/usr/bin/env node
+/**
+ * Browser benchmark: wasmllm and wllama (@wllama/wllama 2.3.7; 3.x fails in
+ * Debian's Chromium) in the same headless Chromium, on the same synthetic
+ * SmolLM2-135M-shaped GGUF files as bench/run.js, in a cross-origin
+ * isolated page (so both can use threads).
+ *
+ *   node bench/browser.js [--types Q8_0,Q4_0] [--threads 1,2] [--runtimes wasmllm,wllama]
+ *     [--prompt 128] [--gen 64] [--repeat 2]
+ *
+ * Prints one JSON line per measurement:
+ *   {"runtime","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}
+ * Module use (bench/run.js): `import { runBrowserBench } from './browser.js'`.
+ *
+ * Both runtimes are timed the same way, from the page's main thread (what an
+ * app sees, worker messages included): pp = prompt tokens / time to decode
+ * the prompt; tg = (generated - 1) / time between the first and the last
+ * generated token. Greedy, fixed token ids, a warm-up run first. peak_mb is
+ * the peak resident memory (VmHWM) of the page's own renderer process, which
+ * holds its workers and wasm heaps (each run gets a fresh page and process);
+ * Linux only (null elsewhere).
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startServer } from '../demo/serve.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const SHAPE = 'smollm2-135m';
+const WLLAMA_DIR = path.join(ROOT, 'tests/ref/node_modules/@wllama/wllama');
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+  '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync',
+  // Every page in its own renderer process, so its peak memory is its own.
+  '--site-per-process', '--renderer-process-limit=100',
+];
+
+/** Fixed prompt ids, as bench/run.js: BOS then pseudo-random ordinary tokens. */
+export function promptTokens(n, vocab, bos) {
+  let s = 12345;
+  const ids = [bos];
+  while (ids.length < n) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    ids.push(259 + (s % (vocab - 259)));
+  }
+  return ids;
+}
+
+/**
+ * @typedef {{ runtime: string, host: string, model: string, type: string, threads: number,
+ *   pp_tok_s: number | null, tg_tok_s: number | null, peak_mb: number | null, error?: string }} BenchRow
+ * @typedef {object} BrowserBenchOptions
+ * @property {string[]} [types]      default ['Q8_0', 'Q4_0']
+ * @property {number[]} [threads]    default [1, 2]
+ * @property {string[]} [runtimes]   default ['wasmllm', 'wllama']
+ * @property {number} [prompt]       prompt tokens (default 128)
+ * @property {number} [gen]          generated tokens (default 64)
+ * @property {number} [repeat]       runs per cell, best kept (default 2)
+ * @property {(row: BenchRow) => void} [onRow]
+ * @property {(msg: string) => void} [log]
+ */
+
+/**
+ * Runs the measurements; resolves with every row.
+ * @param {BrowserBenchOptions} [options]
+ * @returns {Promise<BenchRow[]>}
+ */
+export async function runBrowserBench(options = {}) {
+  const types = options.types ?? ['Q8_0', 'Q4_0'];
+  const threadList = options.threads ?? [1, 2];
+  const runtimes = options.runtimes ?? ['wasmllm', 'wllama'];
+  const nPrompt = options.prompt ?? 128;
+  const gen = options.gen ?? 64;
+  const repeat = options.repeat ?? 2;
+  const log = options.log ?? (() => {});
+
+  const require = createRequire(path.join(ROOT, 'tests/ref/package.json'));
+  const { chromium } = require('playwright-core');
+  const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && fs.existsSync(p));
+  if (!executablePath) throw new Error('bench/browser: Chromium is missing (node tools/setup.js --test installs it)');
+  if (runtimes.includes('wllama') && !fs.existsSync(path.join(WLLAMA_DIR, 'esm/index.js'))) {
+    throw new Error('bench/browser: @wllama/wllama is missing from tests/ref (node tools/setup.js --test)');
+  }
+  const { ensureSynthetic, VOCAB_LLAMA_SPM } = await import('../tests/parity/models.js');
+  const { readVocab } = await import('../tools/make-synthetic.js');
+  const vocab = readVocab(VOCAB_LLAMA_SPM);
+  const nVocab = vocab.metadata.get('tokenizer.ggml.tokens').length;
+  const bos = vocab.metadata.get('tokenizer.ggml.bos_token_id') ?? 1;
+  const prompt = promptTokens(nPrompt, nVocab, bos);
+
+  const files = {};
+  for (const type of types) {
+    log(`bench/browser: ${SHAPE} ${type} (cached under .cache/synth)`);
+    [files[type]] = ensureSynthetic({ arch: 'llama', shape: SHAPE, type, seed: 1 });
+  }
+  const modelDir = path.dirname(files[types[0]]);
+  const server = await startServer({
+    isolation: true,
+    mounts: { '/bench-models/': modelDir, '/wllama/': path.join(WLLAMA_DIR, 'esm') },
+  });
+  const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-bench-chromium-'));
+  const context = await chromium.launchPersistentContext(userDir, { executablePath, headless: true, args: CHROMIUM_ARGS });
+  // No page other than the measured one: a new page then gets a renderer process of its own.
+  for (const p of context.pages()) await p.close();
+  const version = /Chromium (\S+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1];
+  const host = `chromium-${version ?? 'unknown'} wasm`;
+  const rows = [];
+  try {
+    for (const type of types) {
+      for (const threads of threadList) {
+        for (const runtime of runtimes) {
+          let best = null;
+          for (let r = 0; r < repeat; r++) {
+            // A fresh page per run: every run starts with fresh workers and heaps.
+            await waitUntil(() => rendererPids(userDir).length === 0, 3000);
+            const before = new Set(rendererPids(userDir));
+            const page = await context.newPage();
+            await page.goto(`${server.url}?nopreload`);
+            const mine = rendererPids(userDir).filter((pid) => !before.has(pid));
+            const url = `/bench-models/${path.basename(files[type])}`;
+            let m;
+            try {
+              m = runtime === 'wasmllm'
+                ? await page.evaluate(measureWasmllm, { url, threads, prompt, gen })
+                : await page.evaluate(measureWllama, { url, threads, prompt, gen });
+            } catch (e) {
+              m = { error: String(e?.message ?? e).split('\n')[0] };
+            }
+            // The page's own renderer process (its workers and wasm heaps live there): peak RSS.
+            const hwm = mine.reduce((sum, pid) => sum + peakRssMb(pid), 0);
+            if (!m.error) m.peakMb = hwm > 0 ? hwm : null;
+            await page.close();
+            if (m.error) { best = m; break; }
+            if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0), peakMb: Math.max(m.peakMb ?? 0, best?.peakMb ?? 0) || null };
+          }
+          const row = {
+            runtime, host, model: SHAPE, type, threads,
+            pp_tok_s: best.error ? null : round2(best.pp), tg_tok_s: best.error ? null : round2(best.tg),
+            peak_mb: best.error || !best.peakMb ? null : Math.round(best.peakMb),
+            ...(best.error ? { error: best.error } : { threads_used: best.threadsUsed }),
+          };
+          rows.push(row);
+          options.onRow?.(row);
+        }
+      }
+    }
+  } finally {
+    await context.close().catch(() => {});
+    await server.close();
+    fs.rmSync(userDir, { recursive: true, force: true });
+  }
+  return rows;
+}
+
+const round2 = (x) => Number(x.toFixed(2));
+
+/** Polls `done` every 50 ms for at most `ms`. */
+async function waitUntil(done, ms) {
+  for (const end = Date.now() + ms; !done() && Date.now() < end;) await new Promise((r) => setTimeout(r, 50));
+}
+
+/** Page renderer processes of the Chromium whose profile is `userDir` (Linux /proc). */
+function rendererPids(userDir) {
+  const out = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      // Chromium rewrites its children's titles: arguments come space-separated, not NUL-separated.
+      const cmd = fs.readFileSync(`/proc/${name}/cmdline`, 'utf8').split(/[\0 ]/);
+      if (cmd.includes('--type=renderer') && cmd.includes(`--user-data-dir=${userDir}`) && !cmd.includes('--top-chrome-webui')) {
+        out.push(Number(name));
+      }
+    } catch { /* exited meanwhile */ }
+  }
+  return out;
+}
+
+/** VmHWM (peak resident set) of a process in MB, 0 when unknown. */
+function peakRssMb(pid) {
+  try {
+    const kb = Number(/^VmHWM:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]);
+    return Number.isFinite(kb) ? (kb * 1024) / 1e6 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+// ---------------------------------------------------------------- in the page
+
+/** Runs in the page: wasmllm through its public browser API. */
+async function measureWasmllm({ url, threads, prompt, gen }) {
+  const { loadModel } = await import('/web/browser.js');
+  const model = await loadModel(url, { threads, contextSize: prompt.length + gen + 8, cache: false });
+  try {
+    for await (const _ of model.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0 })) { /* warm-up */ }
+    const ids = [...prompt];
+    ids[1] += 1; // defeats KV prefix reuse (only BOS is kept)
+    const t0 = performance.now();
+    let tFirst = 0, tLast = 0, n = 0;
+    for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0 })) {
+      if (token < 0) continue;
+      tLast = performance.now();
+      if (n++ === 0) tFirst = tLast;
+    }
+    const timings = model.lastCompletion.timings;
+    return {
+      pp: (prompt.length * 1000) / (timings.promptMs || (tFirst - t0)),
+      tg: n > 1 ? ((n - 1) * 1000) / (tLast - tFirst) : 0,
+      threadsUsed: model.info().threads,
+      generated: n,
+    };
+  } finally {
+    model.dispose();
+  }
+}
+
+/** Runs in the page: wllama 2.3.7 with the same token ids, greedy. */
+async function measureWllama({ url, threads, prompt, gen }) {
+  const { Wllama } = await import('/wllama/index.js');
+  const wllama = new Wllama({
+    'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm',
+    'multi-thread/wllama.wasm': '/wllama/multi-thread/wllama.wasm',
+  }, { suppressNativeLog: true, logger: { debug() {}, log() {}, warn() {}, error: console.error } });
+  await wllama.loadModelFromUrl(new URL(url, location.href).href, {
+    n_threads: threads, n_ctx: prompt.length + gen + 8, n_batch: 512, useCache: false,
+  });
+  try {
+    await wllama.samplingInit({ temp: 0 });
+    await wllama.decode(prompt.slice(0, 8), {});
+    await wllama.kvClear();
+    const ids = [...prompt];
+    ids[1] += 1;
+    const t0 = performance.now();
+    await wllama.decode(ids, {});
+    const tPrompt = performance.now() - t0;
+    await wllama.samplingInit({ temp: 0 }, ids);
+    let tFirst = 0, tLast = 0, n = 0;
+    for (let i = 0; i < gen; i++) {
+      const { token } = await wllama.samplingSample();
+      await wllama.samplingAccept([token]);
+      tLast = performance.now();
+      if (n++ === 0) tFirst = tLast;
+      if (i + 1 < gen) await wllama.decode([token], {});
+    }
+    return {
+      pp: (prompt.length * 1000) / tPrompt,
+      tg: n > 1 ? ((n - 1) * 1000) / (tLast - tFirst) : 0,
+      threadsUsed: wllama.getNumThreads(),
+      generated: n,
+    };
+  } finally {
+    await wllama.exit();
+  }
+}
+
+// ---------------------------------------------------------------- CLI
+
+function parseArgs(argv) {
+  const o = {};
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
+    if (a === '--types') o.types = next().split(',');
+    else if (a === '--threads') o.threads = next().split(',').map(Number);
+    else if (a === '--runtimes') o.runtimes = next().split(',');
+    else if (a === '--prompt') o.prompt = Number(next());
+    else if (a === '--gen') o.gen = Number(next());
+    else if (a === '--repeat') o.repeat = Number(next());
+    else throw new Error(`bench/browser: unknown argument ${a}`);
+  }
+  return o;
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(e.message);
+    process.exit(2);
+  }
+  runBrowserBench({ ...opts, onRow: (row) => console.log(JSON.stringify(row)), log: (s) => console.error(s) })
+    .catch((e) => { console.error(`bench/browser: ${e.message}`); process.exit(1); });
+}
