@@ -15,10 +15,16 @@
  * Nine levels of arrays, the same limit web/gguf.js applies. */
 #define GGUF_MAX_ARRAY_DEPTH 9
 /* Smallest encodings, used to bound counts before allocating:
- * kv = key length (8) + one key byte + type (4) + a one-byte value;
+ * kv = key length (8) + type (4) + a one-byte value (keys may be empty);
  * tensor info = name length (8) + n_dims (4) + one dim (8) + type (4) + offset (8). */
-#define GGUF_MIN_KV_BYTES 14
+#define GGUF_MIN_KV_BYTES 13
 #define GGUF_MIN_TENSOR_INFO_BYTES 32
+
+/* Counts, dimensions and offsets of 2^53 or more are refused: no file
+ * is 8 PiB, and 2^53 is where web/gguf.js (JS numbers) stops, so both
+ * parsers accept exactly the same files. It also keeps every size product
+ * below 2^64 without further checks (2^53 elements * 292 bytes). */
+#define GGUF_MAX_COUNT ((UINT64_C(1) << 53) - 1) /* JS's Number.MAX_SAFE_INTEGER */
 
 /* ---- bounded little-endian reader ---- */
 
@@ -155,6 +161,9 @@ static void gguf_decode_scalar(uint32_t type, const uint8_t *p, wl_gguf_kv *kv) 
  * small file fails at once instead of iterating. */
 static wl_status gguf_skip_array(gguf_reader *r, uint32_t elem_type, uint64_t count, int depth,
                                  const char *key, wl_error *err) {
+    if (count > GGUF_MAX_COUNT)
+        return wl_fail(err, WL_ERR_TRUNCATED, "key '%s': array count %" PRIu64 " is larger than any file",
+                       key, count);
     size_t elem = gguf_scalar_size(elem_type);
     if (elem) {
         if (count > gguf_remaining(r) / elem)
@@ -177,13 +186,14 @@ static wl_status gguf_skip_array(gguf_reader *r, uint32_t elem_type, uint64_t co
         return WL_OK;
     }
     if (elem_type == WL_GGUF_ARRAY) {
-        if (depth >= GGUF_MAX_ARRAY_DEPTH)
-            return wl_fail(err, WL_ERR_BAD_VALUE, "key '%s': arrays nested deeper than %d levels",
-                           key, GGUF_MAX_ARRAY_DEPTH);
         if (count > gguf_remaining(r) / 12)
             return wl_fail(err, WL_ERR_TRUNCATED,
                            "key '%s': array of %" PRIu64 " arrays at offset %zu runs past the end of the file",
                            key, count, r->pos);
+        /* An empty array of arrays opens no deeper level (web/gguf.js agrees). */
+        if (count > 0 && depth >= GGUF_MAX_ARRAY_DEPTH)
+            return wl_fail(err, WL_ERR_BAD_VALUE, "key '%s': arrays nested deeper than %d levels",
+                           key, GGUF_MAX_ARRAY_DEPTH);
         for (uint64_t i = 0; i < count; i++) {
             uint32_t inner_type;
             uint64_t inner_count;
@@ -252,25 +262,24 @@ static wl_status gguf_read_kv(gguf_reader *r, wl_gguf_kv *kv, wl_error *err) {
 
 /* ---- tensor infos ---- */
 
-/* Element count and byte size of a tensor, refusing any product that does
- * not fit 63 bits (ggml uses int64 element counts). */
-static wl_status gguf_tensor_size(wl_gguf_tensor *t, const wl_type_traits *ts, const char *name,
-                                  wl_error *err) {
-    int64_t n_elems = 1;
-    for (int d = 0; d < WL_GGUF_MAX_DIMS; d++) {
-        int64_t ne = t->ne[d];
-        if (ne != 0 && n_elems > INT64_MAX / ne)
-            return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': element count overflows 64 bits", name);
+
+/* Reads the n_dims dimensions, refusing any that (or whose product) exceeds
+ * GGUF_MAX_COUNT; unused dimensions are 1. */
+static wl_status gguf_read_dims(gguf_reader *r, wl_gguf_tensor *t, const char *name, wl_error *err) {
+    uint64_t n_elems = 1;
+    for (int d = 0; d < WL_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
+    for (uint32_t d = 0; d < t->n_dims; d++) {
+        uint64_t ne;
+        if (!gguf_read_u64(r, &ne))
+            return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': dimensions cut off at offset %zu", name, r->pos);
+        if (ne > GGUF_MAX_COUNT)
+            return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': dimension %u = %" PRIu64 " is larger than any file",
+                           name, d, ne);
+        if (ne != 0 && n_elems > GGUF_MAX_COUNT / ne)
+            return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': element count reaches 2^53", name);
         n_elems *= ne;
+        t->ne[d] = (int64_t)ne;
     }
-    if (t->ne[0] % ts->block_size != 0)
-        return wl_fail(err, WL_ERR_BAD_TENSOR,
-                       "tensor '%s': row length %" PRId64 " is not a multiple of the block size %d",
-                       name, t->ne[0], ts->block_size);
-    uint64_t n_blocks = (uint64_t)n_elems / ts->block_size;
-    if (n_blocks > UINT64_MAX / ts->type_size)
-        return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': byte size overflows 64 bits", name);
-    t->n_bytes = n_blocks * ts->type_size;
     return WL_OK;
 }
 
@@ -279,6 +288,9 @@ static wl_status gguf_read_tensor_info(gguf_reader *r, wl_gguf_tensor *t, uint32
     size_t at = r->pos;
     wl_status st = gguf_read_str(r, &t->name, "tensor name", err);
     if (st) return st;
+    /* Names are looked up as C strings and shown in messages: UTF-8 like keys. */
+    if (!gguf_utf8_valid((const uint8_t *)t->name.ptr, t->name.len))
+        return wl_fail(err, WL_ERR_BAD_VALUE, "tensor name at offset %zu is not valid UTF-8", at);
     char name[96];
     gguf_key_for_message(t->name, name, sizeof name);
     if (!gguf_read_u32(r, &t->n_dims))
@@ -286,32 +298,30 @@ static wl_status gguf_read_tensor_info(gguf_reader *r, wl_gguf_tensor *t, uint32
     if (t->n_dims < 1 || t->n_dims > WL_GGUF_MAX_DIMS)
         return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s' (info at offset %zu): %u dimensions (1..%d allowed)",
                        name, at, t->n_dims, WL_GGUF_MAX_DIMS);
-    for (int d = 0; d < WL_GGUF_MAX_DIMS; d++) t->ne[d] = 1;
-    for (uint32_t d = 0; d < t->n_dims; d++) {
-        uint64_t ne;
-        if (!gguf_read_u64(r, &ne))
-            return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': dimensions cut off at offset %zu", name, r->pos);
-        if (ne > (uint64_t)INT64_MAX)
-            return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': dimension %u is negative", name, d);
-        t->ne[d] = (int64_t)ne;
-    }
+    st = gguf_read_dims(r, t, name, err);
+    if (st) return st;
     uint32_t type;
-    if (!gguf_read_u32(r, &type) || !gguf_read_u64(r, &t->offset))
+    if (!gguf_read_u32(r, &type))
         return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': info cut off at offset %zu", name, r->pos);
     /* Any id GGUF defines is accepted here (sizes are all the parser needs);
      * whether kernels exist for it is the model loader's question. */
     const wl_type_traits *ts = wl_type_get(type);
     if (!ts) return wl_fail(err, WL_ERR_UNKNOWN_TYPE, "tensor '%s': unknown ggml type %u", name, type);
     t->type = (wl_type)type;
-    st = gguf_tensor_size(t, ts, name, err);
-    if (st) return st;
+    if (t->ne[0] % ts->block_size != 0)
+        return wl_fail(err, WL_ERR_BAD_TENSOR,
+                       "tensor '%s': row length %" PRId64 " is not a multiple of the block size %d",
+                       name, t->ne[0], ts->block_size);
+    uint64_t n_elems = (uint64_t)(t->ne[0] * t->ne[1] * t->ne[2] * t->ne[3]);
+    t->n_bytes = n_elems / (uint64_t)ts->block_size * ts->type_size;
+    if (!gguf_read_u64(r, &t->offset))
+        return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': info cut off at offset %zu", name, r->pos);
+    if (t->offset > GGUF_MAX_COUNT)
+        return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': data offset %" PRIu64 " is larger than any file",
+                       name, t->offset);
     if (t->offset % alignment != 0)
         return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor '%s': data offset %" PRIu64 " is not a multiple of the alignment %u",
                        name, t->offset, alignment);
-    /* An offset this large points past any file (the code web/gguf.js gives too). */
-    if (t->offset > UINT64_MAX - t->n_bytes)
-        return wl_fail(err, WL_ERR_TRUNCATED, "tensor '%s': offset %" PRIu64 " + size overflows 64 bits",
-                       name, t->offset);
     return WL_OK;
 }
 

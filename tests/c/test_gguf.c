@@ -281,6 +281,20 @@ static void test_hostile_values(void) {
     expect_status(&b, WL_OK, "UTF-8 key");
     gw_free(&b);
 
+    /* The smallest possible kv: empty key, u8 value (13 bytes). */
+    gw_header(&b, 3, 0, 1);
+    gw_key(&b, "", WL_GGUF_UINT8); gw_u8(&b, 1);
+    expect_status(&b, WL_OK, "empty key, one-byte value");
+    gw_free(&b);
+
+    gw_header(&b, 3, 1, 0);
+    int64_t one[1] = {4};
+    gw_tensor_info(&b, "bad\xff", 1, one, WL_TYPE_F32, 0);
+    gw_pad(&b, 32);
+    for (int i = 0; i < 16; i++) gw_u8(&b, 0);
+    expect_status(&b, WL_ERR_BAD_VALUE, "non-UTF-8 tensor name");
+    gw_free(&b);
+
     /* Nine levels of arrays are accepted, ten are not (as in web/gguf.js). */
     for (int levels = 9; levels <= 10; levels++) {
         gw_header(&b, 3, 0, 1);
@@ -334,9 +348,26 @@ static void test_hostile_tensors(void) {
     expect_status(&b, WL_ERR_BAD_TENSOR, "0 dims");
     gw_free(&b);
 
+    /* A negative dimension reads as a u64 of 2^64 - 1: past any file. */
     int64_t neg[2] = {4, -1};
     b = one_tensor("t", 2, neg, WL_TYPE_F32, 0);
-    expect_status(&b, WL_ERR_BAD_TENSOR, "negative dim");
+    expect_status(&b, WL_ERR_TRUNCATED, "negative dim");
+    gw_free(&b);
+
+    /* 2^53 - 1 is the largest count both parsers (C and JS numbers) take. */
+    int64_t safe_max[1] = {(INT64_C(1) << 53) - 1}, past_safe[1] = {INT64_C(1) << 53};
+    b = one_tensor("t", 1, safe_max, 24 /* I8 */, 0);
+    CHECK(parse_status(&b, 1) == WL_OK);
+    gw_free(&b);
+    b = one_tensor("t", 1, past_safe, 24 /* I8 */, 0);
+    CHECK(parse_status(&b, 1) == WL_ERR_TRUNCATED);
+    gw_free(&b);
+    int64_t safe_split[2] = {INT64_C(1) << 27, INT64_C(1) << 26};
+    b = one_tensor("t", 2, safe_split, 24 /* I8 */, 0);
+    CHECK(parse_status(&b, 1) == WL_ERR_BAD_TENSOR); /* 2^53 elements */
+    gw_free(&b);
+    b = one_tensor("t", 1, ne4, WL_TYPE_F32, (UINT64_C(1) << 53) + 32);
+    CHECK(parse_status(&b, 1) == WL_ERR_TRUNCATED);
     gw_free(&b);
 
     int64_t huge[2] = {INT64_C(1) << 32, INT64_C(1) << 32};
@@ -344,14 +375,14 @@ static void test_hostile_tensors(void) {
     expect_status(&b, WL_ERR_BAD_TENSOR, "dims product 2^64");
     gw_free(&b);
 
-    /* 2^62 elements fit int64, but 2^62 * 4 bytes do not fit 64 bits. */
+    /* 2^62 elements: 2^62 * 4 bytes would not even fit 64 bits. */
     int64_t big[2] = {INT64_C(1) << 31, INT64_C(1) << 31};
     b = one_tensor("t", 2, big, WL_TYPE_F32, 0);
     expect_status(&b, WL_ERR_BAD_TENSOR, "byte size overflow");
     gw_free(&b);
 
-    /* 2^61 elements * 4 = 2^63 bytes: representable, so only the missing data fails. */
-    int64_t fits[2] = {INT64_C(1) << 31, INT64_C(1) << 30};
+    /* 2^52 elements * 4 = 2^54 bytes: representable, so only the missing data fails. */
+    int64_t fits[2] = {INT64_C(1) << 26, INT64_C(1) << 26};
     b = one_tensor("t", 2, fits, WL_TYPE_F32, 0);
     expect_status(&b, WL_ERR_TRUNCATED, "2^63-byte tensor in a small file");
     CHECK(parse_status(&b, 1) == WL_OK);
