@@ -95,7 +95,9 @@ describe('Llama 3 / Qwen3 tokenizer.json vocabularies', { skip: refMissing }, ()
       test('special-token text: parsed like HF with parseSpecial, like llama.cpp either way', () => {
         for (const text of SPECIAL_TEXTS) {
           const parsed = ours.encode(text, { addSpecial: false, parseSpecial: true });
-          assert.deepEqual(parsed, hf.encode(text, { add_special_tokens: false }).ids, `HF: ${JSON.stringify(text)}`);
+          // llama.cpp (and so we) turns a vocabulary's "</s>" into an end-of-generation
+          // control token by its text, even where it is an ordinary token (Qwen); HF does not.
+          if (!text.includes('</s>')) assert.deepEqual(parsed, hf.encode(text, { add_special_tokens: false }).ids, `HF: ${JSON.stringify(text)}`);
           assert.deepEqual(parsed, Array.from(native.tokenize(text, true)), `native parseSpecial: ${JSON.stringify(text)}`);
           const plain = ours.encode(text, { addSpecial: false, parseSpecial: false });
           assert.deepEqual(plain, Array.from(native.tokenize(text, false)), `native plain: ${JSON.stringify(text)}`);
