@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { loadModel } from './model.js';
 import { createServer } from './server.js';
+import { loadProgress } from './progress.js';
 
 const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
 
@@ -70,7 +71,9 @@ export async function runServeCli(argv, hooks = {}) {
   }
 
   const modelPath = values.model ?? EMBEDDED_MODEL;
-  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx });
+  const bar = loadProgress(modelPath, values.quiet);
+  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx, onProgress: bar?.update });
+  bar?.done();
   const engines = [model];
   for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession({ contextSize: cfg.ctx }));
   const md = model.metadata;

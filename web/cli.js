@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { WasmllmError } from './errors.js';
 import { readHeaders } from './sources.js';
+import { loadProgress } from './progress.js';
 
 const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
 const EMBEDDED_PROMPT = 'ROMEO:';
@@ -126,7 +127,9 @@ async function generate(command, args) {
   const onSigint = () => controller.abort(new WasmllmError('ERR_ABORTED', 'interrupted'));
   process.once('SIGINT', onSigint);
   const t0 = performance.now();
-  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, signal: controller.signal });
+  const bar = loadProgress(modelSource, values.quiet);
+  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, signal: controller.signal, onProgress: bar?.update });
+  bar?.done();
   try {
     if (values.verbose) {
       const i = model.info();
