@@ -206,7 +206,7 @@ async function generate() {
   const model = state.model;
   if (!model || state.phase !== 'ready') return;
   hideNotice();
-  ui.placeholder.remove();
+  if (ui.placeholder.isConnected) ui.output.replaceChildren();
   const chat = ui.mode.value === 'chat';
   const prompt = ui.prompt.value;
   const out = span('generated', '');
