@@ -11,12 +11,19 @@
  * Differences from Node: tokenize(), detokenize() return promises (the
  * tokenizer lives in the worker); info() is the snapshot taken at load plus
  * the live heap size.
+ *
+ * Size limits: shard bytes stream straight into the wasm heap, never into one
+ * JS ArrayBuffer, so the browser's 2 GB ArrayBuffer limit does not apply. The
+ * limit is wasm32's: the heap grows to at most 4 GiB (MAX_HEAP_BYTES) for the
+ * weights, KV cache and scratch together, and one shard must be under 2 GiB
+ * (MAX_SHARD_BYTES, one heap block); split bigger files with llama-gguf-split.
+ * A 2.7 GB model in three shards loads and runs in Chromium (2.8 GB heap).
  */
 import { WasmllmError } from './errors.js';
 import { ShardCache } from './cache.js';
-import { MAX_HEAP_BYTES } from './shard-loader.js';
+import { MAX_HEAP_BYTES, MAX_SHARD_BYTES } from './shard-loader.js';
 
-export { WasmllmError, ShardCache, MAX_HEAP_BYTES };
+export { WasmllmError, ShardCache, MAX_HEAP_BYTES, MAX_SHARD_BYTES };
 export { hfFileUrl, resolveHfShards } from './hf.js';
 export { parseGGUF, readGGUFHeader } from './gguf.js';
 

@@ -14,6 +14,8 @@ import { ShardCache, formatBytes } from './cache.js';
 
 /** wasm32 memory tops out at 4 GiB (-sMAXIMUM_MEMORY=4GB, less the last 64 KiB page). */
 export const MAX_HEAP_BYTES = 4294901760;
+/** One allocation in the wasm heap stays under 2 GiB (Emscripten's sbrk takes a signed 32-bit step). */
+export const MAX_SHARD_BYTES = 2 ** 31 - 1;
 const PROGRESS_INTERVAL_MS = 100;
 
 /**
@@ -64,6 +66,9 @@ class HeapShard {
     const M = this.wasm.module;
     const ptr = M._wl_alloc(Math.max(1, capacity)) >>> 0; // unsigned: pointers past 2 GiB read negative
     if (!ptr) {
+      if (capacity > MAX_SHARD_BYTES) {
+        throw new WasmllmError('ERR_OOM', `${this.name} is ${formatBytes(capacity)}: the wasm heap cannot hold one block over 2 GiB (its allocator grows by signed 32-bit steps); split the model into shards under 2 GiB (llama-gguf-split --split-max-size 1G) — all shards together may use up to 4 GiB`);
+      }
       throw new WasmllmError('ERR_OOM', `cannot allocate ${formatBytes(capacity)} for ${this.name}: the wasm heap is ${formatBytes(this.wasm.heapU8().length)} and cannot grow past 4 GiB (or the browser refused more memory)`);
     }
     if (this.ptr) {

@@ -300,3 +300,31 @@ test('the page shows load failures: 404, not GGUF, network failure', { skip, tim
     assert.match(notice, want);
   }
 });
+
+// Heavy (2.7 GB written to /tmp, about a minute): run with WASMLLM_BIG_TESTS=1.
+const bigSkip = skip || (process.env.WASMLLM_BIG_TESTS ? false : 'set WASMLLM_BIG_TESTS=1 to load a 2.7 GB model');
+test('a 2.7 GB model (three shards under 2 GiB) loads past the 2 GB ArrayBuffer limit', { skip: bigSkip, timeout: 600_000 }, async () => {
+  const { GGUFWriter } = await import('../../tools/gguf-writer.js');
+  const { parseGGUF } = await import('../../web/gguf.js');
+  const bytes = new Uint8Array(fs.readFileSync(path.join(fixtures(), single[0])));
+  const h = parseGGUF(bytes);
+  const w = new GGUFWriter();
+  w.copyKVs(h, () => true);
+  for (const t of h.tensors) {
+    const start = h.dataOffset + Number(t.offset);
+    w.addTensor(t.name, t.typeName, t.shape.map(Number), bytes.subarray(start, start + t.nBytes));
+  }
+  // Tensors the model never reads, only there to make the file big.
+  const zeros = new Uint8Array(512 << 20);
+  for (let i = 0; i < 5; i++) w.addTensor(`pad.${i}.weight`, 'F32', [1024, 131072], zeros);
+  const files = w.writeSplit(path.join(fixtures(), 'big'), { maxBytes: 1.3e9 }).map((f) => path.basename(f));
+  try {
+    const r = await loadInPage(`/fx/${files[0]}`, { cache: false }, 4);
+    assert.ok(r.ok, r.message);
+    assert.ok(r.info.fileBytes > 2.6e9);
+    assert.ok(r.info.heapBytes > 2 ** 31, `heap ${r.info.heapBytes}`);
+    assert.equal(r.tokens, 4);
+  } finally {
+    for (const f of files) fs.rmSync(path.join(fixtures(), f), { force: true });
+  }
+});
