@@ -241,7 +241,10 @@ const q = (s) => JSON.stringify(s);
 
 /**
  * @param {{ modules: BundleModule[], notes: string[] }} bundle
- * @param {{ outFile: string, port: number, model?: string, entry: string }} o
+ * @param {{ outFile: string, port: number, model?: string, entry: string,
+ *   vars?: Record<string, string>, localFetch?: boolean }} o
+ *   vars: text bindings (env.NAME); localFetch: let fetch() reach localhost
+ *   (workerd's default outbound allows public addresses only), for tests
  */
 export function renderConfig(bundle, o) {
   const dir = path.dirname(o.outFile);
@@ -261,7 +264,9 @@ export function renderConfig(bundle, o) {
     'using Workerd = import "/workerd/workerd.capnp";',
     '',
     'const config :Workerd.Config = (',
-    '  services = [ (name = "main", worker = .edgeWorker) ],',
+    o.localFetch
+      ? '  services = [ (name = "main", worker = .edgeWorker), (name = "internet", network = (allow = ["public", "private", "local"])) ],'
+      : '  services = [ (name = "main", worker = .edgeWorker) ],',
     `  sockets = [ (name = "http", address = ${q(`127.0.0.1:${o.port}`)}, http = (), service = "main") ],`,
     ');',
     '',
@@ -269,6 +274,9 @@ export function renderConfig(bundle, o) {
     '  modules = [',
     ...lines,
     '  ],',
+    ...(o.vars && Object.keys(o.vars).length
+      ? [`  bindings = [ ${Object.entries(o.vars).map(([k, v]) => `(name = ${q(k)}, text = ${q(v)})`).join(', ')} ],`]
+      : []),
     `  compatibilityDate = ${q(COMPATIBILITY_DATE)},`,
     `  compatibilityFlags = [${COMPATIBILITY_FLAGS.map(q).join(', ')}],`,
     ');',

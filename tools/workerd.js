@@ -45,7 +45,8 @@ async function waitForPort(port, deadline, exited) {
  * Starts workerd on a free port: on `config` (an existing config file), or on
  * one generated into `dir` for `entry` (embedding `model` in place of the
  * bundled .gguf, if given).
- * @param {{ config?: string, dir?: string, entry?: string, model?: string, timeoutMs?: number }} o
+ * @param {{ config?: string, dir?: string, entry?: string, model?: string, timeoutMs?: number,
+ *   vars?: Record<string, string>, localFetch?: boolean }} o  vars, localFetch: see renderConfig
  * @returns {Promise<{ url: string, pid: number, startMs: number, log: () => string, stop: () => Promise<void> }>}
  */
 export async function startWorkerd(o) {
@@ -56,7 +57,7 @@ export async function startWorkerd(o) {
     if (!o.dir) throw new Error('startWorkerd needs a config file or a dir to write one into');
     configFile = path.join(o.dir, 'config.capnp');
     const entry = o.entry ?? 'demo/edge-worker/worker.mjs';
-    fs.writeFileSync(configFile, renderConfig(collectModules(entry), { outFile: configFile, port, model: o.model, entry }));
+    fs.writeFileSync(configFile, renderConfig(collectModules(entry), { outFile: configFile, port, model: o.model, entry, vars: o.vars, localFetch: o.localFetch }));
   }
   const t0 = Date.now();
   // The socket named "http" in the config is moved to our port.

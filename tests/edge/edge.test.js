@@ -175,3 +175,37 @@ test('a failed model load answers 503 and the next request retries', { skip, tim
     await flaky.stop();
   }
 });
+
+test('a model fetched by URL on the first request streams into the heap (the R2 way)', { skip, timeout: 90000 }, async () => {
+  const http = await import('node:http');
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    requests++;
+    // The first fetch fails, as a bucket or origin sometimes does.
+    if (requests === 1) { res.writeHead(502); res.end('bad gateway'); return; }
+    res.writeHead(200, { 'content-length': fs.statSync(MODEL).size });
+    fs.createReadStream(MODEL).pipe(res);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const byUrl = await startWorkerd({
+    dir: tmp, entry: 'tests/edge/fixtures/url-worker.mjs', localFetch: true, timeoutMs: 30000,
+    vars: { MODEL_URL: `http://127.0.0.1:${server.address().port}/shakespeare.gguf` },
+  });
+  try {
+    const ask = () => post(`${byUrl.url}/v1/completions`, { prompt: 'ROMEO:', max_tokens: 24, temperature: 0 });
+    const failed = await ask();
+    assert.equal(failed.status, 503);
+    assert.match((await failed.json()).error.message, /ERR_FETCH.*502/);
+    const r = await ask();
+    assert.equal(r.status, 200);
+    const streamed = await r.json();
+    const embedded = await (await post(`${worker.url}/v1/completions`, { prompt: 'ROMEO:', max_tokens: 24, temperature: 0 })).json();
+    assert.equal(streamed.choices[0].text, embedded.choices[0].text);
+    assert.equal(requests, 2, 'the model is fetched once per isolate after a success');
+    await ask();
+    assert.equal(requests, 2);
+  } finally {
+    await byUrl.stop();
+    server.close();
+  }
+});
