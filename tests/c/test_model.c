@@ -267,8 +267,16 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
                  decode_in_steps(c3, tokens, n_prompt, 37, odd, n_vocab);
         CHECK(ok, "%s: decode failed", s->arch);
         float d1 = max_diff(batch, seq, n_vocab), d2 = max_diff(batch, odd, n_vocab);
-        CHECK(d1 < 1e-4f, "%s: batch vs sequential logits differ by %g (n=%d)", s->arch, d1, n_prompt);
-        CHECK(d2 < 1e-4f, "%s: batch vs 37-token pieces differ by %g", s->arch, d2);
+        /* Relative to the largest logit. Batched matmul kernels may sum in
+         * another order than one-token ones (wasm SIMD tiles do, ~1e-6), and
+         * with f16 weights such a difference can flip an f16 rounding of a
+         * K/V entry (a 5e-4 relative step), hence the looser bound there.
+         * Mask or position bugs show up as errors of 1e-2 and more. */
+        float top = 1.0f;
+        for (int i = 0; i < n_vocab; i++) top = fmaxf(top, fabsf(batch[i]));
+        const float tol = (s->wtype == WL_TYPE_F32 ? 1e-4f : 1e-3f) * top;
+        CHECK(d1 < tol, "%s: batch vs sequential logits differ by %g (n=%d, |max| %g)", s->arch, d1, n_prompt, top);
+        CHECK(d2 < tol, "%s: batch vs 37-token pieces differ by %g (|max| %g)", s->arch, d2, top);
         CHECK(wl_context_pos(c1) == n_prompt, "%s: pos %d", s->arch, wl_context_pos(c1));
         float spread = 0.0f;
         for (int i = 1; i < n_vocab; i++) spread = fmaxf(spread, fabsf(batch[i] - batch[0]));
@@ -279,7 +287,7 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
         CHECK(wl_context_pos(c1) == n_prompt / 2, "%s: truncate", s->arch);
         ok = decode_in_steps(c1, tokens + n_prompt / 2, n_prompt - n_prompt / 2, 1000, odd, n_vocab);
         float d3 = ok ? max_diff(batch, odd, n_vocab) : 1.0f;
-        CHECK(d3 < 1e-4f, "%s: re-decode after truncate differs by %g", s->arch, d3);
+        CHECK(d3 < tol, "%s: re-decode after truncate differs by %g", s->arch, d3);
     }
     wl_context_free(c1);
     wl_context_free(c2);
