@@ -331,3 +331,38 @@ describe('Unigram precompiled charsmap against native llama.cpp', { skip: refMis
     }
   });
 });
+
+describe('SentencePiece with a token that spans a word boundary', { skip: refMissing }, () => {
+  test('the whole-fragment merge path gives native llama.cpp ids', async () => {
+    // "e▁t" lets merges cross the start of a word, so chunks are not independent.
+    const header = parseGGUF(new Uint8Array(fs.readFileSync(vocabFile('llama-spm'))), { allowNoData: true });
+    const tokens = [...header.metadata.get('tokenizer.ggml.tokens')];
+    const scores = Float32Array.from(header.metadata.get('tokenizer.ggml.scores'));
+    tokens[31990] = 'e\u2581t';
+    scores[31990] = -5;
+    const w = new GGUFWriter();
+    w.copyKVs(header, (k) => k !== 'tokenizer.ggml.tokens' && k !== 'tokenizer.ggml.scores');
+    w.addKV('tokenizer.ggml.tokens', VT.ARRAY, tokens, VT.STRING);
+    w.addKV('tokenizer.ggml.scores', VT.ARRAY, scores, VT.FLOAT32);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-spm-'));
+    const file = path.join(dir, 'spm.gguf');
+    w.write(file);
+    const llama = await loadLlama();
+    const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
+    try {
+      const tok = createTokenizer(readMetadata(file));
+      const texts = ['the tree the test', 'one two three', ...variedCorpus()];
+      let crossed = 0;
+      for (const text of texts) {
+        const got = tok.encode(text, { addSpecial: false });
+        if (got.includes(31990)) crossed++;
+        assert.deepEqual(got, Array.from(m.tokenize(text, false)), JSON.stringify(text.slice(0, 60)));
+      }
+      assert.ok(crossed > 0, 'the boundary-spanning token was used');
+    } finally {
+      await m.dispose();
+      await llama.dispose();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -11,6 +11,7 @@
  */
 import { MinHeap } from './heap.js';
 import { ATTR } from './vocab.js';
+import { PairMap } from './pair-map.js';
 
 const TWO32 = 4294967296;
 const SPACE_MARK = '\u2581';
@@ -35,11 +36,61 @@ export class SpmModel {
     }
     // Can a merge cross "x▁" (x not ▁)? If no token contains that, chunks are independent.
     this.chunkable = !tokens.some((t, i) => (vocab.attrs[i] !== ATTR.BYTE) && /[^\u2581]\u2581/.test(t));
+    this.#buildPairs();
     this.heap = new MinHeap(256);
-    this.sym = { len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
+    this.sym = { id: new Int32Array(64), len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
     /** @type {Map<string, number[]>} */
     this.cache = new Map();
     this.encoder = new TextEncoder();
+  }
+
+  /**
+   * Every way a token splits into two symbols (tokens, or single code points
+   * that are not tokens): (left id, right id) -> token id. Two adjacent
+   * symbols merge exactly when their concatenation is a token, so this table
+   * replaces building and hashing the concatenated text for every candidate.
+   * Single code points that are not tokens get ids past the vocabulary.
+   */
+  #buildPairs() {
+    const { tokens, tokenToId } = this.vocab;
+    const nVocab = tokens.length;
+    /** @type {Map<string, number>} */
+    this.extraChars = new Map();
+    const symbolId = (text) => {
+      const id = tokenToId.get(text);
+      if (id !== undefined) return id;
+      const cp = text.codePointAt(0);
+      if (text.length !== (cp > 0xffff ? 2 : 1)) return -1; // longer text that is no token: never a symbol
+      let extra = this.extraChars.get(text);
+      if (extra === undefined) { extra = nVocab + this.extraChars.size; this.extraChars.set(text, extra); }
+      return extra;
+    };
+    this.pairs = new PairMap(nVocab * 2);
+    for (let id = 0; id < nVocab; id++) {
+      const text = tokens[id];
+      if (tokenToId.get(text) !== id) continue; // a duplicate text: the later id is the token
+      for (let k = 1; k < text.length; k++) {
+        const c = text.charCodeAt(k);
+        if (c >= 0xdc00 && c <= 0xdfff && (text.charCodeAt(k - 1) & 0xfc00) === 0xd800) continue; // inside a pair
+        const l = symbolId(text.slice(0, k));
+        if (l < 0) continue;
+        const r = symbolId(text.slice(k));
+        if (r < 0) continue;
+        this.pairs.addIfAbsent(l, r, id);
+      }
+    }
+    /** @type {Map<number, number>} code point -> symbol id (-1: joins nothing) */
+    this.charIds = new Map();
+  }
+
+  /** @param {number} cp @param {string} ch */
+  #charId(cp, ch) {
+    let id = this.charIds.get(cp);
+    if (id === undefined) {
+      id = this.vocab.tokenToId.get(ch) ?? this.extraChars.get(ch) ?? -1;
+      this.charIds.set(cp, id);
+    }
+    return id;
   }
 
   /**
@@ -71,55 +122,58 @@ export class SpmModel {
     if (this.sym.len.length >= n) return;
     let cap = this.sym.len.length;
     while (cap < n) cap *= 2;
-    this.sym = { len: new Int32Array(cap), prev: new Int32Array(cap), next: new Int32Array(cap), start: new Int32Array(cap) };
+    this.sym = { id: new Int32Array(cap), len: new Int32Array(cap), prev: new Int32Array(cap), next: new Int32Array(cap), start: new Int32Array(cap) };
   }
 
   /** @param {string} text @param {number[]} out */
   #encodeChunk(text, out) {
     if (text.length === 0) return;
     this.#grow(text.length);
-    const { len, prev, next, start } = this.sym;
+    const { id, len, prev, next, start } = this.sym;
     // One symbol per code point (UTF-16 units: a surrogate pair is one symbol).
     let n = 0;
     for (let i = 0; i < text.length; n++) {
       const c = text.charCodeAt(i);
       const w = c >= 0xd800 && c <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00 ? 2 : 1;
+      id[n] = w === 1 ? this.#charId(c, text[i]) : this.#charId(text.codePointAt(i), text.slice(i, i + 2));
       start[n] = i; len[n] = w; prev[n] = n - 1; next[n] = n + 1;
       i += w;
     }
     next[n - 1] = -1;
     const heap = this.heap;
     heap.clear();
-    for (let i = 1; i < n; i++) this.#tryPair(text, i - 1, i);
+    for (let i = 1; i < n; i++) this.#tryPair(i - 1, i);
     while (heap.size > 0) {
       const key = heap.pop();
       const right = heap.popA, size = heap.popB;
       const left = key % TWO32;
       if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== size) continue;
+      id[left] = this.pairs.get(id[left], id[right]);
       len[left] += len[right];
       len[right] = 0;
       next[left] = next[right];
       if (next[right] >= 0) prev[next[right]] = left;
-      this.#tryPair(text, prev[left], left);
-      this.#tryPair(text, left, next[left]);
+      this.#tryPair(prev[left], left);
+      this.#tryPair(left, next[left]);
     }
-    const { tokenToId } = this.vocab;
+    const nVocab = this.vocab.tokens.length;
     for (let i = 0; i >= 0; i = next[i]) {
-      const piece = text.slice(start[i], start[i] + len[i]);
-      const id = tokenToId.get(piece);
-      if (id !== undefined) { out.push(id); continue; }
-      for (const b of this.encoder.encode(piece)) {
+      if (id[i] >= 0 && id[i] < nVocab) { out.push(id[i]); continue; }
+      // not a token: its UTF-8 bytes as <0xXX> tokens
+      for (const b of this.encoder.encode(text.slice(start[i], start[i] + len[i]))) {
         const t = this.byteIds[b];
         out.push(t >= 0 ? t : (this.vocab.ids.unk ?? 0));
       }
     }
   }
 
-  #tryPair(text, l, r) {
+  #tryPair(l, r) {
     if (l < 0 || r < 0) return;
-    const { len, start } = this.sym;
-    const id = this.vocab.tokenToId.get(text.slice(start[l], start[l] + len[l] + len[r]));
-    if (id === undefined) return;
-    this.heap.push(this.scoreRank[id] * TWO32 + l, r, len[l] + len[r]);
+    const { id, len } = this.sym;
+    const a = id[l], b = id[r];
+    if (a < 0 || b < 0) return;
+    const merged = this.pairs.get(a, b);
+    if (merged < 0) return;
+    this.heap.push(this.scoreRank[merged] * TWO32 + l, r, len[l] + len[r]);
   }
 }
