@@ -48,9 +48,15 @@ static inline int is_float_type(wl_type t) {
     return t == WL_TYPE_F32 || t == WL_TYPE_F16 || t == WL_TYPE_BF16;
 }
 
+static inline int is_k_type(const wl_type_traits *t) {
+    return t->vec_dot_type == WL_TYPE_Q8_K;
+}
+
 static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
 #ifdef WL_HAVE_TILES
-    if (w->n_cols % (is_float_type(w->type) ? 8 : WL_QK) == 0) return wl_tile_kernel(w->type);
+    const wl_type_traits *t = wl_type_get((uint32_t)w->type);
+    int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
+    if (w->n_cols % multiple == 0) return wl_tile_kernel(w->type);
 #endif
     (void)w;
     return NULL;
@@ -59,7 +65,9 @@ static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
 static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t) {
 #ifdef WL_HAVE_TILES
     if (tile_kernel_for(w)) {
-        return is_float_type(w->type) ? wl_float_wide_row_size(w->n_cols) : wl_q8_0_wide_row_size(w->n_cols);
+        if (is_float_type(w->type)) return wl_float_wide_row_size(w->n_cols);
+        if (is_k_type(t)) return wl_q8_K_wide_row_size(w->n_cols);
+        return wl_q8_0_wide_row_size(w->n_cols);
     }
 #endif
     return wl_row_size(t->vec_dot_type, w->n_cols);
@@ -81,6 +89,7 @@ static void quantize_task(void *ctx, int ith, int nth) {
 #ifdef WL_HAVE_TILES
         if (job->tile) {
             if (is_float_type(job->w->type)) wl_float_wide_from_float(job->w->type, x, (float *)dst, n);
+            else if (is_k_type(job->traits)) wl_q8_K_wide_from_float(x, dst, n);
             else wl_q8_0_wide_from_float(x, dst, n);
             continue;
         }

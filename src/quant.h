@@ -115,6 +115,11 @@ void q6_K_from_float(const float *src, void *dst, int64_t n);
 void q6_K_dot_q8_K(int n, float *s, const void *x, const void *y);
 void q6_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
 
+/* The 16 6-bit Q3_K scales, minus 32. */
+void wl_q3_K_unpack_scales(const uint8_t packed[12], int out[16]);
+/* The 8 6-bit scales and mins of Q4_K / Q5_K. */
+void wl_q4_K_unpack_scales(const uint8_t packed[12], int sc[8], int m[8]);
+
 /* ---- IQ4_NL, IQ4_XS (quant_iq4.c) ---- */
 extern const int8_t wl_iq4_levels[16]; /* the fixed non-linear levels */
 void iq4_nl_to_float(const void *src, float *dst, int64_t n);
@@ -144,6 +149,10 @@ typedef void (*wl_tile_fn)(int n, const void *w, size_t w_stride, int64_t n_rows
 size_t wl_q8_0_wide_row_size(int64_t n);
 /* x quantized exactly as q8_0_from_float, stored in the wide encoding. */
 void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n);
+/* K-quants and IQ4_XS: Q8_K values as int16, then the f32 super-block
+ * scales, then the int16 sums of each 16 values (the bsums). */
+size_t wl_q8_K_wide_row_size(int64_t n);
+void wl_q8_K_wide_from_float(const float *x, void *dst, int64_t n);
 /* Float weights (F32, F16, BF16): activations as f32 rounded through the
  * weight type (F16/BF16), rows 16-aligned; F32 uses the activations as is. */
 size_t wl_float_wide_row_size(int64_t n);

@@ -192,7 +192,7 @@ void q2_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * hmask[l]. 16 6-bit scales: low 4 bits in bytes 0..7 (sub-blocks 8..15 in
  * the high nibbles), high 2 bits in bytes 8..11. */
 
-static void q3_K_scales(const uint8_t packed[12], int out[16]) {
+void wl_q3_K_unpack_scales(const uint8_t packed[12], int out[16]) {
     for (int j = 0; j < 16; j++) {
         int lo = j < 8 ? packed[j] & 15 : packed[j - 8] >> 4;
         int hi = (packed[8 + j % 4] >> (2 * (j / 4))) & 3;
@@ -211,7 +211,7 @@ void q3_K_to_float(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         float d = wl_fp16_to_fp32(b[i].d);
         int sc[16];
-        q3_K_scales(b[i].scales, sc);
+        wl_q3_K_unpack_scales(b[i].scales, sc);
         for (int e = 0; e < WL_QK_K; e++) dst[i * WL_QK_K + e] = d * (float)sc[e / 16] * (float)q3_K_value(&b[i], e);
     }
 }
@@ -249,7 +249,7 @@ void q3_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[16];
-        q3_K_scales(x[i].scales, sc);
+        wl_q3_K_unpack_scales(x[i].scales, sc);
         int isum = 0;
         for (int sb = 0; sb < 16; sb++) {
             int sub = 0;
@@ -269,7 +269,7 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[16];
-        q3_K_scales(x[i].scales, sc);
+        wl_q3_K_unpack_scales(x[i].scales, sc);
         v128_t hm0 = wasm_v128_load(x[i].hmask), hm1 = wasm_v128_load(x[i].hmask + 16);
         v128_t acc = wasm_i32x4_splat(0);
         const int8_t *q8 = y[i].qs;
@@ -300,7 +300,7 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * qs[32c + l], element 64c + 32 + l its high nibble; Q5_K's fifth bits are
  * bit 2c (low) and 2c + 1 (high) of qh[l]. */
 
-static void k4_scales(const uint8_t q[12], int sc[8], int m[8]) {
+void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8]) {
     for (int j = 0; j < 8; j++) {
         if (j < 4) {
             sc[j] = q[j] & 63;
@@ -349,7 +349,7 @@ void q4_K_to_float(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         float d = wl_fp16_to_fp32(b[i].d), dmin = wl_fp16_to_fp32(b[i].dmin);
         int sc[8], m[8];
-        k4_scales(b[i].scales, sc, m);
+        wl_q4_K_unpack_scales(b[i].scales, sc, m);
         for (int e = 0; e < WL_QK_K; e++) {
             dst[i * WL_QK_K + e] = d * (float)sc[e / 32] * (float)k4_nibble(b[i].qs, e) - dmin * (float)m[e / 32];
         }
@@ -382,7 +382,7 @@ void q4_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[8], m[8];
-        k4_scales(x[i].scales, sc, m);
+        wl_q4_K_unpack_scales(x[i].scales, sc, m);
         int isum = 0;
         for (int sb = 0; sb < 8; sb++) {
             int sub = 0;
@@ -403,7 +403,7 @@ void q4_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[8], m[8];
-        k4_scales(x[i].scales, sc, m);
+        wl_q4_K_unpack_scales(x[i].scales, sc, m);
         v128_t acc = wasm_i32x4_splat(0);
         for (int c = 0; c < 4; c++) {
             const uint8_t *qs = x[i].qs + 32 * c;
@@ -430,7 +430,7 @@ void q5_K_to_float(const void *src, float *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         float d = wl_fp16_to_fp32(b[i].d), dmin = wl_fp16_to_fp32(b[i].dmin);
         int sc[8], m[8];
-        k4_scales(b[i].scales, sc, m);
+        wl_q4_K_unpack_scales(b[i].scales, sc, m);
         for (int e = 0; e < WL_QK_K; e++) {
             dst[i * WL_QK_K + e] = d * (float)sc[e / 32] * (float)q5_K_value(&b[i], e) - dmin * (float)m[e / 32];
         }
@@ -461,7 +461,7 @@ void q5_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[8], m[8];
-        k4_scales(x[i].scales, sc, m);
+        wl_q4_K_unpack_scales(x[i].scales, sc, m);
         int isum = 0;
         for (int sb = 0; sb < 8; sb++) {
             int sub = 0;
@@ -482,7 +482,7 @@ void q5_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[8], m[8];
-        k4_scales(x[i].scales, sc, m);
+        wl_q4_K_unpack_scales(x[i].scales, sc, m);
         v128_t h0 = wasm_v128_load(x[i].qh), h1 = wasm_v128_load(x[i].qh + 16);
         v128_t acc = wasm_i32x4_splat(0);
         for (int c = 0; c < 4; c++) {

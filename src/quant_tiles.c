@@ -345,6 +345,288 @@ void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n) {
     }
 }
 
+/* ---- K-quants and IQ4_XS (Q8_K activations) ----
+ * A weight super-block is first unpacked to 256 int16 values already
+ * multiplied by their sub-block scale (|q * scale| <= 4096 for every format,
+ * so int16 holds it and the int32 dot sums cannot overflow), plus 16 mins
+ * per 16 values. The integer super-block sum is then one plain int16 dot,
+ * exact, and the float combine is the twins' expression:
+ *   sum += (d_x * d_y) * isum - (dmin_x * d_y) * mins
+ * (dmin_x = 0 for the formats without mins, which leaves d * isum exact). */
+
+enum { KIND_Q2_K, KIND_Q3_K, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_XS };
+
+typedef struct {
+    int16_t q[WL_QK_K] __attribute__((aligned(16)));
+    int mins[16];   /* per 16 values; all 0 without mins */
+    float d, dmin;  /* dmin 0 without mins */
+    int has_mins;
+} k_unpacked;
+
+ALWAYS_INLINE size_t k_block_bytes(int kind) {
+    switch (kind) {
+    case KIND_Q2_K: return sizeof(wl_block_q2_K);
+    case KIND_Q3_K: return sizeof(wl_block_q3_K);
+    case KIND_Q4_K: return sizeof(wl_block_q4_K);
+    case KIND_Q5_K: return sizeof(wl_block_q5_K);
+    case KIND_Q6_K: return sizeof(wl_block_q6_K);
+    default: return sizeof(wl_block_iq4_xs);
+    }
+}
+
+/* 16 signed bytes times scale, widened, to dst[0..15]. */
+ALWAYS_INLINE void put16(int16_t *dst, v128_t q, int scale) {
+    v128_t s = wasm_i16x8_splat((int16_t)scale);
+    wasm_v128_store(dst, wasm_i16x8_mul(wasm_i16x8_extend_low_i8x16(q), s));
+    wasm_v128_store(dst + 8, wasm_i16x8_mul(wasm_i16x8_extend_high_i8x16(q), s));
+}
+
+ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
+    const v128_t mask = wasm_i8x16_splat(15), three = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1);
+    u->has_mins = kind == KIND_Q2_K || kind == KIND_Q4_K || kind == KIND_Q5_K;
+    u->dmin = 0.0f;
+    if (kind == KIND_Q2_K) {
+        const wl_block_q2_K *b = (const wl_block_q2_K *)blk;
+        u->d = wl_fp16_to_fp32(b->d);
+        u->dmin = wl_fp16_to_fp32(b->dmin);
+        for (int g = 0; g < 16; g++) u->mins[g] = b->scales[g] >> 4;
+        for (int h = 0; h < 2; h++) {
+            v128_t q0 = wasm_v128_load(b->qs + 32 * h), q1 = wasm_v128_load(b->qs + 32 * h + 16);
+            for (int sh = 0; sh < 4; sh++) {
+                int e = 128 * h + 32 * sh;
+                put16(u->q + e, wasm_v128_and(wasm_u8x16_shr(q0, 2 * sh), three), b->scales[e / 16] & 15);
+                put16(u->q + e + 16, wasm_v128_and(wasm_u8x16_shr(q1, 2 * sh), three), b->scales[e / 16 + 1] & 15);
+            }
+        }
+    } else if (kind == KIND_Q3_K) {
+        const wl_block_q3_K *b = (const wl_block_q3_K *)blk;
+        int sc[16];
+        wl_q3_K_unpack_scales(b->scales, sc);
+        u->d = wl_fp16_to_fp32(b->d);
+        v128_t hm0 = wasm_v128_load(b->hmask), hm1 = wasm_v128_load(b->hmask + 16);
+        const v128_t four = wasm_i8x16_splat(4);
+        for (int h = 0; h < 2; h++) {
+            v128_t q0 = wasm_v128_load(b->qs + 32 * h), q1 = wasm_v128_load(b->qs + 32 * h + 16);
+            for (int sh = 0; sh < 4; sh++) {
+                int bit = 4 * h + sh, e = 128 * h + 32 * sh;
+                v128_t v0 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q0, 2 * sh), three),
+                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm0, bit), one), 2)), four);
+                v128_t v1 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q1, 2 * sh), three),
+                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm1, bit), one), 2)), four);
+                put16(u->q + e, v0, sc[e / 16]);
+                put16(u->q + e + 16, v1, sc[e / 16 + 1]);
+            }
+        }
+    } else if (kind == KIND_Q4_K || kind == KIND_Q5_K) {
+        const uint8_t *scales, *qs;
+        uint16_t d, dmin;
+        v128_t h0 = wasm_i32x4_splat(0), h1 = h0;
+        if (kind == KIND_Q4_K) {
+            const wl_block_q4_K *b = (const wl_block_q4_K *)blk;
+            scales = b->scales, qs = b->qs, d = b->d, dmin = b->dmin;
+        } else {
+            const wl_block_q5_K *b = (const wl_block_q5_K *)blk;
+            scales = b->scales, qs = b->qs, d = b->d, dmin = b->dmin;
+            h0 = wasm_v128_load(b->qh), h1 = wasm_v128_load(b->qh + 16);
+        }
+        int sc[8], m[8];
+        wl_q4_K_unpack_scales(scales, sc, m);
+        u->d = wl_fp16_to_fp32(d);
+        u->dmin = wl_fp16_to_fp32(dmin);
+        for (int g = 0; g < 16; g++) u->mins[g] = m[g / 2];
+        for (int c = 0; c < 4; c++) {
+            v128_t a = wasm_v128_load(qs + 32 * c), b = wasm_v128_load(qs + 32 * c + 16);
+            v128_t alo = wasm_v128_and(a, mask), blo = wasm_v128_and(b, mask);
+            v128_t ahi = wasm_u8x16_shr(a, 4), bhi = wasm_u8x16_shr(b, 4);
+            if (kind == KIND_Q5_K) {
+                alo = wasm_v128_or(alo, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c), one), 4));
+                blo = wasm_v128_or(blo, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c), one), 4));
+                ahi = wasm_v128_or(ahi, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c + 1), one), 4));
+                bhi = wasm_v128_or(bhi, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c + 1), one), 4));
+            }
+            put16(u->q + 64 * c, alo, sc[2 * c]);
+            put16(u->q + 64 * c + 16, blo, sc[2 * c]);
+            put16(u->q + 64 * c + 32, ahi, sc[2 * c + 1]);
+            put16(u->q + 64 * c + 48, bhi, sc[2 * c + 1]);
+        }
+    } else if (kind == KIND_Q6_K) {
+        const wl_block_q6_K *b = (const wl_block_q6_K *)blk;
+        const v128_t off = wasm_i8x16_splat(32);
+        u->d = wl_fp16_to_fp32(b->d);
+        for (int h = 0; h < 2; h++) {
+            for (int half = 0; half < 2; half++) {
+                int l0 = 16 * half;
+                v128_t qlA = wasm_v128_load(b->ql + 64 * h + l0), qlB = wasm_v128_load(b->ql + 64 * h + 32 + l0);
+                v128_t qh = wasm_v128_load(b->qh + 32 * h + l0);
+                v128_t v[4] = { wasm_v128_and(qlA, mask), wasm_v128_and(qlB, mask), wasm_u8x16_shr(qlA, 4), wasm_u8x16_shr(qlB, 4) };
+                for (int k = 0; k < 4; k++) {
+                    v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), three), 4);
+                    int e0 = 128 * h + 32 * k + l0;
+                    put16(u->q + e0, wasm_i8x16_sub(wasm_v128_or(v[k], top), off), b->scales[e0 / 16]);
+                }
+            }
+        }
+    } else { /* IQ4_XS */
+        const wl_block_iq4_xs *b = (const wl_block_iq4_xs *)blk;
+        const v128_t table = wasm_v128_load(wl_iq4_levels);
+        u->d = wl_fp16_to_fp32(b->d);
+        for (int ib = 0; ib < 8; ib++) {
+            int lo = (b->scales_l[ib / 2] >> (4 * (ib % 2))) & 15, hi = (b->scales_h >> (2 * ib)) & 3;
+            int ls = (lo | (hi << 4)) - 32;
+            v128_t q = wasm_v128_load(b->qs + 16 * ib);
+            put16(u->q + 32 * ib, wasm_i8x16_swizzle(table, wasm_v128_and(q, mask)), ls);
+            put16(u->q + 32 * ib + 16, wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4)), ls);
+        }
+    }
+    if (!u->has_mins) memset(u->mins, 0, sizeof u->mins);
+}
+
+/* Integer dot of an unpacked super-block with 256 wide activations. */
+ALWAYS_INLINE v128_t k_dot(const int16_t *x, const int16_t *y) {
+    v128_t a0 = wasm_i32x4_splat(0), a1 = a0;
+    for (int i = 0; i < WL_QK_K; i += 16) {
+        a0 = wasm_i32x4_add(a0, wasm_i32x4_dot_i16x8(wasm_v128_load(x + i), wasm_v128_load(y + i)));
+        a1 = wasm_i32x4_add(a1, wasm_i32x4_dot_i16x8(wasm_v128_load(x + i + 8), wasm_v128_load(y + i + 8)));
+    }
+    return wasm_i32x4_add(a0, a1);
+}
+
+ALWAYS_INLINE int k_mins(const k_unpacked *u, const int16_t *bsums) {
+    if (!u->has_mins) return 0;
+    int s = 0;
+    for (int g = 0; g < 16; g++) s += u->mins[g] * bsums[g];
+    return s;
+}
+
+/* Pointers into one token's wide Q8_K row. */
+typedef struct { const int16_t *q; const float *d; const int16_t *bsums; } k_act;
+
+ALWAYS_INLINE k_act k_act_at(const uint8_t *row, int n) {
+    k_act a;
+    a.q = (const int16_t *)row;
+    a.d = (const float *)(row + (size_t)n * 2);
+    a.bsums = (const int16_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4);
+    return a;
+}
+
+size_t wl_q8_K_wide_row_size(int64_t n) {
+    size_t bytes = (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4 + (size_t)(n / 16) * 2;
+    return (bytes + 15) & ~(size_t)15;
+}
+
+void wl_q8_K_wide_from_float(const float *x, void *dst, int64_t n) {
+    k_act a = k_act_at(dst, (int)n);
+    for (int64_t b = 0; b < n / WL_QK_K; b++) {
+        wl_block_q8_K blk;
+        q8_K_from_float(x + b * WL_QK_K, &blk, WL_QK_K);
+        int16_t *q = (int16_t *)a.q + b * WL_QK_K;
+        for (int j = 0; j < WL_QK_K; j++) q[j] = blk.qs[j];
+        ((float *)a.d)[b] = blk.d;
+        memcpy((int16_t *)a.bsums + b * 16, blk.bsums, sizeof blk.bsums);
+    }
+}
+
+ALWAYS_INLINE v128_t k_combine(v128_t acc, v128_t dx, v128_t dmx, v128_t dy, v128_t isum, v128_t mins) {
+    v128_t scale = wasm_f32x4_mul(dx, dy), smin = wasm_f32x4_mul(dmx, dy);
+    return wasm_f32x4_add(acc, wasm_f32x4_sub(wasm_f32x4_mul(scale, wasm_f32x4_convert_i32x4(isum)),
+                                              wasm_f32x4_mul(smin, wasm_f32x4_convert_i32x4(mins))));
+}
+
+ALWAYS_INLINE void k_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
+    const size_t bb = k_block_bytes(kind);
+    k_unpacked u[4];
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        for (int r = 0; r < 4; r++) k_unpack(kind, w + r * ws + (size_t)b * bb, &u[r]);
+        const int16_t *yq = y.q + WL_QK_K * b;
+        v128_t s[4];
+        for (int r = 0; r < 4; r++) s[r] = wasm_i32x4_splat(0);
+        for (int i = 0; i < WL_QK_K; i += 8) {
+            v128_t yv = wasm_v128_load(yq + i);
+            for (int r = 0; r < 4; r++) s[r] = wasm_i32x4_add(s[r], wasm_i32x4_dot_i16x8(wasm_v128_load(u[r].q + i), yv));
+        }
+        const int16_t *bs = y.bsums + 16 * b;
+        v128_t mins = wasm_i32x4_make(k_mins(&u[0], bs), k_mins(&u[1], bs), k_mins(&u[2], bs), k_mins(&u[3], bs));
+        acc = k_combine(acc, wasm_f32x4_make(u[0].d, u[1].d, u[2].d, u[3].d),
+                        wasm_f32x4_make(u[0].dmin, u[1].dmin, u[2].dmin, u[3].dmin), wasm_f32x4_splat(y.d[b]),
+                        reduce4(s[0], s[1], s[2], s[3]), mins);
+    }
+    wasm_v128_store(out, acc);
+}
+
+ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t bb = k_block_bytes(kind);
+    const int nb = n / WL_QK_K;
+    k_act y[4];
+    for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
+    k_unpacked u;
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        k_unpack(kind, w + (size_t)b * bb, &u);
+        v128_t s[4];
+        int m[4];
+        for (int t = 0; t < 4; t++) {
+            s[t] = k_dot(u.q, y[t].q + WL_QK_K * b);
+            m[t] = k_mins(&u, y[t].bsums + 16 * b);
+        }
+        acc = k_combine(acc, wasm_f32x4_splat(u.d), wasm_f32x4_splat(u.dmin),
+                        wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
+                        reduce4(s[0], s[1], s[2], s[3]), wasm_i32x4_make(m[0], m[1], m[2], m[3]));
+    }
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
+ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
+    const size_t bb = k_block_bytes(kind);
+    k_unpacked u;
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        k_unpack(kind, w + (size_t)b * bb, &u);
+        float isum = (float)wl_hsum_i32x4(k_dot(u.q, y.q + WL_QK_K * b));
+        float mins = (float)k_mins(&u, y.bsums + 16 * b);
+        sum += (u.d * y.d[b]) * isum - (u.dmin * y.d[b]) * mins;
+    }
+    return sum;
+}
+
+ALWAYS_INLINE void k_tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                           int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int nb = n / WL_QK_K;
+    int t = 0;
+    if (n_tokens < 4) {
+        for (; t < n_tokens; t++) {
+            k_act y = k_act_at(act + (size_t)t * as, n);
+            int64_t r = 0;
+            for (; r + 4 <= n_rows; r += 4) k_4x1(kind, nb, w + (size_t)r * ws, ws, y, out + t * os + r);
+            for (; r < n_rows; r++) out[t * os + r] = k_1x1(kind, nb, w + (size_t)r * ws, y);
+        }
+        return;
+    }
+    for (; t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = 0; r < n_rows; r++) k_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    }
+    for (; t < n_tokens; t++) {
+        k_act y = k_act_at(act + (size_t)t * as, n);
+        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = k_1x1(kind, nb, w + (size_t)r * ws, y);
+    }
+}
+
+#define K_TILES(name, kind)                                                                                   \
+    static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
+                     int64_t os) {                                                                            \
+        k_tiles(kind, n, w, ws, nr, a, as, nt, o, os);                                                        \
+    }
+K_TILES(q2_K_tiles, KIND_Q2_K)
+K_TILES(q3_K_tiles, KIND_Q3_K)
+K_TILES(q4_K_tiles, KIND_Q4_K)
+K_TILES(q5_K_tiles, KIND_Q5_K)
+K_TILES(q6_K_tiles, KIND_Q6_K)
+K_TILES(iq4_xs_tiles, KIND_IQ4_XS)
+
 wl_tile_fn wl_tile_kernel(int type) {
     switch (type) {
     case WL_TYPE_Q4_0: return q4_0_tiles;
@@ -354,6 +636,12 @@ wl_tile_fn wl_tile_kernel(int type) {
     case WL_TYPE_F32: return f32_tiles;
     case WL_TYPE_F16: return f16_tiles;
     case WL_TYPE_BF16: return bf16_tiles;
+    case WL_TYPE_Q2_K: return q2_K_tiles;
+    case WL_TYPE_Q3_K: return q3_K_tiles;
+    case WL_TYPE_Q4_K: return q4_K_tiles;
+    case WL_TYPE_Q5_K: return q5_K_tiles;
+    case WL_TYPE_Q6_K: return q6_K_tiles;
+    case WL_TYPE_IQ4_XS: return iq4_xs_tiles;
     default: return 0;
     }
 }
