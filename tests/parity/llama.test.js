@@ -12,7 +12,7 @@ import { greedyReference, compareTokens } from './oracle.js';
 import { ensureSynthetic, corpusPrompt } from './models.js';
 import { greedyWasmllm, teacherForcedWasmllm } from './wasmllm-runner.js';
 
-const SEED = 2; // a seed whose reference runs have no near-ties (checked below)
+const SEED = 9; // a seed whose reference runs have no near-ties (checked below)
 const N_PREDICT = 64;
 const PROMPTS = [
   { name: 'short', text: 'Once upon a time, there was a little' },
@@ -30,7 +30,7 @@ function assertDecisive(ref, label, exact) {
   assert.ok(new Set(ref.tokens).size >= N_PREDICT / 2, `${label}: reference continuation is degenerate`);
   if (exact) {
     const minGap = Math.min(...ref.gaps);
-    assert.ok(minGap > 0.02, `${label}: reference has a near-tie (gap ${minGap}); pick another seed`);
+    assert.ok(minGap > 0.03, `${label}: reference has a near-tie (gap ${minGap}); pick another seed`);
   }
 }
 
