@@ -328,3 +328,27 @@ test('a 2.7 GB model (three shards under 2 GiB) loads past the 2 GB ArrayBuffer 
     for (const f of files) fs.rmSync(path.join(fixtures(), f), { force: true });
   }
 });
+
+test('the URL field loads a URL and an hf:owner/repo/file@revision spec', { skip, timeout: 60_000 }, async () => {
+  await clearCache();
+  await page.goto(`${srv.url}?nopreload&hfEndpoint=${encodeURIComponent(`${srv.origin}/hf`)}`);
+  const loadVia = async (text) => {
+    const loads = await page.evaluate(() => wasmllmDemo.loads);
+    await page.fill('#model-url', text);
+    await page.click('#load-url');
+    await page.waitForFunction((n) => wasmllmDemo.phase === 'error' || (wasmllmDemo.phase === 'ready' && wasmllmDemo.loads > n), loads, { timeout: 30_000 });
+    return page.evaluate(() => ({ phase: wasmllmDemo.phase, err: wasmllmDemo.lastError, info: wasmllmDemo.model?.info() }));
+  };
+  const byUrl = await loadVia(`/fx/${single[0]}`);
+  assert.equal(byUrl.phase, 'ready', JSON.stringify(byUrl.err));
+  const before = srv.requests.length;
+  const byHf = await loadVia(`hf:wasmllm/tiny-test/${shards[0]}@r77`);
+  assert.equal(byHf.phase, 'ready', JSON.stringify(byHf.err));
+  assert.equal(byHf.info.shards, 3);
+  assert.ok(srv.requests.slice(before).some((q) => q.path === `/hf/wasmllm/tiny-test/resolve/r77/${shards[2]}`));
+  await page.fill('#model-url', 'hf:not a spec');
+  await page.click('#load-url');
+  await page.waitForSelector('#notice:not([hidden])', { timeout: 5_000 });
+  assert.match(await page.textContent('#notice'), /Not a Hugging Face file/);
+  assert.equal(await page.evaluate(() => wasmllmDemo.phase), 'ready', 'a malformed spec does not unload the current model');
+});
