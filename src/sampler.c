@@ -175,14 +175,52 @@ static void sort_top(candidate *cand, int n, int k) {
     }
 }
 
-static void softmax_cand(candidate *cand, int n, float temperature) {
-    const float mx = cand[0].logit; /* sorted: first is the max */
+static float max_logit(const candidate *cand, int n) {
+    float mx = cand[0].logit;
+    for (int i = 1; i < n; i++) mx = cand[i].logit > mx ? cand[i].logit : mx;
+    return mx;
+}
+
+/* p_i = exp((l_i - max) / temperature), unnormalized; returns their sum. */
+static double exp_weights(candidate *cand, int n, float temperature) {
+    const float mx = max_logit(cand, n);
     double sum = 0.0;
     for (int i = 0; i < n; i++) {
         cand[i].p = expf((cand[i].logit - mx) / temperature);
         sum += cand[i].p;
     }
-    for (int i = 0; i < n; i++) cand[i].p = (float)(cand[i].p / sum);
+    return sum;
+}
+
+/* Moves the candidates with logit >= threshold to the front; returns how many. */
+static int keep_above(candidate *cand, int n, float threshold) {
+    int kept = 0;
+    for (int i = 0; i < n; i++) {
+        if (cand[i].logit >= threshold) {
+            candidate c = cand[kept];
+            cand[kept++] = cand[i];
+            cand[i] = c;
+        }
+    }
+    return kept;
+}
+
+/* A logit threshold whose candidates hold at least top_p of the mass, so
+ * the top-p prefix of the sorted list lies inside it: sorting only those is
+ * exact. Bisection over [max - 60, max] on the weights in cand[].p. */
+static float top_p_bound(const candidate *cand, int n, double total, float top_p) {
+    const float mx = max_logit(cand, n);
+    float lo = mx - 60.0f, hi = mx;
+    double mass = 0.0;
+    for (int i = 0; i < n; i++) mass += cand[i].logit >= lo ? cand[i].p : 0.0f;
+    if (mass < top_p * total) return -INFINITY;
+    for (int it = 0; it < 16; it++) {
+        const float mid = 0.5f * (lo + hi);
+        mass = 0.0;
+        for (int i = 0; i < n; i++) mass += cand[i].logit >= mid ? cand[i].p : 0.0f;
+        if (mass >= top_p * total) lo = mid; else hi = mid;
+    }
+    return lo;
 }
 
 static int32_t argmax(const candidate *cand, int n) {
@@ -191,6 +229,17 @@ static int32_t argmax(const candidate *cand, int n) {
         if (cand[i].logit > cand[best].logit) best = i; /* strict: lowest id wins ties */
     }
     return cand[best].id;
+}
+
+/* Draws from the n candidates by their weights in cand[].p. */
+static int32_t draw(wl_sampler *s, const candidate *cand, int n, double total) {
+    const double r = (double)rng_uniform(s) * total;
+    double cum = 0.0;
+    for (int i = 0; i < n; i++) {
+        cum += cand[i].p;
+        if (r < cum) return cand[i].id;
+    }
+    return cand[n - 1].id;
 }
 
 int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {
@@ -209,40 +258,51 @@ int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {
     if (penalties_active(s)) apply_penalties(s, cand, n_vocab);
     if (s->temperature <= 0.0f) return argmax(cand, n_vocab);
 
+    const int use_top_p = s->top_p < 1.0f, use_min_p = s->min_p > 0.0f;
     int n = n_vocab;
+    double p_total = 0.0; /* top-p's normalizer: the candidates left by top-k */
     if (s->top_k > 0 && s->top_k < n) {
         sort_top(cand, n, s->top_k);
         n = s->top_k;
-    } else {
+        if (use_top_p) p_total = exp_weights(cand, n, 1.0f);
+    } else if (use_top_p || use_min_p) {
+        /* Only a prefix of the sorted vocabulary can survive top-p and
+         * min-p: sort just the candidates that may be in it. */
+        float bound = -INFINITY;
+        if (use_top_p) {
+            p_total = exp_weights(cand, n, 1.0f);
+            bound = top_p_bound(cand, n, p_total, s->top_p);
+        }
+        if (use_min_p) {
+            const float t = max_logit(cand, n) + logf(s->min_p);
+            bound = t > bound ? t : bound;
+        }
+        n = keep_above(cand, n, bound);
+        if (n == 0) return argmax(cand, n_vocab); /* only NaN logits */
         sort_top(cand, n, n);
+    } else {
+        /* temperature only: no order needed */
+        return draw(s, cand, n, exp_weights(cand, n, s->temperature));
     }
-    /* top-p and min-p judge probabilities before temperature, as in llama.cpp's chain */
-    if (s->top_p < 1.0f) {
-        softmax_cand(cand, n, 1.0f);
+
+    /* top-p and min-p judge probabilities before temperature, as in
+     * llama.cpp's chain; cand[].p holds the temperature-1 weights */
+    if (use_top_p) {
         double cum = 0.0;
-        int keep = n;
         for (int i = 0; i < n; i++) {
             cum += cand[i].p;
-            if (cum >= s->top_p) {
-                keep = i + 1;
+            if (cum >= s->top_p * p_total) {
+                n = i + 1;
                 break;
             }
         }
-        n = keep;
     }
-    if (s->min_p > 0.0f) {
+    if (use_min_p) {
         /* p_i >= min_p * p_max  <=>  logit_i >= logit_max + log(min_p) */
         const float threshold = cand[0].logit + logf(s->min_p);
         int keep = 1;
         while (keep < n && cand[keep].logit >= threshold) keep++;
         n = keep;
     }
-    softmax_cand(cand, n, s->temperature);
-    const float r = rng_uniform(s);
-    double cum = 0.0;
-    for (int i = 0; i < n; i++) {
-        cum += cand[i].p;
-        if (r < cum) return cand[i].id;
-    }
-    return cand[n - 1].id;
+    return draw(s, cand, n, exp_weights(cand, n, s->temperature));
 }

@@ -154,11 +154,41 @@ static void test_filters(void) {
     wl_sampler_free(s);
 }
 
+/* top-p / min-p without top-k sort only the candidates that can survive;
+ * that must draw exactly what sorting the whole vocabulary draws. */
+static void test_partial_sort_is_exact(void) {
+    enum { N = 50000 };
+    static float logits[N];
+    uint32_t x = 2463534242u;
+    int lowest = 0;
+    for (int i = 0; i < N; i++) {
+        x ^= x << 13; x ^= x >> 17; x ^= x << 5;
+        logits[i] = (float)(x % 20000) / 1000.0f; /* [0, 20), with ties */
+        if (logits[i] < logits[lowest]) lowest = i;
+    }
+    const float settings[3][2] = { {0.9f, 0.0f}, {1.0f, 0.05f}, {0.5f, 0.2f} };
+    for (int k = 0; k < 3; k++) {
+        /* top_k = N - 1 takes the full-sort path and drops only the lowest
+         * logit, which none of these filters keeps anyway */
+        wl_sampler *fast = wl_sampler_new(1.3f, 0, settings[k][0], settings[k][1], 1.0f, 0, 0.0f, 0.0f, 77);
+        wl_sampler *full = wl_sampler_new(1.3f, N - 1, settings[k][0], settings[k][1], 1.0f, 0, 0.0f, 0.0f, 77);
+        int same = 1;
+        for (int t = 0; t < 200; t++) {
+            int32_t a = wl_sampler_sample(fast, logits, N), b = wl_sampler_sample(full, logits, N);
+            same &= a == b && a != lowest;
+        }
+        CHECK(same, "partial sort draws differ from full sort (top_p %g, min_p %g)", settings[k][0], settings[k][1]);
+        wl_sampler_free(fast);
+        wl_sampler_free(full);
+    }
+}
+
 int main(void) {
     test_greedy();
     test_penalties();
     test_seeded();
     test_filters();
+    test_partial_sort_is_exact();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;
