@@ -1,0 +1,141 @@
+// Type declarations for the browser entry of wasmllm (web/browser.js): the
+// model runs in a dedicated Web Worker; the API mirrors Node's (index.d.ts).
+import type {
+  CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, WasmllmError,
+} from './index.js';
+
+export { WasmllmError, parseGGUF, readGGUFHeader } from './index.js';
+export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo } from './index.js';
+
+/** Hugging Face Hub file: resolved to `${endpoint}/${repo}/resolve/${revision}/${file}`. */
+export interface HfSource {
+  repo: string;
+  file: string;
+  /** Default 'main'. */
+  revision?: string;
+  endpoint?: string;
+}
+
+/** One shard URL with the SHA-256 (hex) it must have. */
+export interface CheckedShard {
+  url: string;
+  sha256?: string;
+}
+
+/**
+ * A URL (absolute or relative to the page; a `NAME-00001-of-0000N.gguf` URL
+ * stands for all N shards), a list of shard URLs, a Hugging Face file, a
+ * File/Blob from a picker, or bytes.
+ */
+export type BrowserModelSource =
+  | string
+  | URL
+  | HfSource
+  | CheckedShard
+  | Blob
+  | ArrayBuffer
+  | ArrayBufferView
+  | ReadonlyArray<string | URL | HfSource | CheckedShard | Blob | ArrayBuffer | ArrayBufferView>;
+
+export interface ShardProgress {
+  /** The URL, or the File's name. */
+  name: string;
+  url: string | null;
+  loaded: number;
+  total: number | undefined;
+  fromCache: boolean;
+  done: boolean;
+}
+
+export interface BrowserLoadProgress {
+  /** Bytes in the wasm heap so far, all shards. */
+  loaded: number;
+  /** Sum of the shard sizes once every size is known. */
+  total: number | undefined;
+  /** The shard this event is about. */
+  shard: number;
+  shards: number;
+  perShard: ShardProgress[];
+  phase: 'download';
+}
+
+export interface BrowserLoadOptions {
+  /** Default: navigator.hardwareConcurrency when cross-origin isolated, else 1 (single-threaded build). */
+  threads?: number;
+  contextSize?: number;
+  variant?: 'mt' | 'st';
+  signal?: AbortSignal;
+  onProgress?: (progress: BrowserLoadProgress) => void;
+  /** Non-fatal problems, e.g. ERR_QUOTA when the shards could not be cached. Default: console.warn. */
+  onWarning?: (warning: WasmllmError) => void;
+  /** Shards downloading at once (default 3). */
+  parallel?: number;
+  /** Failed attempts in a row allowed after the first, per shard (default 4). */
+  retries?: number;
+  /** First backoff delay, doubled per retry, at most 8 s (default 500). */
+  retryDelayMs?: number;
+  /** Keep downloaded shards in the Cache API (default true); maxBytes caps the cache (ERR_QUOTA past it). */
+  cache?: boolean | { maxBytes?: number; name?: string };
+  /** Default https://huggingface.co */
+  hfEndpoint?: string;
+  /** Where web/worker-host.js is served, when a bundler moves it. */
+  workerUrl?: string | URL;
+}
+
+export interface LoadReport {
+  fromCache: number;
+  downloaded: number;
+  bytesDownloaded: number;
+  /** Downloads continued with a Range request after a dropped connection. */
+  resumed: number;
+  requests: number;
+}
+
+export declare class BrowserModel {
+  private constructor();
+  /** How the shards arrived. */
+  readonly loadReport: LoadReport;
+  /** Bytes of wasm memory the model's instance uses (updated with every token). */
+  readonly heapBytes: number;
+  readonly lastCompletion: Completion | null;
+  info(): ModelInfo & { heapBytes: number };
+  complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  /** Async here (the tokenizer lives in the worker). */
+  tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<number[]>;
+  detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): Promise<string>;
+  /** Terminates the worker: all of the model's memory goes at once. */
+  dispose(): void;
+}
+
+export declare function loadModel(source: BrowserModelSource, options?: BrowserLoadOptions): Promise<BrowserModel>;
+
+/** Whether the multi-threaded build can run on this page (COOP/COEP served). */
+export declare function isCrossOriginIsolated(): boolean;
+
+export interface CacheEntry {
+  url: string;
+  size: number;
+  cachedAt: string | null;
+  sha256: string | null;
+}
+
+export declare class ShardCache {
+  constructor(options?: { storage?: CacheStorage; name?: string; maxBytes?: number });
+  readonly available: boolean;
+  list(): Promise<CacheEntry[]>;
+  usage(): Promise<{ entries: number; bytes: number; originUsage: number | null; originQuota: number | null }>;
+  delete(url: string): Promise<boolean>;
+  clear(): Promise<boolean>;
+}
+
+/** The cache manager: list, sizes and deletion of cached shards. */
+export declare function modelCache(options?: { name?: string; maxBytes?: number }): ShardCache;
+
+export declare function hfFileUrl(source: HfSource): string;
+export declare function resolveHfShards(source: HfSource, options?: { signal?: AbortSignal }): Promise<string[]>;
+
+/** The wasm32 heap's size limit (4 GiB less one page). */
+export declare const MAX_HEAP_BYTES: number;
+/** The largest single shard (one heap block): 2 GiB - 1. */
+export declare const MAX_SHARD_BYTES: number;
