@@ -352,3 +352,21 @@ test('the URL field loads a URL and an hf:owner/repo/file@revision spec', { skip
   assert.match(await page.textContent('#notice'), /Not a Hugging Face file/);
   assert.equal(await page.evaluate(() => wasmllmDemo.phase), 'ready', 'a malformed spec does not unload the current model');
 });
+
+test('aborting a load mid-download: ERR_ABORTED, and the next load works', { skip, timeout: 60_000 }, async () => {
+  await clearCache();
+  const r = await page.evaluate(async (urls) => {
+    const w = await import('/web/browser.js');
+    const controller = new AbortController();
+    try {
+      await w.loadModel(urls, { signal: controller.signal, onProgress: (p) => { if (p.loaded > 0) controller.abort(); } });
+      return { ok: true };
+    } catch (e) {
+      return { ok: false, code: e.code, message: e.message };
+    }
+  }, shards.map((s) => `/fx/${s}`));
+  assert.equal(r.ok, false);
+  assert.equal(r.code, 'ERR_ABORTED', r.message);
+  const again = await loadInPage(shards.map((s) => `/fx/${s}`), {}, 2);
+  assert.ok(again.ok, again.message);
+});
