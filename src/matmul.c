@@ -52,19 +52,24 @@ static inline int is_k_type(const wl_type_traits *t) {
     return t->vec_dot_type == WL_TYPE_Q8_K;
 }
 
-static wl_tile_fn tile_kernel_for(const wl_matrix *w) {
+static wl_tile_fn tile_kernel_for(const wl_matrix *w, int n_tokens) {
 #ifdef WL_HAVE_TILES
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
-    if (w->n_cols % multiple == 0) return wl_tile_kernel(w->type);
-#endif
-    (void)w;
+    if (w->n_cols % multiple != 0) return NULL;
+    /* Measured (bench/kernels.c, node 20): for one token the K-quants' own
+     * vec_dots beat unpacking super-blocks to memory, except Q6_K's. */
+    if (t && is_k_type(t) && w->type != WL_TYPE_Q6_K && n_tokens < 4) return NULL;
+    return wl_tile_kernel(w->type);
+#else
+    (void)w, (void)n_tokens;
     return NULL;
+#endif
 }
 
-static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t) {
+static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t, int n_tokens) {
 #ifdef WL_HAVE_TILES
-    if (tile_kernel_for(w)) {
+    if (tile_kernel_for(w, n_tokens)) {
         if (is_float_type(w->type)) return wl_float_wide_row_size(w->n_cols);
         if (is_k_type(t)) return wl_q8_K_wide_row_size(w->n_cols);
         return wl_q8_0_wide_row_size(w->n_cols);
@@ -76,8 +81,10 @@ static size_t act_row_size_for(const wl_matrix *w, const wl_type_traits *t) {
 size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (!t || n_tokens <= 0) return 0;
-    /* +16: the wide encoding is aligned to 16 bytes inside the scratch. */
-    return (size_t)n_tokens * act_row_size_for(w, t) + 16;
+    /* +16: the wide encoding is aligned to 16 bytes inside the scratch.
+     * Fewer tokens never need more: the wide encodings are the larger ones
+     * and a kernel choice only switches to them as n_tokens grows. */
+    return (size_t)n_tokens * act_row_size_for(w, t, n_tokens) + 16;
 }
 
 static void quantize_task(void *ctx, int ith, int nth) {
@@ -133,7 +140,7 @@ void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
         .out = out,
     };
     job.act_traits = wl_type_get((uint32_t)job.traits->vec_dot_type);
-    job.tile = tile_kernel_for(w);
+    job.tile = tile_kernel_for(w, n_tokens);
     int nth = wl_pool_size(pool);
 
     if (job.traits->vec_dot_type == WL_TYPE_F32) {
@@ -142,7 +149,7 @@ void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
     } else {
         char *aligned = (char *)(((uintptr_t)scratch + 15) & ~(uintptr_t)15);
         job.act = job.act_dst = aligned;
-        job.act_row_size = act_row_size_for(w, job.traits);
+        job.act_row_size = act_row_size_for(w, job.traits, n_tokens);
         /* One token is cheap to encode; more are worth a parallel pass. */
         if (n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
         else wl_pool_run(pool, quantize_task, &job);
