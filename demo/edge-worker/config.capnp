@@ -34,6 +34,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "web/unicode/index.js", esModule = embed "../../web/unicode/index.js"),
     (name = "web/unicode/tables.js", esModule = embed "../../web/unicode/tables.js"),
     (name = "web/tokenizer/pair-map.js", esModule = embed "../../web/tokenizer/pair-map.js"),
+    (name = "web/tokenizer/word-cache.js", esModule = embed "../../web/tokenizer/word-cache.js"),
     (name = "web/tokenizer/spm.js", esModule = embed "../../web/tokenizer/spm.js"),
     (name = "web/tokenizer/wpm.js", esModule = embed "../../web/tokenizer/wpm.js"),
     (name = "web/tokenizer/ugm.js", esModule = embed "../../web/tokenizer/ugm.js"),
