@@ -7,7 +7,10 @@ export type ModelSource =
   | ArrayBuffer
   | ArrayBufferView
   | Blob
-  | ReadonlyArray<string | URL | ArrayBuffer | ArrayBufferView | Blob>;
+  /** A fetch() answer or a stream (e.g. an R2 object's body): streamed into the wasm heap. */
+  | Response
+  | ReadableStream<Uint8Array>
+  | ReadonlyArray<string | URL | ArrayBuffer | ArrayBufferView | Blob | Response | ReadableStream<Uint8Array>>;
 
 export interface LoadProgress {
   /** Bytes copied into the wasm heap so far (all shards). */
