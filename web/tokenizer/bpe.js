@@ -9,9 +9,9 @@ import { WasmllmError } from '../errors.js';
 import { MinHeap } from './heap.js';
 import { createPreTokenizer } from './pretokenize.js';
 import { PairMap } from './pair-map.js';
+import { WordCache } from './word-cache.js';
 
 const TWO32 = 4294967296;
-const CACHE_LIMIT = 1 << 16;
 
 /** GPT-2's byte -> printable code point table. */
 export function byteToUnicodeTable() {
@@ -104,8 +104,7 @@ export class BpeModel {
     this.scratch = { buf: new Uint8Array(256) };
     this.heap = new MinHeap(256);
     this.sym = { id: new Int32Array(64), len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
-    /** @type {Map<string, number[]>} */
-    this.cache = new Map();
+    this.cache = new WordCache();
   }
 
   /**
@@ -113,17 +112,20 @@ export class BpeModel {
    * @param {string} text @param {number[]} out
    */
   encode(text, out) {
-    const words = this.preTokenize(text);
+    const { ends, n } = this.preTokenize(text);
     const cache = this.cache;
-    for (let w = 0; w < words.length; w++) {
-      const word = words[w];
-      let ids = cache.get(word);
+    let start = 0;
+    for (let w = 0; w < n; w++) {
+      const end = ends[w];
+      const h = WordCache.hash(text, start, end);
+      let ids = cache.get(text, start, end, h);
       if (ids === undefined) {
+        const word = text.slice(start, end);
         ids = this.encodeWord(word);
-        if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(word, ids);
+        cache.set(word, h, ids);
       }
       for (let k = 0; k < ids.length; k++) out.push(ids[k]);
+      start = end;
     }
   }
 

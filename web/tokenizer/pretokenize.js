@@ -404,7 +404,8 @@ function codepointCounter(s) {
 /**
  * Builds a pre-tokenizer from llama.cpp-style expressions.
  * @param {string[]} regexes
- * @returns {(text: string) => string[]} words, as substrings of the text
+ * @returns {(text: string) => { ends: Int32Array, n: number }} word k is
+ *   text.slice(k ? ends[k - 1] : 0, ends[k]) (UTF-16 offsets; words cover the text)
  */
 export function createPreTokenizer(regexes) {
   const splitters = regexes.map(compileSplitter);
@@ -413,15 +414,14 @@ export function createPreTokenizer(regexes) {
     let pieces = new Pieces(4);
     if (t.length > 0) pieces.push(t.length);
     for (const split of splitters) pieces = split(t, pieces);
-    const words = new Array(pieces.n);
-    let start = 0, n = 0;
+    const ends = new Int32Array(pieces.n);
+    let at = 0, n = 0;
     for (let k = 0; k < pieces.n; k++) {
       const len = pieces.a[k];
       if (len === 0) continue;
-      words[n++] = text.slice(t.u16(start), t.u16(start + len));
-      start += len;
+      at += len;
+      ends[n++] = t.u16(at);
     }
-    words.length = n;
-    return words;
+    return { ends, n };
   };
 }

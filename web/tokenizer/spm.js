@@ -12,10 +12,10 @@
 import { MinHeap } from './heap.js';
 import { ATTR } from './vocab.js';
 import { PairMap } from './pair-map.js';
+import { WordCache } from './word-cache.js';
 
 const TWO32 = 4294967296;
 const SPACE_MARK = '\u2581';
-const CACHE_LIMIT = 1 << 16;
 
 export class SpmModel {
   /** @param {import('./vocab.js').Vocab} vocab */
@@ -39,8 +39,7 @@ export class SpmModel {
     this.#buildPairs();
     this.heap = new MinHeap(256);
     this.sym = { id: new Int32Array(64), len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
-    /** @type {Map<string, number[]>} */
-    this.cache = new Map();
+    this.cache = new WordCache();
     this.encoder = new TextEncoder();
   }
 
@@ -105,15 +104,15 @@ export class SpmModel {
     for (let i = text.indexOf(SPACE_MARK, 1); start < text.length; i = text.indexOf(SPACE_MARK, i + 1)) {
       if (i < 0) i = text.length;
       else if (text.charCodeAt(i - 1) === 0x2581) continue;
-      const chunk = text.slice(start, i);
-      start = i;
-      let ids = cache.get(chunk);
+      const h = WordCache.hash(text, start, i);
+      let ids = cache.get(text, start, i, h);
       if (ids === undefined) {
+        const chunk = text.slice(start, i);
         ids = [];
         this.#encodeChunk(chunk, ids);
-        if (cache.size >= CACHE_LIMIT) cache.clear();
-        cache.set(chunk, ids);
+        cache.set(chunk, h, ids);
       }
+      start = i;
       for (let k = 0; k < ids.length; k++) out.push(ids[k]);
     }
   }

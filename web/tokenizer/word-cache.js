@@ -1,0 +1,60 @@
+/**
+ * Token ids of recently seen words, looked up by a range of a larger string
+ * so the hot loop allocates nothing for a hit (a Map would need the word as
+ * its own string first). Open addressing on a fixed power-of-two table;
+ * when half full it starts over, which bounds memory on endless input.
+ */
+export class WordCache {
+  /** @param {number} [bits] log2 of the slot count */
+  constructor(bits = 17) {
+    this.mask = (1 << bits) - 1;
+    /** @type {(string | undefined)[]} */
+    this.keys = new Array(1 << bits).fill(undefined);
+    this.hashes = new Int32Array(1 << bits);
+    /** @type {(number[] | undefined)[]} */
+    this.values = new Array(1 << bits).fill(undefined);
+    this.size = 0;
+  }
+
+  /** FNV-1a over UTF-16 code units of s[a, b). */
+  static hash(s, a, b) {
+    let h = 0x811c9dc5 ^ (b - a);
+    for (let i = a; i < b; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+    return h;
+  }
+
+  /**
+   * @param {string} s @param {number} a @param {number} b @param {number} h WordCache.hash(s, a, b)
+   * @returns {number[] | undefined}
+   */
+  get(s, a, b, h) {
+    const { keys, hashes, mask } = this;
+    const n = b - a;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const k = keys[i];
+      if (k === undefined) return undefined;
+      if (hashes[i] !== h || k.length !== n) continue;
+      let j = 0;
+      while (j < n && k.charCodeAt(j) === s.charCodeAt(a + j)) j++;
+      if (j === n) return this.values[i];
+    }
+  }
+
+  /** @param {string} word @param {number} h its hash @param {number[]} ids */
+  set(word, h, ids) {
+    if (this.size * 2 >= this.mask + 1) this.clear();
+    const { keys, mask } = this;
+    let i = h & mask;
+    while (keys[i] !== undefined) i = (i + 1) & mask;
+    keys[i] = word;
+    this.hashes[i] = h;
+    this.values[i] = ids;
+    this.size++;
+  }
+
+  clear() {
+    this.keys.fill(undefined);
+    this.values.fill(undefined);
+    this.size = 0;
+  }
+}
