@@ -30,8 +30,9 @@ extern const wl_arch wl_arch_nomic_bert;
 /* Reads the keys every llama-like architecture shares, under prefix `arch`
  * (context_length, embedding_length, block_count, feed_forward_length,
  * attention.head_count[_kv], attention.key/value_length, norm epsilons,
- * rope.*, attention.sliding_window, vocab_size) with llama.cpp's defaults,
- * and checks the sizes are sane. Sets norm = RMS, act = SILU, rope NORMAL. */
+ * rope.*, attention.sliding_window (its size: no layer uses it unless the
+ * arch marks it), vocab_size, pooling_type) with llama.cpp's defaults, and
+ * checks the sizes are sane. Sets norm = RMS, act = SILU, rope NORMAL. */
 wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  wl_error *err);
 

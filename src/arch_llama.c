@@ -9,6 +9,7 @@ static wl_status llama_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_erro
     hp->norm = WL_NORM_RMS;
     hp->act = WL_ACT_SILU;
     hp->rope_mode = WL_ROPE_NORMAL;
+    wl_arch_get_f32(meta, "llama", "attention.scale", &hp->attn_scale); /* 0 or absent: 1/sqrt(head) */
     return WL_OK;
 }
 

@@ -5,6 +5,7 @@ static wl_status smollm3_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_er
     wl_status st = wl_hparams_read_common(meta, "smollm3", hp, err);
     if (st != WL_OK) return st;
     for (int il = 0; il < hp->n_layer; il++) hp->layer_no_rope[il] = (il + 1) % 4 == 0;
+    wl_arch_get_f32(meta, "smollm3", "attention.scale", &hp->attn_scale);
     return WL_OK;
 }
 

@@ -155,10 +155,10 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
     hp->rope_base_swa = hp->rope_base;
     hp->rope_freq_scale_swa = hp->rope_freq_scale;
 
+    /* The window size only; which layers use it is the architecture's call
+     * (llama.cpp ignores it for llama/mistral files, so no layer is marked here). */
     if (wl_arch_get_i64(meta, arch, "attention.sliding_window", &v) && v > 0) {
         hp->sliding_window = v > (1 << 24) ? (1 << 24) : (int)v;
-        /* Without a per-layer pattern (which the arch sets), SWA is on every layer (mistral). */
-        for (int i = 0; i < hp->n_layer; i++) hp->layer_swa[i] = 1;
     }
     if (wl_arch_get_i64(meta, arch, "vocab_size", &v)) {
         if (v < 1 || v > (1 << 22)) {
