@@ -1,6 +1,7 @@
 /* Contexts: the per-sequence state (KV cache, scratch sized once for the
  * largest chunk, a thread pool) and the wl_decode entry point. */
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,7 +13,7 @@
 
 typedef struct {
     float **slot;
-    size_t n_floats;
+    uint64_t n_floats; /* 64-bit: on wasm32 a size_t product could wrap */
 } scratch_req;
 
 static double scratch_floats(const scratch_req *reqs, int n) {
@@ -31,12 +32,12 @@ static void free_scratch(wl_context *c) {
 static wl_status alloc_scratch(wl_context *c, wl_error *err) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
-    const size_t C = (size_t)c->max_chunk;
-    const size_t n_q = (size_t)hp->n_head * hp->head_dim_k;
-    const size_t n_k = (size_t)hp->n_head_kv * hp->head_dim_k;
-    const size_t n_v = (size_t)hp->n_head_kv * hp->head_dim_v;
-    const size_t n_o = (size_t)hp->n_head * hp->head_dim_v;
-    const size_t n_ff = (size_t)hp->n_ff;
+    const uint64_t C = (uint64_t)c->max_chunk;
+    const uint64_t n_q = (uint64_t)hp->n_head * hp->head_dim_k;
+    const uint64_t n_k = (uint64_t)hp->n_head_kv * hp->head_dim_k;
+    const uint64_t n_v = (uint64_t)hp->n_head_kv * hp->head_dim_v;
+    const uint64_t n_o = (uint64_t)hp->n_head * hp->head_dim_v;
+    const uint64_t n_ff = (uint64_t)hp->n_ff;
     int fused_qkv = 0;
     for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
 
@@ -53,15 +54,16 @@ static wl_status alloc_scratch(wl_context *c, wl_error *err) {
         { &c->proj, C * hp->n_embd },
         { &c->gate, C * n_ff },
         { &c->up, C * n_ff * (hp->fused_gate_up ? 2 : 1) },
-        { &c->rope_cs, C * (size_t)hp->n_rot },
-        { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (size_t)hp->n_rot : 0 },
-        { &c->attn_tmp, (size_t)c->n_threads * (size_t)c->attn_tmp_stride },
-        { &c->logits, (size_t)hp->n_vocab },
+        { &c->rope_cs, C * (uint64_t)hp->n_rot },
+        { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (uint64_t)hp->n_rot : 0 },
+        { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },
+        { &c->logits, (uint64_t)hp->n_vocab },
     };
     const int n_reqs = (int)(sizeof reqs / sizeof reqs[0]);
     for (int i = 0; i < n_reqs; i++) {
         if (reqs[i].n_floats == 0) continue;
-        *reqs[i].slot = malloc(reqs[i].n_floats * sizeof(float));
+        if (reqs[i].n_floats > SIZE_MAX / sizeof(float)) goto oom;
+        *reqs[i].slot = malloc((size_t)reqs[i].n_floats * sizeof(float));
         if (!*reqs[i].slot) goto oom;
     }
     const size_t mm = wl_model_matmul_scratch(m, c->max_chunk);

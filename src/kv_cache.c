@@ -1,5 +1,6 @@
 #include "kv_cache.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 double wl_kv_cache_bytes(const wl_hparams *hp, int n_ctx) {
@@ -17,9 +18,13 @@ wl_status wl_kv_cache_init(wl_kv_cache *kv, const wl_hparams *hp, int n_ctx, wl_
     if (!kv->k || !kv->v) goto oom;
     /* One block per layer and kind: smaller allocations fit a fragmented
      * wasm heap more easily than one huge block. */
+    /* 64-bit sizes: on wasm32 the size_t product could wrap to a small block */
+    const uint64_t k_bytes = (uint64_t)n_ctx * (uint64_t)kv->k_row * sizeof(uint16_t);
+    const uint64_t v_bytes = (uint64_t)n_ctx * (uint64_t)kv->v_row * sizeof(uint16_t);
+    if (k_bytes > SIZE_MAX || v_bytes > SIZE_MAX) goto oom;
     for (int il = 0; il < hp->n_layer; il++) {
-        kv->k[il] = malloc((size_t)n_ctx * (size_t)kv->k_row * sizeof(uint16_t));
-        kv->v[il] = malloc((size_t)n_ctx * (size_t)kv->v_row * sizeof(uint16_t));
+        kv->k[il] = malloc((size_t)k_bytes);
+        kv->v[il] = malloc((size_t)v_bytes);
         if (!kv->k[il] || !kv->v[il]) goto oom;
     }
     return WL_OK;

@@ -243,7 +243,7 @@ static int32_t draw(wl_sampler *s, const candidate *cand, int n, double total) {
 }
 
 int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {
-    if (!s || !logits || n_vocab <= 0) return -1;
+    if (!s || !logits || n_vocab <= 0 || n_vocab > (1 << 26)) return -1;
     if (n_vocab > s->cap_cand) {
         candidate *c = realloc(s->cand, (size_t)n_vocab * sizeof *c);
         if (!c) return -1;
