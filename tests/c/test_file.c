@@ -203,12 +203,48 @@ static void test_error_api(void) {
     wl_free(p);
 }
 
+/* The model the package ships: a real file with data, opened as a set of one. */
+static void test_shipped_model(void) {
+    const char *path = "models/shakespeare.gguf";
+    FILE *fp = fopen(path, "rb");
+    if (!fp) { fprintf(stderr, "skipping %s: not present\n", path); return; }
+    fseek(fp, 0, SEEK_END);
+    long size = ftell(fp);
+    fseek(fp, 0, SEEK_SET);
+    uint8_t *buf = malloc((size_t)size);
+    CHECK(fread(buf, 1, (size_t)size, fp) == (size_t)size);
+    fclose(fp);
+    const uint8_t *ptr = buf;
+    double len = (double)size;
+    wl_error err = {0};
+    wl_file *f = wl_file_open(&ptr, &len, 1, 0, &err);
+    CHECK(f != NULL);
+    if (!f) { fprintf(stderr, "%s: %s\n", path, err.message); free(buf); return; }
+    const wl_gguf *g = wl_file_meta(f);
+    wl_str arch;
+    CHECK(wl_gguf_get_str(g, "general.architecture", &arch) && arch.len > 0);
+    CHECK(wl_file_tensor_count(f) > 0 && wl_file_find_tensor(f, "token_embd.weight") != NULL);
+    uint64_t total = 0;
+    for (int i = 0; i < wl_file_tensor_count(f); i++) {
+        const wl_gguf_tensor *t = wl_file_tensor(f, i);
+        CHECK(t->data && (size_t)(t->data - buf) % g->alignment == 0);
+        CHECK((size_t)(t->data - buf) + t->n_bytes <= (size_t)size);
+        total += t->n_bytes;
+    }
+    CHECK(total <= (uint64_t)size - g->data_offset);
+    printf("%s: %.*s, %d tensors, %.1f MB of data\n", path, (int)arch.len, arch.ptr, wl_file_tensor_count(f),
+           (double)total / 1e6);
+    wl_file_free(f);
+    free(buf);
+}
+
 int main(void) {
     test_single_file();
     test_split_any_order();
     test_bad_sets();
     test_bad_args();
     test_error_api();
+    test_shipped_model();
     if (gw_failures) { fprintf(stderr, "test_file: %d failures\n", gw_failures); return 1; }
     printf("test_file: ok\n");
     return 0;
