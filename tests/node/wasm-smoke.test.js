@@ -29,6 +29,20 @@ async function start(variant, poolSize) {
   });
 }
 
+/** Function names declared in src/wasmllm.h (the exported C API). */
+function declaredApi() {
+  const header = readFileSync(new URL('../../src/wasmllm.h', import.meta.url), 'utf8')
+    .replace(/\/\*[\s\S]*?\*\//g, '');
+  return [...new Set([...header.matchAll(/\b(wl_[a-z0-9_]+)\s*\(/g)].map((m) => m[1]))];
+}
+
+test('wasm/exports.json lists every function of src/wasmllm.h, and malloc/free', () => {
+  const exported = new Set(JSON.parse(readFileSync(new URL('../../wasm/exports.json', import.meta.url), 'utf8')));
+  const missing = declaredApi().filter((name) => !exported.has(`_${name}`));
+  assert.deepEqual(missing, []);
+  assert.ok(exported.has('_malloc') && exported.has('_free'));
+});
+
 /** Bytes of a tiny valid GGUF v3: one key, one F32[4] tensor with data. */
 function tinyGGUF() {
   const parts = [];
@@ -91,6 +105,7 @@ for (const variant of ['st', 'mt']) {
         assert.equal(m.PThread.unusedWorkers.length, 2, 'two workers preloaded from wlPoolSize');
         assert.ok(m.PThread.unusedWorkers.every((w) => w.loaded), 'pool workers finished loading the module');
       }
+      for (const name of declaredApi()) assert.equal(typeof m[`_${name}`], 'function', `_${name} not exported`);
       const p = m._wl_alloc(1 << 20);
       assert.notEqual(p, 0);
       m._wl_free(p);
