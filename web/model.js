@@ -412,6 +412,7 @@ export class Session {
     cached.length = keep;
     for (let i = keep; i < ids.length; i += PROMPT_BATCH) {
       if (signal?.aborted) throw abortError(signal);
+      this.#checkAlive(); // disposed while we yielded: the context is gone
       this.#decode(ids.slice(i, i + PROMPT_BATCH));
       await nextMacrotask();
     }
@@ -464,6 +465,7 @@ export class Session {
         if (stopped) { result.finishReason = 'stop'; stoppedByText = true; break; }
         if (n + 1 === maxTokens) break; // its logits would never be used
         if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
+        this.#checkAlive(); // disposed while the caller held the token: the context is gone
         const d0 = now();
         this.#decode([token]);
         result.timings.decodeMs += now() - d0;

@@ -306,3 +306,19 @@ test('sessions share the weights, each with its own KV cache; interleaved runs m
     model.dispose();
   }
 });
+
+test('disposing during a generation ends it with ERR_DISPOSED instead of touching freed memory', async () => {
+  const model = await loadModel(file, { threads: 2, contextSize: 64 });
+  const it = model.complete(PROMPT, GREEDY);
+  assert.equal((await it.next()).done, false);
+  model.dispose();
+  await assert.rejects(it.next(), { code: 'ERR_DISPOSED' });
+  const session = (await loadModel(file, { threads: 1, contextSize: 64 }));
+  const extra = session.createSession();
+  const run = extra.complete(PROMPT, GREEDY);
+  await run.next();
+  extra.dispose();
+  await assert.rejects(run.next(), { code: 'ERR_DISPOSED' });
+  assert.equal((await collect(session.complete(PROMPT, GREEDY))).tokens.length, GREEDY.maxTokens, 'the model itself is fine');
+  session.dispose();
+});
