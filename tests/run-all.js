@@ -45,6 +45,7 @@ if (!fs.existsSync(path.join(nativeDir, 'CTestTestfile.cmake'))) {
 const files = NODE_TEST_DIRS.flatMap((d) => testFiles(path.join(root, d)));
 console.log(`run-all: node --test (${files.length} files in ${NODE_TEST_DIRS.filter((d) => fs.existsSync(path.join(root, d))).join(', ')})`);
 if (failed) console.log('run-all: note: ctest failed above; the exit code will be non-zero');
-const r = spawnSync(process.execPath, ['--test', ...files.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit' });
+// A test that hangs (a deadlocked thread pool, say) fails after 15 minutes instead of hanging npm test.
+const r = spawnSync(process.execPath, ['--test', '--test-timeout=900000', ...files.map((f) => path.relative(root, f))], { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) failed = true;
 process.exit(failed ? 1 : 0);
