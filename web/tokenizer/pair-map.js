@@ -8,7 +8,7 @@ export class PairMap {
   /** @param {number} expected number of entries */
   constructor(expected) {
     let cap = 16;
-    while (cap < expected * 2) cap *= 2;
+    while (cap * 3 < expected * 4) cap *= 2; // at most 3/4 full
     this.mask = cap - 1;
     this.left = new Int32Array(cap).fill(-1);
     this.right = new Int32Array(cap);
@@ -27,7 +27,7 @@ export class PairMap {
    * @returns {boolean} whether it was added
    */
   addIfAbsent(l, r, v) {
-    if (this.size * 2 >= this.mask + 1) this.#grow();
+    if (this.size * 4 >= (this.mask + 1) * 3) this.#grow();
     const { left, right, value, mask } = this;
     for (let i = this.#slot(l, r); ; i = (i + 1) & mask) {
       if (left[i] === -1) { left[i] = l; right[i] = r; value[i] = v; this.size++; return true; }
