@@ -167,42 +167,60 @@ function llama3RopeFactors(headDim, base, s) {
  * variants when quantized parity matters.
  * Tuned with llama.cpp (tests/parity/oracle.js reports the top-1/top-2 gaps).
  */
-const DEFAULT_GAINS = { embed: 1, qk: 1, attnOut: 1, ffnDown: 1, output: 16 };
+const DEFAULT_GAINS = { embed: 1, qk: 1, attnOut: 1, ffnDown: 1, output: 16, postNorm: 1 };
 const TIED_GAINS = { embed: 0.5, qk: 2, attnOut: 3, ffnDown: 4 };
+const GEMMA_GAINS = { embed: 0.5, qk: 2, attnOut: 30, ffnDown: 40, postNorm: 20 };
 
 /**
  * Per-architecture tensor list: [name, shape (GGUF order), init] where init
  * is { std, mean } for gaussian values, or a function returning the values.
  * Matrix gains were tuned against llama.cpp so greedy runs are decisive.
  */
-function llamaLikeTensors(cfg, { qkvBias = false } = {}) {
+function llamaLikeTensors(cfg, feat = {}) {
   const { dim, ffn, heads, kvHeads } = cfg;
   const hd = cfg.headDim ?? dim / heads;
   const qDim = heads * hd, kvDim = kvHeads * hd;
-  const g = { ...DEFAULT_GAINS, ...(cfg.tied ? TIED_GAINS : {}), ...cfg.gains };
+  const g = { ...DEFAULT_GAINS, ...(cfg.tied ? TIED_GAINS : {}), ...feat.gains, ...cfg.gains };
   const mat = (fanIn, gain = 1) => ({ std: gain / Math.sqrt(fanIn) });
   const norm = { std: 0.1, mean: 1 };
+  // Post-norms set the size of what each layer adds to the residual stream.
+  const postNorm = { std: 0.1 * g.postNorm, mean: g.postNorm };
   const list = [['token_embd.weight', [dim, cfg.vocab], { std: g.embed }]];
   for (let l = 0; l < cfg.layers; l++) {
     const b = `blk.${l}.`;
-    list.push(
-      [`${b}attn_norm.weight`, [dim], norm],
-      [`${b}attn_q.weight`, [dim, qDim], mat(dim, g.qk)],
-      [`${b}attn_k.weight`, [dim, kvDim], mat(dim, g.qk)],
-      [`${b}attn_v.weight`, [dim, kvDim], mat(dim)],
-      [`${b}attn_output.weight`, [qDim, dim], mat(qDim, g.attnOut)],
-      [`${b}ffn_norm.weight`, [dim], norm],
-      [`${b}ffn_gate.weight`, [dim, ffn], mat(dim)],
-      [`${b}ffn_up.weight`, [dim, ffn], mat(dim)],
-      [`${b}ffn_down.weight`, [ffn, dim], mat(ffn, g.ffnDown)],
-    );
-    if (qkvBias) {
+    list.push([`${b}attn_norm.weight`, [dim], norm]);
+    if (feat.fusedQkv) {
+      // phi3: one matrix whose output is q, then k, then v.
+      list.push([`${b}attn_qkv.weight`, [dim, qDim + 2 * kvDim], mat(dim, g.qk)]);
+    } else {
       list.push(
-        [`${b}attn_q.bias`, [qDim], { std: 0.5 }],
-        [`${b}attn_k.bias`, [kvDim], { std: 0.5 }],
-        [`${b}attn_v.bias`, [kvDim], { std: 0.5 }],
+        [`${b}attn_q.weight`, [dim, qDim], mat(dim, g.qk)],
+        [`${b}attn_k.weight`, [dim, kvDim], mat(dim, g.qk)],
+        [`${b}attn_v.weight`, [dim, kvDim], mat(dim)],
       );
     }
+    if (feat.qkvBias) {
+      list.push(
+        [`${b}attn_q.bias`, [qDim], { std: 0.1 }],
+        [`${b}attn_k.bias`, [kvDim], { std: 0.1 }],
+        [`${b}attn_v.bias`, [kvDim], { std: 0.1 }],
+      );
+    }
+    if (feat.qkNorm) {
+      // qwen3, gemma3: RMSNorm over each head's q and k (weights shared by heads).
+      list.push([`${b}attn_q_norm.weight`, [hd], norm], [`${b}attn_k_norm.weight`, [hd], norm]);
+    }
+    list.push([`${b}attn_output.weight`, [qDim, dim], mat(qDim, g.attnOut)]);
+    if (feat.postNorms) list.push([`${b}post_attention_norm.weight`, [dim], postNorm]);
+    list.push([`${b}ffn_norm.weight`, [dim], norm]);
+    if (feat.fusedGateUp) {
+      // phi3: one matrix whose output is gate then up (the graph splits it for SwiGLU).
+      list.push([`${b}ffn_up.weight`, [dim, 2 * ffn], mat(dim)]);
+    } else {
+      list.push([`${b}ffn_gate.weight`, [dim, ffn], mat(dim)], [`${b}ffn_up.weight`, [dim, ffn], mat(dim)]);
+    }
+    list.push([`${b}ffn_down.weight`, [ffn, dim], mat(ffn, g.ffnDown)]);
+    if (feat.postNorms) list.push([`${b}post_ffw_norm.weight`, [dim], postNorm]);
   }
   list.push(['output_norm.weight', [dim], norm]);
   if (!cfg.tied) list.push(['output.weight', [dim, cfg.vocab], mat(dim, g.output)]);
@@ -210,10 +228,61 @@ function llamaLikeTensors(cfg, { qkvBias = false } = {}) {
   return list;
 }
 
-/** @type {Record<string, { tensors: (cfg: any) => any[], keys: (w: GGUFWriter, cfg: any) => void }>} */
+/**
+ * Architectures as llama.cpp names their tensors and keys. `defaults` are
+ * config values the architecture needs beyond the shape (real models' values
+ * unless noted); `keys` writes the architecture's own metadata.
+ * @type {Record<string, { tensors: (cfg: any) => any[], keys: (w: GGUFWriter, cfg: any) => void, defaults?: object }>}
+ */
 const ARCHS = {
   llama: { tensors: (cfg) => llamaLikeTensors(cfg), keys: () => {} },
-  qwen2: { tensors: (cfg) => llamaLikeTensors(cfg, { qkvBias: true }), keys: () => {} },
+  qwen2: { tensors: (cfg) => llamaLikeTensors(cfg, { qkvBias: true }), keys: () => {}, defaults: { ropeBase: 1000000, rmsEps: 1e-6 } },
+  // Qwen3: per-head q/k RMSNorm, head_dim independent of dim/heads (128 in the real models).
+  qwen3: { tensors: (cfg) => llamaLikeTensors(cfg, { qkNorm: true }), keys: () => {}, defaults: { ropeBase: 1000000, rmsEps: 1e-6, headDim: 64 } },
+  // Gemma: embeddings scaled by sqrt(dim) in the graph, GELU FFN, norms stored as 1 + w.
+  // llama.cpp's gemma and gemma2 take no output.weight: the embeddings are always tied. With the
+  // sqrt(dim) scaling the current token's embedding is loud in the residual, so layers are louder still.
+  gemma: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { gains: GEMMA_GAINS }), keys: () => {},
+    defaults: { rmsEps: 1e-6, headDim: 64, tied: true },
+  },
+  // Gemma 2: post-attention/post-FFN norms, logit soft-capping, sliding window on every other layer.
+  // The window here is small (real models: 4096) so a test prompt actually crosses it.
+  gemma2: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { postNorms: true, gains: GEMMA_GAINS }),
+    keys: (w, cfg) => {
+      w.addF32('gemma2.attn_logit_softcapping', cfg.attnSoftcap);
+      w.addF32('gemma2.final_logit_softcapping', cfg.finalSoftcap);
+      w.addU32('gemma2.attention.sliding_window', cfg.slidingWindow);
+    },
+    defaults: { rmsEps: 1e-6, headDim: 64, attnSoftcap: 50, finalSoftcap: 30, slidingWindow: 32, tied: true },
+  },
+  // Gemma 3: Gemma 2's norms plus per-head q/k norms; 5 sliding-window layers per global one
+  // (local layers use rope base 10000, global ones rope.freq_base); no soft-capping.
+  gemma3: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { postNorms: true, qkNorm: true }),
+    keys: (w, cfg) => w.addU32('gemma3.attention.sliding_window', cfg.slidingWindow),
+    defaults: { rmsEps: 1e-6, headDim: 64, ropeBase: 1000000, slidingWindow: 32 },
+  },
+  // Phi-3: fused qkv and gate/up matrices, NeoX RoPE.
+  phi3: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { fusedQkv: true, fusedGateUp: true }),
+    keys: (w, cfg) => w.addU32('phi3.rope.scaling.original_context_length', cfg.ctx),
+  },
+  // SmolLM3: Llama blocks where every 4th layer skips RoPE (llama.cpp fixes the step at 4).
+  smollm3: { tensors: (cfg) => llamaLikeTensors(cfg), keys: () => {}, defaults: { ropeBase: 5000000 } },
+  // Granite (3.x): Llama blocks with embedding, residual, attention and logit multipliers.
+  granite: {
+    tensors: (cfg) => llamaLikeTensors(cfg),
+    keys: (w, cfg) => {
+      w.addF32('granite.embedding_scale', cfg.embeddingScale);
+      w.addF32('granite.residual_scale', cfg.residualScale);
+      w.addF32('granite.attention.scale', cfg.attentionScale);
+      w.addF32('granite.logit_scale', cfg.logitScale);
+    },
+    // Granite 3.3 2B uses 12, 0.22, 0.015625, 8; these keep the synthetic model's logits spread.
+    defaults: { embeddingScale: 4, residualScale: 0.5, attentionScale: 0.125, logitScale: 0.5 },
+  },
 };
 
 /** Keys every llama-family architecture shares, under the `arch.` prefix. */
@@ -254,12 +323,17 @@ export function resolveConfig(options) {
   const vocabHeader = readVocab(options.vocab ?? path.join(repoRoot, '..', 'shared', 'data', 'vocab', 'ggml-vocab-llama-spm.gguf'));
   const tokens = vocabHeader.metadata.get('tokenizer.ggml.tokens');
   if (!Array.isArray(tokens)) throw new Error(`make-synthetic: ${options.vocab} has no tokenizer.ggml.tokens`);
+  const arch = options.arch ?? base.arch;
+  if (!ARCHS[arch]) throw new Error(`make-synthetic: unknown arch ${arch} (have ${Object.keys(ARCHS).join(', ')})`);
+  // An architecture's own defaults apply when it differs from the shape's (e.g. qwen3 on tiny-gqa).
+  const archDefaults = arch !== base.arch ? ARCHS[arch].defaults ?? {} : {};
   const cfg = {
-    ...base, shape: shapeName, type: (options.type ?? 'F32').toUpperCase(), seed: options.seed ?? 1, vocab: tokens.length,
-    ...(options.arch ? { arch: options.arch } : {}),
+    ...base, ...archDefaults, shape: shapeName, type: (options.type ?? 'F32').toUpperCase(), seed: options.seed ?? 1, vocab: tokens.length,
+    arch,
     ...(options.layers ? { layers: options.layers } : {}),
     ...(options.ropeBase ? { ropeBase: options.ropeBase } : {}),
     ...(options.ctx ? { ctx: options.ctx } : {}),
+    ...(options.tied !== undefined ? { tied: options.tied === true || options.tied === 'true' } : {}),
     ...(options.overrides ?? {}),
   };
   if (!ARCHS[cfg.arch]) throw new Error(`make-synthetic: unknown arch ${cfg.arch} (have ${Object.keys(ARCHS).join(', ')})`);
