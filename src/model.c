@@ -87,6 +87,11 @@ static wl_status read_rope_scaling(const wl_gguf *meta, const char *arch, wl_hpa
     } else if (wl_str_eq(type, "yarn")) {
         if (factor > 0.0f) hp->rope_freq_scale = 1.0f / factor;
         hp->yarn.ext_factor = 1.0f;
+        wl_arch_get_f32(meta, arch, "rope.scaling.yarn_ext_factor", &hp->yarn.ext_factor);
+        wl_arch_get_f32(meta, arch, "rope.scaling.yarn_beta_fast", &hp->yarn.beta_fast);
+        wl_arch_get_f32(meta, arch, "rope.scaling.yarn_beta_slow", &hp->yarn.beta_slow);
+    } else if (wl_str_eq(type, "longrope")) {
+        /* phi3: the per-dimension factors come as rope_factors_{short,long} tensors */
     } else {
         return wl_fail(err, WL_ERR_BAD_VALUE, "rope scaling type '%.*s' is not supported",
                        (int)(type.len > 32 ? 32 : type.len), type.ptr);
@@ -152,6 +157,8 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
     hp->yarn.beta_fast = 32.0f;
     hp->yarn.beta_slow = 1.0f;
     if ((st = read_rope_scaling(meta, arch, hp, err))) return st;
+    /* llama.cpp multiplies every rotation by this (LongRoPE and YaRN files set it) */
+    wl_arch_get_f32(meta, arch, "rope.scaling.attn_factor", &hp->yarn.attn_factor);
     hp->rope_base_swa = hp->rope_base;
     hp->rope_freq_scale_swa = hp->rope_freq_scale;
 
