@@ -117,8 +117,9 @@ function buildWasm() {
   const outputs = ['cjs', 'mjs'].flatMap((f) => ['mt', 'st'].flatMap((v) => [`dist/${f}/wasmllm-${v}.${f}`, `dist/${f}/wasmllm-${v}.wasm`]));
   const inputs = newest(C_INPUTS);
   if (!force && oldest(outputs) > inputs) return log('wasm build: up to date');
-  log('wasm build: emcmake cmake build/wasm (the first build also compiles Emscripten\'s libc: minutes)');
-  if (!fs.existsSync(path.join(root, 'build/wasm/CMakeCache.txt'))) {
+  const fresh = !fs.existsSync(path.join(root, 'build/wasm/CMakeCache.txt'));
+  log(`wasm build: cmake build/wasm${fresh ? ' (a first build takes minutes)' : ''}`);
+  if (fresh) {
     run('wasm configure', 'emcmake', ['cmake', '-S', '.', '-B', 'build/wasm', '-DCMAKE_BUILD_TYPE=Release'], { env: EMSCRIPTEN_ENV, quiet: true });
   }
   run('wasm build', 'cmake', ['--build', 'build/wasm', JOBS], { env: EMSCRIPTEN_ENV });
