@@ -36,15 +36,22 @@ function parseArgs(argv) {
   return args;
 }
 
-/** Best of `runs` timings of fn(), in ms. */
+/**
+ * Best of `runs` timings of fn(): wall ms and CPU ms (user + system of this
+ * process; steadier than wall time on a busy machine, and both tokenizers
+ * run on this thread).
+ */
 function best(runs, fn) {
-  let bestMs = Infinity, result;
+  let bestMs = Infinity, bestCpu = Infinity, result;
   for (let r = 0; r < runs; r++) {
+    const c = process.cpuUsage();
     const t = performance.now();
     result = fn();
     bestMs = Math.min(bestMs, performance.now() - t);
+    const d = process.cpuUsage(c);
+    bestCpu = Math.min(bestCpu, (d.user + d.system) / 1000);
   }
-  return { ms: bestMs, result };
+  return { ms: bestMs, cpuMs: bestCpu, result };
 }
 
 async function loadNative() {
@@ -83,11 +90,15 @@ async function main() {
     const cold = best(1, () => tok.encode(text, { addSpecial: false }));
     const warm = best(args.runs, () => tok.encode(text, { addSpecial: false }));
     const row = { vocab: name, mb: +mb.toFixed(3), tokens: warm.result.length, loadMs: +load.ms.toFixed(1),
-      oursColdMBs: +(mb / (cold.ms / 1000)).toFixed(2), oursMBs: +(mb / (warm.ms / 1000)).toFixed(2) };
+      oursColdMBs: +(mb / (cold.ms / 1000)).toFixed(2), oursMBs: +(mb / (warm.ms / 1000)).toFixed(2),
+      oursCpuMBs: +(mb / (warm.cpuMs / 1000)).toFixed(2), oursColdCpuMBs: +(mb / (cold.cpuMs / 1000)).toFixed(2) };
     if (llama) {
       const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
       const nat = best(args.runs, () => m.tokenize(text, false));
       row.nativeMBs = +(mb / (nat.ms / 1000)).toFixed(2);
+      row.nativeCpuMBs = +(mb / (nat.cpuMs / 1000)).toFixed(2);
+      row.cpuRatio = +(row.oursCpuMBs / row.nativeCpuMBs).toFixed(2);
+      row.cpuRatioCold = +(row.oursColdCpuMBs / row.nativeCpuMBs).toFixed(2);
       row.ratioCold = +(row.oursColdMBs / row.nativeMBs).toFixed(2);
       row.ratio = +(row.oursMBs / row.nativeMBs).toFixed(2);
       row.sameIds = nat.result.length === warm.result.length && nat.result.every((v, i) => v === warm.result[i]);
@@ -95,7 +106,7 @@ async function main() {
     }
     rows.push(row);
     console.log(`${name.padEnd(16)} ours ${String(row.oursMBs).padStart(6)} MB/s (cold ${row.oursColdMBs})` +
-      (llama ? `  native ${String(row.nativeMBs).padStart(6)} MB/s  ratio ${row.ratio} (cold ${row.ratioCold})  same ids: ${row.sameIds}` : '') +
+      (llama ? `  native ${String(row.nativeMBs).padStart(6)} MB/s  ratio ${row.ratio} (cold ${row.ratioCold}); by CPU time ${row.cpuRatio} (cold ${row.cpuRatioCold})  same ids: ${row.sameIds}` : '') +
       `  [${row.tokens} tokens, load ${row.loadMs} ms]`);
   }
   console.log(JSON.stringify({ bench: 'tokenize', text: path.basename(args.text), node: process.version, rows }));

@@ -7,6 +7,7 @@
  * longest piece first; a word with an unmatched remainder becomes [UNK].
  */
 import { CPT, cptFlagTable, cptNfdFirst, cptToLower } from '../unicode/index.js';
+import { WordCache } from './word-cache.js';
 
 /** @param {number} c */
 function isChineseChar(c) {
@@ -16,56 +17,100 @@ function isChineseChar(c) {
     (c >= 0xf900 && c <= 0xfaff) || (c >= 0x2f800 && c <= 0x2fa1f);
 }
 
+// What normalization does with one code point: keep it (mapped), end the
+// word (whitespace), drop it, or make it a word of its own.
+const KEEP = 0, BREAK = 1, DROP = 2, ALONE = 3;
+
 export class WpmModel {
   /** @param {import('./vocab.js').Vocab} vocab */
   constructor(vocab) {
     this.vocab = vocab;
-    /** @type {Map<string, number[]>} */
-    this.cache = new Map();
+    this.cache = new WordCache();
+    /** BMP code point -> (action << 24 | mapped code point), -1 until first seen */
+    this.actions = new Int32Array(0x10000).fill(-1);
+  }
+
+  /** @param {number} cp @returns {number} action << 24 | mapped code point */
+  #action(cp) {
+    const { lowercase, stripAccents } = this.vocab.flags;
+    const c = stripAccents ? cptNfdFirst(cp) : cp;
+    const f = cptFlagTable()[c];
+    if (f & CPT.WHITESPACE) return BREAK << 24;
+    if (c === 0 || c === 0xfffd || (f & CPT.CONTROL)) return DROP << 24;
+    if (stripAccents && (f & CPT.MARK)) return DROP << 24;
+    const m = lowercase ? cptToLower(c) : c;
+    const alone = (f & CPT.PUNCTUATION) || (c < 0x7f && (f & CPT.SYMBOL)) || isChineseChar(c);
+    return ((alone ? ALONE : KEEP) << 24) | m;
   }
 
   /**
+   * Normalizes (accents, case, control characters) and splits on whitespace,
+   * punctuation, ASCII symbols and CJK ideographs, as llama.cpp's BERT
+   * preprocessing: the words, joined by single spaces.
    * @param {string} text
-   * @returns {string[]}
+   * @returns {string}
    */
-  words(text) {
-    const { lowercase, stripAccents } = this.vocab.flags;
-    const F = cptFlagTable();
-    const words = [];
-    let cur = '';
-    for (const ch of text) {
-      let c = ch.codePointAt(0);
-      if (stripAccents) c = cptNfdFirst(c);
-      const f = F[c];
-      if (f & CPT.WHITESPACE) {
-        if (cur) { words.push(cur); cur = ''; }
+  normalize(text) {
+    const units = new Uint16Array(text.length * 3 + 1);
+    let n = 0;
+    let inWord = false;
+    const put = (m) => {
+      if (m > 0xffff) { units[n++] = 0xd800 + ((m - 0x10000) >> 10); units[n++] = 0xdc00 + ((m - 0x10000) & 0x3ff); } else units[n++] = m;
+    };
+    for (let i = 0; i < text.length; i++) {
+      let cp = text.charCodeAt(i);
+      let a;
+      if (cp >= 0xd800 && cp <= 0xdbff && i + 1 < text.length && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+        cp = ((cp - 0xd800) << 10) + (text.charCodeAt(++i) - 0xdc00) + 0x10000;
+        a = this.#action(cp);
+      } else {
+        a = this.actions[cp];
+        if (a < 0) a = this.actions[cp] = this.#action(cp);
+      }
+      const action = a >>> 24;
+      if (action === DROP) continue;
+      if (action === BREAK) {
+        if (inWord) { units[n++] = 0x20; inWord = false; }
         continue;
       }
-      if (c === 0 || c === 0xfffd || (f & CPT.CONTROL)) continue;
-      if (stripAccents && (f & CPT.MARK)) continue;
-      const s = String.fromCodePoint(lowercase ? cptToLower(c) : c);
-      if ((f & CPT.PUNCTUATION) || (c < 0x7f && (f & CPT.SYMBOL)) || isChineseChar(c)) {
-        if (cur) { words.push(cur); cur = ''; }
-        words.push(s);
-      } else {
-        cur += s;
+      if (action === ALONE) {
+        if (inWord) units[n++] = 0x20;
+        put(a & 0xffffff);
+        units[n++] = 0x20;
+        inWord = false;
+        continue;
       }
+      put(a & 0xffffff);
+      inWord = true;
     }
-    if (cur) words.push(cur);
-    return words;
+    let s = '';
+    for (let k = 0; k < n; k += 8192) s += String.fromCharCode.apply(null, units.subarray(k, Math.min(n, k + 8192)));
+    return s;
+  }
+
+  /** @param {string} text @returns {string[]} */
+  words(text) {
+    return this.normalize(text).split(' ').filter(Boolean);
   }
 
   /** @param {string} text @param {number[]} out */
   encode(text, out) {
+    const norm = this.normalize(text);
     const cache = this.cache;
-    for (const word of this.words(text)) {
-      let ids = cache.get(word);
-      if (ids === undefined) {
-        ids = this.encodeWord(word);
-        if (cache.size >= 1 << 16) cache.clear();
-        cache.set(word, ids);
+    for (let start = 0; start < norm.length;) {
+      let end = norm.indexOf(' ', start);
+      if (end < 0) end = norm.length;
+      if (end > start) {
+        const h = WordCache.hash(norm, start, end);
+        let ids = cache.get(norm, start, end, h);
+        if (ids === undefined) {
+          const word = norm.slice(start, end);
+          ids = this.encodeWord(word);
+          cache.set(word, h, ids);
+        }
+        for (let k = 0; k < ids.length; k++) out.push(ids[k]);
       }
-      for (let k = 0; k < ids.length; k++) out.push(ids[k]);
+      start = end + 1;
     }
   }
 
