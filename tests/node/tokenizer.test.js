@@ -12,6 +12,7 @@ import path from 'node:path';
 import { parseGGUF } from '../../web/gguf.js';
 import { createTokenizer, toWellFormed } from '../../web/tokenizer/index.js';
 import { GGUFWriter, VT } from '../../tools/gguf-writer.js';
+import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { VOCAB_DIR, readMetadata, rng, variedCorpus, refMissing, loadLlama } from './tokenizer-helpers.js';
 
 const vocabFile = (name) => path.join(VOCAB_DIR, `ggml-vocab-${name}.gguf`);
@@ -364,5 +365,53 @@ describe('SentencePiece with a token that spans a word boundary', { skip: refMis
       await llama.dispose();
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('tools/tokenizer-json-to-gguf.js', () => {
+  /** A tiny byte-level BPE tokenizer.json: the 256 byte characters, a few merges, added tokens. */
+  function tinyTokenizerJson({ split = "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)" } = {}) {
+    const chars = [];
+    for (let b = 0; b < 256; b++) {
+      const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+      chars.push(printable ? b : 256 + chars.filter((c) => c >= 256).length);
+    }
+    const vocab = {};
+    chars.forEach((cp, i) => { vocab[String.fromCodePoint(cp)] = i; });
+    vocab['he'] = 256; vocab['ll'] = 257; vocab['hell'] = 258; vocab['hello'] = 259; vocab['Ġw'] = 260;
+    return {
+      model: { type: 'BPE', vocab, merges: [['h', 'e'], ['l', 'l'], ['he', 'll'], ['hell', 'o'], ['Ġ', 'w']] },
+      pre_tokenizer: { type: 'Sequence', pretokenizers: [{ type: 'Split', pattern: { Regex: split }, behavior: 'Isolated' }, { type: 'ByteLevel', use_regex: false }] },
+      post_processor: { type: 'TemplateProcessing', single: [{ SpecialToken: { id: '<|bos|>' } }, { Sequence: { id: 'A' } }] },
+      added_tokens: [
+        { id: 262, content: '<|bos|>', special: true }, { id: 263, content: '<|eos|>', special: true },
+        { id: 264, content: '<think>', special: false }, { id: 265, content: '<|looks_special|>', special: false },
+      ],
+    };
+  }
+
+  test('token types, merges, special ids and flags as llama.cpp\'s converter writes them', () => {
+    const w = convertTokenizerJson(tinyTokenizerJson(), { bos_token: '<|bos|>', eos_token: { content: '<|eos|>' } });
+    const md = parseGGUF(w.toBuffer(), { allowNoData: true }).metadata;
+    assert.equal(md.get('tokenizer.ggml.model'), 'gpt2');
+    assert.equal(md.get('tokenizer.ggml.pre'), 'gpt-2');
+    const types = md.get('tokenizer.ggml.token_type');
+    assert.equal(md.get('tokenizer.ggml.tokens')[261], '[PAD261]');
+    assert.deepEqual([types[0], types[259], types[261], types[262], types[264], types[265]], [1, 1, 5, 3, 4, 3]);
+    assert.deepEqual(md.get('tokenizer.ggml.merges').slice(0, 2), ['h e', 'l l']);
+    assert.equal(md.get('tokenizer.ggml.bos_token_id'), 262);
+    assert.equal(md.get('tokenizer.ggml.eos_token_id'), 263);
+    assert.equal(md.get('tokenizer.ggml.add_bos_token'), true);
+    const tok = createTokenizer(md);
+    assert.deepEqual(tok.encode('hello world'), [262, 259, 260, ...tok.encode('orld', { addSpecial: false })]);
+    assert.deepEqual(tok.encode('<think>hello', { addSpecial: false }), [264, 259]); // user-defined: always split out
+    assert.equal(tok.decode([262, 259, 260], { showSpecial: true }), '<|bos|>hello w');
+  });
+
+  test('an unknown split expression asks for --pre; --pre overrides', () => {
+    assert.throws(() => convertTokenizerJson(tinyTokenizerJson({ split: '\\w+' })), /--pre/);
+    const w = convertTokenizerJson(tinyTokenizerJson({ split: '\\w+' }), {}, { pre: 'starcoder' });
+    assert.equal(parseGGUF(w.toBuffer(), { allowNoData: true }).metadata.get('tokenizer.ggml.pre'), 'starcoder');
+    assert.throws(() => convertTokenizerJson({ model: { type: 'Unigram' } }), /BPE/);
   });
 });
