@@ -187,3 +187,41 @@ test('bad tensors are refused', () => {
   assert.throws(() => w.addTensor('x', 'F32', [4], new Float32Array(4)), /twice/);
   assert.throws(() => new GGUFWriter({ alignment: 48 }), /power of two/);
 });
+
+test('make-synthetic: deterministic per seed, real key names, tensor sets per architecture', async () => {
+  const { buildSynthetic, tensorType } = await import('../../tools/make-synthetic.js');
+  const vocab = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/data/vocab/ggml-vocab-llama-spm.gguf');
+  const build = (o) => buildSynthetic({ shape: 'tiny-gqa', type: 'Q8_0', vocab, layers: 1, ...o }).writer.toBuffer();
+  const a = build({ seed: 3 });
+  assert.deepEqual(build({ seed: 3 }), a, 'same seed, same bytes');
+  assert.notDeepEqual(build({ seed: 4 }), a, 'another seed, other weights');
+  const h = parseGGUF(a);
+  const md = h.metadata;
+  assert.equal(md.get('general.architecture'), 'llama');
+  assert.equal(md.get('llama.embedding_length'), 256);
+  assert.equal(md.get('llama.attention.head_count_kv'), 2);
+  assert.equal(md.get('llama.vocab_size'), 32000);
+  assert.equal(md.get('tokenizer.ggml.tokens').length, 32000, 'tokenizer copied from the vocab file');
+  const names = h.tensors.map((t) => t.name);
+  assert.ok(names.includes('output.weight') && names.includes('blk.0.ffn_gate.weight'));
+  assert.equal(h.tensors.find((t) => t.name === 'blk.0.attn_norm.weight').typeName, 'F32', 'norms stay F32');
+  assert.deepEqual(h.tensors.find((t) => t.name === 'blk.0.attn_k.weight').shape, [256, 64]);
+
+  const q3 = parseGGUF(build({ arch: 'qwen3' }));
+  assert.deepEqual(q3.tensors.find((t) => t.name === 'blk.0.attn_q_norm.weight').shape, [64]);
+  assert.equal(q3.metadata.get('qwen3.attention.key_length'), 64);
+  assert.deepEqual(q3.tensors.find((t) => t.name === 'blk.0.attn_q.weight').shape, [256, 512]);
+  const phi = parseGGUF(build({ arch: 'phi3' }));
+  assert.deepEqual(phi.tensors.find((t) => t.name === 'blk.0.attn_qkv.weight').shape, [256, 256 + 2 * 64]);
+  assert.deepEqual(phi.tensors.find((t) => t.name === 'blk.0.ffn_up.weight').shape, [256, 2 * 768]);
+  const g2 = parseGGUF(build({ arch: 'gemma2' }));
+  assert.ok(!g2.tensors.some((t) => t.name === 'output.weight'), 'gemma2 is always tied');
+  assert.equal(g2.metadata.get('gemma2.final_logit_softcapping'), 30);
+
+  // Q4_K_M mix and fallbacks for rows that are not whole 256-blocks.
+  assert.equal(tensorType('Q4_K_M', 'blk.0.attn_v.weight', 256, 8), 'Q6_K');
+  assert.equal(tensorType('Q4_K_M', 'blk.3.attn_q.weight', 256, 8), 'Q4_K');
+  assert.equal(tensorType('Q4_K_M', 'blk.3.attn_q.weight', 576, 8), 'Q5_0');
+  assert.equal(tensorType('Q6_K', 'x', 576, 8), 'Q8_0');
+  assert.equal(tensorType('Q4_0', 'x', 48, 8), 'F16');
+});

@@ -1,0 +1,4 @@
+// Parity of the qwen2 architecture with llama.cpp on a tiny synthetic model (see arch-parity.js).
+import { defineArchParity } from './arch-parity.js';
+
+defineArchParity({ arch: 'qwen2' });
