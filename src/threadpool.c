@@ -2,7 +2,9 @@
  * it briefly (cheap back-to-back ops), then sleep on a condvar (idle between
  * tokens). Each worker slot is claimed with a CAS, so the caller can run a
  * slot whose worker is late (descheduled, or, in a browser, not started yet)
- * instead of waiting: a run can never hang on a missing thread.
+ * instead of waiting: a run can never hang on a missing thread. Workers are
+ * detached and the last of {caller, workers} to leave frees the pool, so
+ * destroying never blocks on a thread that has not even started.
  * WL_NO_THREADS builds make no pthread calls at all. */
 #define _POSIX_C_SOURCE 200809L /* clock_gettime under -std=c11 */
 #include <stdlib.h>
@@ -53,6 +55,7 @@ struct wl_pool {
     atomic_int sleepers; /* workers (about to be) blocked on work_cv */
     atomic_int caller_sleeping;
     atomic_int stop;
+    atomic_int refs;     /* caller + live workers; the last one frees the pool */
     pthread_mutex_t mu;
     pthread_cond_t work_cv, done_cv;
 };
@@ -105,16 +108,24 @@ static void run_slot(wl_pool *p, int ith, unsigned gen) {
     }
 }
 
+static void free_pool(wl_pool *p);
+
+static void release(wl_pool *p) {
+    if (atomic_fetch_sub(&p->refs, 1) == 1) free_pool(p);
+}
+
 static void *worker_main(void *arg) {
     worker_slot *slot = arg;
     wl_pool *p = slot->pool;
     unsigned seen = 0;
     for (;;) {
         unsigned gen = wait_for_generation(p, seen);
-        if (atomic_load(&p->stop)) return NULL;
+        if (atomic_load(&p->stop)) break;
         run_slot(p, slot->ith, gen);
         seen = gen;
     }
+    release(p);
+    return NULL;
 }
 
 static void wake_workers(wl_pool *p) {
@@ -125,13 +136,15 @@ static void wake_workers(wl_pool *p) {
     }
 }
 
+/* Tells the workers to leave, then drops the caller's reference. */
 static void stop_workers(wl_pool *p, int n_started) {
     atomic_store(&p->stop, 1);
     atomic_fetch_add(&p->generation, 1);
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->work_cv);
     pthread_mutex_unlock(&p->mu);
-    for (int i = 0; i < n_started; i++) pthread_join(p->threads[i], NULL);
+    for (int i = 0; i < n_started; i++) pthread_detach(p->threads[i]);
+    release(p);
 }
 
 static void free_pool(wl_pool *p) {
@@ -157,12 +170,14 @@ wl_pool *wl_pool_create(int n_threads) {
         free_pool(p);
         return NULL;
     }
+    atomic_init(&p->refs, 1);
     for (int i = 1; i < n_threads; i++) {
         p->slots[i].pool = p;
         p->slots[i].ith = i;
+        atomic_fetch_add(&p->refs, 1); /* before the thread can drop it */
         if (pthread_create(&p->threads[i - 1], NULL, worker_main, &p->slots[i]) != 0) {
+            atomic_fetch_sub(&p->refs, 1);
             stop_workers(p, i - 1);
-            free_pool(p);
             return NULL;
         }
     }
@@ -205,7 +220,6 @@ void wl_pool_run(wl_pool *p, wl_task_fn fn, void *ctx) {
 void wl_pool_destroy(wl_pool *p) {
     if (!p) return;
     stop_workers(p, p->n_threads - 1);
-    free_pool(p);
 }
 
 #endif
