@@ -82,13 +82,21 @@ export class BpeModel {
     // whose result is not a token still merges; the symbol then falls back
     // to single-character tokens, as in llama.cpp.
     this.mergeResult = new Int32Array(merges.length).fill(-2);
+    // Token texts indexed so each merge's halves are looked up in place.
+    const index = new WordCache(WordCache.bitsFor(nVocab));
+    for (let id = nVocab - 1; id >= 0; id--) {
+      const t = vocab.tokens[id];
+      const h = WordCache.hash(t, 0, t.length);
+      if (index.get(t, 0, t.length, h) === undefined) index.set(t, h, id); // a repeated text means its last id
+    }
     for (let i = 0; i < merges.length; i++) {
       const m = merges[i];
       const sp = typeof m === 'string' ? m.indexOf(' ', 1) : -1;
       if (sp < 0) throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(m)} is not two tokens separated by a space`);
-      const left = m.slice(0, sp), right = m.slice(sp + 1);
-      const l = tokenToId.get(left), r = tokenToId.get(right);
+      const l = index.get(m, 0, sp, WordCache.hash(m, 0, sp));
+      const r = index.get(m, sp + 1, m.length, WordCache.hash(m, sp + 1, m.length));
       if (l === undefined || r === undefined) {
+        const left = m.slice(0, sp), right = m.slice(sp + 1);
         const missing = l === undefined ? left : right;
         throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(m)} references ${JSON.stringify(missing)}, which is not in the vocabulary`);
       }

@@ -1,8 +1,9 @@
 /**
- * Token ids of recently seen words, looked up by a range of a larger string
- * so the hot loop allocates nothing for a hit (a Map would need the word as
- * its own string first). Open addressing on a fixed power-of-two table;
- * when half full it starts over, which bounds memory on endless input.
+ * A string-keyed table looked up by a range of a larger string, so a lookup
+ * allocates nothing (a Map would need the range as its own string first).
+ * Used for the token ids of recently seen words (when half full it starts
+ * over, which bounds memory on endless input) and, sized to fit, as an index
+ * of token texts. Open addressing on a fixed power-of-two table.
  */
 export class WordCache {
   /** @param {number} [bits] log2 of the slot count */
@@ -11,7 +12,7 @@ export class WordCache {
     /** @type {(string | undefined)[]} */
     this.keys = new Array(1 << bits).fill(undefined);
     this.hashes = new Int32Array(1 << bits);
-    /** @type {(number[] | undefined)[]} */
+    /** @type {any[]} */
     this.values = new Array(1 << bits).fill(undefined);
     this.size = 0;
   }
@@ -25,7 +26,7 @@ export class WordCache {
 
   /**
    * @param {string} s @param {number} a @param {number} b @param {number} h WordCache.hash(s, a, b)
-   * @returns {number[] | undefined}
+   * @returns {any} the value, or undefined
    */
   get(s, a, b, h) {
     const { keys, hashes, mask } = this;
@@ -40,7 +41,10 @@ export class WordCache {
     }
   }
 
-  /** @param {string} word @param {number} h its hash @param {number[]} ids */
+  /**
+   * Adds a key known to be absent.
+   * @param {string} word @param {number} h its hash @param {any} ids
+   */
   set(word, h, ids) {
     if (this.size * 2 >= this.mask + 1) this.clear();
     const { keys, mask } = this;
@@ -50,6 +54,13 @@ export class WordCache {
     this.hashes[i] = h;
     this.values[i] = ids;
     this.size++;
+  }
+
+  /** log2 of a slot count that holds n keys without starting over. @param {number} n */
+  static bitsFor(n) {
+    let bits = 4;
+    while ((1 << bits) <= 2 * n + 2) bits++;
+    return bits;
   }
 
   clear() {
