@@ -44,41 +44,19 @@ export class SpmModel {
   }
 
   /**
-   * Every way a token splits into two symbols (tokens, or single code points
-   * that are not tokens): (left id, right id) -> token id. Two adjacent
-   * symbols merge exactly when their concatenation is a token, so this table
-   * replaces building and hashing the concatenated text for every candidate.
-   * Single code points that are not tokens get ids past the vocabulary.
+   * Symbols carry ids: a token's id, or for a code point that is no token an
+   * id past the vocabulary. Whether two adjacent symbols merge (their
+   * concatenation is a token) is looked up once per id pair and remembered,
+   * so merging never builds or hashes text twice for the same pair.
    */
   #buildPairs() {
-    const { tokens, tokenToId } = this.vocab;
-    const nVocab = tokens.length;
-    /** @type {Map<string, number>} */
-    this.extraChars = new Map();
-    const symbolId = (text) => {
-      const id = tokenToId.get(text);
-      if (id !== undefined) return id;
-      const cp = text.codePointAt(0);
-      if (text.length !== (cp > 0xffff ? 2 : 1)) return -1; // longer text that is no token: never a symbol
-      let extra = this.extraChars.get(text);
-      if (extra === undefined) { extra = nVocab + this.extraChars.size; this.extraChars.set(text, extra); }
-      return extra;
-    };
-    this.pairs = new PairMap(nVocab * 2);
-    for (let id = 0; id < nVocab; id++) {
-      const text = tokens[id];
-      if (tokenToId.get(text) !== id) continue; // a duplicate text: the later id is the token
-      for (let k = 1; k < text.length; k++) {
-        const c = text.charCodeAt(k);
-        if (c >= 0xdc00 && c <= 0xdfff && (text.charCodeAt(k - 1) & 0xfc00) === 0xd800) continue; // inside a pair
-        const l = symbolId(text.slice(0, k));
-        if (l < 0) continue;
-        const r = symbolId(text.slice(k));
-        if (r < 0) continue;
-        this.pairs.addIfAbsent(l, r, id);
-      }
-    }
-    /** @type {Map<number, number>} code point -> symbol id (-1: joins nothing) */
+    /** @type {Map<string, number>} single code points that are not tokens -> ids past the vocabulary */
+    this.extraIds = new Map();
+    /** @type {string[]} */
+    this.extraTexts = [];
+    /** (left id, right id) -> merged token id, or -2 when the concatenation is no token */
+    this.pairs = new PairMap(1 << 14);
+    /** @type {Map<number, number>} code point -> symbol id */
     this.charIds = new Map();
   }
 
@@ -86,10 +64,27 @@ export class SpmModel {
   #charId(cp, ch) {
     let id = this.charIds.get(cp);
     if (id === undefined) {
-      id = this.vocab.tokenToId.get(ch) ?? this.extraChars.get(ch) ?? -1;
+      id = this.vocab.tokenToId.get(ch);
+      if (id === undefined) {
+        id = this.vocab.tokens.length + this.extraTexts.length;
+        this.extraTexts.push(ch);
+      }
       this.charIds.set(cp, id);
     }
     return id;
+  }
+
+  /** Merged token of two symbols, or a negative number. @param {number} a @param {number} b */
+  #pairId(a, b) {
+    let merged = this.pairs.get(a, b);
+    if (merged === -1) {
+      const { tokens, tokenToId } = this.vocab;
+      const text = (a < tokens.length ? tokens[a] : this.extraTexts[a - tokens.length]) +
+        (b < tokens.length ? tokens[b] : this.extraTexts[b - tokens.length]);
+      merged = tokenToId.get(text) ?? -2;
+      this.pairs.addIfAbsent(a, b, merged);
+    }
+    return merged;
   }
 
   /**
@@ -147,7 +142,7 @@ export class SpmModel {
       const right = heap.popA, size = heap.popB;
       const left = key % TWO32;
       if (len[left] === 0 || len[right] === 0 || len[left] + len[right] !== size) continue;
-      id[left] = this.pairs.get(id[left], id[right]);
+      id[left] = this.#pairId(id[left], id[right]);
       len[left] += len[right];
       len[right] = 0;
       next[left] = next[right];
@@ -157,7 +152,7 @@ export class SpmModel {
     }
     const nVocab = this.vocab.tokens.length;
     for (let i = 0; i >= 0; i = next[i]) {
-      if (id[i] >= 0 && id[i] < nVocab) { out.push(id[i]); continue; }
+      if (id[i] < nVocab) { out.push(id[i]); continue; }
       // not a token: its UTF-8 bytes as <0xXX> tokens
       for (const b of this.encoder.encode(text.slice(start[i], start[i] + len[i]))) {
         const t = this.byteIds[b];
@@ -169,9 +164,7 @@ export class SpmModel {
   #tryPair(l, r) {
     if (l < 0 || r < 0) return;
     const { id, len } = this.sym;
-    const a = id[l], b = id[r];
-    if (a < 0 || b < 0) return;
-    const merged = this.pairs.get(a, b);
+    const merged = this.#pairId(id[l], id[r]);
     if (merged < 0) return;
     this.heap.push(this.scoreRank[merged] * TWO32 + l, r, len[l] + len[r]);
   }
