@@ -36,7 +36,7 @@ export class SpmModel {
     }
     // Can a merge cross "x▁" (x not ▁)? If no token contains that, chunks are independent.
     this.chunkable = !tokens.some((t, i) => (vocab.attrs[i] !== ATTR.BYTE) && /[^\u2581]\u2581/.test(t));
-    this.#buildPairs();
+    this.#initSymbolTables();
     this.heap = new MinHeap(256);
     this.sym = { id: new Int32Array(64), len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
     this.cache = new WordCache();
@@ -49,7 +49,7 @@ export class SpmModel {
    * concatenation is a token) is looked up once per id pair and remembered,
    * so merging never builds or hashes text twice for the same pair.
    */
-  #buildPairs() {
+  #initSymbolTables() {
     /** @type {Map<string, number>} single code points that are not tokens -> ids past the vocabulary */
     this.extraIds = new Map();
     /** @type {string[]} */
