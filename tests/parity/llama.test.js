@@ -87,3 +87,20 @@ test('the parity fixture is sensitive to RoPE: changing rope.freq_base breaks th
     assert.ok(cmp.same < 60, `freq_base barely matters for the ${prompt.name} prompt: ${cmp.report}`);
   }
 });
+
+// Llama 3.x checkpoints carry their rope scaling as a rope_freqs.weight tensor
+// (per-frequency divisors); a runtime that ignores it drifts at every position.
+test('llama tiny-gqa with llama3 rope scaling (rope_freqs.weight, F32): wasmllm matches llama.cpp', async (t) => {
+  const llama3Rope = { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalCtx: 64 };
+  const files = ensureSynthetic({ arch: 'llama', shape: 'tiny-gqa', type: 'F32', seed: SEED, ropeBase: 500000, overrides: { llama3Rope } });
+  const plain = ensureSynthetic({ arch: 'llama', shape: 'tiny-gqa', type: 'F32', seed: SEED, ropeBase: 500000 });
+  const prompt = PROMPTS[1];
+  const ref = await greedyReference(files, { prompt: prompt.text, nPredict: N_PREDICT });
+  const refPlain = await greedyReference(plain, { prompt: prompt.text, nPredict: N_PREDICT });
+  // With an original context of 64 the long prompt reaches the scaled frequencies, so the factors matter.
+  assert.ok(compareTokens(refPlain, ref.tokens).same < 60, 'rope_freqs changes llama.cpp\'s continuation');
+  const picks = await teacherForcedWasmllm(files, { promptTokens: ref.promptTokens, refTokens: ref.tokens });
+  const cmp = compareTokens(ref, picks);
+  t.diagnostic(`llama3 rope, teacher-forced: ${cmp.report}`);
+  assert.equal(cmp.diffs.filter((d) => !(d.gap < 0.05)).length, 0, cmp.report);
+});
