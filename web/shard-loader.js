@@ -220,7 +220,16 @@ export function createShardLoader(options = {}) {
       const buf = buffers[i];
       const p = perShard[i];
       const sink = {
-        begin: (size) => { p.total = size; buf.begin(size); emit(i, true); },
+        begin: (size) => {
+          p.total = size;
+          // Shards that together cannot fit fail as soon as their sizes are known, not at the last one.
+          const known = perShard.reduce((n, q) => n + (q.total ?? 0), 0);
+          if (known > MAX_HEAP_BYTES) {
+            throw new WasmllmError('ERR_OOM', `the model's shards hold ${formatBytes(known)} or more: past the 4 GiB a wasm32 heap can hold`);
+          }
+          buf.begin(size);
+          emit(i, true);
+        },
         write: (chunk) => { buf.write(chunk); p.loaded = buf.size; emit(i, false); },
       };
       if (entry.kind === 'url') {
