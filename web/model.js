@@ -179,6 +179,9 @@ function freeCore(core) {
   core.shards = [];
   core.disposed = true;
   core.wasm.terminate();
+  // Let the heap (up to 4 GiB) be collected even if the caller keeps the Model object.
+  core.wasm = null;
+  core.M = null;
 }
 
 /**
