@@ -9,6 +9,11 @@
 #include "matmul.h"
 #include "wasmllm.h"
 
+#if defined(__EMSCRIPTEN__)
+#include <emscripten/heap.h>
+#include <malloc.h>
+#endif
+
 #define WL_MAX_THREADS 64
 
 typedef struct {
@@ -29,7 +34,21 @@ static void free_scratch(wl_context *c) {
     free(c->mm_scratch); free(c->logits);
 }
 
-static wl_status alloc_scratch(wl_context *c, wl_error *err) {
+#define WL_N_SCRATCH 14
+
+/* Bytes malloc could still hand out: its free blocks plus the growth left
+ * before wasm32's heap limit. A host without a fixed limit says infinity. */
+static double heap_room(void) {
+#if defined(__EMSCRIPTEN__)
+    return (double)emscripten_get_heap_max() - (double)*emscripten_get_sbrk_ptr() +
+           (double)mallinfo().fordblks;
+#else
+    return INFINITY;
+#endif
+}
+
+/* Fills reqs[WL_N_SCRATCH] with the scratch buffers c needs; returns their count. */
+static int plan_scratch(wl_context *c, scratch_req *reqs) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
     const uint64_t C = (uint64_t)c->max_chunk;
@@ -43,7 +62,7 @@ static wl_status alloc_scratch(wl_context *c, wl_error *err) {
 
     /* per thread: one V row and q as f16 */
     c->attn_tmp_stride = (int64_t)hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;
-    scratch_req reqs[] = {
+    const scratch_req plan[] = {
         { &c->x, C * hp->n_embd },
         { &c->xn, C * hp->n_embd },
         { &c->q, C * n_q },
@@ -59,7 +78,13 @@ static wl_status alloc_scratch(wl_context *c, wl_error *err) {
         { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },
         { &c->logits, (uint64_t)hp->n_vocab },
     };
-    const int n_reqs = (int)(sizeof reqs / sizeof reqs[0]);
+    _Static_assert(sizeof plan / sizeof plan[0] == WL_N_SCRATCH, "WL_N_SCRATCH");
+    memcpy(reqs, plan, sizeof plan);
+    return WL_N_SCRATCH;
+}
+
+static wl_status alloc_scratch(wl_context *c, const scratch_req *reqs, int n_reqs, wl_error *err) {
+    const wl_model *m = c->model;
     for (int i = 0; i < n_reqs; i++) {
         if (reqs[i].n_floats == 0) continue;
         if (reqs[i].n_floats > SIZE_MAX / sizeof(float)) goto oom;
@@ -95,7 +120,24 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
         return NULL;
     }
     c->n_threads = wl_pool_size(c->pool);
-    if (wl_kv_cache_init(&c->kv, &m->hp, n_ctx, err) != WL_OK || alloc_scratch(c, err) != WL_OK) {
+    /* Refuse a context the heap cannot hold before allocating any of it: a
+     * failed attempt would leave the wasm memory grown (it never shrinks). */
+    scratch_req reqs[WL_N_SCRATCH];
+    const int n_reqs = plan_scratch(c, reqs);
+    const double kv_bytes = wl_kv_cache_bytes(&m->hp, n_ctx);
+    const double scratch_bytes = scratch_floats(reqs, n_reqs) * sizeof(float) +
+                                 (double)wl_model_matmul_scratch(m, c->max_chunk);
+    const double room = heap_room();
+    if (kv_bytes + scratch_bytes > room) {
+        wl_context_free(c);
+        wl_fail(err, WL_ERR_OOM,
+                "a %d-token context needs %.0f bytes (KV cache %.0f, scratch %.0f) but the wasm "
+                "heap has %.0f bytes left",
+                n_ctx, kv_bytes + scratch_bytes, kv_bytes, scratch_bytes, room);
+        return NULL;
+    }
+    if (wl_kv_cache_init(&c->kv, &m->hp, n_ctx, err) != WL_OK ||
+        alloc_scratch(c, reqs, n_reqs, err) != WL_OK) {
         wl_context_free(c);
         return NULL;
     }

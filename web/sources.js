@@ -340,6 +340,11 @@ export async function loadIntoHeap(source, wasm, options = {}) {
   }
   const known = opened.every((o) => o.size !== undefined);
   const total = known ? opened.reduce((s, o) => s + o.size, 0) : undefined;
+  // Shards that together cannot fit are refused before any is read into the heap.
+  if (total !== undefined && total > MAX_HEAP_BYTES) {
+    const what = opened.length === 1 ? `${opened[0].name} holds` : `the ${opened.length} shards hold`;
+    throw new WasmllmError('ERR_OOM', `${what} ${total} bytes but the wasm heap holds at most ${MAX_HEAP_BYTES} bytes (4 GiB) in all`);
+  }
   let loaded = 0;
   const buffers = [];
   try {
