@@ -134,7 +134,8 @@ void iq4_xs_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
 /* ---- SIMD128 tile kernels (quant_tiles.c; wasm SIMD builds only) ----
  * For the formats whose activations are Q8_0 (Q4_0, Q5_0, Q8_0, IQ4_NL),
  * matmul can use a wider activation encoding: per token, the Q8_0 values as
- * int16 (so no per-row widening) followed by the block scales as f32. The
+ * int16 (so no per-row widening), then the block scales as f32, then each
+ * block's sum of values as int32 (Q4_0 folds its -8 offset in with it). The
  * tile kernels then compute several rows x tokens per pass, reusing loads,
  * with per-output float operations in the same order as vec_dot_ref: the
  * results are bit-identical to the scalar twins (test_matmul checks this). */

@@ -38,21 +38,30 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
     return d;
 }
 
-/* The block's 32 signed values as two i8x16 (elements 0..15, 16..31). */
-ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t *lo, v128_t *hi) {
+/* The block's 32 values as four i16x8 (elements 0-7, 8-15, 16-23, 24-31).
+ * Q4_0 yields its raw nibbles 0..15: the -8 offset is applied once per
+ * block as -8 * sum(y) (see block_offset), saving the per-value work. */
+ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
     const v128_t mask = wasm_i8x16_splat(0x0f);
-    if (kind == KIND_Q8_0) {
-        *lo = wasm_v128_load(blk + 2);
-        *hi = wasm_v128_load(blk + 18);
-    } else if (kind == KIND_Q4_0) {
+    v128_t lo, hi;
+    if (kind == KIND_Q4_0) {
+        const v128_t mask16 = wasm_i16x8_splat(0x0f);
         v128_t q = wasm_v128_load(blk + 2);
-        *lo = wasm_i8x16_sub(wasm_v128_and(q, mask), wasm_i8x16_splat(8));
-        *hi = wasm_i8x16_sub(wasm_u8x16_shr(q, 4), wasm_i8x16_splat(8));
+        v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
+        x[0] = wasm_v128_and(a, mask16);
+        x[1] = wasm_v128_and(b, mask16);
+        x[2] = wasm_u16x8_shr(a, 4);
+        x[3] = wasm_u16x8_shr(b, 4);
+        return;
+    }
+    if (kind == KIND_Q8_0) {
+        lo = wasm_v128_load(blk + 2);
+        hi = wasm_v128_load(blk + 18);
     } else if (kind == KIND_IQ4_NL) {
         const v128_t table = wasm_v128_load(wl_iq4_levels);
         v128_t q = wasm_v128_load(blk + 2);
-        *lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, mask));
-        *hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
+        lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, mask));
+        hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
     } else { /* Q5_0: (nibble | bit4) - 16 == nibble | 0xf0 where bit4 is clear */
         const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
         const v128_t minus16 = wasm_i8x16_splat((int8_t)0xf0);
@@ -64,18 +73,28 @@ ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t *lo, v128_t *hi) 
         hlo = wasm_i8x16_eq(wasm_v128_and(hlo, bits), bits);
         hhi = wasm_i8x16_eq(wasm_v128_and(hhi, bits), bits);
         v128_t q = wasm_v128_load(blk + 6);
-        *lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
-        *hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
+        lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
+        hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
     }
+    x[0] = wasm_i16x8_extend_low_i8x16(lo);
+    x[1] = wasm_i16x8_extend_high_i8x16(lo);
+    x[2] = wasm_i16x8_extend_low_i8x16(hi);
+    x[3] = wasm_i16x8_extend_high_i8x16(hi);
 }
 
-/* Block of weights (as two i8x16) dot 32 wide activations: 4 i32 partials. */
-ALWAYS_INLINE v128_t dot_wide(v128_t lo, v128_t hi, const int16_t *y) {
-    v128_t a = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(lo), wasm_v128_load(y));
-    v128_t b = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(lo), wasm_v128_load(y + 8));
-    v128_t c = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(hi), wasm_v128_load(y + 16));
-    v128_t d = wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(hi), wasm_v128_load(y + 24));
+/* Block of unpacked weights dot 32 wide activations: 4 i32 partials. */
+ALWAYS_INLINE v128_t dot_wide(const v128_t x[4], const int16_t *y) {
+    v128_t a = wasm_i32x4_dot_i16x8(x[0], wasm_v128_load(y));
+    v128_t b = wasm_i32x4_dot_i16x8(x[1], wasm_v128_load(y + 8));
+    v128_t c = wasm_i32x4_dot_i16x8(x[2], wasm_v128_load(y + 16));
+    v128_t d = wasm_i32x4_dot_i16x8(x[3], wasm_v128_load(y + 24));
     return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
+}
+
+/* What to add to a block's raw integer sum: -8 * sum(y) for Q4_0's raw
+ * nibbles, nothing for the others. */
+ALWAYS_INLINE int32_t block_offset(int kind, int32_t ysum) {
+    return kind == KIND_Q4_0 ? -8 * ysum : 0;
 }
 
 /* Lane k = horizontal sum of sk. */
@@ -85,42 +104,57 @@ ALWAYS_INLINE v128_t reduce4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5), wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
 }
 
+/* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums. */
+typedef struct { const int16_t *q; const float *d; const int32_t *sum; } q8_act;
+
+ALWAYS_INLINE q8_act q8_act_at(const uint8_t *row, int n) {
+    q8_act a;
+    a.q = (const int16_t *)row;
+    a.d = (const float *)(row + (size_t)n * 2);
+    a.sum = (const int32_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK) * 4);
+    return a;
+}
+
 size_t wl_q8_0_wide_row_size(int64_t n) {
-    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * sizeof(float);
+    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (sizeof(float) + sizeof(int32_t));
     return (bytes + 15) & ~(size_t)15;
 }
 
 void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
-    int16_t *q = dst;
-    float *d = (float *)((char *)dst + (size_t)n * sizeof(int16_t));
+    q8_act a = q8_act_at(dst, (int)n);
     for (int64_t b = 0; b < n / WL_QK; b++) {
         wl_block_q8_0 blk;
         q8_0_from_float(x + b * WL_QK, &blk, WL_QK);
-        d[b] = wl_fp16_to_fp32(blk.d);
-        for (int j = 0; j < WL_QK; j++) q[b * WL_QK + j] = blk.qs[j];
+        int32_t sum = 0;
+        for (int j = 0; j < WL_QK; j++) {
+            ((int16_t *)a.q)[b * WL_QK + j] = blk.qs[j];
+            sum += blk.qs[j];
+        }
+        ((float *)a.d)[b] = wl_fp16_to_fp32(blk.d);
+        ((int32_t *)a.sum)[b] = sum;
     }
 }
 
 /* 4 consecutive weight rows x 1 token -> out[0..3]. */
-ALWAYS_INLINE void tile_4x1(int kind, int nb, const uint8_t *w, size_t ws, const int16_t *yq, const float *yd,
-                            float *out) {
+ALWAYS_INLINE void tile_4x1(int kind, int nb, const uint8_t *w, size_t ws, q8_act y, float *out) {
     const size_t bb = block_bytes(kind);
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int b = 0; b < nb; b++) {
         const uint8_t *b0 = w + (size_t)b * bb, *b1 = b0 + ws, *b2 = b1 + ws, *b3 = b2 + ws;
-        const int16_t *y = yq + WL_QK * b;
-        v128_t lo, hi, s0, s1, s2, s3;
-        unpack(kind, b0, &lo, &hi);
-        s0 = dot_wide(lo, hi, y);
-        unpack(kind, b1, &lo, &hi);
-        s1 = dot_wide(lo, hi, y);
-        unpack(kind, b2, &lo, &hi);
-        s2 = dot_wide(lo, hi, y);
-        unpack(kind, b3, &lo, &hi);
-        s3 = dot_wide(lo, hi, y);
+        const int16_t *yq = y.q + WL_QK * b;
+        v128_t x[4], s0, s1, s2, s3;
+        unpack(kind, b0, x);
+        s0 = dot_wide(x, yq);
+        unpack(kind, b1, x);
+        s1 = dot_wide(x, yq);
+        unpack(kind, b2, x);
+        s2 = dot_wide(x, yq);
+        unpack(kind, b3, x);
+        s3 = dot_wide(x, yq);
+        v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(block_offset(kind, y.sum[b])));
         v128_t dx = wl_fp16x4_to_f32x4(wasm_i32x4_make(block_scale(b0), block_scale(b1), block_scale(b2), block_scale(b3)));
-        v128_t scale = wasm_f32x4_mul(dx, wasm_f32x4_splat(yd[b]));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(reduce4(s0, s1, s2, s3)), scale));
+        v128_t scale = wasm_f32x4_mul(dx, wasm_f32x4_splat(y.d[b]));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
     }
     wasm_v128_store(out, acc);
 }
@@ -130,19 +164,21 @@ ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *ac
                             int64_t os) {
     const size_t bb = block_bytes(kind);
     const int nb = n / WL_QK;
-    const int16_t *y0 = (const int16_t *)act, *y1 = (const int16_t *)(act + as);
-    const int16_t *y2 = (const int16_t *)(act + 2 * as), *y3 = (const int16_t *)(act + 3 * as);
-    const float *d0 = (const float *)(y0 + n), *d1 = (const float *)(y1 + n);
-    const float *d2 = (const float *)(y2 + n), *d3 = (const float *)(y3 + n);
+    q8_act y0 = q8_act_at(act, n), y1 = q8_act_at(act + as, n);
+    q8_act y2 = q8_act_at(act + 2 * as, n), y3 = q8_act_at(act + 3 * as, n);
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = w + (size_t)b * bb;
-        v128_t lo, hi;
-        unpack(kind, blk, &lo, &hi);
+        v128_t x[4];
+        unpack(kind, blk, x);
         int off = WL_QK * b;
-        v128_t sums = reduce4(dot_wide(lo, hi, y0 + off), dot_wide(lo, hi, y1 + off),
-                              dot_wide(lo, hi, y2 + off), dot_wide(lo, hi, y3 + off));
-        v128_t dy = wasm_f32x4_make(d0[b], d1[b], d2[b], d3[b]);
+        v128_t sums = reduce4(dot_wide(x, y0.q + off), dot_wide(x, y1.q + off),
+                              dot_wide(x, y2.q + off), dot_wide(x, y3.q + off));
+        if (kind == KIND_Q4_0) {
+            sums = wasm_i32x4_add(sums, wasm_i32x4_make(block_offset(kind, y0.sum[b]), block_offset(kind, y1.sum[b]),
+                                                        block_offset(kind, y2.sum[b]), block_offset(kind, y3.sum[b])));
+        }
+        v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
         v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(wl_fp16_to_fp32(block_scale(blk))), dy);
         acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
     }
@@ -153,15 +189,15 @@ ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *ac
 }
 
 /* 1 row x 1 token, for the leftovers. */
-ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, const int16_t *yq, const float *yd) {
+ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
     const size_t bb = block_bytes(kind);
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
         const uint8_t *blk = w + (size_t)b * bb;
-        v128_t lo, hi;
-        unpack(kind, blk, &lo, &hi);
-        int32_t sumi = wl_hsum_i32x4(dot_wide(lo, hi, yq + WL_QK * b));
-        sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * yd[b]);
+        v128_t x[4];
+        unpack(kind, blk, x);
+        int32_t sumi = wl_hsum_i32x4(dot_wide(x, y.q + WL_QK * b)) + block_offset(kind, y.sum[b]);
+        sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]);
     }
     return sum;
 }
@@ -173,11 +209,10 @@ ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_r
     int t = 0;
     if (n_tokens < 4) {
         for (; t < n_tokens; t++) {
-            const int16_t *yq = (const int16_t *)(act + (size_t)t * as);
-            const float *yd = (const float *)(yq + n);
+            q8_act y = q8_act_at(act + (size_t)t * as, n);
             int64_t r = 0;
-            for (; r + 4 <= n_rows; r += 4) tile_4x1(kind, nb, w + (size_t)r * ws, ws, yq, yd, out + t * os + r);
-            for (; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, yq, yd);
+            for (; r + 4 <= n_rows; r += 4) tile_4x1(kind, nb, w + (size_t)r * ws, ws, y, out + t * os + r);
+            for (; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, y);
         }
         return;
     }
@@ -185,9 +220,8 @@ ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_r
         for (int64_t r = 0; r < n_rows; r++) tile_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
     }
     for (; t < n_tokens; t++) {
-        const int16_t *yq = (const int16_t *)(act + (size_t)t * as);
-        const float *yd = (const float *)(yq + n);
-        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, yq, yd);
+        q8_act y = q8_act_at(act + (size_t)t * as, n);
+        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, y);
     }
 }
 
