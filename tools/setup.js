@@ -10,6 +10,7 @@
  *                                     if browser tests exist, Chromium
  */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +131,57 @@ function buildWasm() {
   for (const f of outputs) fs.utimesSync(path.join(root, f), now, now);
 }
 
+/** Seconds per fuzz target in `npm test` (tests/run-all.js reads the same variable); 0 skips fuzzing and its build. */
+function fuzzSeconds() {
+  const v = process.env.WASMLLM_FUZZ_SECONDS;
+  return v === undefined || v === '' ? 45 : Number(v);
+}
+
+/** Whether clang can link a libFuzzer target with ASan + UBSan. */
+function clangFuzzWorks() {
+  if (!has('clang')) return false;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-fuzz-probe-'));
+  try {
+    const src = path.join(dir, 'probe.c');
+    fs.writeFileSync(src, 'int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n) { return 0; }\n');
+    return spawnSync('clang', ['-fsanitize=fuzzer,address,undefined', src, '-o', path.join(dir, 'probe')], { stdio: 'ignore' }).status === 0;
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** clang and libFuzzer's runtime: on Debian 12, clang-14's libclang_rt.fuzzer lives in libclang-rt-14-dev. */
+function ensureFuzzToolchain() {
+  if (clangFuzzWorks()) return log('clang with libFuzzer: found');
+  log('clang with libFuzzer: not found, installing Debian\'s clang and libclang-rt-14-dev');
+  aptInstall('installing clang', ['clang', 'libclang-rt-14-dev']);
+  if (!clangFuzzWorks()) throw new StepError('installing clang: clang still cannot link -fsanitize=fuzzer');
+}
+
+/** The native tests again under AddressSanitizer + UndefinedBehaviorSanitizer (build/asan). */
+function buildAsan() {
+  const stamp = 'build/asan/.setup-stamp';
+  if (!force && oldest([stamp]) > newest([...C_INPUTS, 'tests/c'])) return log('sanitizer build: up to date');
+  log('sanitizer build: cmake build/asan (ASan + UBSan)');
+  if (!fs.existsSync(path.join(root, 'build/asan/CMakeCache.txt'))) {
+    run('sanitizer configure', 'cmake', ['-S', '.', '-B', 'build/asan', '-DWL_SANITIZE=ON', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], { quiet: true });
+  }
+  run('sanitizer build', 'cmake', ['--build', 'build/asan', JOBS]);
+  fs.writeFileSync(path.join(root, stamp), `${new Date().toISOString()}\n`);
+}
+
+/** The libFuzzer targets (build/fuzz), configured as tools/fuzz.sh does so its own build step finds them current. */
+function buildFuzz() {
+  const stamp = 'build/fuzz/.setup-stamp';
+  if (!force && oldest([stamp]) > newest([...C_INPUTS, 'tests/fuzz'], (p) => p.endsWith('.c') || p.endsWith('.h') || p.endsWith('.txt'))) {
+    return log('fuzz build: up to date');
+  }
+  log('fuzz build: cmake build/fuzz (clang, libFuzzer + ASan + UBSan)');
+  run('fuzz configure', 'cmake', ['-S', '.', '-B', 'build/fuzz', '-DWL_FUZZ=ON', '-DCMAKE_C_COMPILER=clang', '-DCMAKE_BUILD_TYPE=RelWithDebInfo'], { quiet: true });
+  run('fuzz build', 'cmake', ['--build', 'build/fuzz', JOBS, '--target', 'fuzz_gguf', 'fuzz_quant']);
+  fs.writeFileSync(path.join(root, stamp), `${new Date().toISOString()}\n`);
+}
+
 function ensureChromium() {
   if (!fs.existsSync(path.join(root, 'tests/browser'))) return;
   if (has('chromium') || has('chromium-browser') || process.env.CHROME_PATH) return log('chromium: found');
@@ -148,6 +200,11 @@ try {
     // install script would only try to download or build llama.cpp.
     ensureNpmDeps('tests/ref', ['--ignore-scripts']);
     ensureChromium();
+    buildAsan();
+    if (fuzzSeconds() > 0) {
+      ensureFuzzToolchain();
+      buildFuzz();
+    }
   }
   log(`ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
 } catch (e) {
