@@ -53,11 +53,34 @@ const FILE_TYPES = {
  * @property {boolean} [parseSpecial]     string prompts: turn special-token text into its id (default true)
  * @property {AbortSignal} [signal]
  *
+ * @typedef {object} EmbedOptions
+ * @property {'mean'|'cls'|'last'|1|2|3} [pooling] default: the GGUF's `<arch>.pooling_type`, else mean
+ *                                      for encoders (bert, nomic-bert) and last for decoders
+ * @property {boolean} [normalize]       divide each vector by its L2 norm (default true)
+ * @property {boolean} [addSpecial]      string inputs: add the special tokens the model wants,
+ *                                      e.g. bert's [CLS] ... [SEP] (default true)
+ * @property {boolean} [parseSpecial]    string inputs: turn special-token text into its id (default true)
+ * @property {AbortSignal} [signal]      checked between texts
+ *
  * @typedef {{ token: number, text: string }} TokenPiece
  * @typedef {{ promptTokens: number[], tokens: number[], text: string,
  *   finishReason: 'stop'|'length'|'context', promptEvaluated: number,
  *   timings: { promptMs: number, decodeMs: number, promptTokensPerSecond: number, decodeTokensPerSecond: number } }} Completion
  */
+
+/** Pooling names <-> wl_embed's pooling codes (llama.cpp's pooling_type numbers). */
+const POOLING_CODES = { mean: 1, cls: 2, last: 3 };
+const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last' };
+
+/** wl_embed's pooling argument for an EmbedOptions.pooling value (-1: the model's own). */
+function poolingCode(pooling) {
+  if (pooling === undefined || pooling === null) return -1;
+  const code = typeof pooling === 'string' ? POOLING_CODES[pooling.toLowerCase()] : pooling;
+  if (code !== 1 && code !== 2 && code !== 3) {
+    throw new WasmllmError('ERR_BAD_ARG', `pooling must be 'mean', 'cls', 'last' (or 1, 2, 3), got ${JSON.stringify(pooling)}`);
+  }
+  return code;
+}
 
 /** Yields to the event loop so timers and abort signals can fire between tokens. */
 const nextMacrotask = typeof setImmediate === 'function'
@@ -323,6 +346,7 @@ export class Session {
    */
   complete(prompt, options = {}) {
     this.#checkAlive();
+    this.#checkGenerates();
     const ids = this.#promptIds(prompt, options);
     return this.#generate(ids, options, options.stop ?? [], options.stopTokens ?? []);
   }
@@ -351,6 +375,89 @@ export class Session {
       return yield* self.#generate(ids, options,
         [...stopStrings, ...(options.stop ?? [])], [...stopTokenIds, ...(options.stopTokens ?? [])]);
     })();
+  }
+
+  /**
+   * Embeds each text: one forward pass per text, as a fresh sequence (the
+   * session's cached prompt is dropped), its final hidden states pooled and
+   * by default L2-normalized. Texts are processed one after another.
+   * @param {string | Array<string | ArrayLike<number>>} texts strings, or token-id arrays used as given
+   * @param {EmbedOptions} [options]
+   * @returns {Promise<Float32Array[]>} one vector of info().embeddingLength floats per text
+   */
+  async embed(texts, options = {}) {
+    this.#checkAlive();
+    const list = typeof texts === 'string' ? [texts] : texts;
+    if (!Array.isArray(list)) throw new WasmllmError('ERR_BAD_ARG', 'embed() needs a string or an array of strings / token-id arrays');
+    const pooling = poolingCode(options.pooling);
+    const { normalize = true, signal } = options;
+    if (typeof normalize !== 'boolean') throw new WasmllmError('ERR_BAD_ARG', `normalize must be a boolean, got ${normalize}`);
+    if (signal?.aborted) throw abortError(signal);
+    const idsList = list.map((text, i) => this.#embedIds(text, i, options));
+    if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is busy generating or embedding; finish or abort that first');
+    if (idsList.length === 0) return [];
+    const { M, wasm, err, model } = this.#core;
+    const nEmbd = M._wl_model_n_embd(model);
+    const longest = Math.max(...idsList.map((ids) => ids.length));
+    const tokens = M._wl_alloc(longest * 4) >>> 0;
+    const out = M._wl_alloc(nEmbd * 4) >>> 0;
+    this.#busy = true;
+    try {
+      if (!tokens || !out) throw new WasmllmError('ERR_OOM', 'cannot allocate the embedding buffers');
+      // wl_embed overwrites the KV cache: a later completion must not reuse it.
+      this.#cached.length = 0;
+      const vectors = [];
+      for (let i = 0; i < idsList.length; i++) {
+        if (i > 0) await nextMacrotask();
+        if (signal?.aborted) throw abortError(signal);
+        this.#checkAlive(); // disposed while we yielded: the context is gone
+        const ids = idsList[i];
+        new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+        if (M._wl_embed(this.#context.ctx, tokens, ids.length, pooling, normalize ? 1 : 0, out, err) !== 0) {
+          const e = this.#failure();
+          throw new WasmllmError(e.code, list.length > 1 ? `text #${i}: ${e.message}` : e.message);
+        }
+        vectors.push(new Float32Array(wasm.heapU8().buffer, out, nEmbd).slice());
+      }
+      return vectors;
+    } finally {
+      if (!this.#core.disposed) {
+        M._wl_free(tokens);
+        M._wl_free(out);
+        if (!this.#disposed) M._wl_context_truncate(this.#context.ctx, 0);
+      }
+      this.#busy = false;
+    }
+  }
+
+  /** Token ids of embed()'s i-th input, checked against the vocabulary and the context. */
+  #embedIds(text, i, options) {
+    const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
+    let ids;
+    if (typeof text === 'string') {
+      ids = this.tokenize(text, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
+    } else if (text && typeof text === 'object' && typeof text.length === 'number') {
+      ids = Array.from(text);
+      const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
+      if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `input #${i}: token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
+    } else {
+      throw new WasmllmError('ERR_BAD_ARG', `input #${i} must be a string or an array of token ids, got ${text === null ? 'null' : typeof text}`);
+    }
+    if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', `input #${i} is empty (and the model adds no special tokens)`);
+    const nCtx = this.#core.M._wl_context_n_ctx(this.#context.ctx);
+    if (ids.length > nCtx) {
+      throw new WasmllmError('ERR_CONTEXT_FULL', `input #${i} has ${ids.length} tokens but the context holds ${nCtx}`);
+    }
+    return ids;
+  }
+
+  /** Encoder-only models have no language-model head: say so instead of failing inside wl_decode. */
+  #checkGenerates() {
+    const { M, model, header } = this.#core;
+    if (M._wl_model_is_encoder(model)) {
+      const arch = header.metadata.get('general.architecture');
+      throw new WasmllmError('ERR_BAD_ARG', `this is an embedding model (${arch}): it cannot generate text; use embed()`);
+    }
   }
 
   /** Frees this session's KV cache. The model and its other sessions stay usable. */
@@ -429,6 +536,7 @@ export class Session {
    */
   async *#generate(promptIds, options, stops, stopTokens) {
     this.#checkAlive();
+    this.#checkGenerates();
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
     const M = this.#core.M;
     const { signal } = options;
@@ -565,6 +673,9 @@ export class Model extends Session {
       heads: md.get(`${arch}.attention.head_count`) ?? null,
       headsKv: md.get(`${arch}.attention.head_count_kv`) ?? md.get(`${arch}.attention.head_count`) ?? null,
       fileType: fileType === undefined ? null : FILE_TYPES[fileType] ?? `type ${fileType}`,
+      // Encoders always pool (mean when the file names no pooling_type); decoders only when the file says so.
+      pooling: POOLING_NAMES[M._wl_model_pooling(this.#core.model)] ?? null,
+      isEncoder: M._wl_model_is_encoder(this.#core.model) === 1,
       tensorCount,
       tensorBytes,
       tensorTypes,
