@@ -21,6 +21,7 @@ commands:
   complete  like run, without the prompt echo; --json prints tokens and text at the end
   chat      interactive chat with the model's chat template (wasmllm chat --help)
   serve     OpenAI-compatible HTTP server (wasmllm serve --help)
+  embed     print text embeddings as JSON (wasmllm embed --help)
   info      print a model's metadata and tensor summary
   tokenize  print the token ids of a text as one JSON array (works on vocab-only GGUFs)
 
@@ -264,7 +265,9 @@ async function serve(args) {
   return runServeCli(args);
 }
 
-const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat, serve };
+const embed = async (args) => (await import('./cli-embed.js')).runEmbedCli(args);
+
+const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat, serve, embed };
 
 /** @param {string[]} argv @returns {Promise<number>} the exit code */
 export async function main(argv) {
