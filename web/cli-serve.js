@@ -79,7 +79,8 @@ export async function runServeCli(argv, hooks = {}) {
   const md = model.metadata;
   const fileName = String(modelPath).split(/[\\/]/).pop().replace(/\.gguf$/i, '');
   const modelId = values.name ?? (md.get('general.name') ? String(md.get('general.name')) : fileName);
-  const isEmbedding = typeof model.embed === 'function' && model.info().pooling !== undefined;
+  // Embedding models: encoders, and decoders whose file names a pooling_type (info().pooling null otherwise).
+  const isEmbedding = typeof model.embed === 'function' && model.info().pooling != null;
   const server = createServer({
     engines, modelId, maxBodyBytes: cfg.maxBody, maxQueue: cfg.queue, embeddings: isEmbedding,
     log: values.quiet ? undefined : (line) => console.error(`wasmllm serve: ${line}`),
