@@ -7,11 +7,28 @@ import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { collectModules, renderConfig } from './edge-bundle.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-export const WORKERD_BIN = path.join(ROOT, 'tests/ref/node_modules/.bin/workerd');
+/**
+ * The platform binary itself, not npm's `.bin/workerd` shim: the shim is a
+ * node script that spawns the binary, so stopping the shim would orphan a
+ * workerd that keeps our stdout pipes open and the test process alive.
+ */
+export const WORKERD_BIN = resolveWorkerdBinary();
+
+function resolveWorkerdBinary() {
+  const ref = path.join(ROOT, 'tests/ref/package.json');
+  try {
+    const bin = createRequire(ref)('workerd').default;
+    if (typeof bin === 'string' && fs.existsSync(bin)) return bin;
+  } catch {
+    // not installed: the caller skips with a message naming this path
+  }
+  return path.join(ROOT, 'tests/ref/node_modules/workerd/bin/workerd');
+}
 
 /** A port the OS says is free right now. */
 export function freePort() {
