@@ -363,6 +363,7 @@ export class Session {
     const self = this;
     // chat.js (and its Jinja dependency) loads only when chat is used.
     return (async function* chatTurn() {
+      self.#checkGenerates(); // before the template lookup, which would warn about a model that never chats
       const { renderChat, encodeChatPrompt } = await import('./chat.js');
       const { prompt, stopStrings, stopTokenIds } = renderChat(self.metadata, messages, {
         addGenerationPrompt: true,
