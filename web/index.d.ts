@@ -98,6 +98,19 @@ export interface ChatOptions extends SamplingOptions {
  * character split across tokens are held back until it is complete. A final
  * piece of held-back text has token -1.
  */
+export interface EmbedOptions {
+  /** Default: the GGUF's `<arch>.pooling_type`, else 'mean' for encoders and 'last' for decoders. */
+  pooling?: 'mean' | 'cls' | 'last' | 1 | 2 | 3;
+  /** Divide each vector by its L2 norm (default true). */
+  normalize?: boolean;
+  /** String inputs: add the model's special tokens, e.g. bert's [CLS] ... [SEP] (default true). */
+  addSpecial?: boolean;
+  /** String inputs: turn special-token text into its id (default true). */
+  parseSpecial?: boolean;
+  /** Checked between texts. */
+  signal?: AbortSignal;
+}
+
 export interface TokenPiece {
   token: number;
   text: string;
@@ -142,6 +155,10 @@ export interface ModelInfo {
   threads: number;
   wasmVariant: 'mt' | 'st';
   loadMs: number;
+  /** How embed() pools by default: encoders always pool; decoders only when the file names a pooling_type (else null). */
+  pooling: 'mean' | 'cls' | 'last' | null;
+  /** An embedding-only model (bert, nomic-bert): complete() and chat() fail with ERR_BAD_ARG. */
+  isEncoder: boolean;
 }
 
 export interface StreamDecoder {
@@ -181,6 +198,12 @@ export declare class Session {
   complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
   /** Renders the conversation with the model's chat template and generates the assistant's reply. */
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  /**
+   * One vector (info().embeddingLength floats) per text, each text run as a fresh
+   * sequence (the cached prompt is dropped). Token-id arrays are used as given.
+   * ERR_CONTEXT_FULL for a text longer than the context, ERR_BAD_ARG for bad input.
+   */
+  embed(texts: string | Array<string | ArrayLike<number>>, options?: EmbedOptions): Promise<Float32Array[]>;
   /** Frees this session's KV cache (for a Model: everything). */
   dispose(): void;
 }
