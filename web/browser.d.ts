@@ -1,11 +1,11 @@
 // Type declarations for the browser entry of wasmllm (web/browser.js): the
 // model runs in a dedicated Web Worker; the API mirrors Node's (index.d.ts).
 import type {
-  CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, WasmllmError,
+  CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
 } from './index.js';
 
 export { WasmllmError, parseGGUF, readGGUFHeader } from './index.js';
-export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo } from './index.js';
+export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions } from './index.js';
 
 /** Hugging Face Hub file: resolved to `${endpoint}/${repo}/resolve/${revision}/${file}`. */
 export interface HfSource {
@@ -101,6 +101,8 @@ export declare class BrowserModel {
   info(): ModelInfo & { heapBytes: number };
   complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
+  /** Computed in the worker; see Session.embed. */
+  embed(texts: string | Array<string | ArrayLike<number>>, options?: EmbedOptions): Promise<Float32Array[]>;
   /** Async here (the tokenizer lives in the worker). */
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<number[]>;
   detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): Promise<string>;

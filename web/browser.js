@@ -250,6 +250,19 @@ export class BrowserModel {
     return this.#generate('chat', { messages }, options);
   }
 
+  /**
+   * Embeddings, computed in the worker (see Model.embed in web/model.js).
+   * @param {string | Array<string | ArrayLike<number>>} texts
+   * @param {import('./model.js').EmbedOptions} [options]
+   * @returns {Promise<Float32Array[]>}
+   */
+  async embed(texts, options = {}) {
+    this.#checkAlive();
+    const { signal, ...rest } = options;
+    if (signal?.aborted) throw new WasmllmError('ERR_ABORTED', 'aborted before it started');
+    return (await this.#rpc.request('embed', { texts, options: cloneable(rest) }, { signal })).value;
+  }
+
   /** @param {string} text @param {{ addSpecial?: boolean, parseSpecial?: boolean }} [options] @returns {Promise<number[]>} */
   async tokenize(text, options) {
     this.#checkAlive();

@@ -6,6 +6,7 @@
  *
  *   in:  load {source, options} | complete {prompt, options} | chat {messages, options}
  *        | abort {target} | tokenize {text, options} | detokenize {ids, options} | info | dispose
+ *        | embed {texts, options} (done's value: Float32Array[], transferred)
  *   out: progress {progress} | warning {error} | token {token, text, heapBytes}
  *        | done {value} | error {error}
  */
@@ -86,12 +87,24 @@ async function onGenerate(id, msg) {
   }
 }
 
+async function onEmbed(id, msg) {
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    const vectors = await requireModel().embed(msg.texts, { ...msg.options, signal: controller.signal });
+    return { value: vectors, transfer: vectors.map((v) => v.buffer) };
+  } finally {
+    running.delete(id);
+  }
+}
+
 /** @param {any} msg @returns {Promise<{ value: any, transfer?: Transferable[] } | any>} */
 async function handle(msg) {
   switch (msg.type) {
     case 'load': return { value: await onLoad(msg.id, msg.source, msg.options ?? {}) };
     case 'complete':
     case 'chat': return onGenerate(msg.id, msg);
+    case 'embed': return onEmbed(msg.id, msg);
     case 'tokenize': return { value: requireModel().tokenize(msg.text, msg.options) };
     case 'detokenize': return { value: requireModel().detokenize(msg.ids, msg.options) };
     case 'info': return { value: { ...requireModel().info(), heapBytes: heapBytes() } };
