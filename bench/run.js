@@ -6,6 +6,7 @@
  *
  *   node bench/run.js [--json] [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2]
  *     [--runtimes wasmllm,llama.cpp] [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
+ *     [--results FILE --load START,END]   (re-render a saved run's JSON lines)
  *
  * Each measurement runs in its own child process, so peak_mb is that
  * process's peak resident memory (model, KV cache, runtime) and runs do not
@@ -36,6 +37,8 @@ function parseArgs(argv) {
     else if (a === '--gen') o.gen = Number(next());
     else if (a === '--repeat') o.repeat = Number(next());
     else if (a === '--child') o.child = JSON.parse(next());
+    else if (a === '--results') o.results = next();
+    else if (a === '--load') o.loadGiven = next().split(',').map(Number);
     else throw new Error(`bench: unknown argument ${a}`);
   }
   return o;
@@ -148,9 +151,15 @@ async function main() {
   const prompt = promptTokens(opts.prompt, nVocab, bos);
   const host = `node-${process.versions.node}`;
   const cpu = cpuInfo();
+  const loadBefore = os.loadavg()[0];
   const log = (s) => { if (!opts.json) console.error(s); };
 
   const results = [];
+  if (opts.results) {
+    // Re-render the table (and docs) from JSON lines saved by an earlier run.
+    for (const line of fs.readFileSync(opts.results, 'utf8').split('\n')) if (line.startsWith('{"runtime"')) results.push(JSON.parse(line));
+    opts.types = [];
+  }
   for (const type of opts.types) {
     log(`generating ${SHAPE} ${type} (cached under .cache/synth) ...`);
     const [file] = ensureSynthetic({ arch: 'llama', shape: SHAPE, type, seed: 1 });
@@ -176,7 +185,7 @@ async function main() {
   }
   const table = markdownTable(results);
   if (!opts.json) console.log('\n' + table);
-  if (opts.writeDocs) writeDocs(table, results, cpu, opts);
+  if (opts.writeDocs) writeDocs(table, results, cpu, { ...opts, load: opts.loadGiven ?? [loadBefore, os.loadavg()[0]] });
 }
 
 function markdownTable(results) {
@@ -215,7 +224,12 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
 - Workload: a ${opts.prompt}-token prompt (pp = prompt tokens per second), then ${opts.gen} greedy tokens
   (tg = generated tokens per second, decode steps only). Best of ${opts.repeat} runs, each in a fresh process;
   peak MB is that process's peak resident memory. Ratios are wasmllm / llama.cpp (1.00 = native speed).
-- Other work shared the machine's cores while this ran, so expect noise of several percent.
+- The machine was shared with other work: 1-minute load average ${opts.load[0].toFixed(1)} at the start and
+  ${opts.load[1].toFixed(1)} at the end on ${cpu.cores} cores, so absolute figures are pessimistic and noisy; the ratios
+  compare runs made under the same conditions, one after the other.${Math.max(...opts.load) > cpu.cores ? `
+- With more runnable processes than cores, llama.cpp's spinning thread barrier loses its time slices, so
+  its 2-thread figures here fall far below its 1-thread ones: read them as "under contention", not as its
+  speed on an idle machine. The 1-thread rows are the fairer comparison of the kernels.` : ''}
 
 ${table}
 `;

@@ -17,7 +17,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GGUFWriter, VT } from './gguf-writer.js';
-import { FORMATS } from './quantize.js';
+import { FORMATS, encode, decode } from './quantize.js';
 import { parseGGUF } from '../web/gguf.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -343,6 +343,7 @@ export function resolveConfig(options) {
 /**
  * Builds the writer for a synthetic model (tensors are generated lazily at write time).
  * `options.typeOverrides` maps name regexps to types, e.g. { '^token_embd': 'F32' }.
+ * `options.dequantized`: write F32 tensors holding exactly what the quantized file would decode to.
  * @returns {{ writer: GGUFWriter, cfg: object, types: Record<string, string> }}
  */
 export function buildSynthetic(options) {
@@ -361,9 +362,15 @@ export function buildSynthetic(options) {
     const isMatrix = shape.length >= 2;
     const override = Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
     const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers) : 'F32';
-    types[name] = t;
     const make = typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);
-    w.addTensor(name, t, shape, make);
+    if (options.dequantized && t !== 'F32') {
+      // The weights a `t` file holds, stored as F32: tells encoder/layout errors from kernel errors.
+      types[name] = 'F32';
+      w.addTensor(name, 'F32', shape, () => decode(t, encode(t, make()), n));
+    } else {
+      types[name] = t;
+      w.addTensor(name, t, shape, make);
+    }
   }
   return { writer: w, cfg, types };
 }
