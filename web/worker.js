@@ -226,7 +226,8 @@ async function loadApi(cfg, env) {
   const model = await loadModel(source, { wasmModule: cfg.wasmModule, wasmFactory: createWasmllmSt, variant: 'st', threads: 1, contextSize });
   const name = model.metadata.get('general.name');
   const modelId = cfg.modelId ?? (typeof name === 'string' && name ? name : 'wasmllm');
-  return createApi({ engines: [model], modelId, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue });
+  // /v1/embeddings for models that pool (encoders, or decoders whose file names a pooling_type), as in `wasmllm serve`.
+  return createApi({ engines: [model], modelId, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue, embeddings: model.info().pooling != null });
 }
 
 /**
