@@ -60,8 +60,8 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     int fused_qkv = 0;
     for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
 
-    /* per thread: one V row and q as f16 */
-    c->attn_tmp_stride = (int64_t)hp->head_dim_v + (hp->head_dim_k + 1) / 2 + 16;
+    /* per thread: q as f16 (in float units, padded apart) */
+    c->attn_tmp_stride = (int64_t)(hp->head_dim_k + 1) / 2 + 16;
     const scratch_req plan[] = {
         { &c->x, C * hp->n_embd },
         { &c->xn, C * hp->n_embd },

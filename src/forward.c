@@ -49,9 +49,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     wl_context *c = a->c;
     const wl_hparams *hp = &c->model->hp;
     const int group = hp->n_head / hp->n_head_kv;
-    float *tmp = c->attn_tmp + (int64_t)ith * c->attn_tmp_stride;
-    float *v_row = tmp;
-    uint16_t *q16 = (uint16_t *)(v_row + hp->head_dim_v);
+    uint16_t *q16 = (uint16_t *)(c->attn_tmp + (int64_t)ith * c->attn_tmp_stride);
 
     const int64_t n_items = (int64_t)a->n_tokens * hp->n_head;
     for (int64_t item = ith; item < n_items; item += nth) {
@@ -76,7 +74,7 @@ static void attn_worker(void *arg, int ith, int nth) {
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
         const int hi = a->causal ? pos + 1 : a->pos0 + a->n_tokens;
-        wl_attend(&head, q, lo, hi, out, q16, v_row);
+        wl_attend(&head, q, lo, hi, out, q16);
     }
 }
 

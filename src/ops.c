@@ -3,7 +3,11 @@
 #include <math.h>
 #include <string.h>
 
+#include "fp16.h"
 #include "types.h"
+#ifdef __wasm_simd128__
+#include "quant_simd.h"
+#endif
 
 void wl_rmsnorm(float *out, const float *x, const float *w, int n, float eps) {
     /* ggml: squares in float, summed in double; mean and scale in float. */
@@ -164,16 +168,25 @@ void wl_scale(float *x, float s, int n) {
     for (int i = 0; i < n; i++) x[i] *= s;
 }
 
-/* x rounded to the nearest f16 value (ties to even), kept as a float. */
+/* x rounded to the nearest f16 value (ties to even), kept as a float:
+ * normals drop 13 mantissa bits with ties to even; below 2^-14 adding 0.5
+ * to |x| makes the FPU round to the f16 subnormal step 2^-24; from 65520
+ * on it is infinite. Only IEEE float and integer ops, so the SIMD version
+ * below gives the same bits. */
 static inline float round_f16(float x) {
     uint32_t u;
     memcpy(&u, &x, 4);
     const uint32_t a = u & 0x7fffffffu;
-    if (a >= 0x477ff000u) { /* rounds past 65504 (or inf/nan): inf keeps nan */
-        if (a > 0x7f800000u) return x;
+    if (a > 0x7f800000u) return x; /* NaN */
+    if (a >= 0x477ff000u) {
         u = (u & 0x80000000u) | 0x7f800000u;
-    } else if (a < 0x38800000u) { /* below 2^-14: f16 subnormals are multiples of 2^-24 */
-        return rintf(x * 16777216.0f) * (1.0f / 16777216.0f);
+    } else if (a < 0x38800000u) {
+        float m;
+        memcpy(&m, &a, 4);
+        m = (m + 0.5f) - 0.5f;
+        uint32_t mu;
+        memcpy(&mu, &m, 4);
+        u = mu | (u & 0x80000000u);
     } else {
         u += 0xfffu + ((u >> 13) & 1u);
         u &= ~0x1fffu;
@@ -182,8 +195,68 @@ static inline float round_f16(float x) {
     return x;
 }
 
+void wl_f16_acc_mad_ref(float *acc, const uint16_t *v, float s, int n) {
+    for (int i = 0; i < n; i++) acc[i] = round_f16(acc[i] + wl_fp16_to_fp32(v[i]) * s);
+}
+
+void wl_f16_acc_scale_ref(float *acc, float s, int n) {
+    for (int i = 0; i < n; i++) acc[i] = round_f16(acc[i] * s);
+}
+
+#ifdef __wasm_simd128__
+static inline v128_t round_f16x4(v128_t x) {
+    const v128_t a = wasm_v128_and(x, wasm_i32x4_splat(0x7fffffff));
+    const v128_t sign = wasm_v128_and(x, wasm_i32x4_splat((int32_t)0x80000000u));
+    /* normal range */
+    v128_t odd = wasm_v128_and(wasm_u32x4_shr(x, 13), wasm_i32x4_splat(1));
+    v128_t normal = wasm_i32x4_add(x, wasm_i32x4_add(wasm_i32x4_splat(0xfff), odd));
+    normal = wasm_v128_and(normal, wasm_i32x4_splat(~0x1fff));
+    /* subnormal range: (|x| + 0.5) - 0.5, sign put back (zero keeps its own bits) */
+    v128_t sub = wasm_f32x4_sub(wasm_f32x4_add(a, wasm_f32x4_splat(0.5f)), wasm_f32x4_splat(0.5f));
+    sub = wasm_v128_or(sub, sign);
+    const v128_t is_sub = wasm_u32x4_lt(a, wasm_i32x4_splat(0x38800000));
+    v128_t r = wasm_v128_bitselect(sub, normal, is_sub);
+    /* overflow to infinity; NaN unchanged */
+    const v128_t inf = wasm_v128_or(sign, wasm_i32x4_splat(0x7f800000));
+    r = wasm_v128_bitselect(inf, r, wasm_u32x4_ge(a, wasm_i32x4_splat(0x477ff000)));
+    return wasm_v128_bitselect(x, r, wasm_u32x4_gt(a, wasm_i32x4_splat(0x7f800000)));
+}
+#endif
+
+void wl_f16_acc_mad(float *acc, const uint16_t *v, float s, int n) {
+#ifdef __wasm_simd128__
+    const v128_t vs = wasm_f32x4_splat(s);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        const v128_t h = wasm_v128_load(v + i);
+        const v128_t lo = wl_fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(h));
+        const v128_t hi = wl_fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(h));
+        const v128_t a0 = wasm_f32x4_add(wasm_v128_load(acc + i), wasm_f32x4_mul(lo, vs));
+        const v128_t a1 = wasm_f32x4_add(wasm_v128_load(acc + i + 4), wasm_f32x4_mul(hi, vs));
+        wasm_v128_store(acc + i, round_f16x4(a0));
+        wasm_v128_store(acc + i + 4, round_f16x4(a1));
+    }
+    wl_f16_acc_mad_ref(acc + i, v + i, s, n - i);
+#else
+    wl_f16_acc_mad_ref(acc, v, s, n);
+#endif
+}
+
+void wl_f16_acc_scale(float *acc, float s, int n) {
+#ifdef __wasm_simd128__
+    const v128_t vs = wasm_f32x4_splat(s);
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        wasm_v128_store(acc + i, round_f16x4(wasm_f32x4_mul(wasm_v128_load(acc + i), vs)));
+    }
+    wl_f16_acc_scale_ref(acc + i, s, n - i);
+#else
+    wl_f16_acc_scale_ref(acc, s, n);
+#endif
+}
+
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               uint16_t *q16, float *v_row) {
+               uint16_t *q16) {
     const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
     const int dv = h->head_dim_v;
     /* Mirroring ggml's rounding (f16 q, f16 V accumulator rounded after
@@ -205,12 +278,11 @@ void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, floa
             const float m_old = M;
             M = s;
             ms = expf(m_old - M);
-            for (int d = 0; d < dv; d++) out[d] = round_f16(out[d] * ms);
+            wl_f16_acc_scale(out, ms, dv);
         } else {
             vs = expf(s - M);
         }
-        f16->to_float(h->v + (int64_t)j * h->v_stride, v_row, dv);
-        for (int d = 0; d < dv; d++) out[d] = round_f16(out[d] + v_row[d] * vs);
+        wl_f16_acc_mad(out, h->v + (int64_t)j * h->v_stride, vs, dv);
         S = S * ms + vs;
     }
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;

@@ -38,12 +38,21 @@ void wl_add(float *x, const float *y, int n);              /* x += y */
 void wl_add_scaled(float *x, const float *y, float s, int n); /* x += s*y */
 void wl_scale(float *x, float s, int n);                   /* x *= s */
 
+/* The f16 running sum of flash attention: acc[i] = f16(acc[i] + v[i] * s)
+ * with v in f16, and acc[i] = f16(acc[i] * s), each result rounded to the
+ * nearest f16 value but kept as float. SIMD128 when built with it; the
+ * _ref twins are scalar and give the same bits. */
+void wl_f16_acc_mad(float *acc, const uint16_t *v, float s, int n);
+void wl_f16_acc_mad_ref(float *acc, const uint16_t *v, float s, int n);
+void wl_f16_acc_scale(float *acc, float s, int n);
+void wl_f16_acc_scale_ref(float *acc, float s, int n);
+
 /* Attention of one query head over cached positions [kv_lo, kv_hi), the way
  * ggml's CPU flash attention computes it for one query row: q rounded to f16
  * (it dots an f16 K), s = (q . k_j) * scale (or softcap * tanh(s * scale /
  * softcap)), online softmax, and the weighted sum of V accumulated in f16.
  * k/v point at position 0 of this head's K/V; rows are `stride` halves
- * apart. Scratch: q16 (head_dim_k halves), v_row (head_dim_v floats). */
+ * apart. Scratch: q16 (head_dim_k halves). */
 typedef struct {
     const uint16_t *k;
     const uint16_t *v;
@@ -53,6 +62,6 @@ typedef struct {
     float softcap;
 } wl_attn_head;
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               uint16_t *q16, float *v_row);
+               uint16_t *q16);
 
 #endif

@@ -104,24 +104,74 @@ static void test_attention(void) {
     f16->from_float(vf, v, 4);
     wl_attn_head h = { k, v, 2, 2, 2, 2, 1.0f, 0.0f };
     const float q[2] = {1, 0};
-    float out[2], vrow[2];
+    float out[2];
     /* scores (1, 0). Like ggml's flash attention the running sum of V is
      * kept in f16: after v0 it is (1, 2); adding e^-1 * v1 gives
      * (2.10364, 3.47152), rounded to f16 (steps of 2^-9) = (2.1035156, 3.4707031),
      * then divided by 1 + e^-1. Exact math would give (1.5378828, 2.5378828). */
-    wl_attend(&h, q, 0, 2, out, q16, vrow);
+    wl_attend(&h, q, 0, 2, out, q16);
     check_vec("attend", out, (const float[]){2.103515625f / 1.36787944f, 3.470703125f / 1.36787944f}, 2, 1e-6f);
     /* the first position alone: out = v0 */
-    wl_attend(&h, q, 0, 1, out, q16, vrow);
+    wl_attend(&h, q, 0, 1, out, q16);
     check_vec("attend causal", out, (const float[]){1, 2}, 2, 1e-6f);
     /* a window that starts at position 1: out = v1 */
-    wl_attend(&h, q, 1, 2, out, q16, vrow);
+    wl_attend(&h, q, 1, 2, out, q16);
     check_vec("attend window", out, (const float[]){3, 4}, 2, 1e-6f);
     /* scale 2: scores (2, 0) */
     h.scale = 2.0f;
-    wl_attend(&h, q, 0, 2, out, q16, vrow);
+    wl_attend(&h, q, 0, 2, out, q16);
     /* (1, 2) + e^-2 (3, 4) = (1.40601, 2.54134) -> f16 (1.40625, 2.5410156), / (1 + e^-2) */
     check_vec("attend scale", out, (const float[]){1.40625f / 1.13533528f, 2.541015625f / 1.13533528f}, 2, 1e-6f);
+}
+
+/* The SIMD f16 accumulator against its scalar twin (exact), and the
+ * rounding itself on values around every f16 boundary. */
+static void test_f16_accumulator(void) {
+    enum { N = 203 };
+    static float a[N], b[N];
+    static uint16_t v[N];
+    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    uint32_t x = 12345u;
+    float src[N];
+    for (int i = 0; i < N; i++) {
+        x = x * 1664525u + 1013904223u;
+        /* v from f16 subnormals to 2^15 (finite, so no inf - inf NaNs);
+         * sums past 65504 exercise the overflow to infinity */
+        const float mag = ldexpf(1.0f, (int)(x >> 27) - 26 + (i % 3 == 0 ? 9 : 0));
+        src[i] = ((x >> 8) & 1 ? -1.0f : 1.0f) * mag * (1.0f + (float)((x >> 9) & 1023) / 1024.0f);
+        a[i] = b[i] = (float)((int)((x >> 4) & 255) - 128) / 64.0f;
+    }
+    f16->from_float(src, v, N);
+    const float scales[4] = {0.37f, 1.0f, 1e-7f, 3.5f};
+    for (int k = 0; k < 4; k++) {
+        wl_f16_acc_mad(a, v, scales[k], N);
+        wl_f16_acc_mad_ref(b, v, scales[k], N);
+        wl_f16_acc_scale(a, scales[3 - k], N);
+        wl_f16_acc_scale_ref(b, scales[3 - k], N);
+    }
+    CHECK(memcmp(a, b, sizeof a) == 0, "SIMD and scalar f16 accumulators differ");
+    /* every result is an f16 value: converting to f16 and back changes nothing */
+    uint16_t h[N];
+    float back[N];
+    f16->from_float(b, h, N);
+    f16->to_float(h, back, N);
+    CHECK(memcmp(back, b, sizeof b) == 0, "accumulator values are not all f16 values");
+    /* one element by hand: 0 + 1 * 0.1 -> f16(0.1) = 0.0999755859375 */
+    float one = 0.0f;
+    const float tenth = 0.1f;
+    uint16_t ht;
+    f16->from_float(&tenth, &ht, 1);
+    wl_f16_acc_mad_ref(&one, &ht, 1.0f, 1);
+    CHECK(one == 0.0999755859375f, "f16(0.1) = %.10g", one);
+    /* overflow and subnormals: 65504 + 16 -> inf; 2^-24 * 0.75 -> 2^-24 */
+    float big = 65504.0f, tiny = 0.0f;
+    const float sixteen = 16.0f, sub = 0x1p-24f;
+    uint16_t h16, hs;
+    f16->from_float(&sixteen, &h16, 1);
+    f16->from_float(&sub, &hs, 1);
+    wl_f16_acc_mad_ref(&big, &h16, 1.0f, 1);
+    wl_f16_acc_mad_ref(&tiny, &hs, 0.75f, 1);
+    CHECK(isinf(big) && tiny == 0x1p-24f, "f16 rounding edges: %g %g", big, tiny);
 }
 
 int main(void) {
@@ -129,6 +179,7 @@ int main(void) {
     test_rope();
     test_softmax_and_acts();
     test_attention();
+    test_f16_accumulator();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
         return 1;
