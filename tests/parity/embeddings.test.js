@@ -5,7 +5,9 @@
  * >= 0.999 on F32 weights and >= 0.99 on Q8_0, on tiny synthetic models:
  * - bert shaped like bge (pooling_type CLS) and like all-MiniLM (mean),
  * - nomic-bert (fused qkv, SwiGLU, RoPE; mean),
- * - llama as a decoder embedder (last token, llama.cpp's pooling "none").
+ * - decoders: llama without pooling_type (llama.cpp's "none": the last
+ *   token's hidden state), qwen3 with pooling_type last (as Qwen3-Embedding)
+ *   and llama with pooling_type mean.
  * llama.cpp returns unnormalized vectors; cosine ignores the scale, and
  * wasmllm's normalization is checked separately.
  */
@@ -16,9 +18,10 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { getLlama, hashFiles, nodeLlamaCppVersion, CACHE_DIR } from './oracle.js';
-import { ensureSynthetic, corpusPrompt } from './models.js';
+import { ensureSynthetic, corpusPrompt, VOCAB_LLAMA_SPM } from './models.js';
 import { wasmllm } from './wasmllm-runner.js';
 import { makeEncoderSynthetic } from '../../tools/make-synthetic-encoder.js';
+import { buildSynthetic } from '../../tools/make-synthetic.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const ORACLE_VERSION = 1;
@@ -43,6 +46,22 @@ function ensureEncoder(options) {
   if (!fs.existsSync(out)) {
     makeEncoderSynthetic({ ...options, out: `${out}.tmp` });
     fs.renameSync(`${out}.tmp`, out); // a run cut short leaves no half-written model behind
+  }
+  return out;
+}
+
+/** A tiny synthetic decoder whose file names a pooling_type (1 mean, 3 last). */
+function ensureDecoderWithPooling(arch, type, pooling) {
+  const options = { arch, shape: 'tiny-gqa', type, seed: 9, vocab: VOCAB_LLAMA_SPM };
+  const h = crypto.createHash('sha256').update(JSON.stringify({ ...options, pooling }));
+  for (const f of ['tools/make-synthetic.js', 'tools/gguf-writer.js', 'tools/quantize.js']) h.update(fs.readFileSync(path.join(repoRoot, f)));
+  const out = path.join(CACHE_DIR, 'synth', `${arch}-pool${pooling}-${type}-${h.digest('hex').slice(0, 10)}.gguf`);
+  if (!fs.existsSync(out)) {
+    const { writer } = buildSynthetic(options);
+    writer.addU32(`${arch}.pooling_type`, pooling);
+    fs.mkdirSync(path.dirname(out), { recursive: true });
+    writer.write(`${out}.tmp`);
+    fs.renameSync(`${out}.tmp`, out);
   }
   return out;
 }
@@ -173,4 +192,18 @@ for (const type of ['F32', 'Q8_0']) {
     const [file] = ensureSynthetic({ arch: 'llama', shape: 'tiny-gqa', type, seed: 9 });
     await checkParity(t, `llama ${type}`, file, type, { pooling: null, isEncoder: false });
   });
+}
+
+const POOLED_DECODERS = [
+  { arch: 'qwen3', pooling: 3, name: 'last', like: 'Qwen3-Embedding-like' },
+  { arch: 'llama', pooling: 1, name: 'mean', like: 'mean-pooled' },
+];
+
+for (const dec of POOLED_DECODERS) {
+  for (const type of ['F32', 'Q8_0']) {
+    test(`${dec.arch} (${dec.like} tiny synthetic decoder, ${type}, pooling_type ${dec.name}): embeddings match llama.cpp, cosine >= ${MIN_COSINE[type]}`, async (t) => {
+      const file = ensureDecoderWithPooling(dec.arch, type, dec.pooling);
+      await checkParity(t, `${dec.arch} pooling ${dec.name} ${type}`, file, type, { pooling: dec.name, isEncoder: false });
+    });
+  }
 }
