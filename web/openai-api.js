@@ -254,6 +254,10 @@ export function createApi(config) {
     if (!config.embeddings || typeof engine.embed !== 'function') {
       throw new ApiError(400, `the model '${modelId}' is not an embedding model`, { code: 'not_an_embedding_model' });
     }
+    const format = body.encoding_format ?? 'float';
+    if (format !== 'float' && format !== 'base64') {
+      throw new ApiError(400, "'encoding_format' must be 'float' or 'base64'", { param: 'encoding_format' });
+    }
     const input = typeof body.input === 'string' ? [body.input] : body.input;
     if (!Array.isArray(input) || input.length === 0 || !input.every((s) => typeof s === 'string')) {
       throw new ApiError(400, "'input' must be a string or a non-empty array of strings", { param: 'input' });
@@ -267,7 +271,7 @@ export function createApi(config) {
         status: 200, headers: { 'content-type': 'application/json' },
         json: {
           object: 'list', model: modelId,
-          data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: Array.from(v) })),
+          data: vectors.map((v, index) => ({ object: 'embedding', index, embedding: encodeVector(v, format) })),
           usage: { prompt_tokens: promptTokens, total_tokens: promptTokens },
         },
       };
@@ -305,6 +309,15 @@ export function createApi(config) {
   }
 
   return { handle, pool, modelId };
+}
+
+/** OpenAI's two encodings: a JSON array, or the little-endian float32 bytes in base64. */
+function encodeVector(v, format) {
+  if (format === 'float') return Array.from(v);
+  const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
 }
 
 function requireObject(body) {
