@@ -344,6 +344,7 @@ export function resolveConfig(options) {
  * Builds the writer for a synthetic model (tensors are generated lazily at write time).
  * `options.typeOverrides` maps name regexps to types, e.g. { '^token_embd': 'F32' }.
  * `options.dequantized`: write F32 tensors holding exactly what the quantized file would decode to.
+ * `options.zeroTensors`: a regexp of tensor names written as zeros (e.g. to silence layers).
  * @returns {{ writer: GGUFWriter, cfg: object, types: Record<string, string> }}
  */
 export function buildSynthetic(options) {
@@ -362,7 +363,9 @@ export function buildSynthetic(options) {
     const isMatrix = shape.length >= 2;
     const override = Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
     const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers) : 'F32';
-    const make = typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);
+    const zero = options.zeroTensors && new RegExp(options.zeroTensors).test(name);
+    const make = zero ? () => new Float32Array(n)
+      : typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);
     if (options.dequantized && t !== 'F32') {
       // The weights a `t` file holds, stored as F32: tells encoder/layout errors from kernel errors.
       types[name] = 'F32';

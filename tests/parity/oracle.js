@@ -120,6 +120,33 @@ export async function greedyReference(modelPath, options) {
 }
 
 /**
+ * llama.cpp's log-probabilities of the next token after `tokens` (uncached).
+ * @param {string | string[]} modelPath @param {number[]} tokens @param {number} nVocab
+ * @returns {Promise<Float64Array>} one entry per vocabulary id; -Infinity where p underflows
+ */
+export async function nextTokenLogProbs(modelPath, tokens, nVocab) {
+  const files = Array.isArray(modelPath) ? modelPath : [modelPath];
+  const llama = await getLlama();
+  const model = await llama.loadModel({ modelPath: files[0] });
+  try {
+    const context = await model.createContext({ contextSize: 64, threads: 1, sequences: 1 });
+    try {
+      const out = new Float64Array(nVocab).fill(-Infinity);
+      const it = context.getSequence().evaluateWithMetadata(tokens, { probabilities: true }, { temperature: 0 });
+      for await (const { probabilities } of it) {
+        for (const [t, p] of probabilities) if (t < out.length) out[t] = Math.log(p);
+        break;
+      }
+      return out;
+    } finally {
+      await context.dispose();
+    }
+  } finally {
+    await model.dispose();
+  }
+}
+
+/**
  * Compares a run against the reference, token by token.
  * @param {OracleResult} ref
  * @param {number[]} got generated tokens of the runtime under test
