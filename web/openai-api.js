@@ -111,6 +111,18 @@ function checkMessages(messages) {
     : m);
 }
 
+/** How chat and text completions name their objects and shape their choices. */
+const CHAT_SHAPE = {
+  idPrefix: 'chatcmpl', object: 'chat.completion', chunkObject: 'chat.completion.chunk',
+  chunkChoice: (text, finish) => ({ index: 0, delta: finish ? {} : { role: 'assistant', content: text }, finish_reason: finish }),
+  finalChoice: (text, finish) => ({ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish, logprobs: null }),
+};
+const TEXT_SHAPE = {
+  idPrefix: 'cmpl', object: 'text_completion', chunkObject: 'text_completion',
+  chunkChoice: (text, finish) => ({ index: 0, text, finish_reason: finish, logprobs: null }),
+  finalChoice: (text, finish) => ({ index: 0, text, finish_reason: finish, logprobs: null }),
+};
+
 let idCounter = 0;
 const newId = (prefix) => `${prefix}-${Date.now().toString(36)}${(idCounter++).toString(36)}`;
 
@@ -175,15 +187,15 @@ export function createApi(config) {
     };
   }
 
-  async function* streamChunks(kind, input, options, signal, makeChunk, id) {
+  async function* streamChunks(kind, input, options, signal, makeChunk) {
     const it = generate(kind, input, options, signal);
     try {
       let r;
       while (!(r = await it.next()).done) {
-        if (r.value.text) yield `data: ${JSON.stringify(makeChunk(r.value.text, null, id))}\n\n`;
+        if (r.value.text) yield `data: ${JSON.stringify(makeChunk(r.value.text, null))}\n\n`;
       }
       const { finish, usage } = summary(r.value);
-      yield `data: ${JSON.stringify({ ...makeChunk('', finish, id), usage })}\n\n`;
+      yield `data: ${JSON.stringify({ ...makeChunk('', finish), usage })}\n\n`;
     } catch (e) {
       if (signal.aborted) return;
       const err = toApiError(e);
@@ -200,23 +212,7 @@ export function createApi(config) {
     const messages = checkMessages(body.messages);
     const options = generationOptions(body, signal, defaults);
     if (Array.isArray(body.tools)) options.tools = body.tools;
-    const id = newId('chatcmpl');
-    if (body.stream) {
-      const makeChunk = (text, finish, cid) => ({
-        id: cid, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: modelId,
-        choices: [{ index: 0, delta: finish ? {} : { role: 'assistant', content: text }, finish_reason: finish }],
-      });
-      return sse(streamChunks('chat', messages, options, signal, makeChunk, id));
-    }
-    const r = await runToEnd('chat', messages, options, signal);
-    return {
-      status: 200, headers: { 'content-type': 'application/json' },
-      json: {
-        id, object: 'chat.completion', created: Math.floor(Date.now() / 1000), model: modelId,
-        choices: [{ index: 0, message: { role: 'assistant', content: r.text }, finish_reason: r.finish, logprobs: null }],
-        usage: r.usage,
-      },
-    };
+    return respond('chat', messages, options, signal, body.stream, CHAT_SHAPE);
   }
 
   async function completions(body, signal) {
@@ -229,22 +225,24 @@ export function createApi(config) {
       throw new ApiError(400, "'prompt' must be a string or an array of token ids", { param: 'prompt' });
     }
     const options = generationOptions(body, signal, defaults);
-    const id = newId('cmpl');
-    if (body.stream) {
-      const makeChunk = (text, finish, cid) => ({
-        id: cid, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId,
-        choices: [{ index: 0, text, finish_reason: finish, logprobs: null }],
-      });
-      return sse(streamChunks('complete', prompt, options, signal, makeChunk, id));
+    return respond('complete', prompt, options, signal, body.stream, TEXT_SHAPE);
+  }
+
+  /**
+   * One generation as an OpenAI response: SSE chunks when streaming, else one
+   * JSON object; `shape` says how each API names its objects and choices.
+   */
+  async function respond(kind, input, options, signal, stream, shape) {
+    const id = newId(shape.idPrefix);
+    const envelope = (object) => ({ id, object, created: Math.floor(Date.now() / 1000), model: modelId });
+    if (stream) {
+      const makeChunk = (text, finish) => ({ ...envelope(shape.chunkObject), choices: [shape.chunkChoice(text, finish)] });
+      return sse(streamChunks(kind, input, options, signal, makeChunk));
     }
-    const r = await runToEnd('complete', prompt, options, signal);
+    const r = await runToEnd(kind, input, options, signal);
     return {
       status: 200, headers: { 'content-type': 'application/json' },
-      json: {
-        id, object: 'text_completion', created: Math.floor(Date.now() / 1000), model: modelId,
-        choices: [{ index: 0, text: r.text, finish_reason: r.finish, logprobs: null }],
-        usage: r.usage,
-      },
+      json: { ...envelope(shape.object), choices: [shape.finalChoice(r.text, r.finish)], usage: r.usage },
     };
   }
 
