@@ -5,30 +5,42 @@
 #include "quant.h"
 #include "quant_simd.h"
 
-void q8_0_to_float(const void *src, float *dst, int64_t n) {
-    const wl_block_q8_0 *b = src;
-    for (int64_t i = 0; i < n / WL_QK; i++) {
-        float d = wl_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < WL_QK; j++) dst[i * WL_QK + j] = b[i].qs[j] * d;
+/* The scale and int8 values of one 32-value block, as ggml's reference
+ * quantizers compute them (shared by Q8_0 and Q8_1): d = amax/127,
+ * q = round(x/d) (ties away from zero), with the inverse taken from the
+ * unrounded d. The clamp only matters for NaN input, where it keeps the
+ * float->int conversion defined. Returns the sum of the q (Q8_1 keeps it). */
+static int quantize_block_i8(const float *x, int8_t *qs, float *d_out) {
+    float amax = 0.0f;
+    for (int j = 0; j < WL_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
+    float d = amax / 127.0f;
+    float id = d != 0.0f ? 1.0f / d : 0.0f;
+    int sum = 0;
+    for (int j = 0; j < WL_QK; j++) {
+        float v = fminf(127.0f, fmaxf(-127.0f, x[j] * id));
+        qs[j] = (int8_t)roundf(v);
+        sum += qs[j];
     }
+    *d_out = d;
+    return sum;
 }
 
-/* As ggml's reference: d = amax/127, q = round(x/d) (ties away from zero),
- * with the inverse taken from the unrounded d. The clamp only matters for
- * NaN input, where it keeps the float->int conversion defined. */
+static void dequantize_block_i8(const int8_t *qs, uint16_t d16, float *dst) {
+    float d = wl_fp16_to_fp32(d16);
+    for (int j = 0; j < WL_QK; j++) dst[j] = qs[j] * d;
+}
+
+void q8_0_to_float(const void *src, float *dst, int64_t n) {
+    const wl_block_q8_0 *b = src;
+    for (int64_t i = 0; i < n / WL_QK; i++) dequantize_block_i8(b[i].qs, b[i].d, dst + i * WL_QK);
+}
+
 void q8_0_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q8_0 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
-        const float *x = src + i * WL_QK;
-        float amax = 0.0f;
-        for (int j = 0; j < WL_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
+        float d;
+        quantize_block_i8(src + i * WL_QK, b[i].qs, &d);
         b[i].d = wl_fp32_to_fp16(d);
-        for (int j = 0; j < WL_QK; j++) {
-            float v = fminf(127.0f, fmaxf(-127.0f, x[j] * id));
-            b[i].qs[j] = (int8_t)roundf(v);
-        }
     }
 }
 
@@ -65,26 +77,14 @@ void q8_0_dot_q8_0(int n, float *s, const void *vx, const void *vy) {
 
 void q8_1_to_float(const void *src, float *dst, int64_t n) {
     const wl_block_q8_1 *b = src;
-    for (int64_t i = 0; i < n / WL_QK; i++) {
-        float d = wl_fp16_to_fp32(b[i].d);
-        for (int j = 0; j < WL_QK; j++) dst[i * WL_QK + j] = b[i].qs[j] * d;
-    }
+    for (int64_t i = 0; i < n / WL_QK; i++) dequantize_block_i8(b[i].qs, b[i].d, dst + i * WL_QK);
 }
 
 void q8_1_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q8_1 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
-        const float *x = src + i * WL_QK;
-        float amax = 0.0f;
-        for (int j = 0; j < WL_QK; j++) amax = fmaxf(amax, fabsf(x[j]));
-        float d = amax / 127.0f;
-        float id = d != 0.0f ? 1.0f / d : 0.0f;
-        int sum = 0;
-        for (int j = 0; j < WL_QK; j++) {
-            float v = fminf(127.0f, fmaxf(-127.0f, x[j] * id));
-            b[i].qs[j] = (int8_t)roundf(v);
-            sum += b[i].qs[j];
-        }
+        float d;
+        int sum = quantize_block_i8(src + i * WL_QK, b[i].qs, &d);
         b[i].d = wl_fp32_to_fp16(d);
         b[i].s = wl_fp32_to_fp16((float)sum * d);
     }
