@@ -145,7 +145,10 @@ test('terminal: Ctrl-C stops an answer, Ctrl-C at an empty prompt asks first, Ct
   fs.writeFileSync(harness, HARNESS);
   const start = () => {
     // script(1) gives the child a pseudo-terminal and copies our pipe into it.
-    const child = spawn('script', ['-qfec', `${JSON.stringify(process.execPath)} ${JSON.stringify(harness)}`, '/dev/null'],
+    // It runs the command through $SHELL -c; `exec` makes node the terminal's
+    // only foreground process, or a shell that stays (dash does) dies of the
+    // Ctrl-C itself and script reports 130 whatever node did.
+    const child = spawn('script', ['-qfec', `exec ${JSON.stringify(process.execPath)} ${JSON.stringify(harness)}`, '/dev/null'],
       { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TERM: 'dumb' } });
     const out = { text: '' };
     child.stdout.setEncoding('utf8').on('data', (d) => { out.text += d; });
