@@ -2,11 +2,12 @@
 /**
  * Browser benchmark: wasmllm and wllama (@wllama/wllama 2.3.7; 3.x fails in
  * Debian's Chromium) in the same headless Chromium, on the same synthetic
- * SmolLM2-135M-shaped GGUF files as bench/run.js, in a cross-origin
- * isolated page (so both can use threads).
+ * GGUF files as bench/run.js (bench/models.js), in a cross-origin isolated
+ * page (so both can use threads). bench/run.js runs it as part of
+ * `npm run bench`; alone:
  *
- *   node bench/browser.js [--types Q8_0,Q4_0] [--threads 1,2] [--runtimes wasmllm,wllama]
- *     [--prompt 128] [--gen 64] [--repeat 2]
+ *   node bench/browser.js [--models smollm2-135m] [--types Q8_0,Q4_0] [--threads 1,2]
+ *     [--runtimes wasmllm,wllama] [--prompt 128] [--gen 64] [--repeat 2]
  *
  * Prints one JSON line per measurement:
  *   {"runtime","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}
@@ -27,9 +28,9 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../demo/serve.js';
+import { benchFile, benchPrompt } from './models.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const SHAPE = 'smollm2-135m';
 const WLLAMA_DIR = path.join(ROOT, 'tests/ref/node_modules/@wllama/wllama');
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
@@ -38,21 +39,11 @@ const CHROMIUM_ARGS = [
   '--site-per-process', '--renderer-process-limit=100',
 ];
 
-/** Fixed prompt ids, as bench/run.js: BOS then pseudo-random ordinary tokens. */
-export function promptTokens(n, vocab, bos) {
-  let s = 12345;
-  const ids = [bos];
-  while (ids.length < n) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    ids.push(259 + (s % (vocab - 259)));
-  }
-  return ids;
-}
-
 /**
- * @typedef {{ runtime: string, host: string, model: string, type: string, threads: number,
+ * @typedef {{ runtime: string, version: string, host: string, model: string, type: string, threads: number,
  *   pp_tok_s: number | null, tg_tok_s: number | null, peak_mb: number | null, error?: string }} BenchRow
  * @typedef {object} BrowserBenchOptions
+ * @property {string[]} [models]     default ['smollm2-135m']
  * @property {string[]} [types]      default ['Q8_0', 'Q4_0']
  * @property {number[]} [threads]    default [1, 2]
  * @property {string[]} [runtimes]   default ['wasmllm', 'wllama']
@@ -69,6 +60,7 @@ export function promptTokens(n, vocab, bos) {
  * @returns {Promise<BenchRow[]>}
  */
 export async function runBrowserBench(options = {}) {
+  const models = options.models ?? ['smollm2-135m'];
   const types = options.types ?? ['Q8_0', 'Q4_0'];
   const threadList = options.threads ?? [1, 2];
   const runtimes = options.runtimes ?? ['wasmllm', 'wllama'];
@@ -84,19 +76,15 @@ export async function runBrowserBench(options = {}) {
   if (runtimes.includes('wllama') && !fs.existsSync(path.join(WLLAMA_DIR, 'esm/index.js'))) {
     throw new Error('bench/browser: @wllama/wllama is missing from tests/ref (node tools/setup.js --test)');
   }
-  const { ensureSynthetic, VOCAB_LLAMA_SPM } = await import('../tests/parity/models.js');
-  const { readVocab } = await import('../tools/make-synthetic.js');
-  const vocab = readVocab(VOCAB_LLAMA_SPM);
-  const nVocab = vocab.metadata.get('tokenizer.ggml.tokens').length;
-  const bos = vocab.metadata.get('tokenizer.ggml.bos_token_id') ?? 1;
-  const prompt = promptTokens(nPrompt, nVocab, bos);
-
-  const files = {};
-  for (const type of types) {
-    log(`bench/browser: ${SHAPE} ${type} (cached under .cache/synth)`);
-    [files[type]] = ensureSynthetic({ arch: 'llama', shape: SHAPE, type, seed: 1 });
+  const cells = [];
+  for (const model of models) {
+    const prompt = benchPrompt(model, nPrompt);
+    for (const type of types) {
+      log(`bench/browser: ${model} ${type} (cached under .cache/synth)`);
+      cells.push({ model, type, file: benchFile(model, type), prompt });
+    }
   }
-  const modelDir = path.dirname(files[types[0]]);
+  const modelDir = path.dirname(cells[0].file);
   const server = await startServer({
     isolation: true,
     mounts: { '/bench-models/': modelDir, '/wllama/': path.join(WLLAMA_DIR, 'esm') },
@@ -107,9 +95,13 @@ export async function runBrowserBench(options = {}) {
   for (const p of context.pages()) await p.close();
   const version = /Chromium (\S+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1];
   const host = `chromium-${version ?? 'unknown'} wasm`;
+  const versions = {
+    wasmllm: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
+    wllama: JSON.parse(fs.readFileSync(path.join(WLLAMA_DIR, 'package.json'), 'utf8')).version,
+  };
   const rows = [];
   try {
-    for (const type of types) {
+    for (const { model, type, file, prompt } of cells) {
       for (const threads of threadList) {
         for (const runtime of runtimes) {
           let best = null;
@@ -120,7 +112,7 @@ export async function runBrowserBench(options = {}) {
             const page = await context.newPage();
             await page.goto(`${server.url}?nopreload`);
             const mine = rendererPids(userDir).filter((pid) => !before.has(pid));
-            const url = `/bench-models/${path.basename(files[type])}`;
+            const url = `/bench-models/${path.basename(file)}`;
             let m;
             try {
               m = runtime === 'wasmllm'
@@ -137,7 +129,7 @@ export async function runBrowserBench(options = {}) {
             if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0), peakMb: Math.max(m.peakMb ?? 0, best?.peakMb ?? 0) || null };
           }
           const row = {
-            runtime, host, model: SHAPE, type, threads,
+            runtime, version: versions[runtime], host, model, type, threads,
             pp_tok_s: best.error ? null : round2(best.pp), tg_tok_s: best.error ? null : round2(best.tg),
             peak_mb: best.error || !best.peakMb ? null : Math.round(best.peakMb),
             ...(best.error ? { error: best.error } : { threads_used: best.threadsUsed }),
@@ -263,7 +255,8 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
-    if (a === '--types') o.types = next().split(',');
+    if (a === '--models') o.models = next().split(',');
+    else if (a === '--types') o.types = next().split(',');
     else if (a === '--threads') o.threads = next().split(',').map(Number);
     else if (a === '--runtimes') o.runtimes = next().split(',');
     else if (a === '--prompt') o.prompt = Number(next());

@@ -1,16 +1,27 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: prompt processing and generation speed of wasmllm (wasm,
- * under Node, public API) against llama.cpp (node-llama-cpp, native CPU
- * build) on the same synthetic SmolLM2-135M-shaped GGUF files.
+ * `npm run bench`: prompt processing and generation speed, and peak memory,
+ * side by side in one run on the same synthetic GGUF files (bench/models.js:
+ * SmolLM2-135M, Qwen2.5-0.5B and Llama-3.2-1B shapes, random weights):
+ *   - wasmllm under Node (wasm, public API),
+ *   - native llama.cpp through node-llama-cpp (the ceiling),
+ *   - wasmllm and wllama in the same headless Chromium (bench/browser.js).
  *
- *   node bench/run.js [--json] [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2]
- *     [--runtimes wasmllm,llama.cpp] [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
+ *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
+ *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium]
+ *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
  *     [--results FILE --load START,END]   (re-render a saved run's JSON lines)
  *
- * Each measurement runs in its own child process, so peak_mb is that
+ * Output: one JSON object per line, {"runtime","version","host","model","type",
+ * "threads","pp_tok_s","tg_tok_s","peak_mb",...}, then one {"artifact","bytes",
+ * "gzip_bytes"} line per wasm variant. Without --json a Markdown table
+ * follows; --write-docs puts it in docs/BENCHMARKS.md.
+ *
+ * Each Node measurement runs in its own child process, so peak_mb is that
  * process's peak resident memory (model, KV cache, runtime) and runs do not
- * disturb each other. Prompt and generated tokens are fixed ids, greedy.
+ * disturb each other; for wasmllm the child also reports its wasm heap
+ * (heap_mb) against the budget the issue sets: file + KV cache + 64 MB.
+ * Prompt and generated tokens are fixed ids, greedy.
  */
 import { spawnSync, execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,18 +29,23 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
+import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, kvCacheBytes, wasmSizes } from './models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
-const SHAPE = 'smollm2-135m';
+const MB = 1e6;
 
 function parseArgs(argv) {
-  const o = { json: false, writeDocs: false, types: ['Q8_0', 'Q4_0', 'Q4_K_M'], threads: [1, 2], runtimes: ['wasmllm', 'llama.cpp'], prompt: 128, gen: 64, repeat: 2 };
+  const o = {
+    json: false, writeDocs: false, models: Object.keys(BENCH_MODELS), types: DEFAULT_TYPES, threads: [1, 2],
+    runtimes: ['wasmllm', 'llama.cpp', 'chromium'], prompt: 128, gen: 64, repeat: 2,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
     if (a === '--json') o.json = true;
     else if (a === '--write-docs') o.writeDocs = true;
+    else if (a === '--models') o.models = next().split(',');
     else if (a === '--types') o.types = next().split(',');
     else if (a === '--threads') o.threads = next().split(',').map(Number);
     else if (a === '--runtimes') o.runtimes = next().split(',');
@@ -39,20 +55,11 @@ function parseArgs(argv) {
     else if (a === '--child') o.child = JSON.parse(next());
     else if (a === '--results') o.results = next();
     else if (a === '--load') o.loadGiven = next().split(',').map(Number);
-    else throw new Error(`bench: unknown argument ${a}`);
+    else throw new Error(`bench: unknown argument ${a} (see the top of bench/run.js)`);
   }
+  for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`bench: unknown model ${m} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
+  for (const r of o.runtimes) if (!['wasmllm', 'llama.cpp', 'chromium'].includes(r)) throw new Error(`bench: unknown runtime ${r} (wasmllm, llama.cpp, chromium)`);
   return o;
-}
-
-/** Fixed prompt ids: BOS then pseudo-random ordinary tokens (speed does not depend on content). */
-function promptTokens(n, vocab, bos) {
-  let s = 12345;
-  const ids = [bos];
-  while (ids.length < n) {
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    ids.push(259 + (s % (vocab - 259)));
-  }
-  return ids;
 }
 
 // ------------------------------------------------------------ child: one measurement
@@ -69,8 +76,8 @@ async function measureWasmllm({ file, threads, prompt, gen }) {
     let generated = 0;
     for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0 })) if (token >= 0) generated++;
     const t = model.lastCompletion.timings;
-    const best = { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated };
-    return best;
+    // The wasm memory only grows, so its size now is the heap's peak.
+    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes: model.memory().heapBytes };
   } finally {
     model.dispose();
   }
@@ -109,7 +116,7 @@ async function child(spec) {
   const fn = spec.runtime === 'wasmllm' ? measureWasmllm : measureLlamaCpp;
   const r = await fn(spec);
   const peakMb = process.resourceUsage().maxRSS / 1024;
-  process.stdout.write(JSON.stringify({ pp: r.pp, tg: r.tg, generated: r.generated, peakMb }) + '\n');
+  process.stdout.write(JSON.stringify({ ...r, peakMb }) + '\n');
   // node-llama-cpp and the wasm worker pool can keep handles open: leave now.
   process.exit(0);
 }
@@ -139,105 +146,182 @@ function runChild(spec) {
 
 const fmt = (v, d = 1) => (v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(d));
 
+/** Best of the runs: the fastest decode, the fastest prompt, the largest memory. */
+function keepBest(best, m) {
+  if (!best) return m;
+  return {
+    ...(m.tg > best.tg ? m : best),
+    pp: Math.max(m.pp, best.pp), peakMb: Math.max(m.peakMb ?? 0, best.peakMb ?? 0),
+    ...(m.heapBytes ? { heapBytes: Math.max(m.heapBytes, best.heapBytes ?? 0) } : {}),
+  };
+}
+
+function versionOf(pkgDir) {
+  try { return JSON.parse(fs.readFileSync(path.join(repoRoot, pkgDir, 'package.json'), 'utf8')).version; } catch { return 'missing'; }
+}
+
+/** Node-side rows (wasmllm in Node, llama.cpp) for one file and thread count. */
+function nodeRows({ model, type, file, prompt, threads, opts }) {
+  const host = `node-${process.versions.node}`;
+  const rows = [];
+  for (const runtime of opts.runtimes.filter((r) => r !== 'chromium')) {
+    let best = null;
+    for (let r = 0; r < opts.repeat; r++) {
+      const m = runChild({ runtime, file, threads, prompt, gen: opts.gen });
+      if (m.error) { best = m; break; }
+      best = keepBest(best, m);
+    }
+    const row = {
+      runtime, version: runtime === 'wasmllm' ? versionOf('.') : versionOf('tests/ref/node_modules/node-llama-cpp'),
+      host: runtime === 'wasmllm' ? `${host} wasm` : `${host} native`, model, type, threads,
+      pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
+      peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB),
+      ...(best.error ? { error: best.error } : {}),
+    };
+    if (runtime === 'wasmllm' && !best.error) {
+      const nCtx = prompt.length + opts.gen + 8;
+      row.heap_mb = Math.round(best.heapBytes / MB);
+      row.budget_mb = Math.round((fs.statSync(file).size + kvCacheBytes(model, nCtx)) / MB + 64);
+    }
+    rows.push(row);
+  }
+  return rows;
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.child) return child(opts.child);
-  const { ensureSynthetic } = await import('../tests/parity/models.js');
-  const { readVocab } = await import('../tools/make-synthetic.js');
-  const { VOCAB_LLAMA_SPM } = await import('../tests/parity/models.js');
-  const vocabHeader = readVocab(VOCAB_LLAMA_SPM);
-  const nVocab = vocabHeader.metadata.get('tokenizer.ggml.tokens').length;
-  const bos = vocabHeader.metadata.get('tokenizer.ggml.bos_token_id') ?? 1;
-  const prompt = promptTokens(opts.prompt, nVocab, bos);
-  const host = `node-${process.versions.node}`;
   const cpu = cpuInfo();
   const loadBefore = os.loadavg()[0];
   const log = (s) => { if (!opts.json) console.error(s); };
+  const emit = (row) => { results.push(row); console.log(JSON.stringify(row)); };
 
   const results = [];
   if (opts.results) {
     // Re-render the table (and docs) from JSON lines saved by an earlier run.
-    for (const line of fs.readFileSync(opts.results, 'utf8').split('\n')) if (line.startsWith('{"runtime"')) results.push(JSON.parse(line));
-    opts.types = [];
+    for (const line of fs.readFileSync(opts.results, 'utf8').split('\n')) if (line.startsWith('{')) results.push(JSON.parse(line));
+    opts.models = [];
   }
-  for (const type of opts.types) {
-    log(`generating ${SHAPE} ${type} (cached under .cache/synth) ...`);
-    const [file] = ensureSynthetic({ arch: 'llama', shape: SHAPE, type, seed: 1 });
-    const mb = fs.statSync(file).size / 1e6;
-    for (const threads of opts.threads) {
-      for (const runtime of opts.runtimes) {
-        let best = null;
-        for (let r = 0; r < opts.repeat; r++) {
-          const m = runChild({ runtime, file, threads, prompt, gen: opts.gen });
-          if (m.error) { best = m; break; }
-          if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0) };
+  let runBrowserBench = null;
+  if (opts.runtimes.includes('chromium') && opts.models.length) ({ runBrowserBench } = await import('./browser.js'));
+  for (const model of opts.models) {
+    const prompt = benchPrompt(model, opts.prompt);
+    for (const type of opts.types) {
+      log(`bench: ${model} ${type} (generated once, cached under .cache/synth) ...`);
+      const file = benchFile(model, type);
+      for (const threads of opts.threads) for (const row of nodeRows({ model, type, file, prompt, threads, opts })) emit(row);
+      if (runBrowserBench) {
+        // Same file, same prompt ids, same thread counts, right after the Node rows.
+        try {
+          await runBrowserBench({ models: [model], types: [type], threads: opts.threads, prompt: opts.prompt, gen: opts.gen, repeat: opts.repeat, onRow: emit, log });
+        } catch (e) {
+          for (const runtime of ['wasmllm', 'wllama']) {
+            for (const threads of opts.threads) emit({ runtime, host: 'chromium', model, type, threads, pp_tok_s: null, tg_tok_s: null, peak_mb: null, error: e.message });
+          }
         }
-        const row = {
-          runtime, host: runtime === 'wasmllm' ? `${host} wasm` : `${host} native`, model: SHAPE, type, threads,
-          pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
-          peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(mb),
-          ...(best.error ? { error: best.error } : {}),
-        };
-        results.push(row);
-        console.log(JSON.stringify(row));
       }
     }
   }
-  const table = markdownTable(results);
+  if (!opts.results) for (const size of wasmSizes()) emit(size);
+  const table = markdownTables(results);
   if (!opts.json) console.log('\n' + table);
   if (opts.writeDocs) writeDocs(table, results, cpu, { ...opts, load: opts.loadGiven ?? [loadBefore, os.loadavg()[0]] });
 }
 
-function markdownTable(results) {
-  const lines = [
-    '| model | type | threads | wasmllm pp tok/s | llama.cpp pp tok/s | pp ratio | wasmllm tg tok/s | llama.cpp tg tok/s | tg ratio | wasmllm peak MB | llama.cpp peak MB |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-  ];
-  const keys = [...new Set(results.map((r) => `${r.model}|${r.type}|${r.threads}`))];
-  for (const k of keys) {
-    const [model, type, threads] = k.split('|');
-    const w = results.find((r) => r.runtime === 'wasmllm' && `${r.model}|${r.type}|${r.threads}` === k);
-    const n = results.find((r) => r.runtime === 'llama.cpp' && `${r.model}|${r.type}|${r.threads}` === k);
-    const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : 'n/a');
-    const cell = (r, f) => (r ? (r.error ? 'error' : fmt(r[f])) : '-');
-    lines.push(`| ${model} | ${type} | ${threads} | ${cell(w, 'pp_tok_s')} | ${cell(n, 'pp_tok_s')} | ${ratio(w?.pp_tok_s, n?.pp_tok_s)} | ${cell(w, 'tg_tok_s')} | ${cell(n, 'tg_tok_s')} | ${ratio(w?.tg_tok_s, n?.tg_tok_s)} | ${w?.peak_mb ?? (w?.error ? 'error' : '-')} | ${n?.peak_mb ?? (n?.error ? 'error' : '-')} |`);
-  }
-  const errors = results.filter((r) => r.error).map((r) => `- ${r.runtime} ${r.type} ${r.threads}t: ${r.error}`);
-  return lines.join('\n') + (errors.length ? `\n\nErrors:\n${errors.join('\n')}` : '');
+/** Which measurement a row is: Node wasmllm, native llama.cpp, Chromium wasmllm or wllama. */
+function column(r) {
+  if (r.runtime === 'llama.cpp') return 'native';
+  if (r.runtime === 'wllama') return 'wllama';
+  return r.host?.startsWith('chromium') ? 'chromium' : 'node';
 }
 
-function writeDocs(table, results, cpu, opts) {
-  let nlcVersion = 'unknown';
-  try { nlcVersion = JSON.parse(fs.readFileSync(path.join(repoRoot, 'tests/ref/node_modules/node-llama-cpp/package.json'), 'utf8')).version; } catch { /* not installed */ }
-  const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
-  const doc = `# Benchmarks
+function markdownTables(results) {
+  const speed = results.filter((r) => r.runtime);
+  const keys = [...new Set(speed.map((r) => `${r.model}|${r.type}|${r.threads}`))];
+  const get = (k, col) => speed.find((r) => `${r.model}|${r.type}|${r.threads}` === k && column(r) === col);
+  const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : 'n/a');
+  const cell = (r, f) => (r ? (r.error ? 'error' : fmt(r[f])) : '-');
+  const speedTable = (f, label) => {
+    const lines = [
+      `| model | type | threads | wasmllm Node | llama.cpp native | wasmllm Chromium | wllama Chromium | Chromium: wasmllm / wllama | Node: wasmllm / llama.cpp |`,
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    ];
+    for (const k of keys) {
+      const [model, type, threads] = k.split('|');
+      const [n, c, w, b] = ['node', 'native', 'chromium', 'wllama'].map((col) => get(k, col));
+      lines.push(`| ${model} | ${type} | ${threads} | ${cell(n, f)} | ${cell(c, f)} | ${cell(w, f)} | ${cell(b, f)} | ${ratio(w?.[f], b?.[f])} | ${ratio(n?.[f], c?.[f])} |`);
+    }
+    return `### ${label}\n\n${lines.join('\n')}`;
+  };
+  const mem = [
+    '| model | type | threads | wasmllm Node peak RSS | wasmllm wasm heap | budget (file + KV + 64) | llama.cpp peak RSS | wasmllm Chromium renderer | wllama Chromium renderer |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  ];
+  for (const k of keys) {
+    const [model, type, threads] = k.split('|');
+    const [n, c, w, b] = ['node', 'native', 'chromium', 'wllama'].map((col) => get(k, col));
+    const peak = (r) => (r ? (r.error ? 'error' : r.peak_mb ?? 'n/a') : '-');
+    mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${peak(b)} |`);
+  }
+  const sizes = results.filter((r) => r.artifact).map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
+  const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
+  return [
+    speedTable('tg_tok_s', 'Decode, generated tokens per second'),
+    speedTable('pp_tok_s', 'Prompt processing, prompt tokens per second'),
+    `### Peak memory, MB\n\n${mem.join('\n')}`,
+    ...(sizes.length ? [`### Wasm variants\n\n| file | bytes | gzipped (level 9) |\n| --- | ---: | ---: |\n${sizes.join('\n')}`] : []),
+    ...(errors.length ? [`Errors:\n${errors.join('\n')}`] : []),
+  ].join('\n\n');
+}
 
+const DOC_START = '<!-- bench/run.js: generated from here -->';
+const DOC_END = '<!-- bench/run.js: generated up to here -->';
+
+/** Rewrites the generated part of docs/BENCHMARKS.md; text outside the markers is kept. */
+function writeDocs(table, results, cpu, opts) {
+  const date = new Date().toISOString().replace('T', ' ').slice(0, 16) + ' UTC';
+  const versions = (runtime) => [...new Set(results.filter((r) => r.runtime === runtime && r.version).map((r) => r.version))].join(', ') || 'not measured';
+  const chromium = results.find((r) => r.host?.startsWith('chromium-'))?.host.split(' ')[0] ?? 'not measured';
+  const generated = `${DOC_START}
 Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
 
-- Machine: ${cpu.model}, ${cpu.cores} cores (${os.totalmem() / 2 ** 30 | 0} GiB), ${os.type()} ${os.release()}
-- Node ${process.versions.node}; wasmllm = this repository's wasm build (SIMD128${opts.threads.some((t) => t > 1) ? ', pthreads for threads > 1' : ''}) through the public API;
-  llama.cpp = node-llama-cpp ${nlcVersion}'s prebuilt native CPU binary.
-- Models: synthetic random weights with SmolLM2-135M's shape (dim 576, 30 layers, 9 heads, 3 KV heads,
-  FFN 1536, tied embeddings) and the llama-spm vocabulary (32000 tokens), made by tools/make-synthetic.js.
-  \`Q4_K_M\` is the K-quant mix of tools/make-synthetic.js (Q4_K/Q6_K; rows of 576 values fall back to
-  Q5_0/Q8_0 as llama-quantize does).
+- Machine: ${cpu.model}, ${cpu.cores} cores (${os.totalmem() / 2 ** 30 | 0} GiB), ${os.type()} ${os.release()}.
+- Runtimes, side by side in one run on the same files, prompt ids and thread counts:
+  wasmllm ${versions('wasmllm')} (this repository's wasm build, SIMD128, pthreads for threads > 1, public API)
+  under Node ${process.versions.node} and in headless ${chromium} (a cross-origin-isolated page);
+  wllama ${versions('wllama')} in the same Chromium (3.8.1 and 3.13.0 fail there on any GGUF with
+  \`RangeError: Invalid typed array length\`); native llama.cpp = node-llama-cpp ${versions('llama.cpp')}'s prebuilt CPU binary.
+- Models: random weights in real shapes (tools/make-synthetic.js, bench/models.js): SmolLM2-135M
+  (dim 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, llama-spm's 32000-token vocabulary in place of its
+  own 49152), Qwen2.5-0.5B (dim 896, 24 layers, 14 / 2, FFN 4864, Qwen's 151669-token vocabulary) and
+  Llama-3.2-1B (dim 2048, 16 layers, 32 / 8, FFN 8192, Llama 3's 128256-token vocabulary), all with tied
+  embeddings. \`Q4_K_M\` is llama-quantize's mix (Q4_K, Q6_K for attn_v/ffn_down halves and the
+  output; rows whose length is not a multiple of 256 fall back to Q5_0/Q8_0 as llama-quantize does).
 - Workload: a ${opts.prompt}-token prompt (pp = prompt tokens per second), then ${opts.gen} greedy tokens
-  (tg = generated tokens per second, decode steps only). Best of ${opts.repeat} runs, each in a fresh process;
-  peak MB is that process's peak resident memory. Ratios are wasmllm / llama.cpp (1.00 = native speed).
-- The machine was shared with other work: 1-minute load average ${opts.load[0].toFixed(1)} at the start and
-  ${opts.load[1].toFixed(1)} at the end on ${cpu.cores} cores, so absolute figures are pessimistic and noisy; the ratios
-  compare runs made under the same conditions, one after the other.${Math.max(...opts.load) > cpu.cores ? `
-- With more runnable processes than cores, llama.cpp's spinning thread barrier loses its time slices, so
-  its 2-thread figures here fall far below its 1-thread ones: read them as "under contention", not as its
-  speed on an idle machine. The 1-thread rows are the fairer comparison of the kernels.` : ''}
+  (tg = generated tokens per second, decode steps only). Best of ${opts.repeat} run(s), each in a fresh
+  process (Node) or page (Chromium).
+- Memory: Node peak RSS is the measuring process's (Node itself is about 45 MB of it); "wasm heap" is
+  wasmllm's whole wasm memory at the end, which only grows, so it is the heap's peak; the budget is
+  the file + the F16 KV cache for the ${opts.prompt + opts.gen + 8}-token context + 64 MB. Chromium figures are the
+  page's renderer process (VmHWM), which holds its workers and wasm heaps.
+- Load: the 1-minute load average was ${opts.load[0].toFixed(1)} at the start and ${opts.load[1].toFixed(1)} at the end on ${cpu.cores} cores.
+  Absolute figures move with load; each ratio compares runs made one right after the other.
 
 ${table}
-`;
-  fs.writeFileSync(path.join(repoRoot, 'docs', 'BENCHMARKS.md'), doc);
+${DOC_END}`;
+  const file = path.join(repoRoot, 'docs', 'BENCHMARKS.md');
+  const old = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const a = old.indexOf(DOC_START);
+  const b = old.indexOf(DOC_END);
+  const doc = a >= 0 && b > a
+    ? old.slice(0, a) + generated + old.slice(b + DOC_END.length)
+    : `${old.trimEnd()}\n\n${generated}\n`;
+  fs.writeFileSync(file, doc);
   console.error('wrote docs/BENCHMARKS.md');
 }
 
 main().catch((e) => {
-  console.error(e?.stack ?? e);
+  // Our own errors (bad arguments, a missing reference) need no stack.
+  console.error(/^bench/.test(e?.message) ? e.message : e?.stack ?? e);
   process.exit(1);
 });

