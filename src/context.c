@@ -7,6 +7,7 @@
 
 #include "forward.h"
 #include "matmul.h"
+#include "ops.h"
 #include "wasmllm.h"
 
 #if defined(__EMSCRIPTEN__)
@@ -60,8 +61,9 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     int fused_qkv = 0;
     for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
 
-    /* per thread: q as f16 (in float units, padded apart) */
-    c->attn_tmp_stride = (int64_t)(hp->head_dim_k + 1) / 2 + 16;
+    /* per thread: wl_attend's scratch for this cache type, padded apart */
+    c->attn_tmp_stride =
+        wl_attend_scratch_floats(c->kv.type, c->kv.type, hp->head_dim_k, hp->head_dim_v) + 16;
     const scratch_req plan[] = {
         { &c->x, C * hp->n_embd },
         { &c->xn, C * hp->n_embd },
@@ -102,7 +104,8 @@ oom:
                    wl_model_matmul_scratch(m, c->max_chunk) / 1048576.0, c->max_chunk);
 }
 
-static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_error *err) {
+static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_type kv_type,
+                               wl_error *err) {
     wl_context *c = calloc(1, sizeof *c);
     if (!c) {
         wl_fail(err, WL_ERR_OOM, "out of memory for the context");
@@ -110,6 +113,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
     }
     c->model = m;
     c->n_ctx = n_ctx;
+    c->kv.type = kv_type; /* plan_scratch sizes attention scratch by it */
     /* bidirectional attention needs the whole sequence in one chunk */
     c->max_chunk = !m->hp.causal || n_ctx < WL_MAX_CHUNK ? n_ctx : WL_MAX_CHUNK;
     c->pool = wl_pool_create(n_threads);
@@ -124,7 +128,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
      * failed attempt would leave the wasm memory grown (it never shrinks). */
     scratch_req reqs[WL_N_SCRATCH];
     const int n_reqs = plan_scratch(c, reqs);
-    const double kv_bytes = wl_kv_cache_bytes(&m->hp, n_ctx);
+    const double kv_bytes = wl_kv_cache_bytes(&m->hp, kv_type, n_ctx);
     const double scratch_bytes = scratch_floats(reqs, n_reqs) * sizeof(float) +
                                  (double)wl_model_matmul_scratch(m, c->max_chunk);
     const double room = heap_room();
@@ -136,7 +140,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
                 n_ctx, kv_bytes + scratch_bytes, kv_bytes, scratch_bytes, room);
         return NULL;
     }
-    if (wl_kv_cache_init(&c->kv, &m->hp, n_ctx, err) != WL_OK ||
+    if (wl_kv_cache_init(&c->kv, &m->hp, kv_type, n_ctx, err) != WL_OK ||
         alloc_scratch(c, reqs, n_reqs, err) != WL_OK) {
         wl_context_free(c);
         return NULL;
@@ -144,7 +148,8 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_e
     return c;
 }
 
-wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, wl_error *err) {
+wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, int kv_type,
+                           wl_error *err) {
     if (!m) {
         wl_fail(err, WL_ERR_BAD_ARG, "wl_context_new: no model");
         return NULL;
@@ -154,14 +159,16 @@ wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, wl_error
                 n_ctx, n_threads);
         return NULL;
     }
+    /* Checked before any size is computed: the sizes assume whole blocks per head. */
+    if (wl_kv_cache_check(&m->hp, (wl_type)kv_type, err) != WL_OK) return NULL;
     if (n_threads == 0) n_threads = 1;
     if (n_threads > WL_MAX_THREADS) n_threads = WL_MAX_THREADS;
-    if (n_ctx > 0) return context_try(m, n_ctx, n_threads, err);
+    if (n_ctx > 0) return context_try(m, n_ctx, n_threads, (wl_type)kv_type, err);
 
     /* n_ctx 0: the training context, halved until the heap can hold it. */
     int try_ctx = m->hp.n_ctx_train;
     for (;;) {
-        wl_context *c = context_try(m, try_ctx, n_threads, err);
+        wl_context *c = context_try(m, try_ctx, n_threads, (wl_type)kv_type, err);
         if (c || err == NULL || err->code != WL_ERR_OOM || try_ctx <= 256) return c;
         try_ctx /= 2;
     }
@@ -176,6 +183,10 @@ void wl_context_free(wl_context *c) {
 }
 
 int wl_context_n_ctx(const wl_context *c) { return c ? c->n_ctx : 0; }
+int wl_context_kv_type(const wl_context *c) { return c ? (int)c->kv.type : 0; }
+double wl_context_kv_bytes(const wl_context *c) {
+    return c ? wl_kv_cache_bytes(&c->model->hp, c->kv.type, c->n_ctx) : 0.0;
+}
 int wl_context_pos(const wl_context *c) { return c ? c->pos : 0; }
 
 void wl_context_truncate(wl_context *c, int pos) {

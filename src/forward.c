@@ -1,6 +1,6 @@
 /* The transformer forward pass over one chunk of tokens at a time.
  * Order of operations follows llama.cpp's graphs (llm_build_*): norm ->
- * projections (+bias) -> q/k norm -> RoPE -> store K,V as f16 -> attention
+ * projections (+bias) -> q/k norm -> RoPE -> store K,V (f16 or Q8_0) -> attention
  * -> output projection -> optional post-norm -> residual; the same for the
  * FFN; final norm and output projection of the last token only. */
 #include "forward.h"
@@ -49,7 +49,7 @@ static void attn_worker(void *arg, int ith, int nth) {
     wl_context *c = a->c;
     const wl_hparams *hp = &c->model->hp;
     const int group = hp->n_head / hp->n_head_kv;
-    uint16_t *q16 = (uint16_t *)(c->attn_tmp + (int64_t)ith * c->attn_tmp_stride);
+    float *scratch = c->attn_tmp + (int64_t)ith * c->attn_tmp_stride;
 
     const int64_t n_items = (int64_t)a->n_tokens * hp->n_head;
     for (int64_t item = ith; item < n_items; item += nth) {
@@ -62,10 +62,12 @@ static void attn_worker(void *arg, int ith, int nth) {
         int lo = 0;
         if (a->window > 0 && pos - a->window + 1 > 0) lo = pos - a->window + 1;
         wl_attn_head head = {
-            .k = c->kv.k[a->il] + (int64_t)kvh * hp->head_dim_k,
-            .v = c->kv.v[a->il] + (int64_t)kvh * hp->head_dim_v,
+            .k = c->kv.k[a->il] + (size_t)kvh * c->kv.k_head,
+            .v = c->kv.v[a->il] + (size_t)kvh * c->kv.v_head,
             .k_stride = c->kv.k_row,
             .v_stride = c->kv.v_row,
+            .k_type = c->kv.type,
+            .v_type = c->kv.type,
             .head_dim_k = hp->head_dim_k,
             .head_dim_v = hp->head_dim_v,
             .scale = hp->q_prescale ? 1.0f : hp->attn_scale,
@@ -74,7 +76,7 @@ static void attn_worker(void *arg, int ith, int nth) {
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
         const int hi = a->causal ? pos + 1 : a->pos0 + a->n_tokens;
-        wl_attend(&head, q, lo, hi, out, q16);
+        wl_attend(&head, q, lo, hi, out, scratch);
     }
 }
 
@@ -135,11 +137,15 @@ static void head_norms(const wl_hparams *hp, float *x, const float *w, int n_hea
     }
 }
 
+/* K and V rows of this chunk into the cache, converted to its type (f16
+ * rounding, or Q8_0 blocks quantized like ggml's copy into a q8_0 cache). */
 static void store_kv(wl_context *c, int il, int pos0, int n) {
-    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    const wl_type_traits *kv_type = wl_type_get(c->kv.type);
+    const int64_t n_k = (int64_t)c->model->hp.n_head_kv * c->model->hp.head_dim_k;
+    const int64_t n_v = (int64_t)c->model->hp.n_head_kv * c->model->hp.head_dim_v;
     for (int t = 0; t < n; t++) {
-        f16->from_float(c->k + (int64_t)t * c->kv.k_row, wl_kv_k(&c->kv, il, pos0 + t), c->kv.k_row);
-        f16->from_float(c->v + (int64_t)t * c->kv.v_row, wl_kv_v(&c->kv, il, pos0 + t), c->kv.v_row);
+        kv_type->from_float(c->k + (int64_t)t * n_k, wl_kv_k(&c->kv, il, pos0 + t), n_k);
+        kv_type->from_float(c->v + (int64_t)t * n_v, wl_kv_v(&c->kv, il, pos0 + t), n_v);
     }
 }
 

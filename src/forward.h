@@ -36,7 +36,7 @@ struct wl_context {
     float *up;    /* n_ff (2*n_ff when gate and up are fused) */
     float *rope_cs;     /* cos/sin per token, n_rot */
     float *rope_cs_swa; /* the same for sliding-window layers' rope base */
-    float *attn_tmp;    /* per thread: q as f16 */
+    float *attn_tmp;    /* per thread: wl_attend's scratch (q re-encoded, a V row) */
     int64_t attn_tmp_stride; /* floats per thread */
     void *mm_scratch;
     float *logits; /* n_vocab */

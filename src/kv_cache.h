@@ -1,6 +1,7 @@
 /* The KV cache of one sequence: per layer, K and V rows of every position,
- * stored as f16 like llama.cpp's default cache, so attention sees the same
- * rounded keys and values llama.cpp sees. */
+ * stored as f16 (llama.cpp's default cache) or as Q8_0 blocks (llama.cpp's
+ * --cache-type-k/-v q8_0), so attention sees the same rounded keys and
+ * values llama.cpp sees with that cache type. */
 #ifndef WL_KV_CACHE_H
 #define WL_KV_CACHE_H
 
@@ -8,26 +9,36 @@
 #include <stdint.h>
 #include "error.h"
 #include "model.h"
+#include "types.h"
 
 typedef struct {
     int n_ctx;
     int n_layer;
-    int64_t k_row; /* halves per position: n_head_kv * head_dim_k */
-    int64_t v_row; /* halves per position: n_head_kv * head_dim_v */
-    uint16_t **k;  /* [n_layer] -> [n_ctx][k_row] */
-    uint16_t **v;  /* [n_layer] -> [n_ctx][v_row] */
+    wl_type type;  /* WL_TYPE_F16 or WL_TYPE_Q8_0, for K and V alike */
+    size_t k_row;  /* bytes per position: n_head_kv heads of head_dim_k values */
+    size_t v_row;  /* bytes per position: n_head_kv heads of head_dim_v values */
+    size_t k_head; /* bytes of one head's part of a K row */
+    size_t v_head; /* bytes of one head's part of a V row */
+    uint8_t **k;   /* [n_layer] -> [n_ctx][k_row bytes] */
+    uint8_t **v;   /* [n_layer] -> [n_ctx][v_row bytes] */
 } wl_kv_cache;
 
-/* Bytes the cache takes for n_ctx positions. */
-double wl_kv_cache_bytes(const wl_hparams *hp, int n_ctx);
-wl_status wl_kv_cache_init(wl_kv_cache *kv, const wl_hparams *hp, int n_ctx, wl_error *err);
+/* WL_OK if the cache can store this model's K and V rows as `type`: F16
+ * always; Q8_0 when both head dims are whole 32-value blocks (llama.cpp
+ * requires the same), so no block straddles two heads. Else WL_ERR_BAD_ARG
+ * naming the type or the head dim. */
+wl_status wl_kv_cache_check(const wl_hparams *hp, wl_type type, wl_error *err);
+/* Bytes the cache takes for n_ctx positions of `type` (checked first). */
+double wl_kv_cache_bytes(const wl_hparams *hp, wl_type type, int n_ctx);
+wl_status wl_kv_cache_init(wl_kv_cache *kv, const wl_hparams *hp, wl_type type, int n_ctx,
+                           wl_error *err);
 void wl_kv_cache_free(wl_kv_cache *kv);
 
-static inline uint16_t *wl_kv_k(const wl_kv_cache *kv, int layer, int pos) {
-    return kv->k[layer] + (int64_t)pos * kv->k_row;
+static inline uint8_t *wl_kv_k(const wl_kv_cache *kv, int layer, int pos) {
+    return kv->k[layer] + (size_t)pos * kv->k_row;
 }
-static inline uint16_t *wl_kv_v(const wl_kv_cache *kv, int layer, int pos) {
-    return kv->v[layer] + (int64_t)pos * kv->v_row;
+static inline uint8_t *wl_kv_v(const wl_kv_cache *kv, int layer, int pos) {
+    return kv->v[layer] + (size_t)pos * kv->v_row;
 }
 
 #endif

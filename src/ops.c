@@ -255,34 +255,67 @@ void wl_f16_acc_scale(float *acc, float s, int n) {
 #endif
 }
 
+int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v) {
+    const wl_type qt = wl_type_get(k_type)->vec_dot_type;
+    const int64_t q_floats = ((int64_t)wl_row_size(qt, head_dim_k) + 3) / 4;
+    const int64_t v_floats = v_type == WL_TYPE_F16 ? 0 : head_dim_v;
+    return v_floats + q_floats;
+}
+
+/* q . k_j through K's vec_dot, scaled (and soft-capped) as ggml does. */
+static float attn_score(const wl_attn_head *h, wl_vec_dot_fn dot, const void *q_enc, int j) {
+    float s;
+    dot(h->head_dim_k, &s, (const uint8_t *)h->k + (size_t)j * h->k_stride, q_enc);
+    if (h->softcap != 0.0f) return h->softcap * tanhf(s * (h->scale / h->softcap));
+    return s * h->scale;
+}
+
+/* acc *= ms when a new maximum score appears: ggml rescales an f16
+ * accumulator in f16 and an f32 one in f32. */
+static void acc_rescale(const wl_attn_head *h, float *acc, float ms) {
+    if (h->v_type == WL_TYPE_F16) wl_f16_acc_scale(acc, ms, h->head_dim_v);
+    else wl_scale(acc, ms, h->head_dim_v);
+}
+
+/* acc += vs * V row j: f16 rows straight into the f16 accumulator; other
+ * types dequantized into v32 first, then added in f32. */
+static void acc_add_row(const wl_attn_head *h, const wl_type_traits *vt, float *acc, int j,
+                        float vs, float *v32) {
+    const uint8_t *row = (const uint8_t *)h->v + (size_t)j * h->v_stride;
+    if (h->v_type == WL_TYPE_F16) {
+        wl_f16_acc_mad(acc, (const uint16_t *)row, vs, h->head_dim_v);
+        return;
+    }
+    vt->to_float(row, v32, h->head_dim_v);
+    wl_add_scaled(acc, v32, vs, h->head_dim_v);
+}
+
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               uint16_t *q16) {
-    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+               float *scratch) {
+    const wl_type_traits *kt = wl_type_get(h->k_type);
+    const wl_type_traits *vt = wl_type_get(h->v_type);
     const int dv = h->head_dim_v;
-    /* Mirroring ggml's rounding (f16 q, f16 V accumulator rounded after
-     * every update) is what keeps greedy tokens equal to llama.cpp's on
-     * quantized models, where one flipped int8 rounding changes the answer. */
-    f16->from_float(q, q16, h->head_dim_k);
+    float *v32 = scratch; /* unused for an F16 V */
+    void *q_enc = scratch + (h->v_type == WL_TYPE_F16 ? 0 : dv);
+    /* Mirroring ggml's rounding (q in K's dot encoding, f16 V accumulator
+     * rounded after every update) is what keeps greedy tokens equal to
+     * llama.cpp's on quantized models, where one flipped int8 rounding
+     * changes the answer. */
+    wl_type_get(kt->vec_dot_type)->from_float(q, q_enc, h->head_dim_k);
     float M = -INFINITY, S = 0.0f;
     for (int d = 0; d < dv; d++) out[d] = 0.0f;
     for (int j = kv_lo; j < kv_hi; j++) {
-        float s;
-        f16->vec_dot(h->head_dim_k, &s, h->k + (int64_t)j * h->k_stride, q16);
-        if (h->softcap != 0.0f) {
-            s = h->softcap * tanhf(s * (h->scale / h->softcap));
-        } else {
-            s *= h->scale;
-        }
+        const float s = attn_score(h, kt->vec_dot, q_enc, j);
         float ms = 1.0f, vs = 1.0f;
         if (s > M) {
             const float m_old = M;
             M = s;
             ms = expf(m_old - M);
-            wl_f16_acc_scale(out, ms, dv);
+            acc_rescale(h, out, ms);
         } else {
             vs = expf(s - M);
         }
-        wl_f16_acc_mad(out, h->v + (int64_t)j * h->v_stride, vs, dv);
+        acc_add_row(h, vt, out, j, vs, v32);
         S = S * ms + vs;
     }
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "model.h"
+#include "types.h"
 
 /* out = x / sqrt(mean(x^2) + eps) * w  (w NULL: no weight). out may be x. */
 void wl_rmsnorm(float *out, const float *x, const float *w, int n, float eps);
@@ -48,20 +49,26 @@ void wl_f16_acc_scale(float *acc, float s, int n);
 void wl_f16_acc_scale_ref(float *acc, float s, int n);
 
 /* Attention of one query head over cached positions [kv_lo, kv_hi), the way
- * ggml's CPU flash attention computes it for one query row: q rounded to f16
- * (it dots an f16 K), s = (q . k_j) * scale (or softcap * tanh(s * scale /
- * softcap)), online softmax, and the weighted sum of V accumulated in f16.
- * k/v point at position 0 of this head's K/V; rows are `stride` halves
- * apart. Scratch: q16 (head_dim_k halves). */
+ * ggml's CPU flash attention computes it for one query row and this cache
+ * type: q converted to K's vec_dot_type (f16 for an F16 K, Q8_0 for a Q8_0
+ * K) and dotted with K's own vec_dot; s = (q . k_j) * scale (or softcap *
+ * tanh(s * scale / softcap)); online softmax; the weighted sum of V kept in
+ * f16 for an F16 V (rounded after every update), else in f32 from each V
+ * row dequantized. k/v point at position 0 of this head's K/V; rows are
+ * `stride` bytes apart. */
 typedef struct {
-    const uint16_t *k;
-    const uint16_t *v;
-    int64_t k_stride, v_stride;
+    const void *k;
+    const void *v;
+    size_t k_stride, v_stride;
+    wl_type k_type, v_type; /* WL_TYPE_F16 or WL_TYPE_Q8_0 */
     int head_dim_k, head_dim_v;
     float scale;
     float softcap;
 } wl_attn_head;
+/* Floats of scratch one wl_attend call needs: q in K's vec_dot_type, and
+ * a dequantized V row unless V is F16. */
+int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v);
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
-               uint16_t *q16);
+               float *scratch);
 
 #endif

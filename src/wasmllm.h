@@ -48,10 +48,16 @@ double wl_model_n_params(const wl_model *m);
 
 /* ---- contexts ----
  * n_ctx 0 = the model's training context (capped by the heap);
- * n_threads 0 = 1 (JS picks the count from hardwareConcurrency). */
-wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, wl_error *err);
+ * n_threads 0 = 1 (JS picks the count from hardwareConcurrency);
+ * kv_type: how the KV cache stores keys and values, as a GGUF type id:
+ * 1 (F16, llama.cpp's default) or 8 (Q8_0: 34 bytes per 32 values, about
+ * 53% of F16; needs head dims that are multiples of 32, else WL_ERR_BAD_ARG). */
+wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, int kv_type,
+                           wl_error *err);
 void wl_context_free(wl_context *c);
 int wl_context_n_ctx(const wl_context *c);
+int wl_context_kv_type(const wl_context *c);     /* the GGUF type id of the KV cache */
+double wl_context_kv_bytes(const wl_context *c); /* bytes the KV cache holds */
 int wl_context_pos(const wl_context *c);     /* tokens held in the KV cache */
 void wl_context_truncate(wl_context *c, int pos); /* forget tokens at >= pos */
 /* Appends n tokens at the current position and computes the logits of the

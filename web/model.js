@@ -8,6 +8,7 @@ import { loadWasm } from './wasm-loader.js';
 import { loadIntoHeap, abortError } from './sources.js';
 import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
+import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 
 /** Prompt tokens per wl_decode call; the abort signal is checked between batches. */
 const PROMPT_BATCH = 128;
@@ -28,6 +29,10 @@ const FILE_TYPES = {
  * @typedef {object} LoadOptions
  * @property {number} [threads]      default: every core (os.availableParallelism / hardwareConcurrency)
  * @property {number} [contextSize]  tokens in the KV cache; default min(training context, 4096)
+ * @property {'f16'|'q8_0'} [kvType] how the KV cache stores keys and values (every session of the
+ *                                   model): 'f16' (default, as llama.cpp) or 'q8_0' (~53% of the
+ *                                   bytes, as llama.cpp's --cache-type-k/-v q8_0; needs head dims
+ *                                   that are multiples of 32, else ERR_BAD_ARG)
  * @property {AbortSignal} [signal]
  * @property {(p: { loaded: number, total: number | undefined, shard: number, shards: number }) => void} [onProgress]
  * @property {'mt'|'st'} [variant]   force the threaded or single-threaded wasm build
@@ -104,6 +109,7 @@ const now = () => globalThis.performance?.now() ?? Date.now();
 export async function loadModel(source, options = {}) {
   const { contextSize } = options;
   checkContextSize(contextSize);
+  const kvType = parseKvType(options.kvType);
   const sessions = options.sessions ?? 1;
   if (!Number.isInteger(sessions) || sessions < 1) {
     throw new WasmllmError('ERR_BAD_ARG', `sessions must be a positive integer, got ${options.sessions}`);
@@ -118,7 +124,7 @@ export async function loadModel(source, options = {}) {
   /** @type {Core} */
   const core = {
     wasm, M, err: 0, file: 0, model: 0, shards: [], header: null, tokenizer: null,
-    loadMs: 0, disposed: false, sessions: new Set(),
+    kvType, loadMs: 0, disposed: false, sessions: new Set(),
   };
   let context = null;
   try {
@@ -148,7 +154,7 @@ export async function loadModel(source, options = {}) {
  * weights and the tokenizer.
  * @typedef {{ wasm: import('./wasm-loader.js').WasmInstance, M: any, err: number, file: number,
  *   model: number, shards: import('./sources.js').HeapShard[], header: any, tokenizer: any,
- *   loadMs: number, disposed: boolean, sessions: Set<Session> }} Core
+ *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session> }} Core
  * @typedef {{ ctx: number, tokens: number }} Context
  */
 
@@ -166,7 +172,7 @@ function lastError(core) {
 }
 
 /**
- * A KV cache with its thread pool, plus a token buffer for wl_decode.
+ * A KV cache (of the model's kvType) with its thread pool, plus a token buffer for wl_decode.
  * @param {Core} core @param {number | undefined} contextSize
  * @returns {Context}
  */
@@ -174,7 +180,7 @@ function newContext(core, contextSize) {
   const { M, wasm } = core;
   const nCtxTrain = M._wl_model_n_ctx_train(core.model);
   const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
-  const ctx = M._wl_context_new(core.model, nCtx, wasm.threads, core.err);
+  const ctx = M._wl_context_new(core.model, nCtx, wasm.threads, KV_TYPES[core.kvType], core.err);
   if (!ctx) throw lastError(core);
   // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
   const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
@@ -318,6 +324,16 @@ export class Session {
   get contextSize() {
     this.#checkAlive();
     return this.#core.M._wl_context_n_ctx(this.#context.ctx);
+  }
+  /** How this session's KV cache stores keys and values: 'f16' or 'q8_0'. */
+  get kvType() {
+    this.#checkAlive();
+    return kvTypeName(this.#core.M._wl_context_kv_type(this.#context.ctx));
+  }
+  /** Bytes of this session's KV cache (all layers, K and V, every position). */
+  get kvCacheBytes() {
+    this.#checkAlive();
+    return this.#core.M._wl_context_kv_bytes(this.#context.ctx);
   }
 
   /**
@@ -637,7 +653,7 @@ export class Model extends Session {
   }
 
   /**
-   * A new session (its own KV cache) over the same weights.
+   * A new session (its own KV cache, of the model's kvType) over the same weights.
    * @param {{ contextSize?: number }} [options] contextSize defaults to the model's own
    * @returns {Session}
    */
@@ -683,6 +699,8 @@ export class Model extends Session {
       shards: this.#core.shards.length,
       fileBytes: this.#core.shards.reduce((n, s) => n + s.size, 0),
       contextSize: this.contextSize,
+      kvType: this.kvType,
+      kvCacheBytes: this.kvCacheBytes,
       threads: wasm.threads,
       wasmVariant: wasm.variant,
       loadMs: Math.round(this.#core.loadMs),
@@ -691,12 +709,15 @@ export class Model extends Session {
 
   /**
    * Wasm memory: `heapBytes` is the size of the wasm memory (it only grows),
-   * `heapInUseBytes` what malloc has handed out now (leak checks compare it).
+   * `heapInUseBytes` what malloc has handed out now (leak checks compare it),
+   * `kvCacheBytes` what the KV caches of all live sessions take of it.
    */
   memory() {
     if (this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
     const { M, wasm } = this.#core;
-    return { heapBytes: wasm.heapU8().length, heapInUseBytes: M._wl_heap_in_use() };
+    let kvCacheBytes = 0;
+    for (const session of this.#core.sessions) kvCacheBytes += session.kvCacheBytes;
+    return { heapBytes: wasm.heapU8().length, heapInUseBytes: M._wl_heap_in_use(), kvCacheBytes };
   }
 
   /** Frees the wasm memory (every session's too) and stops the worker threads. */

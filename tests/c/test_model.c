@@ -29,6 +29,7 @@ typedef struct {
     int sliding_window;  /* attention.sliding_window key; 0 = none */
     int swa_period;      /* attention.sliding_window_pattern key; 0 = none */
     int granite_keys;
+    wl_type kv_type;     /* the KV cache's type; 0 = F16 */
 } tiny_spec;
 
 static const tiny_spec base_spec = {
@@ -257,9 +258,10 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
     float *seq = malloc((size_t)n_vocab * sizeof(float));
     float *odd = malloc((size_t)n_vocab * sizeof(float));
 
-    wl_context *c1 = wl_context_new(l.model, n_ctx, n_threads, &err);
-    wl_context *c2 = wl_context_new(l.model, n_ctx, 1, &err);
-    wl_context *c3 = wl_context_new(l.model, n_ctx, n_threads, &err);
+    const int kv = s->kv_type ? s->kv_type : WL_TYPE_F16;
+    wl_context *c1 = wl_context_new(l.model, n_ctx, n_threads, kv, &err);
+    wl_context *c2 = wl_context_new(l.model, n_ctx, 1, kv, &err);
+    wl_context *c3 = wl_context_new(l.model, n_ctx, n_threads, kv, &err);
     CHECK(c1 && c2 && c3, "%s: context: %s", s->arch, err.message);
     if (c1 && c2 && c3) {
         int ok = decode_in_steps(c1, tokens, n_prompt, n_prompt, batch, n_vocab) &&
@@ -303,7 +305,7 @@ static void test_context_full(void) {
         CHECK(0, "load failed: %s", err.message);
         return;
     }
-    wl_context *c = wl_context_new(l.model, 16, 1, &err);
+    wl_context *c = wl_context_new(l.model, 16, 1, WL_TYPE_F16, &err);
     CHECK(c != NULL, "context: %s", err.message);
     if (c) {
         int32_t toks[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
@@ -371,7 +373,7 @@ static int logits_of(const tiny_spec *s, const int32_t *tokens, int n, float *ou
     loaded l;
     int ok = 0;
     if (load(s, &l, &err) == WL_OK) {
-        wl_context *c = wl_context_new(l.model, 64, 2, &err);
+        wl_context *c = wl_context_new(l.model, 64, 2, WL_TYPE_F16, &err);
         if (c && wl_decode(c, tokens, n, &err) == WL_OK) {
             memcpy(out, wl_context_logits(c), (size_t)wl_model_n_vocab(l.model) * sizeof(float));
             ok = 1;
@@ -381,6 +383,50 @@ static int logits_of(const tiny_spec *s, const int32_t *tokens, int n, float *ou
     if (!ok) fprintf(stderr, "%s: %s\n", s->arch, err.message);
     unload(&l);
     return ok;
+}
+
+/* A Q8_0 KV cache: refused for head dims that are not whole blocks, and on
+ * a head dim of 32 it gives logits close to (but not the same as) F16's,
+ * in a cache of 17/32 the bytes. */
+static void test_q8_0_cache(void) {
+    wl_error err = {0};
+    loaded l;
+    if (load(&base_spec, &l, &err) == WL_OK) {
+        wl_context *c = wl_context_new(l.model, 16, 1, WL_TYPE_Q8_0, &err);
+        CHECK(c == NULL && err.code == WL_ERR_BAD_ARG && strstr(err.message, "head dim is 8"),
+              "Q8_0 cache with head dim 8: code %d '%s'", err.code, err.message);
+        wl_context_free(c);
+        c = wl_context_new(l.model, 16, 1, WL_TYPE_Q4_0, &err);
+        CHECK(c == NULL && err.code == WL_ERR_BAD_ARG, "Q4_0 cache accepted");
+        wl_context_free(c);
+    }
+    unload(&l);
+
+    tiny_spec s = base_spec;
+    s.head_dim = 32;
+    if (load(&s, &l, &err) != WL_OK) {
+        CHECK(0, "head dim 32: load failed: %s", err.message);
+        return;
+    }
+    const int n_vocab = wl_model_n_vocab(l.model);
+    int32_t toks[40];
+    for (int i = 0; i < 40; i++) toks[i] = (i * 11 + 5) % n_vocab;
+    float f16[64], q8[64];
+    wl_context *a = wl_context_new(l.model, 48, 2, WL_TYPE_F16, &err);
+    wl_context *b = wl_context_new(l.model, 48, 2, WL_TYPE_Q8_0, &err);
+    CHECK(a && b, "contexts: %s", err.message);
+    if (a && b && decode_in_steps(a, toks, 40, 40, f16, n_vocab) && decode_in_steps(b, toks, 40, 40, q8, n_vocab)) {
+        CHECK(wl_context_kv_type(a) == WL_TYPE_F16 && wl_context_kv_type(b) == WL_TYPE_Q8_0, "kv types");
+        CHECK(wl_context_kv_bytes(b) / wl_context_kv_bytes(a) == 17.0 / 32.0, "Q8_0 / F16 bytes %g",
+              wl_context_kv_bytes(b) / wl_context_kv_bytes(a));
+        float top = 0.0f;
+        for (int i = 0; i < n_vocab; i++) top = fmaxf(top, fabsf(f16[i]));
+        const float d = max_diff(f16, q8, n_vocab);
+        CHECK(d > 0.0f && d < 0.03f * top, "Q8_0 vs F16 cache logits differ by %g (|max| %g)", d, top);
+    }
+    wl_context_free(a);
+    wl_context_free(b);
+    unload(&l);
 }
 
 /* The per-architecture features really change the computation. */
@@ -456,7 +502,7 @@ static void test_embeddings(const char *arch) {
         return;
     }
     CHECK(wl_model_is_encoder(l.model) && wl_model_pooling(l.model) == 1, "%s: encoder flags", arch);
-    wl_context *c = wl_context_new(l.model, 16, 2, &err);
+    wl_context *c = wl_context_new(l.model, 16, 2, WL_TYPE_F16, &err);
     CHECK(c != NULL, "%s: context: %s", arch, err.message);
     if (c) {
         int32_t a[6] = {1, 5, 9, 13, 17, 2}, b[6] = {1, 5, 9, 13, 17, 3};
@@ -490,7 +536,7 @@ static void test_decoder_embeddings(void) {
         CHECK(0, "load: %s", err.message);
         return;
     }
-    wl_context *c = wl_context_new(l.model, 32, 2, &err);
+    wl_context *c = wl_context_new(l.model, 32, 2, WL_TYPE_F16, &err);
     if (c) {
         int32_t a[5] = {1, 5, 9, 13, 17}, b[5] = {1, 5, 9, 13, 18};
         float ea[32], eb[32];
@@ -527,6 +573,12 @@ int main(void) {
         s.wtype = WL_TYPE_F16;
         test_batch_equals_sequential(&s, 9, 16, 2);
     }
+    /* Q8_0 KV cache: chunks, threads and truncation agree as with F16 */
+    tiny_spec q8 = base_spec;
+    q8.head_dim = 32;
+    q8.kv_type = WL_TYPE_Q8_0;
+    test_batch_equals_sequential(&q8, 300, 320, 3);
+    test_q8_0_cache();
     test_features_matter();
     test_embeddings("bert");
     test_embeddings("nomic-bert");

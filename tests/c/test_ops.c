@@ -99,27 +99,30 @@ static void test_attention(void) {
     const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
     /* two cached positions, head size 2 */
     const float kf[4] = {1, 0, 0, 1}, vf[4] = {1, 2, 3, 4};
-    uint16_t k[4], v[4], q16[2];
+    uint16_t k[4], v[4];
+    float scratch[8];
     f16->from_float(kf, k, 4);
     f16->from_float(vf, v, 4);
-    wl_attn_head h = { k, v, 2, 2, 2, 2, 1.0f, 0.0f };
+    wl_attn_head h = { .k = k, .v = v, .k_stride = 4, .v_stride = 4, .k_type = WL_TYPE_F16,
+                       .v_type = WL_TYPE_F16, .head_dim_k = 2, .head_dim_v = 2, .scale = 1.0f };
+    CHECK(wl_attend_scratch_floats(WL_TYPE_F16, WL_TYPE_F16, 2, 2) <= 8, "attend scratch");
     const float q[2] = {1, 0};
     float out[2];
     /* scores (1, 0). Like ggml's flash attention the running sum of V is
      * kept in f16: after v0 it is (1, 2); adding e^-1 * v1 gives
      * (2.10364, 3.47152), rounded to f16 (steps of 2^-9) = (2.1035156, 3.4707031),
      * then divided by 1 + e^-1. Exact math would give (1.5378828, 2.5378828). */
-    wl_attend(&h, q, 0, 2, out, q16);
+    wl_attend(&h, q, 0, 2, out, scratch);
     check_vec("attend", out, (const float[]){2.103515625f / 1.36787944f, 3.470703125f / 1.36787944f}, 2, 1e-6f);
     /* the first position alone: out = v0 */
-    wl_attend(&h, q, 0, 1, out, q16);
+    wl_attend(&h, q, 0, 1, out, scratch);
     check_vec("attend causal", out, (const float[]){1, 2}, 2, 1e-6f);
     /* a window that starts at position 1: out = v1 */
-    wl_attend(&h, q, 1, 2, out, q16);
+    wl_attend(&h, q, 1, 2, out, scratch);
     check_vec("attend window", out, (const float[]){3, 4}, 2, 1e-6f);
     /* scale 2: scores (2, 0) */
     h.scale = 2.0f;
-    wl_attend(&h, q, 0, 2, out, q16);
+    wl_attend(&h, q, 0, 2, out, scratch);
     /* (1, 2) + e^-2 (3, 4) = (1.40601, 2.54134) -> f16 (1.40625, 2.5410156), / (1 + e^-2) */
     check_vec("attend scale", out, (const float[]){1.40625f / 1.13533528f, 2.541015625f / 1.13533528f}, 2, 1e-6f);
 }
