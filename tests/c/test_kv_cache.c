@@ -1,0 +1,264 @@
+/* The Q8_0 KV cache: attention over Q8_0 keys and values against exact f32
+ * attention, the cache's size and the head dims it refuses.
+ *
+ * Two references, both exact attention in double:
+ * - over the values the cache holds (q, K, V after Q8_0 rounding): wl_attend
+ *   must match it up to float rounding, 1e-5 of max |V| (measured: < 1e-6),
+ *   which pins down the block layout, scales and softmax;
+ * - over the f32 values, the quantization's real effect, with a tolerance
+ *   that is not a guess but a bound that holds for any inputs. With scores
+ * s_j from the exact q and k_j, and s'_j from the values attention really
+ * dots (q and k_j after Q8_0 rounding), let delta = max_j |s'_j - s_j|.
+ * Every softmax weight then moves by a factor within [e^-2delta, e^2delta],
+ * so the weights' total change is at most e^(2 delta) - 1, and since the
+ * weights sum to 1 on both sides, output dim d moves by at most
+ *   max_j |v'_jd - v_jd|  +  (e^(2 delta) - 1) * (max_j v_jd - min_j v_jd) / 2
+ * (v' = V after Q8_0 rounding), plus float rounding of the running sums.
+ * The test checks that bound, that it is tight enough to catch a cache of
+ * zeros or K and V swapped, and prints the measured error. */
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "../../src/kv_cache.h"
+#include "../../src/ops.h"
+#include "../../src/types.h"
+#include "kernel_test.h"
+
+enum { MAX_POS = 512, MAX_HD = 128 };
+
+typedef struct {
+    int head_dim, n_pos, lo;
+    float scale, softcap;
+    float key_gain; /* how peaked attention is: scores grow with it */
+} attn_case;
+
+/* Exact attention in double over rows [lo, n_pos): the reference. */
+static void attend_exact(const attn_case *c, const float *q, const float *k, const float *v,
+                         double *out) {
+    double s[MAX_POS], mx = -INFINITY, sum = 0.0;
+    for (int j = c->lo; j < c->n_pos; j++) {
+        double dot = 0.0;
+        for (int i = 0; i < c->head_dim; i++) dot += (double)q[i] * k[j * c->head_dim + i];
+        s[j] = c->softcap != 0.0f ? c->softcap * tanh(dot * c->scale / c->softcap) : dot * c->scale;
+        mx = fmax(mx, s[j]);
+    }
+    for (int d = 0; d < c->head_dim; d++) out[d] = 0.0;
+    for (int j = c->lo; j < c->n_pos; j++) {
+        const double p = exp(s[j] - mx);
+        sum += p;
+        for (int d = 0; d < c->head_dim; d++) out[d] += p * v[j * c->head_dim + d];
+    }
+    for (int d = 0; d < c->head_dim; d++) out[d] /= sum;
+}
+
+/* Float rounding allowed against the dequantized reference: the scores'
+ * block sums and exp, and the running f32 sums over the positions. */
+static double rounding_tolerance(const attn_case *c, const float *vr) {
+    double vabs = 0.0;
+    for (int j = c->lo; j < c->n_pos; j++) {
+        for (int d = 0; d < c->head_dim; d++) vabs = fmax(vabs, fabs(vr[j * c->head_dim + d]));
+    }
+    return 1e-5 * vabs;
+}
+
+/* Largest change of a score between exact q, k and their Q8_0 roundings. */
+static double score_shift(const attn_case *c, const float *q, const float *qr, const float *k,
+                          const float *kr) {
+    double delta = 0.0;
+    for (int j = c->lo; j < c->n_pos; j++) {
+        double a = 0.0, b = 0.0;
+        for (int i = 0; i < c->head_dim; i++) {
+            a += (double)q[i] * k[j * c->head_dim + i];
+            b += (double)qr[i] * kr[j * c->head_dim + i];
+        }
+        a *= c->scale;
+        b *= c->scale;
+        if (c->softcap != 0.0f) {
+            a = c->softcap * tanh(a / c->softcap);
+            b = c->softcap * tanh(b / c->softcap);
+        }
+        delta = fmax(delta, fabs(a - b));
+    }
+    return delta;
+}
+
+/* The bound of the header comment for output dim d. */
+static double dim_bound(const attn_case *c, const float *v, const float *vr, double delta, int d) {
+    double verr = 0.0, vmin = INFINITY, vmax = -INFINITY, vabs = 0.0;
+    for (int j = c->lo; j < c->n_pos; j++) {
+        const float x = v[j * c->head_dim + d];
+        verr = fmax(verr, fabs((double)vr[j * c->head_dim + d] - x));
+        vmin = fmin(vmin, x);
+        vmax = fmax(vmax, x);
+        vabs = fmax(vabs, fabs(x));
+    }
+    /* float running sums: a few ulps per position of the largest value */
+    const double rounding = 4.0 * (c->n_pos - c->lo) * FLT_EPSILON * vabs;
+    return verr + expm1(2.0 * (delta + 1e-5)) * (vmax - vmin) / 2.0 + rounding;
+}
+
+static void fill(float *x, int n, float gain, uint32_t *rng) {
+    for (int i = 0; i < n; i++) {
+        x[i] = gain * (rng_uniform(rng) + rng_uniform(rng) + rng_uniform(rng));
+    }
+}
+
+/* Rows of n_pos positions into a cache-like buffer of `type`, and back to floats. */
+static void to_cache(wl_type type, const float *x, int n_pos, int hd, uint8_t *rows, float *back) {
+    const wl_type_traits *t = wl_type_get(type);
+    const size_t row = wl_row_size(type, hd);
+    for (int j = 0; j < n_pos; j++) {
+        t->from_float(x + j * hd, rows + j * row, hd);
+        t->to_float(rows + j * row, back + j * hd, hd);
+    }
+}
+
+/* Max |out - exact| over dims, and whether every dim is within its bound. */
+static double max_error(const attn_case *c, const float *out, const double *exact,
+                        const double *bound, int *within) {
+    double worst = 0.0;
+    *within = 1;
+    for (int d = 0; d < c->head_dim; d++) {
+        const double e = fabs(out[d] - exact[d]);
+        worst = fmax(worst, e);
+        if (!(e <= bound[d])) *within = 0;
+    }
+    return worst;
+}
+
+static void test_attend_q8_0(const attn_case *c, uint32_t seed) {
+    static float q[MAX_HD], qr[MAX_HD], k[MAX_POS * MAX_HD], v[MAX_POS * MAX_HD];
+    static float kr[MAX_POS * MAX_HD], vr[MAX_POS * MAX_HD], zero_v[MAX_POS * MAX_HD];
+    static uint8_t kq[MAX_POS * MAX_HD * 2], vq[MAX_POS * MAX_HD * 2], zq[MAX_POS * MAX_HD * 2];
+    static uint8_t qq[MAX_HD * 2];
+    static float scratch[2 * MAX_HD + 64], out[MAX_HD];
+    double exact[MAX_HD], bound[MAX_HD];
+    const int hd = c->head_dim;
+    uint32_t rng = seed;
+    fill(q, hd, 1.0f, &rng);
+    fill(k, c->n_pos * hd, c->key_gain, &rng);
+    fill(v, c->n_pos * hd, 1.0f, &rng);
+    const wl_type_traits *q8 = wl_type_get(WL_TYPE_Q8_0);
+    to_cache(WL_TYPE_Q8_0, k, c->n_pos, hd, kq, kr);
+    to_cache(WL_TYPE_Q8_0, v, c->n_pos, hd, vq, vr);
+    q8->from_float(q, qq, hd); /* what wl_attend dots K with */
+    q8->to_float(qq, qr, hd);
+
+    double dequantized[MAX_HD];
+    attend_exact(c, qr, kr, vr, dequantized);
+    attend_exact(c, q, k, v, exact);
+    const double delta = score_shift(c, q, qr, k, kr);
+    double widest = 0.0;
+    for (int d = 0; d < hd; d++) {
+        bound[d] = dim_bound(c, v, vr, delta, d);
+        widest = fmax(widest, bound[d]);
+    }
+    CHECK(wl_attend_scratch_floats(WL_TYPE_Q8_0, WL_TYPE_Q8_0, hd, hd) <= 2 * MAX_HD + 64,
+          "scratch for hd %d", hd);
+
+    const size_t row = wl_row_size(WL_TYPE_Q8_0, hd);
+    wl_attn_head h = { .k = kq, .v = vq, .k_stride = row, .v_stride = row,
+                       .k_type = WL_TYPE_Q8_0, .v_type = WL_TYPE_Q8_0,
+                       .head_dim_k = hd, .head_dim_v = hd, .scale = c->scale, .softcap = c->softcap };
+    int within;
+    wl_attend(&h, q, c->lo, c->n_pos, out, scratch);
+    double rounding = 0.0;
+    for (int d = 0; d < hd; d++) rounding = fmax(rounding, fabs(out[d] - dequantized[d]));
+    CHECK(rounding <= rounding_tolerance(c, vr),
+          "hd %d, %d positions from %d: %.3g from attention over the cached values (allowed %.3g)",
+          hd, c->n_pos, c->lo, rounding, rounding_tolerance(c, vr));
+    const double err = max_error(c, out, exact, bound, &within);
+    CHECK(within, "hd %d, %d positions from %d: error %.3g exceeds its bound (widest %.3g)", hd,
+          c->n_pos, c->lo, err, widest);
+    /* The cache really is Q8_0: not bit-for-bit the f32 answer. */
+    CHECK(err > 0.0, "hd %d: Q8_0 attention equals exact attention to the last bit", hd);
+
+    /* The bound is tight enough to catch a broken cache: V all zeros... */
+    memset(zero_v, 0, sizeof zero_v);
+    to_cache(WL_TYPE_Q8_0, zero_v, c->n_pos, hd, zq, zero_v);
+    wl_attn_head zeros = h;
+    zeros.v = zq;
+    wl_attend(&zeros, q, c->lo, c->n_pos, out, scratch);
+    const double err_zeros = max_error(c, out, exact, bound, &within);
+    CHECK(!within, "hd %d: a V cache of zeros passes the bound (error %.3g)", hd, err_zeros);
+    /* ...or K and V swapped. */
+    wl_attn_head swapped = h;
+    swapped.k = vq;
+    swapped.v = kq;
+    wl_attend(&swapped, q, c->lo, c->n_pos, out, scratch);
+    const double err_swapped = max_error(c, out, exact, bound, &within);
+    CHECK(!within, "hd %d: K and V swapped passes the bound (error %.3g)", hd, err_swapped);
+
+    printf("hd %3d, positions [%d, %d), softcap %g: vs f32 %.2e (bound %.2e; score shift %.2e), "
+           "vs cached values %.1e; zeros %.2e, swapped %.2e\n",
+           hd, c->lo, c->n_pos, c->softcap, err, widest, delta, rounding, err_zeros, err_swapped);
+}
+
+static wl_hparams hparams(int n_layer, int n_head_kv, int head_dim_k, int head_dim_v) {
+    wl_hparams hp;
+    memset(&hp, 0, sizeof hp);
+    hp.n_layer = n_layer;
+    hp.n_head = n_head_kv * 3;
+    hp.n_head_kv = n_head_kv;
+    hp.head_dim_k = head_dim_k;
+    hp.head_dim_v = head_dim_v;
+    return hp;
+}
+
+/* 34 bytes per 32 values against 2 bytes per value: exactly 17/32 of F16. */
+static void test_cache_bytes(void) {
+    const wl_hparams hp = hparams(30, 3, 64, 64); /* SmolLM2-135M */
+    const double f16 = wl_kv_cache_bytes(&hp, WL_TYPE_F16, 4096);
+    const double q8 = wl_kv_cache_bytes(&hp, WL_TYPE_Q8_0, 4096);
+    CHECK(f16 == 30.0 * 3 * (64 + 64) * 2 * 4096, "F16 cache: %.0f bytes", f16);
+    CHECK(q8 == 30.0 * 3 * (2 * 34 + 2 * 34) * 4096, "Q8_0 cache: %.0f bytes", q8);
+    CHECK(q8 / f16 == 17.0 / 32.0, "Q8_0 / F16 = %g", q8 / f16);
+
+    /* The allocated rows match: per position 3 heads of 2 blocks each. */
+    wl_kv_cache kv;
+    wl_error err = {0};
+    CHECK(wl_kv_cache_init(&kv, &hp, WL_TYPE_Q8_0, 8, &err) == WL_OK, "init: %s", err.message);
+    if (kv.k) {
+        CHECK(kv.k_row == 3 * 2 * 34 && kv.v_row == kv.k_row && kv.k_head == 2 * 34,
+              "rows %zu / %zu bytes, head %zu", kv.k_row, kv.v_row, kv.k_head);
+        CHECK(wl_kv_k(&kv, 29, 7) == kv.k[29] + 7 * kv.k_row, "position 7 of layer 29");
+        wl_kv_cache_free(&kv);
+    }
+}
+
+static void test_refusals(void) {
+    wl_error err = {0};
+    const wl_hparams odd_k = hparams(2, 2, 48, 64);
+    CHECK(wl_kv_cache_check(&odd_k, WL_TYPE_Q8_0, &err) == WL_ERR_BAD_ARG &&
+              strstr(err.message, "K head dim is 48") && strstr(err.message, "multiples of 32"),
+          "head dim 48: code %d '%s'", err.code, err.message);
+    const wl_hparams odd_v = hparams(2, 2, 64, 16);
+    CHECK(wl_kv_cache_check(&odd_v, WL_TYPE_Q8_0, &err) == WL_ERR_BAD_ARG &&
+              strstr(err.message, "V head dim is 16"),
+          "V head dim 16: code %d '%s'", err.code, err.message);
+    CHECK(wl_kv_cache_check(&odd_k, WL_TYPE_F16, &err) == WL_OK, "F16 takes any head dim");
+    CHECK(wl_kv_cache_check(&odd_v, WL_TYPE_Q4_0, &err) == WL_ERR_BAD_ARG && strstr(err.message, "type 2"),
+          "Q4_0 cache: code %d '%s'", err.code, err.message);
+    wl_kv_cache kv;
+    CHECK(wl_kv_cache_init(&kv, &odd_k, WL_TYPE_Q8_0, 4, &err) == WL_ERR_BAD_ARG && kv.k == NULL,
+          "init with head dim 48 must fail without allocating");
+    wl_kv_cache_free(&kv);
+}
+
+int main(void) {
+    const attn_case cases[] = {
+        /* head_dim, n_pos, lo, scale, softcap, key_gain */
+        { 32, 64, 0, 0.17677670f, 0.0f, 1.0f },
+        { 64, 300, 0, 0.125f, 0.0f, 1.0f },
+        { 64, 300, 0, 0.125f, 0.0f, 3.0f },  /* peaked attention */
+        { 64, 300, 250, 0.125f, 0.0f, 2.0f }, /* a sliding window */
+        { 128, 512, 0, 0.08838835f, 0.0f, 1.5f },
+        { 128, 200, 0, 0.08838835f, 20.0f, 4.0f }, /* gemma2-style softcap */
+        { 32, 1, 0, 0.17677670f, 0.0f, 1.0f },     /* one position: out = v0 */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attend_q8_0(&cases[i], 101u + (uint32_t)i);
+    test_cache_bytes();
+    test_refusals();
+    return test_summary("test_kv_cache");
+}
