@@ -63,6 +63,8 @@ export interface BrowserLoadOptions {
   /** Default: navigator.hardwareConcurrency when cross-origin isolated, else 1 (single-threaded build). */
   threads?: number;
   contextSize?: number;
+  /** KV cache type, as in Node's LoadOptions.kvType: 'f16' (default) or 'q8_0' (~53% of the bytes). */
+  kvType?: 'f16' | 'q8_0';
   variant?: 'mt' | 'st';
   signal?: AbortSignal;
   onProgress?: (progress: BrowserLoadProgress) => void;

@@ -73,7 +73,7 @@ export async function loadModel(source, options = {}) {
     const { value } = await rpc.request('load', {
       source: normalizeSource(source),
       options: {
-        threads: options.threads, contextSize: options.contextSize, variant: options.variant,
+        threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
         parallel: options.parallel, retries: options.retries, retryDelayMs: options.retryDelayMs,
         cache: options.cache, hfEndpoint: options.hfEndpoint,
       },

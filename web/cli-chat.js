@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { WasmllmError } from './errors.js';
+import { parseKvType } from './kv-type.js';
 
 const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
 
@@ -42,6 +43,7 @@ options:
       --seed S             default random
       --stop TEXT          also end an answer at this text (repeatable)
   -c, --ctx N              context size in tokens (default: the model's, at most 4096)
+      --kv-type f16|q8_0   KV cache type (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N          worker threads (default: every core)
   -v, --verbose            model and speed lines on stderr
   -h, --help`;
@@ -59,7 +61,7 @@ const MINIMUM = { threads: 1, ctx: 1, 'ctx-size': 1, 'max-tokens': 0 };
  * @typedef {{
  *   help: boolean, verbose: boolean, model: string, system: string | undefined, template: string | undefined,
  *   extra: Record<string, unknown>,
- *   load: { threads?: number, contextSize?: number },
+ *   load: { threads?: number, contextSize?: number, kvType?: 'f16' | 'q8_0' },
  *   sampling: import('./model.js').CompleteOptions,
  * }} ChatArgs
  */
@@ -78,6 +80,7 @@ export function parseChatArgs(argv) {
     help: { type: 'boolean', short: 'h' },
     'max-tokens': { type: 'string', short: 'n' },
     ctx: { type: 'string', short: 'c' },
+    'kv-type': { type: 'string' },
     threads: { type: 'string', short: 't' },
     stop: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
@@ -103,6 +106,7 @@ export function parseChatArgs(argv) {
     numbers[key] = v;
   }
   const { threads, contextSize, ...sampling } = numbers;
+  const kvType = values['kv-type'] === undefined ? undefined : parseKvType(values['kv-type'], 'wasmllm chat: --kv-type');
   return {
     help: values.help ?? false,
     verbose: values.verbose ?? false,
@@ -110,7 +114,10 @@ export function parseChatArgs(argv) {
     system: values.system,
     template: values.template,
     extra: values['no-think'] ? { enable_thinking: false } : {},
-    load: { ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}) },
+    load: {
+      ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}),
+      ...(kvType !== undefined ? { kvType } : {}),
+    },
     sampling: { maxTokens: 512, ...sampling, ...(values.stop ? { stop: values.stop } : {}) },
   };
 }
@@ -170,7 +177,7 @@ export async function runChatCli(argv, io = {}) {
     if (args.verbose) {
       const i = model.info();
       stderr.write(`wasmllm: ${args.model}: ${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}; ` +
-        `context ${i.contextSize}, ${i.threads} thread(s), wasm ${i.wasmVariant}\n`);
+        `context ${i.contextSize} (${i.kvType} KV cache), ${i.threads} thread(s), wasm ${i.wasmVariant}\n`);
     }
     if (interactive) {
       const name = model.metadata.get('general.name') ?? args.model;

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { loadModel } from './model.js';
 import { createServer } from './server.js';
 import { loadProgress } from './progress.js';
+import { parseKvType } from './kv-type.js';
 
 const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
 
@@ -18,6 +19,7 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
       --slots N          requests generated at once; more wait in a queue (default 1)
       --queue N          requests allowed to wait (default 256; beyond: 503)
   -c, --ctx N            context size per slot (default: the model's, at most 4096)
+      --kv-type f16|q8_0 KV cache type of every slot (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N        threads (default: every core)
       --max-body BYTES   request body limit (default 1048576)
       --name NAME        model id reported by /v1/models (default: the file's general.name or file name)
@@ -48,6 +50,7 @@ export async function runServeCli(argv, hooks = {}) {
       options: {
         model: { type: 'string', short: 'm' }, host: { type: 'string' }, port: { type: 'string' },
         slots: { type: 'string' }, queue: { type: 'string' }, ctx: { type: 'string', short: 'c' },
+        'kv-type': { type: 'string' },
         threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
         quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
       },
@@ -63,6 +66,7 @@ export async function runServeCli(argv, hooks = {}) {
       ctx: values.ctx === undefined ? undefined : int(values.ctx, 'ctx', 0, 1),
       threads: values.threads === undefined ? undefined : int(values.threads, 'threads', 0, 1),
       maxBody: int(values['max-body'], 'max-body', 1 << 20, 1),
+      kvType: parseKvType(values['kv-type'], '--kv-type'), // the rule loadModel applies
     };
     if (cfg.port > 65535) throw new UsageError(`--port must be at most 65535, got ${cfg.port}`);
   } catch (e) {
@@ -72,7 +76,7 @@ export async function runServeCli(argv, hooks = {}) {
 
   const modelPath = values.model ?? EMBEDDED_MODEL;
   const bar = loadProgress(modelPath, values.quiet);
-  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx, onProgress: bar?.update });
+  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType, onProgress: bar?.update });
   bar?.done();
   const engines = [model];
   for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession({ contextSize: cfg.ctx }));

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { WasmllmError } from './errors.js';
 import { readHeaders } from './sources.js';
 import { loadProgress } from './progress.js';
+import { parseKvType } from './kv-type.js';
 
 const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
 const EMBEDDED_PROMPT = 'ROMEO:';
@@ -43,6 +44,7 @@ run / complete options:
       --stop TEXT           stop when this text is generated (repeatable)
   -t, --threads N           threads (default: every core)
   -c, --ctx N               context size in tokens (default: the model's, at most 4096)
+      --kv-type f16|q8_0    KV cache type (default f16; q8_0 takes ~53% of the memory)
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end
   -q, --quiet               (run) do not echo the prompt
   -v, --verbose             timing lines on stderr
@@ -69,6 +71,7 @@ const GENERATE_OPTIONS = {
   'max-tokens': { type: 'string', short: 'n' },
   threads: { type: 'string', short: 't' },
   ctx: { type: 'string', short: 'c' },
+  'kv-type': { type: 'string' },
   stop: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -103,6 +106,18 @@ function numbers(values) {
   return out;
 }
 
+/**
+ * The --kv-type value, checked by the same rule loadModel applies.
+ * @param {string | undefined} value
+ */
+function kvTypeFlag(value) {
+  try {
+    return parseKvType(value, '--kv-type');
+  } catch (e) {
+    throw new UsageError(e.message);
+  }
+}
+
 /** Writes to stdout and resolves once the data has been handed to the OS. */
 function write(text) {
   return new Promise((resolve) => {
@@ -116,6 +131,7 @@ async function generate(command, args) {
   const values = parse(args, GENERATE_OPTIONS);
   if (values.help) { console.log(USAGE); return 0; }
   const n = numbers(values);
+  const kvType = kvTypeFlag(values['kv-type']);
   if (values.json && command !== 'complete') throw new UsageError('--json works with complete only');
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   const modelSource = values.model ?? EMBEDDED_MODEL;
@@ -129,12 +145,12 @@ async function generate(command, args) {
   process.once('SIGINT', onSigint);
   const t0 = performance.now();
   const bar = loadProgress(modelSource, values.quiet);
-  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, signal: controller.signal, onProgress: bar?.update });
+  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, kvType, signal: controller.signal, onProgress: bar?.update });
   bar?.done();
   try {
     if (values.verbose) {
       const i = model.info();
-      console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize}, ${i.threads} thread(s), wasm ${i.wasmVariant}`);
+      console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant}`);
     }
     const options = {
       maxTokens: 256, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, repeatLastN: 64,

@@ -22,11 +22,22 @@ export interface LoadProgress {
   shards: number;
 }
 
+/** KV cache types: llama.cpp's names. */
+export type KvType = 'f16' | 'q8_0';
+
 export interface LoadOptions {
   /** Worker threads (the calling thread counts as one). Default: every core. 1 uses the single-threaded build. */
   threads?: number;
   /** KV cache size in tokens. Default: the training context, at most 4096. */
   contextSize?: number;
+  /**
+   * How the KV cache (of every session of this model) stores keys and values, as llama.cpp's
+   * `--cache-type-k/--cache-type-v`: 'f16' (default) or 'q8_0' (blocks of 32 int8 values with an
+   * f16 scale: 17/32 = ~53% of the f16 bytes, logits within a small rounding of f16's). 'q8_0'
+   * needs head dims that are multiples of 32; otherwise, or for any other value, loadModel
+   * rejects with ERR_BAD_ARG. Case-insensitive.
+   */
+  kvType?: KvType;
   signal?: AbortSignal;
   onProgress?: (progress: LoadProgress) => void;
   /** Force the pthreads ('mt') or single-threaded ('st') wasm build. */
@@ -152,6 +163,10 @@ export interface ModelInfo {
   fileBytes: number;
   /** The KV cache size in tokens. */
   contextSize: number;
+  /** The KV cache type (LoadOptions.kvType). */
+  kvType: KvType;
+  /** Bytes of the default session's KV cache: layers x positions x KV heads x (K + V head bytes). */
+  kvCacheBytes: number;
   threads: number;
   wasmVariant: 'mt' | 'st';
   loadMs: number;
@@ -159,6 +174,15 @@ export interface ModelInfo {
   pooling: 'mean' | 'cls' | 'last' | null;
   /** An embedding-only model (bert, nomic-bert): complete() and chat() fail with ERR_BAD_ARG. */
   isEncoder: boolean;
+}
+
+export interface ModelMemory {
+  /** Size of the wasm memory (it only grows). */
+  heapBytes: number;
+  /** Bytes malloc has handed out now. */
+  heapInUseBytes: number;
+  /** Bytes the KV caches of all live sessions take (part of heapInUseBytes). */
+  kvCacheBytes: number;
 }
 
 export interface StreamDecoder {
@@ -187,6 +211,10 @@ export declare class Session {
   readonly lastCompletion: Completion | null;
   /** Tokens the KV cache holds. */
   readonly contextSize: number;
+  /** How this session's KV cache stores keys and values (the model's LoadOptions.kvType). */
+  readonly kvType: KvType;
+  /** Bytes of this session's KV cache. */
+  readonly kvCacheBytes: number;
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): number[];
   detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): string;
   /**
@@ -213,6 +241,7 @@ export declare class Model extends Session {
   /** Another session over the same weights (its own KV cache); contextSize defaults to the model's. */
   createSession(options?: { contextSize?: number }): Session;
   info(): ModelInfo;
+  memory(): ModelMemory;
   /** Frees the wasm memory (every session's too) and stops the worker threads. */
   dispose(): void;
 }

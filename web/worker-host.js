@@ -51,7 +51,7 @@ async function onLoad(id, source, options) {
   });
   try {
     model = await loadModel(source, {
-      threads: options.threads, contextSize: options.contextSize, variant: options.variant,
+      threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
       signal: controller.signal,
       onProgress: (progress) => reply(id, 'progress', { progress }),
       loadShards: (src, instance, o) => { wasm = instance; return loader.loadShards(src, instance, o); },
