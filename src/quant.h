@@ -60,6 +60,10 @@ void bf16_dot_bf16(int n, float *s, const void *x, const void *y);
 void bf16_dot_bf16_ref(int n, float *s, const void *x, const void *y);
 
 /* ---- Q8_0 (quant_q8_0.c) ---- */
+/* One 32-value block to int8 codes and its scale d (unrounded); returns
+ * sum(qs). The SIMD version and its scalar twin give identical bytes. */
+int wl_quantize_block_i8(const float *x, int8_t *qs, float *d_out);
+int wl_quantize_block_i8_ref(const float *x, int8_t *qs, float *d_out);
 void q8_0_to_float(const void *src, float *dst, int64_t n);
 void q8_0_from_float(const float *src, void *dst, int64_t n);
 void q8_0_dot_q8_0(int n, float *s, const void *x, const void *y);

@@ -123,14 +123,17 @@ size_t wl_q8_0_wide_row_size(int64_t n) {
 void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
     q8_act a = q8_act_at(dst, (int)n);
     for (int64_t b = 0; b < n / WL_QK; b++) {
-        wl_block_q8_0 blk;
-        q8_0_from_float(x + b * WL_QK, &blk, WL_QK);
-        int32_t sum = 0;
-        for (int j = 0; j < WL_QK; j++) {
-            ((int16_t *)a.q)[b * WL_QK + j] = blk.qs[j];
-            sum += blk.qs[j];
+        int8_t qs[WL_QK];
+        float d;
+        int32_t sum = wl_quantize_block_i8(x + b * WL_QK, qs, &d);
+        int16_t *q = (int16_t *)a.q + b * WL_QK;
+        for (int j = 0; j < WL_QK; j += 16) {
+            v128_t v = wasm_v128_load(qs + j);
+            wasm_v128_store(q + j, wasm_i16x8_extend_low_i8x16(v));
+            wasm_v128_store(q + j + 8, wasm_i16x8_extend_high_i8x16(v));
         }
-        ((float *)a.d)[b] = wl_fp16_to_fp32(blk.d);
+        /* the scale as a Q8_0 block stores it: rounded to f16 */
+        ((float *)a.d)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16(d));
         ((int32_t *)a.sum)[b] = sum;
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
  * What `npm test` runs after tools/setup.js --test: the native C tests
- * (ctest in build/native, then again under ASan + UBSan in build/asan), the
+ * (ctest in build/native, then again under ASan + UBSan in build/asan, then
+ * built for wasm SIMD128 and run under node), the
  * libFuzzer targets for WASMLLM_FUZZ_SECONDS each (default 45, 0 skips),
  * then every node:test file under tests/node,
  * tests/parity and, when present, tests/browser and tests/edge. Output
@@ -54,6 +55,19 @@ if (!fs.existsSync(path.join(asanDir, 'CTestTestfile.cmake'))) {
   const r = spawnSync('ctest', ['--test-dir', asanDir, '--output-on-failure', '-j2'], { cwd: root, stdio: 'inherit' });
   if (r.status !== 0) {
     console.error(`run-all: sanitizer ctest FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    failed = true;
+  }
+}
+
+// The C tests again, compiled with emcc -msimd128 (pthreads and single-threaded) and run under
+// node: the only place the SIMD128 kernels meet their scalar twins (test_simd_twins).
+console.log('run-all: C tests as wasm SIMD128 under node (tools/run-wasm-ctest.sh)');
+{
+  const r = spawnSync('sh', ['tools/run-wasm-ctest.sh'], {
+    cwd: root, stdio: 'inherit', env: { ...process.env, WL_WASM_TEST_DIR: path.join(root, 'build/wasm-ctest') },
+  });
+  if (r.status !== 0) {
+    console.error(`run-all: wasm C tests FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
     failed = true;
   }
 }

@@ -5,6 +5,7 @@
  * agree within a few float ulps of sum |x*y|. Native builds have no SIMD
  * twin to compare, and say so. */
 #include <string.h>
+#include "../../src/quant.h"
 #include "../../src/types.h"
 #include "kernel_test.h"
 
@@ -49,6 +50,41 @@ static void test_type(wl_type type) {
         }
     }
 }
+
+/* The activation quantizer: identical codes, scale and sum to its twin,
+ * on random blocks, exact ties (x/d = k + 0.5 with d = 1), all-zero
+ * blocks, and NaN/inf lanes. */
+static void check_block_i8(const float *x, const char *what) {
+    int8_t qa[WL_QK], qb[WL_QK];
+    float da, db;
+    int sa = wl_quantize_block_i8(x, qa, &da);
+    int sb = wl_quantize_block_i8_ref(x, qb, &db);
+    CHECK(memcmp(qa, qb, sizeof qa) == 0 && memcmp(&da, &db, sizeof da) == 0 && sa == sb,
+          "quantize_block_i8 (%s): simd d=%a sum=%d vs ref d=%a sum=%d", what, da, sa, db, sb);
+}
+
+static void test_block_quantizer(void) {
+    float x[WL_QK];
+    uint32_t rng = 4242;
+    for (int iter = 0; iter < 2000; iter++) {
+        fill_row(x, WL_QK, &rng);
+        check_block_i8(x, "random");
+    }
+    for (int j = 0; j < WL_QK; j++) x[j] = (float)(j % 2 ? j - 16 : 16 - j) + 0.5f;
+    x[0] = 127.0f; /* amax 127: d = 1, so every other value is an exact tie */
+    check_block_i8(x, "ties");
+    int8_t q[WL_QK];
+    float d;
+    wl_quantize_block_i8(x, q, &d);
+    CHECK(q[1] == -15 && q[2] == 15, "ties round away from zero: got %d, %d", q[1], q[2]);
+    for (int j = 0; j < WL_QK; j++) x[j] = 0.0f;
+    check_block_i8(x, "zeros");
+    x[3] = NAN;
+    x[7] = 1.0f;
+    check_block_i8(x, "NaN");
+    x[9] = INFINITY;
+    check_block_i8(x, "inf");
+}
 #endif
 
 int main(void) {
@@ -62,6 +98,7 @@ int main(void) {
         n_types++;
     }
     printf("compared %d types\n", n_types);
+    test_block_quantizer();
     return test_summary("test_simd_twins");
 #else
     printf("test_simd_twins: skipped: not a SIMD build (run tools/run-wasm-ctest.sh)\n");
