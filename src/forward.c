@@ -121,9 +121,10 @@ static void qkv_projections(wl_context *c, const wl_layer *l, int n) {
             memcpy(c->v + (int64_t)t * n_v, row + n_q + n_k, (size_t)n_v * sizeof(float));
         }
     } else {
-        project(c, &l->wq, c->xn, n, c->q);
-        project(c, &l->wk, c->xn, n, c->k);
-        project(c, &l->wv, c->xn, n, c->v);
+        /* one encoding of xn and one pool pass for all three */
+        const wl_matrix *ws[] = { &l->wq, &l->wk, &l->wv };
+        float *outs[] = { c->q, c->k, c->v };
+        wl_matmul_many(c->pool, ws, outs, 3, c->xn, n, c->mm_scratch);
         add_bias_rows(c->q, l->bq, n_q, n);
         add_bias_rows(c->k, l->bk, n_k, n);
         add_bias_rows(c->v, l->bv, n_v, n);
@@ -198,8 +199,9 @@ static void ffn_block(wl_context *c, int il, int n) {
             wl_gated_act(hidden + (int64_t)t * n_ff, row, row + n_ff, n_ff, hp->act);
         }
     } else if (l->ffn_gate.data) {
-        project(c, &l->ffn_gate, c->xn, n, c->gate);
-        project(c, &l->ffn_up, c->xn, n, c->up);
+        const wl_matrix *ws[] = { &l->ffn_gate, &l->ffn_up };
+        float *outs[] = { c->gate, c->up };
+        wl_matmul_many(c->pool, ws, outs, 2, c->xn, n, c->mm_scratch);
         add_bias_rows(c->gate, l->ffn_gate_b, n_ff, n);
         add_bias_rows(c->up, l->ffn_up_b, n_ff, n);
         wl_gated_act(hidden, c->gate, c->up, n * n_ff, hp->act);

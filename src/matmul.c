@@ -17,17 +17,24 @@
 #define CHUNKS_PER_THREAD 8
 
 typedef struct {
-    const wl_matrix *w;
+    const wl_matrix *w;  /* the first matrix: sets the activation encoding */
     const wl_type_traits *traits;
     const wl_type_traits *act_traits;
     const float *x;
     int n_tokens;
-    float *out;
     const char *act;     /* activations in act_traits' encoding */
     char *act_dst;       /* same buffer, writable, while quantizing */
     size_t act_row_size;
-    wl_tile_fn tile;     /* SIMD tile kernel on wide activations, or NULL */
-    int64_t chunk_rows;
+    int wide;            /* activations in a tile kernel's wide encoding */
+    /* The matrices sharing these activations, and their outputs: chunk c
+     * belongs to the first matrix m with c < chunk_end[m]. */
+    int n_mats;
+    const wl_matrix *mats[WL_MATMUL_MAX_MANY];
+    float *outs[WL_MATMUL_MAX_MANY];
+    wl_tile_fn tiles[WL_MATMUL_MAX_MANY]; /* SIMD tile kernel per matrix, or NULL */
+    wl_vec_dot_fn dots[WL_MATMUL_MAX_MANY];
+    int64_t chunk_rows[WL_MATMUL_MAX_MANY];
+    int64_t chunk_end[WL_MATMUL_MAX_MANY];
     int64_t n_chunks;
     atomic_llong next_chunk;
 } matmul_job;
@@ -94,7 +101,7 @@ static void quantize_task(void *ctx, int ith, int nth) {
         const float *x = job->x + (int64_t)t * n;
         char *dst = job->act_dst + (size_t)t * job->act_row_size;
 #ifdef WL_HAVE_TILES
-        if (job->tile) {
+        if (job->wide) {
             if (is_float_type(job->w->type)) wl_float_wide_from_float(job->w->type, x, (float *)dst, n);
             else if (is_k_type(job->traits)) wl_q8_K_wide_from_float(x, dst, n);
             else wl_q8_0_wide_from_float(x, dst, n);
@@ -106,66 +113,111 @@ static void quantize_task(void *ctx, int ith, int nth) {
 }
 
 static void matmul_task(void *ctx, int ith, int nth) {
+    (void)ith, (void)nth;
     matmul_job *job = ctx;
-    const wl_matrix *w = job->w;
-    const char *base = w->data;
-    wl_vec_dot_fn dot = job->traits->vec_dot;
-    int n = (int)w->n_cols;
+    int m = 0;
     for (;;) {
         int64_t c = atomic_fetch_add_explicit(&job->next_chunk, 1, memory_order_relaxed);
         if (c >= job->n_chunks) return;
-        int64_t r0 = c * job->chunk_rows;
-        int64_t r1 = r0 + job->chunk_rows < w->n_rows ? r0 + job->chunk_rows : w->n_rows;
-        if (job->tile) {
-            job->tile(n, base + (size_t)r0 * w->row_stride, w->row_stride, r1 - r0, job->act, job->act_row_size,
-                      job->n_tokens, job->out + r0, w->n_rows);
+        while (c >= job->chunk_end[m]) m++; /* chunks are taken in increasing order */
+        const wl_matrix *w = job->mats[m];
+        const char *base = w->data;
+        int n = (int)w->n_cols;
+        int64_t first = m ? job->chunk_end[m - 1] : 0;
+        int64_t r0 = (c - first) * job->chunk_rows[m];
+        int64_t r1 = r0 + job->chunk_rows[m] < w->n_rows ? r0 + job->chunk_rows[m] : w->n_rows;
+        if (job->tiles[m]) {
+            job->tiles[m](n, base + (size_t)r0 * w->row_stride, w->row_stride, r1 - r0, job->act, job->act_row_size,
+                      job->n_tokens, job->outs[m] + r0, w->n_rows);
             continue;
         }
         for (int t = 0; t < job->n_tokens; t++) {
             const char *a = job->act + (size_t)t * job->act_row_size;
-            float *o = job->out + (int64_t)t * w->n_rows;
-            for (int64_t r = r0; r < r1; r++) dot(n, &o[r], base + (size_t)r * w->row_stride, a);
+            float *o = job->outs[m] + (int64_t)t * w->n_rows;
+            for (int64_t r = r0; r < r1; r++) job->dots[m](n, &o[r], base + (size_t)r * w->row_stride, a);
         }
     }
 }
 
-void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
-               float *out, void *scratch) {
-    if (n_tokens <= 0 || !wl_matmul_supported(w)) return;
+/* Rows per chunk: for one token, about CHUNKS_PER_THREAD chunks per thread
+ * in whole 4-row tiles; for several, an L1-sized tile. */
+static int64_t chunk_rows_for(const wl_matrix *w, int n_tokens, int nth) {
+    if (n_tokens > 1) return TILE_ROWS;
+    int64_t target = (int64_t)nth * CHUNKS_PER_THREAD;
+    int64_t rows = (w->n_rows + target - 1) / target;
+    rows = (rows + 3) & ~(int64_t)3;
+    return rows < 4 ? 4 : rows;
+}
+
+/* Can b share the activations encoded for a? The same length, and the same
+ * encoding: both a tile kernel's wide form of one vec_dot_type, or both that
+ * vec_dot_type itself. */
+static int same_activations(const wl_matrix *a, const wl_matrix *b, int n_tokens) {
+    const wl_type_traits *ta = wl_type_get((uint32_t)a->type), *tb = wl_type_get((uint32_t)b->type);
+    return a->n_cols == b->n_cols && ta->vec_dot_type == tb->vec_dot_type &&
+           !tile_kernel_for(a, n_tokens) == !tile_kernel_for(b, n_tokens);
+}
+
+/* Encodes the activations once, then runs every matrix's rows in one pool
+ * pass (one barrier for all of them). */
+static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
+                          const float *x, int n_tokens, void *scratch) {
     matmul_job job = {
-        .w = w,
-        .traits = wl_type_get((uint32_t)w->type),
+        .w = ws[0],
+        .traits = wl_type_get((uint32_t)ws[0]->type),
         .x = x,
         .n_tokens = n_tokens,
-        .out = out,
+        .n_mats = n_w,
     };
     job.act_traits = wl_type_get((uint32_t)job.traits->vec_dot_type);
-    job.tile = tile_kernel_for(w, n_tokens);
+    job.wide = tile_kernel_for(ws[0], n_tokens) != NULL;
     int nth = wl_pool_size(pool);
 
     if (job.traits->vec_dot_type == WL_TYPE_F32) {
         job.act = (const char *)x;
-        job.act_row_size = (size_t)w->n_cols * sizeof(float);
+        job.act_row_size = (size_t)ws[0]->n_cols * sizeof(float);
     } else {
         char *aligned = (char *)(((uintptr_t)scratch + 15) & ~(uintptr_t)15);
         job.act = job.act_dst = aligned;
-        job.act_row_size = act_row_size_for(w, job.traits, n_tokens);
+        job.act_row_size = act_row_size_for(ws[0], job.traits, n_tokens);
         /* One token is cheap to encode; more are worth a parallel pass. */
         if (n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
         else wl_pool_run(pool, quantize_task, &job);
     }
 
-    if (n_tokens == 1) {
-        int64_t target = (int64_t)nth * CHUNKS_PER_THREAD;
-        job.chunk_rows = (w->n_rows + target - 1) / target;
-        job.chunk_rows = (job.chunk_rows + 3) & ~(int64_t)3; /* whole 4-row tiles */
-        if (job.chunk_rows < 4) job.chunk_rows = 4;
-    } else {
-        job.chunk_rows = TILE_ROWS;
+    int64_t end = 0;
+    for (int m = 0; m < n_w; m++) {
+        job.mats[m] = ws[m];
+        job.outs[m] = outs[m];
+        job.tiles[m] = tile_kernel_for(ws[m], n_tokens);
+        job.dots[m] = wl_type_get((uint32_t)ws[m]->type)->vec_dot;
+        job.chunk_rows[m] = chunk_rows_for(ws[m], n_tokens, nth);
+        end += (ws[m]->n_rows + job.chunk_rows[m] - 1) / job.chunk_rows[m];
+        job.chunk_end[m] = end;
     }
-    job.n_chunks = (w->n_rows + job.chunk_rows - 1) / job.chunk_rows;
+    job.n_chunks = end;
     atomic_init(&job.next_chunk, 0);
     wl_pool_run(pool, matmul_task, &job);
+}
+
+void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
+               float *out, void *scratch) {
+    if (n_tokens <= 0 || !wl_matmul_supported(w)) return;
+    matmul_shared(pool, &w, &out, 1, x, n_tokens, scratch);
+}
+
+void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
+                    const float *x, int n_tokens, void *scratch) {
+    if (n_tokens <= 0 || n_w <= 0 || n_w > WL_MATMUL_MAX_MANY) return;
+    for (int i = 0; i < n_w; i++) if (!wl_matmul_supported(ws[i])) return;
+    int shared = 1;
+    for (int i = 1; i < n_w; i++) shared &= same_activations(ws[0], ws[i], n_tokens);
+    if (shared) {
+        matmul_shared(pool, ws, outs, n_w, x, n_tokens, scratch);
+        return;
+    }
+    /* Mixed encodings (a K-quant mix, say): one product after another. */
+    for (int i = 0; i < n_w; i++) matmul_shared(pool, &ws[i], &outs[i], 1, x, n_tokens, scratch);
 }
 
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {

@@ -31,6 +31,16 @@ size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens);
 void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
                float *out, void *scratch);
 
+/* Several products of the same x (Q, K and V; gate and up): out[i] = ws[i] x.
+ * When every matrix takes the same activation encoding, x is encoded once and
+ * all rows run in one pool pass; otherwise one wl_matmul after another. The
+ * results equal separate wl_matmul calls exactly. scratch is sized for the
+ * largest wl_matmul_scratch_size among ws. Does nothing if any matrix fails
+ * wl_matmul_supported or n_w is outside [1, WL_MATMUL_MAX_MANY]. */
+#define WL_MATMUL_MAX_MANY 4
+void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
+                    const float *x, int n_tokens, void *scratch);
+
 /* Row r of W as floats (embedding lookup). */
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst);
 

@@ -130,6 +130,44 @@ static void test_f16_specials(wl_pool *pool) {
     free(scratch);
 }
 
+/* wl_matmul_many: the same bytes as one wl_matmul per matrix, whether the
+ * matrices share an activation encoding (one pass) or not (one by one). */
+static void test_many(wl_pool *pool, const wl_type *types, int n_w, int n_cols, int n_tokens) {
+    const int rows[WL_MATMUL_MAX_MANY] = { 72, 24, 24, 40 };
+    uint32_t rng = 99u + (uint32_t)n_tokens;
+    wl_matrix ws[WL_MATMUL_MAX_MANY];
+    const wl_matrix *wp[WL_MATMUL_MAX_MANY];
+    float *many[WL_MATMUL_MAX_MANY], *one[WL_MATMUL_MAX_MANY];
+    float *wf = malloc(sizeof(float) * n_cols);
+    float *x = malloc(sizeof(float) * (size_t)n_cols * n_tokens);
+    size_t scratch_size = 0;
+    for (int i = 0; i < n_w; i++) {
+        size_t stride = wl_row_size(types[i], n_cols);
+        unsigned char *q = malloc(stride * rows[i]);
+        for (int r = 0; r < rows[i]; r++) {
+            fill_row(wf, n_cols, &rng);
+            wl_type_get(types[i])->from_float(wf, q + r * stride, n_cols);
+        }
+        ws[i] = (wl_matrix){ types[i], n_cols, rows[i], stride, q };
+        wp[i] = &ws[i];
+        many[i] = malloc(sizeof(float) * rows[i] * n_tokens);
+        one[i] = malloc(sizeof(float) * rows[i] * n_tokens);
+        size_t need = wl_matmul_scratch_size(&ws[i], n_tokens);
+        if (need > scratch_size) scratch_size = need;
+    }
+    for (int k = 0; k < n_tokens; k++) fill_row(x + (size_t)k * n_cols, n_cols, &rng);
+    void *scratch = malloc(scratch_size);
+    wl_matmul_many(pool, wp, many, n_w, x, n_tokens, scratch);
+    for (int i = 0; i < n_w; i++) {
+        wl_matmul(pool, &ws[i], x, n_tokens, one[i], scratch);
+        CHECK(memcmp(many[i], one[i], sizeof(float) * rows[i] * n_tokens) == 0,
+              "matmul_many: matrix %d (%s) of %d, %d tokens, differs from wl_matmul", i,
+              wl_type_get(types[i])->name, n_w, n_tokens);
+        free((void *)ws[i].data), free(many[i]), free(one[i]);
+    }
+    free(scratch), free(x), free(wf);
+}
+
 int main(void) {
     wl_pool *pools[3];
     for (int i = 0; i < 3; i++) {
@@ -152,6 +190,17 @@ int main(void) {
     test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
     test_shape(pools, WL_TYPE_F16, 100, 9, 6, 2);
     test_f16_specials(pools[1]);
+    const wl_type same[] = { WL_TYPE_Q4_0, WL_TYPE_Q4_0, WL_TYPE_Q4_0 };
+    const wl_type shared_act[] = { WL_TYPE_Q4_0, WL_TYPE_Q8_0, WL_TYPE_IQ4_NL }; /* all dot Q8_0 */
+    const wl_type mixed[] = { WL_TYPE_Q4_K, WL_TYPE_Q4_K, WL_TYPE_Q6_K, WL_TYPE_F16 };
+    for (int p = 0; p < 3; p++) {
+        for (int nt = 1; nt <= 5; nt += 4) {
+            test_many(pools[p], same, 3, 512, nt);
+            test_many(pools[p], shared_act, 3, 512, nt);
+            test_many(pools[p], mixed, 4, 512, nt);
+            test_many(pools[p], mixed + 3, 1, 512, nt);
+        }
+    }
     for (int i = 0; i < 3; i++) wl_pool_destroy(pools[i]);
     return test_summary("test_matmul");
 }
