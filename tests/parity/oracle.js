@@ -61,16 +61,19 @@ export function hashFiles(files) {
  * Greedy continuation of a prompt in llama.cpp.
  * @param {string | string[]} modelPath a GGUF, or the first shard of a split one
  * @param {{ prompt?: string, promptTokens?: number[], nPredict?: number, contextSize?: number,
- *   threads?: number, addBos?: boolean, batchSize?: number, noCache?: boolean }} options
+ *   threads?: number, addBos?: boolean, batchSize?: number, kvType?: 'f16' | 'q8_0', noCache?: boolean }} options
  *   batchSize: llama.cpp's batch (1 makes it decode the prompt token by token)
+ *   kvType: the KV cache's key and value type (--cache-type-k/-v), with flash attention on, which
+ *   llama.cpp needs for a quantized V cache; without it, node-llama-cpp's defaults (f16)
  *   With `prompt` (text), the BOS token is prepended when the model's metadata asks for it
  *   (tokenizer.ggml.add_bos_token, as llama.cpp does), unless `addBos` says otherwise.
  * @returns {Promise<OracleResult>}
  */
 export async function greedyReference(modelPath, options) {
   const files = Array.isArray(modelPath) ? modelPath : [modelPath];
-  const { prompt, promptTokens, nPredict = 64, contextSize = 512, threads = 1, addBos, batchSize } = options;
-  const key = JSON.stringify({ v: ORACLE_VERSION, nlc: nodeLlamaCppVersion(), model: hashFiles(files), prompt, promptTokens, nPredict, contextSize, addBos, batchSize });
+  const { prompt, promptTokens, nPredict = 64, contextSize = 512, threads = 1, addBos, batchSize, kvType } = options;
+  // kvType joins the key only when given, so earlier results stay cached under their keys.
+  const key = JSON.stringify({ v: ORACLE_VERSION, nlc: nodeLlamaCppVersion(), model: hashFiles(files), prompt, promptTokens, nPredict, contextSize, addBos, batchSize, kvType });
   const cacheFile = path.join(CACHE_DIR, 'oracle', crypto.createHash('sha256').update(key).digest('hex').slice(0, 32) + '.json');
   if (!options.noCache && fs.existsSync(cacheFile)) {
     return { ...JSON.parse(fs.readFileSync(cacheFile, 'utf8')), cached: true };
@@ -80,7 +83,10 @@ export async function greedyReference(modelPath, options) {
   const llama = await getLlama();
   const model = await llama.loadModel({ modelPath: files[0] });
   try {
-    const context = await model.createContext({ contextSize, threads, batchSize: batchSize ?? Math.min(512, contextSize), sequences: 1 });
+    const cacheType = kvType === undefined ? {} : {
+      flashAttention: true, experimentalKvCacheKeyType: kvType.toUpperCase(), experimentalKvCacheValueType: kvType.toUpperCase(),
+    };
+    const context = await model.createContext({ contextSize, threads, batchSize: batchSize ?? Math.min(512, contextSize), sequences: 1, ...cacheType });
     try {
       let ids = promptTokens ? [...promptTokens] : null;
       if (!ids) {

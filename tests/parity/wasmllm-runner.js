@@ -15,16 +15,17 @@ export function wasmllm() {
 /**
  * Greedy continuation with wasmllm.
  * @param {string[]} files the GGUF (or its shards in order)
- * @param {{ promptTokens: number[], promptText?: string, nPredict?: number, threads?: number, contextSize?: number }} options
+ * @param {{ promptTokens: number[], promptText?: string, nPredict?: number, threads?: number, contextSize?: number,
+ *   kvType?: 'f16' | 'q8_0' }} options
  * @returns {Promise<{ tokens: number[], textTokens?: number[], loadMs: number, genMs: number,
  *   timings: object, promptEvaluated: number }>}
  *   textTokens: wasmllm's own tokenization of promptText (BOS as the model asks), when given.
  */
 export async function greedyWasmllm(files, options) {
   const { loadModel } = await wasmllm();
-  const { promptTokens, promptText, nPredict = 64, threads = 1, contextSize = 512 } = options;
+  const { promptTokens, promptText, nPredict = 64, threads = 1, contextSize = 512, kvType } = options;
   const t0 = performance.now();
-  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize });
+  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize, kvType });
   const loadMs = performance.now() - t0;
   try {
     const textTokens = promptText === undefined ? undefined : model.tokenize(promptText);
@@ -46,13 +47,14 @@ export async function greedyWasmllm(files, options) {
  * decoding, one near-tie does not derail every later position, so this
  * counts how often the two runtimes' logits rank the same token first.
  * @param {string[]} files
- * @param {{ promptTokens: number[], refTokens: number[], threads?: number, contextSize?: number }} options
+ * @param {{ promptTokens: number[], refTokens: number[], threads?: number, contextSize?: number,
+ *   kvType?: 'f16' | 'q8_0' }} options
  * @returns {Promise<number[]>} wasmllm's pick at each position
  */
 export async function teacherForcedWasmllm(files, options) {
   const { loadModel } = await wasmllm();
-  const { promptTokens, refTokens, threads = 1, contextSize = 512 } = options;
-  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize });
+  const { promptTokens, refTokens, threads = 1, contextSize = 512, kvType } = options;
+  const model = await loadModel(files.length === 1 ? files[0] : files, { threads, contextSize, kvType });
   try {
     const picks = [];
     for (let i = 0; i < refTokens.length; i++) {
