@@ -28,7 +28,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../demo/serve.js';
-import { benchFile, benchPrompt } from './models.js';
+import { benchFile, benchPrompt, parseBenchArgs } from './models.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const WLLAMA_DIR = path.join(ROOT, 'tests/ref/node_modules/@wllama/wllama');
@@ -250,27 +250,10 @@ async function measureWllama({ url, threads, prompt, gen }) {
 
 // ---------------------------------------------------------------- CLI
 
-function parseArgs(argv) {
-  const o = {};
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
-    if (a === '--models') o.models = next().split(',');
-    else if (a === '--types') o.types = next().split(',');
-    else if (a === '--threads') o.threads = next().split(',').map(Number);
-    else if (a === '--runtimes') o.runtimes = next().split(',');
-    else if (a === '--prompt') o.prompt = Number(next());
-    else if (a === '--gen') o.gen = Number(next());
-    else if (a === '--repeat') o.repeat = Number(next());
-    else throw new Error(`bench/browser: unknown argument ${a}`);
-  }
-  return o;
-}
-
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   let opts;
   try {
-    opts = parseArgs(process.argv.slice(2));
+    opts = parseBenchArgs(process.argv.slice(2), 'bench/browser');
   } catch (e) {
     console.error(e.message);
     process.exit(2);

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { SHAPES, readVocab } from '../tools/make-synthetic.js';
 import { convertTokenizerJson } from '../tools/tokenizer-json-to-gguf.js';
@@ -112,4 +113,31 @@ export function wasmSizes() {
     }
   }
   return rows;
+}
+
+const LIST = (v) => v.split(',');
+const NUMBERS = (v) => v.split(',').map(Number);
+/** The workload options both benchmark scripts take, and how to read each. */
+const WORKLOAD_OPTIONS = {
+  models: LIST, types: LIST, threads: NUMBERS, runtimes: LIST, prompt: Number, gen: Number, repeat: Number,
+};
+
+/**
+ * Parses `--name value` options: the workload ones above, plus `extra`
+ * ({ name: convert } for valued options, { name: null } for flags).
+ * @param {string[]} argv
+ * @param {string} who the script, for messages
+ * @param {Record<string, ((v: string) => unknown) | null>} [extra]
+ * @returns {Record<string, any>} only the options given
+ */
+export function parseBenchArgs(argv, who, extra = {}) {
+  const readers = { ...WORKLOAD_OPTIONS, ...extra };
+  const options = Object.fromEntries(Object.entries(readers).map(([k, f]) => [k, { type: f ? 'string' : 'boolean' }]));
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new Error(`${who}: ${e.message} (see the top of ${who}.js)`);
+  }
+  return Object.fromEntries(Object.entries(values).map(([k, v]) => [k, readers[k] ? readers[k](v) : v]));
 }

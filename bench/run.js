@@ -29,34 +29,21 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, kvCacheBytes, wasmSizes } from './models.js';
+import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, kvCacheBytes, parseBenchArgs, wasmSizes } from './models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const MB = 1e6;
 
 function parseArgs(argv) {
+  const given = parseBenchArgs(argv, 'bench/run', {
+    json: null, 'write-docs': null, child: JSON.parse, results: String, load: (v) => v.split(',').map(Number),
+  });
   const o = {
     json: false, writeDocs: false, models: Object.keys(BENCH_MODELS), types: DEFAULT_TYPES, threads: [1, 2],
     runtimes: ['wasmllm', 'llama.cpp', 'chromium'], prompt: 128, gen: 64, repeat: 2,
+    ...given, writeDocs: given['write-docs'] ?? false, loadGiven: given.load,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const next = () => { const v = argv[++i]; if (v === undefined) throw new Error(`${a} needs a value`); return v; };
-    if (a === '--json') o.json = true;
-    else if (a === '--write-docs') o.writeDocs = true;
-    else if (a === '--models') o.models = next().split(',');
-    else if (a === '--types') o.types = next().split(',');
-    else if (a === '--threads') o.threads = next().split(',').map(Number);
-    else if (a === '--runtimes') o.runtimes = next().split(',');
-    else if (a === '--prompt') o.prompt = Number(next());
-    else if (a === '--gen') o.gen = Number(next());
-    else if (a === '--repeat') o.repeat = Number(next());
-    else if (a === '--child') o.child = JSON.parse(next());
-    else if (a === '--results') o.results = next();
-    else if (a === '--load') o.loadGiven = next().split(',').map(Number);
-    else throw new Error(`bench: unknown argument ${a} (see the top of bench/run.js)`);
-  }
   for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`bench: unknown model ${m} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
   for (const r of o.runtimes) if (!['wasmllm', 'llama.cpp', 'chromium'].includes(r)) throw new Error(`bench: unknown runtime ${r} (wasmllm, llama.cpp, chromium)`);
   return o;
@@ -322,6 +309,6 @@ ${DOC_END}`;
 
 main().catch((e) => {
   // Our own errors (bad arguments, a missing reference) need no stack.
-  console.error(/^bench/.test(e?.message) ? e.message : e?.stack ?? e);
+  console.error(/^bench/.test(e?.message ?? "") ? e.message : e?.stack ?? e);
   process.exit(1);
 });
