@@ -98,55 +98,51 @@ export function detokenizeBytes(vocab, renderer, ids, showSpecial) {
 }
 
 /**
- * llama.cpp's clean_up_tokenization_spaces: no space before ? ! . , and
- * 's 'm 're 've, and " ' " loses both spaces.
+ * One left-to-right pass of clean_up_tokenization_spaces: every byte after
+ * the first is copied, and `dropsSpace(t, i)` says when the space just
+ * copied before byte i must go (it may also edit t ahead of i, and return
+ * how many bytes to skip after copying byte i).
  * @param {Uint8Array} t
+ * @param {(t: Uint8Array, i: number) => { drop: boolean, skip?: number }} rule
  */
-function cleanSpaces(t) {
-  // pass 1: " ?", " !", " .", " ,"
-  let n = t.length;
-  let out = new Uint8Array(n);
+function cleanPass(t, rule) {
+  const n = t.length;
+  const out = new Uint8Array(n);
   let total = n ? 1 : 0;
   if (n) out[0] = t[0];
   for (let i = 1; i < n; i++) {
-    const x = t[i];
-    if (t[i - 1] === 0x20 && (x === 0x3f || x === 0x21 || x === 0x2e || x === 0x2c)) total--;
-    out[total++] = x;
-  }
-  // pass 2: " ' " -> "'"
-  t = out.slice(0, total); n = total;
-  out = new Uint8Array(n);
-  total = n ? 1 : 0;
-  if (n) out[0] = t[0];
-  for (let i = 1; i < n; i++) {
-    const x = t[i];
-    if (x === 0x27 && i + 1 < n && t[i - 1] === 0x20 && t[i + 1] === 0x20) {
-      total--;
-      t[i + 1] = 0; // the next space becomes a NUL, as llama.cpp does
-      i++;
-      out[total++] = x;
-      continue;
-    }
-    out[total++] = x;
-  }
-  // pass 3: " 's", " 'm", " 're", " 've"
-  t = out.slice(0, total); n = total;
-  out = new Uint8Array(n);
-  total = n ? 1 : 0;
-  if (n) out[0] = t[0];
-  for (let i = 1; i < n; i++) {
-    const x = t[i];
-    if (t[i - 1] === 0x20 && x === 0x27 && i + 1 < n) {
-      const x1 = t[i + 1];
-      if (x1 === 0x73 || x1 === 0x6d) total--;
-      else if (i + 2 < n) {
-        const x2 = t[i + 2];
-        if ((x1 === 0x72 && x2 === 0x65) || (x1 === 0x76 && x2 === 0x65)) total--;
-      }
-    }
-    out[total++] = x;
+    const { drop, skip = 0 } = rule(t, i);
+    if (drop) total--;
+    out[total++] = t[i];
+    i += skip;
   }
   return out.slice(0, total);
+}
+
+const SPACE = 0x20, QUOTE = 0x27;
+const KEEP = { drop: false };
+
+/**
+ * llama.cpp's clean_up_tokenization_spaces: no space before ? ! . , and
+ * 's 'm 're 've, and " ' " loses both spaces. Three passes, in its order.
+ * @param {Uint8Array} t
+ */
+function cleanSpaces(t) {
+  // " ?", " !", " .", " ,"
+  t = cleanPass(t, (b, i) => ({ drop: b[i - 1] === SPACE && (b[i] === 0x3f || b[i] === 0x21 || b[i] === 0x2e || b[i] === 0x2c) }));
+  // " ' " -> "'": the next space becomes a NUL, as llama.cpp does, and is skipped
+  t = cleanPass(t, (b, i) => {
+    if (b[i] !== QUOTE || i + 1 >= b.length || b[i - 1] !== SPACE || b[i + 1] !== SPACE) return KEEP;
+    b[i + 1] = 0;
+    return { drop: true, skip: 1 };
+  });
+  // " 's", " 'm", " 're", " 've"
+  return cleanPass(t, (b, i) => {
+    if (b[i - 1] !== SPACE || b[i] !== QUOTE || i + 1 >= b.length) return KEEP;
+    const x1 = b[i + 1], x2 = b[i + 2];
+    if (x1 === 0x73 || x1 === 0x6d) return { drop: true };
+    return { drop: i + 2 < b.length && (x1 === 0x72 || x1 === 0x76) && x2 === 0x65 };
+  });
 }
 
 /** Length of the prefix of b[0..n) that ends on a complete UTF-8 character. */
