@@ -202,6 +202,28 @@ describe('broken or unsupported vocabularies are clear errors', () => {
   });
 });
 
+/**
+ * Writes `w` (a vocab-only GGUF) to a temp file, loads it in native
+ * llama.cpp (vocab only) and in our tokenizer, runs `check(tok, native)`,
+ * then frees both and the file.
+ * @param {GGUFWriter} w
+ * @param {(tok: ReturnType<typeof createTokenizer>, native: any) => void | Promise<void>} check
+ */
+async function withNativeVocab(w, check) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-vocab-'));
+  const file = path.join(dir, 'vocab.gguf');
+  w.write(file);
+  const llama = await loadLlama();
+  const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
+  try {
+    await check(createTokenizer(readMetadata(file)), m);
+  } finally {
+    await m.dispose();
+    await llama.dispose();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe('Unigram (t5) against native llama.cpp', { skip: refMissing }, () => {
   for (const mergeSpaces of [false, true]) {
     test(`SentencePiece vocabulary as Unigram, remove_extra_whitespaces=${mergeSpaces}`, async () => {
@@ -212,13 +234,7 @@ describe('Unigram (t5) against native llama.cpp', { skip: refMissing }, () => {
       w.addKV('tokenizer.ggml.model', VT.STRING, 't5');
       w.addKV('tokenizer.ggml.add_space_prefix', VT.BOOL, true);
       w.addKV('tokenizer.ggml.remove_extra_whitespaces', VT.BOOL, mergeSpaces);
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-t5-'));
-      const file = path.join(dir, 't5.gguf');
-      w.write(file);
-      const llama = await loadLlama();
-      const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
-      try {
-        const tok = createTokenizer(readMetadata(file));
+      await withNativeVocab(w, async (tok, m) => {
         assert.equal(tok.model, 't5');
         for (const text of variedCorpus()) {
           const got = tok.encode(text, { addSpecial: false });
@@ -226,11 +242,7 @@ describe('Unigram (t5) against native llama.cpp', { skip: refMissing }, () => {
           assert.equal(tok.decode(got), m.detokenize(got, false));
           assert.deepEqual(tok.encode(text), [...got, tok.eos]); // t5 appends EOS
         }
-      } finally {
-        await m.dispose();
-        await llama.dispose();
-        fs.rmSync(dir, { recursive: true, force: true });
-      }
+      });
     });
   }
 });
@@ -310,13 +322,7 @@ describe('Unigram precompiled charsmap against native llama.cpp', { skip: refMis
     w.addKV('tokenizer.ggml.add_space_prefix', VT.BOOL, true);
     w.addKV('tokenizer.ggml.remove_extra_whitespaces', VT.BOOL, true);
     w.addKV('tokenizer.ggml.precompiled_charsmap', VT.ARRAY, charsmap, VT.UINT8);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-t5cm-'));
-    const file = path.join(dir, 't5cm.gguf');
-    w.write(file);
-    const llama = await loadLlama();
-    const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
-    try {
-      const tok = createTokenizer(readMetadata(file));
+    await withNativeVocab(w, async (tok, m) => {
       const texts = ['Ａｂｃ ﬁne ① abc ab a… x™', '\u3000lead\u00a0and\ttabs\t ', 'Åland abcabcab', ...variedCorpus().slice(0, 60)];
       for (const text of texts) {
         const got = tok.encode(text, { addSpecial: false });
@@ -325,11 +331,7 @@ describe('Unigram precompiled charsmap against native llama.cpp', { skip: refMis
       // the map is really applied: "ab" becomes "X"
       assert.notDeepEqual(tok.encode('ab', { addSpecial: false }), tok.encode('a b', { addSpecial: false }));
       assert.deepEqual(tok.encode('ab', { addSpecial: false }), tok.encode('X', { addSpecial: false }));
-    } finally {
-      await m.dispose();
-      await llama.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
@@ -345,13 +347,7 @@ describe('SentencePiece with a token that spans a word boundary', { skip: refMis
     w.copyKVs(header, (k) => k !== 'tokenizer.ggml.tokens' && k !== 'tokenizer.ggml.scores');
     w.addKV('tokenizer.ggml.tokens', VT.ARRAY, tokens, VT.STRING);
     w.addKV('tokenizer.ggml.scores', VT.ARRAY, scores, VT.FLOAT32);
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-spm-'));
-    const file = path.join(dir, 'spm.gguf');
-    w.write(file);
-    const llama = await loadLlama();
-    const m = await llama.loadModel({ modelPath: file, vocabOnly: true });
-    try {
-      const tok = createTokenizer(readMetadata(file));
+    await withNativeVocab(w, async (tok, m) => {
       const texts = ['the tree the test', 'one two three', ...variedCorpus()];
       let crossed = 0;
       for (const text of texts) {
@@ -360,11 +356,7 @@ describe('SentencePiece with a token that spans a word boundary', { skip: refMis
         assert.deepEqual(got, Array.from(m.tokenize(text, false)), JSON.stringify(text.slice(0, 60)));
       }
       assert.ok(crossed > 0, 'the boundary-spanning token was used');
-    } finally {
-      await m.dispose();
-      await llama.dispose();
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 });
 
