@@ -129,7 +129,7 @@ export async function runBrowserBench(options = {}) {
             if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0), peakMb: Math.max(m.peakMb ?? 0, best?.peakMb ?? 0) || null };
           }
           const row = {
-            runtime, version: versions[runtime], host, model, type, threads,
+            runtime, version: versions[runtime], host, model, type, threads, runs: repeat,
             pp_tok_s: best.error ? null : round2(best.pp), tg_tok_s: best.error ? null : round2(best.tg),
             peak_mb: best.error || !best.peakMb ? null : Math.round(best.peakMb),
             ...(best.error ? { error: best.error } : { threads_used: best.threadsUsed }),

@@ -162,7 +162,7 @@ function nodeRows({ model, type, file, prompt, threads, opts }) {
       runtime, version: runtime === 'wasmllm' ? versionOf('.') : versionOf('tests/ref/node_modules/node-llama-cpp'),
       host: runtime === 'wasmllm' ? `${host} wasm` : `${host} native`, model, type, threads,
       pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
-      peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB),
+      peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB), runs: opts.repeat,
       ...(best.error ? { error: best.error } : {}),
     };
     if (runtime === 'wasmllm' && !best.error) {
@@ -261,6 +261,19 @@ function markdownTables(results) {
   ].join('\n\n');
 }
 
+/** "2 runs (smollm2-135m), 1 run (qwen2.5-0.5b, llama-3.2-1b)" from the rows' run counts. */
+function runsText(results) {
+  const byRuns = new Map();
+  for (const r of results) {
+    if (!r.model || !r.runs) continue;
+    if (!byRuns.has(r.runs)) byRuns.set(r.runs, new Set());
+    byRuns.get(r.runs).add(r.model);
+  }
+  if (byRuns.size === 0) return 'the runs';
+  if (byRuns.size === 1) return `${[...byRuns.keys()][0]} run(s)`;
+  return [...byRuns].map(([n, models]) => `${n} run(s) for ${[...models].join(', ')}`).join(' and ');
+}
+
 const DOC_START = '<!-- bench/run.js: generated from here -->';
 const DOC_END = '<!-- bench/run.js: generated up to here -->';
 
@@ -285,7 +298,7 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
   embeddings. \`Q4_K_M\` is llama-quantize's mix (Q4_K, Q6_K for attn_v/ffn_down halves and the
   output; rows whose length is not a multiple of 256 fall back to Q5_0/Q8_0 as llama-quantize does).
 - Workload: a ${opts.prompt}-token prompt (pp = prompt tokens per second), then ${opts.gen} greedy tokens
-  (tg = generated tokens per second, decode steps only). Best of ${opts.repeat} run(s), each in a fresh
+  (tg = generated tokens per second, decode steps only). Best of ${runsText(results)}, each in a fresh
   process (Node) or page (Chromium).
 - Memory: Node peak RSS is the measuring process's (Node itself is about 45 MB of it); "wasm heap" is
   wasmllm's whole wasm memory at the end, which only grows, so it is the heap's peak; the budget is
