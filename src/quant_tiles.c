@@ -205,50 +205,15 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
     return sum;
 }
 
-ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                         int n_tokens, float *out, int64_t os) {
-    const uint8_t *w = vw, *act = vact;
-    const int nb = n / WL_QK;
-    int t = 0;
-    if (n_tokens < 4) {
-        for (; t < n_tokens; t++) {
-            q8_act y = q8_act_at(act + (size_t)t * as, n);
-            int64_t r = 0;
-            for (; r + 4 <= n_rows; r += 4) tile_4x1(kind, nb, w + (size_t)r * ws, ws, y, out + t * os + r);
-            for (; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, y);
-        }
-        return;
-    }
-    for (; t + 4 <= n_tokens; t += 4) {
-        for (int64_t r = 0; r < n_rows; r++) tile_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    }
-    for (; t < n_tokens; t++) {
-        q8_act y = q8_act_at(act + (size_t)t * as, n);
-        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = tile_1x1(kind, nb, w + (size_t)r * ws, y);
-    }
-}
-
-static void q4_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    tiles(KIND_Q4_0, n, w, ws, nr, a, as, nt, o, os);
-}
-static void q5_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    tiles(KIND_Q5_0, n, w, ws, nr, a, as, nt, o, os);
-}
-static void q8_0_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    tiles(KIND_Q8_0, n, w, ws, nr, a, as, nt, o, os);
-}
-static void iq4_nl_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    tiles(KIND_IQ4_NL, n, w, ws, nr, a, as, nt, o, os);
-}
-
-
 /* ---- float weights (F32, F16, BF16) ----
  * Activations: f32, already rounded through the weight type's vec_dot_type
  * (so F16 x F16 and BF16 x BF16 products are what vec_dot computes). The
  * sums run in float lanes, not in the twins' double: results agree with
  * vec_dot_ref to rounding, as the SIMD vec_dots do. */
 
-enum { KIND_F32, KIND_F16, KIND_BF16 };
+/* Numbered after the Q8_0 family's kinds (and the K family after these) so
+ * that the shared driver can tell a kind's family. */
+enum { KIND_F32 = KIND_IQ4_NL + 1, KIND_F16, KIND_BF16 };
 
 /* 8 halves (one v128) to two f32x4. Each half goes to the top of a 32-bit
  * lane; an arithmetic shift by 3 then puts exponent+mantissa where a float
@@ -338,38 +303,6 @@ ALWAYS_INLINE void float_1x4(int kind, int n, const uint8_t *w, const uint8_t *a
     for (int t = 0; t < 4; t++) out[t * os] = special ? f16_row_exact(n, w, y[t]) : wl_hsum_f32x4(acc[t]);
 }
 
-ALWAYS_INLINE void float_tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                               int n_tokens, float *out, int64_t os) {
-    const uint8_t *w = vw, *act = vact;
-    int t = 0;
-    if (n_tokens < 4) {
-        for (; t < n_tokens; t++) {
-            const float *y = (const float *)(act + (size_t)t * as);
-            int64_t r = 0;
-            for (; r + 4 <= n_rows; r += 4) float_4x1(kind, n, w + (size_t)r * ws, ws, y, out + t * os + r);
-            for (; r < n_rows; r++) out[t * os + r] = float_1x1(kind, n, w + (size_t)r * ws, y);
-        }
-        return;
-    }
-    for (; t + 4 <= n_tokens; t += 4) {
-        for (int64_t r = 0; r < n_rows; r++) float_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    }
-    for (; t < n_tokens; t++) {
-        const float *y = (const float *)(act + (size_t)t * as);
-        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = float_1x1(kind, n, w + (size_t)r * ws, y);
-    }
-}
-
-static void f32_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    float_tiles(KIND_F32, n, w, ws, nr, a, as, nt, o, os);
-}
-static void f16_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    float_tiles(KIND_F16, n, w, ws, nr, a, as, nt, o, os);
-}
-static void bf16_tiles(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, int64_t os) {
-    float_tiles(KIND_BF16, n, w, ws, nr, a, as, nt, o, os);
-}
-
 size_t wl_float_wide_row_size(int64_t n) {
     return ((size_t)n * sizeof(float) + 15) & ~(size_t)15;
 }
@@ -391,7 +324,7 @@ void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n) {
  *   sum += (d_x * d_y) * isum - (dmin_x * d_y) * mins
  * (dmin_x = 0 for the formats without mins, which leaves d * isum exact). */
 
-enum { KIND_Q2_K, KIND_Q3_K, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_XS };
+enum { KIND_Q2_K = KIND_BF16 + 1, KIND_Q3_K, KIND_Q4_K, KIND_Q5_K, KIND_Q6_K, KIND_IQ4_XS };
 
 typedef struct {
     int16_t q[WL_QK_K] __attribute__((aligned(16)));
@@ -629,40 +562,69 @@ ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
     return sum;
 }
 
-ALWAYS_INLINE void k_tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                           int n_tokens, float *out, int64_t os) {
+/* ---- one driver for the three families ---- */
+
+/* The token's wide row is passed as bytes; each family reads its layout. */
+ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const uint8_t *y, float *out) {
+    if (kind < KIND_F32) tile_4x1(kind, n / WL_QK, w, ws, q8_act_at(y, n), out);
+    else if (kind < KIND_Q2_K) float_4x1(kind, n, w, ws, (const float *)y, out);
+    else k_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
+}
+
+ALWAYS_INLINE void run_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    if (kind < KIND_F32) tile_1x4(kind, n, w, act, as, out, os);
+    else if (kind < KIND_Q2_K) float_1x4(kind, n, w, act, as, out, os);
+    else k_1x4(kind, n, w, act, as, out, os);
+}
+
+ALWAYS_INLINE float run_1x1(int kind, int n, const uint8_t *w, const uint8_t *y) {
+    if (kind < KIND_F32) return tile_1x1(kind, n / WL_QK, w, q8_act_at(y, n));
+    if (kind < KIND_Q2_K) return float_1x1(kind, n, w, (const float *)y);
+    return k_1x1(kind, n / WL_QK_K, w, k_act_at(y, n));
+}
+
+/* Decode (fewer than 4 tokens) reuses each token across 4 rows; prompts
+ * reuse each unpacked row across 4 tokens. */
+ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                         int n_tokens, float *out, int64_t os) {
     const uint8_t *w = vw, *act = vact;
-    const int nb = n / WL_QK_K;
     int t = 0;
     if (n_tokens < 4) {
         for (; t < n_tokens; t++) {
-            k_act y = k_act_at(act + (size_t)t * as, n);
+            const uint8_t *y = act + (size_t)t * as;
             int64_t r = 0;
-            for (; r + 4 <= n_rows; r += 4) k_4x1(kind, nb, w + (size_t)r * ws, ws, y, out + t * os + r);
-            for (; r < n_rows; r++) out[t * os + r] = k_1x1(kind, nb, w + (size_t)r * ws, y);
+            for (; r + 4 <= n_rows; r += 4) run_4x1(kind, n, w + (size_t)r * ws, ws, y, out + t * os + r);
+            for (; r < n_rows; r++) out[t * os + r] = run_1x1(kind, n, w + (size_t)r * ws, y);
         }
         return;
     }
     for (; t + 4 <= n_tokens; t += 4) {
-        for (int64_t r = 0; r < n_rows; r++) k_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+        for (int64_t r = 0; r < n_rows; r++) run_1x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
     }
     for (; t < n_tokens; t++) {
-        k_act y = k_act_at(act + (size_t)t * as, n);
-        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = k_1x1(kind, nb, w + (size_t)r * ws, y);
+        const uint8_t *y = act + (size_t)t * as;
+        for (int64_t r = 0; r < n_rows; r++) out[t * os + r] = run_1x1(kind, n, w + (size_t)r * ws, y);
     }
 }
 
-#define K_TILES(name, kind)                                                                                   \
+#define TILES(name, kind)                                                                                     \
     static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
                      int64_t os) {                                                                            \
-        k_tiles(kind, n, w, ws, nr, a, as, nt, o, os);                                                        \
+        tiles(kind, n, w, ws, nr, a, as, nt, o, os);                                                          \
     }
-K_TILES(q2_K_tiles, KIND_Q2_K)
-K_TILES(q3_K_tiles, KIND_Q3_K)
-K_TILES(q4_K_tiles, KIND_Q4_K)
-K_TILES(q5_K_tiles, KIND_Q5_K)
-K_TILES(q6_K_tiles, KIND_Q6_K)
-K_TILES(iq4_xs_tiles, KIND_IQ4_XS)
+TILES(q4_0_tiles, KIND_Q4_0)
+TILES(q5_0_tiles, KIND_Q5_0)
+TILES(q8_0_tiles, KIND_Q8_0)
+TILES(iq4_nl_tiles, KIND_IQ4_NL)
+TILES(f32_tiles, KIND_F32)
+TILES(f16_tiles, KIND_F16)
+TILES(bf16_tiles, KIND_BF16)
+TILES(q2_K_tiles, KIND_Q2_K)
+TILES(q3_K_tiles, KIND_Q3_K)
+TILES(q4_K_tiles, KIND_Q4_K)
+TILES(q5_K_tiles, KIND_Q5_K)
+TILES(q6_K_tiles, KIND_Q6_K)
+TILES(iq4_xs_tiles, KIND_IQ4_XS)
 
 wl_tile_fn wl_tile_kernel(int type) {
     switch (type) {
