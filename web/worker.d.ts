@@ -23,6 +23,8 @@ export interface WorkerHandlerConfig {
   modelId?: string;
   /** KV cache size in tokens. Default: min(training context, 2048) for bytes; 2048 for streamed sources. */
   contextSize?: number;
+  /** KV cache type. Default 'f16'; 'q8_0' takes 17/32 of the memory, for small isolates. */
+  kvType?: 'f16' | 'q8_0';
   /** max_tokens when a request names none. Default 256. */
   maxTokensDefault?: number;
   /** Request body limit in bytes (413 beyond). Default 1 MiB. */

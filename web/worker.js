@@ -18,6 +18,7 @@ import createWasmllmSt from '../dist/mjs/wasmllm-st.mjs';
 import { WasmllmError } from './errors.js';
 import { readGGUFHeader } from './gguf.js';
 import { loadModel } from './model.js';
+import { parseKvType } from './kv-type.js';
 import { ApiError, createApi, errorResponse } from './openai-api.js';
 
 const CORS = { 'access-control-allow-origin': '*' };
@@ -33,6 +34,7 @@ const DEFAULT_MAX_BODY = 1 << 20;
  * @property {WebAssembly.Module} wasmModule  dist/mjs/wasmllm-st.wasm, imported as a module
  * @property {string} [modelId]           default: the GGUF's general.name, else 'wasmllm'
  * @property {number} [contextSize]       KV cache tokens; default min(training context, 2048) for bytes, 2048 for streams
+ * @property {'f16' | 'q8_0'} [kvType]    KV cache type (default 'f16'); 'q8_0' takes 17/32 of the memory, for small isolates
  * @property {number} [maxTokensDefault]  max_tokens when a request names none (default 256)
  * @property {number} [maxBodyBytes]      request body limit (default 1 MiB)
  * @property {number} [maxQueue]          requests waiting for the one slot (default 16)
@@ -210,6 +212,7 @@ function checkConfig(config) {
     wasmModule,
     modelId: config.modelId,
     contextSize: positive('contextSize', config.contextSize, undefined),
+    kvType: parseKvType(config.kvType, 'config.kvType'),
     maxTokensDefault: positive('maxTokensDefault', config.maxTokensDefault, 256),
     maxBodyBytes: positive('maxBodyBytes', config.maxBodyBytes, DEFAULT_MAX_BODY),
     maxQueue: positive('maxQueue', config.maxQueue, 16),
@@ -223,7 +226,7 @@ const EDGE_MAX_CONTEXT = 2048;
 async function loadApi(cfg, env) {
   const source = await modelSource(cfg.model, env);
   const contextSize = cfg.contextSize ?? await defaultContextSize(source);
-  const model = await loadModel(source, { wasmModule: cfg.wasmModule, wasmFactory: createWasmllmSt, variant: 'st', threads: 1, contextSize });
+  const model = await loadModel(source, { wasmModule: cfg.wasmModule, wasmFactory: createWasmllmSt, variant: 'st', threads: 1, contextSize, kvType: cfg.kvType });
   const name = model.metadata.get('general.name');
   const modelId = cfg.modelId ?? (typeof name === 'string' && name ? name : 'wasmllm');
   // /v1/embeddings for models that pool (encoders, or decoders whose file names a pooling_type), as in `wasmllm serve`.

@@ -40,6 +40,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "web/tokenizer/ugm.js", esModule = embed "../../web/tokenizer/ugm.js"),
     (name = "web/tokenizer/special.js", esModule = embed "../../web/tokenizer/special.js"),
     (name = "web/tokenizer/decode.js", esModule = embed "../../web/tokenizer/decode.js"),
+    (name = "web/kv-type.js", esModule = embed "../../web/kv-type.js"),
     (name = "web/chat.js", esModule = embed "../../web/chat.js"),
     (name = "web/@huggingface/jinja", esModule = embed "../../node_modules/@huggingface/jinja/dist/index.js"),
     (name = "web/openai-api.js", esModule = embed "../../web/openai-api.js"),

@@ -223,3 +223,12 @@ test('--kv-type: run/complete, chat and serve take f16|q8_0 and refuse anything 
   }
   assert.match(errors.join('\n'), /--kv-type must be one of 'f16', 'q8_0', got 'fp8'/);
 });
+
+test('edge worker: config.kvType is checked when the handler is made (tests/edge runs q8_0 in workerd)', async () => {
+  const { createWorkerHandler } = await import('../../web/worker.js');
+  const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(ROOT, 'dist/mjs/wasmllm-st.wasm')));
+  const model = new Uint8Array(fs.readFileSync(EMBEDDED));
+  assert.doesNotThrow(() => createWorkerHandler({ model, wasmModule, kvType: 'q8_0' }));
+  assert.throws(() => createWorkerHandler({ model, wasmModule, kvType: 'q4_0' }),
+    (e) => e.code === 'ERR_BAD_ARG' && /config\.kvType must be one of 'f16', 'q8_0', got 'q4_0'/.test(e.message));
+});
