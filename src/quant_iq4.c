@@ -108,16 +108,6 @@ void iq4_nl_dot_q8_0_ref(int n, float *s, const void *vx, const void *vy) {
     *s = sum;
 }
 
-#ifdef __wasm_simd128__
-/* 32 elements' levels from 16 bytes of nibbles, by table lookup (swizzle). */
-static inline void iq4_unpack(const uint8_t *qs, v128_t *lo, v128_t *hi) {
-    const v128_t table = wasm_v128_load(iq4_levels);
-    v128_t q = wasm_v128_load(qs);
-    *lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, wasm_i8x16_splat(0x0f)));
-    *hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
-}
-#endif
-
 /* Same order of float operations as the twin, so results are bit-identical. */
 void iq4_nl_dot_q8_0(int n, float *s, const void *vx, const void *vy) {
 #ifdef __wasm_simd128__
@@ -126,7 +116,7 @@ void iq4_nl_dot_q8_0(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK; i++) {
         v128_t lo, hi;
-        iq4_unpack(x[i].qs, &lo, &hi);
+        wl_iq4_unpack(x[i].qs, &lo, &hi);
         v128_t acc = wasm_i32x4_add(wl_dot_i8x16(lo, wasm_v128_load(y[i].qs)),
                                     wl_dot_i8x16(hi, wasm_v128_load(y[i].qs + 16)));
         sum += (wl_fp16_to_fp32(x[i].d) * wl_fp16_to_fp32(y[i].d)) * (float)wl_hsum_i32x4(acc);
@@ -221,7 +211,7 @@ void iq4_xs_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
         v128_t acc = wasm_i32x4_splat(0);
         for (int ib = 0; ib < 8; ib++) {
             v128_t lo, hi;
-            iq4_unpack(x[i].qs + 16 * ib, &lo, &hi);
+            wl_iq4_unpack(x[i].qs + 16 * ib, &lo, &hi);
             const int8_t *q8 = y[i].qs + 32 * ib;
             v128_t sub = wasm_i32x4_add(wl_dot_i8x16(lo, wasm_v128_load(q8)), wl_dot_i8x16(hi, wasm_v128_load(q8 + 16)));
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(sub, wasm_i32x4_splat(iq4_xs_scale(&x[i], ib))));

@@ -71,32 +71,15 @@ void q5_0_dot_q8_0_ref(int n, float *s, const void *vx, const void *vy) {
     *s = sum;
 }
 
-#ifdef __wasm_simd128__
-/* 0xff in byte j of *lo (j < 16) / *hi (element j + 16) where qh bit is set. */
-static inline void q5_high_masks(uint32_t qh, v128_t *lo, v128_t *hi) {
-    const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-    v128_t h = wasm_i32x4_splat((int32_t)qh);
-    v128_t blo = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-    v128_t bhi = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-    *lo = wasm_i8x16_eq(wasm_v128_and(blo, bits), bits);
-    *hi = wasm_i8x16_eq(wasm_v128_and(bhi, bits), bits);
-}
-#endif
-
 /* Same order of float operations as the twin, so results are bit-identical. */
 void q5_0_dot_q8_0(int n, float *s, const void *vx, const void *vy) {
 #ifdef __wasm_simd128__
     const wl_block_q5_0 *x = vx;
     const wl_block_q8_0 *y = vy;
-    const v128_t mask = wasm_i8x16_splat(0x0f), minus16 = wasm_i8x16_splat((int8_t)0xf0);
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK; i++) {
-        v128_t hlo, hhi;
-        q5_high_masks(load_qh(x[i].qh), &hlo, &hhi);
-        v128_t q = wasm_v128_load(x[i].qs);
-        /* (nibble | bit4) - 16 == nibble | 0xf0 when bit4 is clear, as int8. */
-        v128_t lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
-        v128_t hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
+        v128_t lo, hi;
+        wl_q5_0_unpack(x[i].qs, load_qh(x[i].qh), &lo, &hi);
         v128_t acc = wasm_i32x4_add(wl_dot_i8x16(lo, wasm_v128_load(y[i].qs)),
                                     wl_dot_i8x16(hi, wasm_v128_load(y[i].qs + 16)));
         sum += (float)wl_hsum_i32x4(acc) * (wl_fp16_to_fp32(x[i].d) * wl_fp16_to_fp32(y[i].d));
@@ -159,7 +142,7 @@ void q5_1_dot_q8_1(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK; i++) {
         v128_t hlo, hhi;
-        q5_high_masks(load_qh(x[i].qh), &hlo, &hhi);
+        wl_q5_high_masks(load_qh(x[i].qh), &hlo, &hhi);
         v128_t q = wasm_v128_load(x[i].qs);
         v128_t lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_and(hlo, bit4));
         v128_t hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_and(hhi, bit4));

@@ -3,6 +3,7 @@
 #define WL_QUANT_SIMD_H
 #ifdef __wasm_simd128__
 #include <wasm_simd128.h>
+#include "quant.h"
 
 /* Sum of a[i]*b[i] over 16 signed bytes, as 4 i32 partial sums. Widening to
  * i16 first means no product or pair sum can overflow, even for -128. */
@@ -33,6 +34,37 @@ static inline v128_t wl_fp16x4_to_f32x4(v128_t h) {
     v128_t special = wasm_u32x4_ge(em, wasm_i32x4_splat(0x0f800000));
     v128_t infnan = wasm_v128_or(em, wasm_i32x4_splat(0x70000000));
     return wasm_v128_or(wasm_v128_bitselect(infnan, scaled, special), sign);
+}
+
+/* Q5's fifth bits as byte masks: 0xff in byte j of *lo (element j) and of
+ * *hi (element j + 16) where that element's bit of qh is set. */
+static inline void wl_q5_high_masks(uint32_t qh, v128_t *lo, v128_t *hi) {
+    const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
+    v128_t h = wasm_i32x4_splat((int32_t)qh);
+    v128_t blo = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
+    v128_t bhi = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
+    *lo = wasm_i8x16_eq(wasm_v128_and(blo, bits), bits);
+    *hi = wasm_i8x16_eq(wasm_v128_and(bhi, bits), bits);
+}
+
+/* Q5_0's 32 values minus 16 as int8 (elements 0-15 in *lo, 16-31 in *hi):
+ * (nibble | bit4) - 16 == nibble | 0xf0 where bit4 is clear, as int8. */
+static inline void wl_q5_0_unpack(const uint8_t *qs, uint32_t qh, v128_t *lo, v128_t *hi) {
+    const v128_t mask = wasm_i8x16_splat(0x0f), minus16 = wasm_i8x16_splat((int8_t)0xf0);
+    v128_t hlo, hhi;
+    wl_q5_high_masks(qh, &hlo, &hhi);
+    v128_t q = wasm_v128_load(qs);
+    *lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
+    *hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
+}
+
+/* IQ4's 32 levels (elements 0-15 in *lo, 16-31 in *hi) from 16 bytes of
+ * nibbles, by table lookup (swizzle). */
+static inline void wl_iq4_unpack(const uint8_t *qs, v128_t *lo, v128_t *hi) {
+    const v128_t table = wasm_v128_load(wl_iq4_levels);
+    v128_t q = wasm_v128_load(qs);
+    *lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, wasm_i8x16_splat(0x0f)));
+    *hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
 }
 
 #endif

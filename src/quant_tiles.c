@@ -42,7 +42,6 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
  * Q4_0 yields its raw nibbles 0..15: the -8 offset is applied once per
  * block as -8 * sum(y) (see block_offset), saving the per-value work. */
 ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
-    const v128_t mask = wasm_i8x16_splat(0x0f);
     v128_t lo, hi;
     if (kind == KIND_Q4_0) {
         const v128_t mask16 = wasm_i16x8_splat(0x0f);
@@ -58,23 +57,11 @@ ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
         lo = wasm_v128_load(blk + 2);
         hi = wasm_v128_load(blk + 18);
     } else if (kind == KIND_IQ4_NL) {
-        const v128_t table = wasm_v128_load(wl_iq4_levels);
-        v128_t q = wasm_v128_load(blk + 2);
-        lo = wasm_i8x16_swizzle(table, wasm_v128_and(q, mask));
-        hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
-    } else { /* Q5_0: (nibble | bit4) - 16 == nibble | 0xf0 where bit4 is clear */
-        const v128_t bits = wasm_u8x16_make(1, 2, 4, 8, 16, 32, 64, 128, 1, 2, 4, 8, 16, 32, 64, 128);
-        const v128_t minus16 = wasm_i8x16_splat((int8_t)0xf0);
+        wl_iq4_unpack(blk + 2, &lo, &hi);
+    } else {
         uint32_t qh;
         memcpy(&qh, blk + 2, sizeof qh);
-        v128_t h = wasm_i32x4_splat((int32_t)qh);
-        v128_t hlo = wasm_i8x16_swizzle(h, wasm_i8x16_make(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1));
-        v128_t hhi = wasm_i8x16_swizzle(h, wasm_i8x16_make(2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3));
-        hlo = wasm_i8x16_eq(wasm_v128_and(hlo, bits), bits);
-        hhi = wasm_i8x16_eq(wasm_v128_and(hhi, bits), bits);
-        v128_t q = wasm_v128_load(blk + 6);
-        lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_andnot(minus16, hlo));
-        hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_andnot(minus16, hhi));
+        wl_q5_0_unpack(blk + 6, qh, &lo, &hi);
     }
     x[0] = wasm_i16x8_extend_low_i8x16(lo);
     x[1] = wasm_i16x8_extend_high_i8x16(lo);
