@@ -265,7 +265,6 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
 #ifdef __wasm_simd128__
     const wl_block_q3_K *x = vx;
     const wl_block_q8_K *y = vy;
-    const v128_t three = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[16];
@@ -277,11 +276,7 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
             v128_t q0 = wasm_v128_load(x[i].qs + 32 * h), q1 = wasm_v128_load(x[i].qs + 32 * h + 16);
             for (int sh = 0; sh < 4; sh++) {
                 int bit = 4 * h + sh, sb = 8 * h + 2 * sh;
-                /* low + 4 * high - 4 */
-                v128_t v0 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q0, 2 * sh), three),
-                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm0, bit), one), 2)), four);
-                v128_t v1 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q1, 2 * sh), three),
-                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm1, bit), one), 2)), four);
+                v128_t v0 = wl_q3_K_values(q0, hm0, sh, bit), v1 = wl_q3_K_values(q1, hm1, sh, bit);
                 acc = wasm_i32x4_add(acc, wasm_i32x4_mul(wl_dot_i8x16(v0, wasm_v128_load(q8)), wasm_i32x4_splat(sc[sb])));
                 acc = wasm_i32x4_add(acc, wasm_i32x4_mul(wl_dot_i8x16(v1, wasm_v128_load(q8 + 16)), wasm_i32x4_splat(sc[sb + 1])));
                 q8 += 32;
@@ -478,7 +473,7 @@ void q5_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
 #ifdef __wasm_simd128__
     const wl_block_q5_K *x = vx;
     const wl_block_q8_K *y = vy;
-    const v128_t mask = wasm_i8x16_splat(15), one = wasm_i8x16_splat(1);
+    const v128_t mask = wasm_i8x16_splat(15);
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         int sc[8], m[8];
@@ -489,10 +484,10 @@ void q5_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
             const uint8_t *qs = x[i].qs + 32 * c;
             const int8_t *q8 = y[i].qs + 64 * c;
             v128_t a = wasm_v128_load(qs), b = wasm_v128_load(qs + 16);
-            v128_t a_lo = wasm_v128_or(wasm_v128_and(a, mask), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c), one), 4));
-            v128_t b_lo = wasm_v128_or(wasm_v128_and(b, mask), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c), one), 4));
-            v128_t a_hi = wasm_v128_or(wasm_u8x16_shr(a, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c + 1), one), 4));
-            v128_t b_hi = wasm_v128_or(wasm_u8x16_shr(b, 4), wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c + 1), one), 4));
+            v128_t a_lo = wl_q5_K_values(wasm_v128_and(a, mask), h0, 2 * c);
+            v128_t b_lo = wl_q5_K_values(wasm_v128_and(b, mask), h1, 2 * c);
+            v128_t a_hi = wl_q5_K_values(wasm_u8x16_shr(a, 4), h0, 2 * c + 1);
+            v128_t b_hi = wl_q5_K_values(wasm_u8x16_shr(b, 4), h1, 2 * c + 1);
             v128_t lo = wasm_i32x4_add(wl_dot_i8x16(a_lo, wasm_v128_load(q8)), wl_dot_i8x16(b_lo, wasm_v128_load(q8 + 16)));
             v128_t hi = wasm_i32x4_add(wl_dot_i8x16(a_hi, wasm_v128_load(q8 + 32)), wl_dot_i8x16(b_hi, wasm_v128_load(q8 + 48)));
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(lo, wasm_i32x4_splat(sc[2 * c])));
@@ -572,7 +567,7 @@ void q6_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
 #ifdef __wasm_simd128__
     const wl_block_q6_K *x = vx;
     const wl_block_q8_K *y = vy;
-    const v128_t mask = wasm_i8x16_splat(15), three = wasm_i8x16_splat(3), off = wasm_i8x16_splat(32);
+    const v128_t mask = wasm_i8x16_splat(15);
     float sum = 0.0f;
     for (int i = 0; i < n / WL_QK_K; i++) {
         v128_t acc = wasm_i32x4_splat(0);
@@ -588,8 +583,7 @@ void q6_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
                 v[2] = wasm_u8x16_shr(qlA, 4);
                 v[3] = wasm_u8x16_shr(qlB, 4);
                 for (int k = 0; k < 4; k++) {
-                    v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), three), 4);
-                    v128_t q = wasm_i8x16_sub(wasm_v128_or(v[k], top), off);
+                    v128_t q = wl_q6_K_values(v[k], qh, k);
                     int e0 = 128 * h + 32 * k + l0;
                     v128_t dot = wl_dot_i8x16(q, wasm_v128_load(y[i].qs + e0));
                     acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot, wasm_i32x4_splat(x[i].scales[e0 / 16])));

@@ -67,5 +67,25 @@ static inline void wl_iq4_unpack(const uint8_t *qs, v128_t *lo, v128_t *hi) {
     *hi = wasm_i8x16_swizzle(table, wasm_u8x16_shr(q, 4));
 }
 
+/* K-quant value pieces, 16 elements at a time (shared by the vec_dots and
+ * the tile kernels' unpack). Q3_K: the 2 low bits at bit 2 * sh of q and
+ * the high bit at bit `bit` of hm, as low + 4 * high - 4. */
+static inline v128_t wl_q3_K_values(v128_t q, v128_t hm, int sh, int bit) {
+    const v128_t three = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1), four = wasm_i8x16_splat(4);
+    return wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q, 2 * sh), three),
+                                       wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm, bit), one), 2)), four);
+}
+
+/* Q5_K: the nibbles v with bit `bit` of h as their fifth bit. */
+static inline v128_t wl_q5_K_values(v128_t v, v128_t h, int bit) {
+    return wasm_v128_or(v, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h, bit), wasm_i8x16_splat(1)), 4));
+}
+
+/* Q6_K: the low 4 bits lo with bits 2k, 2k + 1 of qh on top, minus 32. */
+static inline v128_t wl_q6_K_values(v128_t lo, v128_t qh, int k) {
+    v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), wasm_i8x16_splat(3)), 4);
+    return wasm_i8x16_sub(wasm_v128_or(lo, top), wasm_i8x16_splat(32));
+}
+
 #endif
 #endif

@@ -339,7 +339,7 @@ ALWAYS_INLINE void put16(int16_t *dst, v128_t q, int scale) {
 }
 
 ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
-    const v128_t mask = wasm_i8x16_splat(15), three = wasm_i8x16_splat(3), one = wasm_i8x16_splat(1);
+    const v128_t mask = wasm_i8x16_splat(15), three = wasm_i8x16_splat(3);
     u->has_mins = kind == KIND_Q2_K || kind == KIND_Q4_K || kind == KIND_Q5_K;
     u->dmin = 0.0f;
     if (kind == KIND_Q2_K) {
@@ -361,17 +361,12 @@ ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
         wl_q3_K_unpack_scales(b->scales, sc);
         u->d = wl_fp16_to_fp32(b->d);
         v128_t hm0 = wasm_v128_load(b->hmask), hm1 = wasm_v128_load(b->hmask + 16);
-        const v128_t four = wasm_i8x16_splat(4);
         for (int h = 0; h < 2; h++) {
             v128_t q0 = wasm_v128_load(b->qs + 32 * h), q1 = wasm_v128_load(b->qs + 32 * h + 16);
             for (int sh = 0; sh < 4; sh++) {
                 int bit = 4 * h + sh, e = 128 * h + 32 * sh;
-                v128_t v0 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q0, 2 * sh), three),
-                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm0, bit), one), 2)), four);
-                v128_t v1 = wasm_i8x16_sub(wasm_v128_or(wasm_v128_and(wasm_u8x16_shr(q1, 2 * sh), three),
-                                                        wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(hm1, bit), one), 2)), four);
-                put16(u->q + e, v0, sc[e / 16]);
-                put16(u->q + e + 16, v1, sc[e / 16 + 1]);
+                put16(u->q + e, wl_q3_K_values(q0, hm0, sh, bit), sc[e / 16]);
+                put16(u->q + e + 16, wl_q3_K_values(q1, hm1, sh, bit), sc[e / 16 + 1]);
             }
         }
     } else if (kind == KIND_Q4_K || kind == KIND_Q5_K) {
@@ -396,10 +391,10 @@ ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
             v128_t alo = wasm_v128_and(a, mask), blo = wasm_v128_and(b, mask);
             v128_t ahi = wasm_u8x16_shr(a, 4), bhi = wasm_u8x16_shr(b, 4);
             if (kind == KIND_Q5_K) {
-                alo = wasm_v128_or(alo, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c), one), 4));
-                blo = wasm_v128_or(blo, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c), one), 4));
-                ahi = wasm_v128_or(ahi, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h0, 2 * c + 1), one), 4));
-                bhi = wasm_v128_or(bhi, wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(h1, 2 * c + 1), one), 4));
+                alo = wl_q5_K_values(alo, h0, 2 * c);
+                blo = wl_q5_K_values(blo, h1, 2 * c);
+                ahi = wl_q5_K_values(ahi, h0, 2 * c + 1);
+                bhi = wl_q5_K_values(bhi, h1, 2 * c + 1);
             }
             put16(u->q + 64 * c, alo, sc[2 * c]);
             put16(u->q + 64 * c + 16, blo, sc[2 * c]);
@@ -408,7 +403,6 @@ ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
         }
     } else if (kind == KIND_Q6_K) {
         const wl_block_q6_K *b = (const wl_block_q6_K *)blk;
-        const v128_t off = wasm_i8x16_splat(32);
         u->d = wl_fp16_to_fp32(b->d);
         for (int h = 0; h < 2; h++) {
             for (int half = 0; half < 2; half++) {
@@ -417,9 +411,8 @@ ALWAYS_INLINE void k_unpack(int kind, const uint8_t *blk, k_unpacked *u) {
                 v128_t qh = wasm_v128_load(b->qh + 32 * h + l0);
                 v128_t v[4] = { wasm_v128_and(qlA, mask), wasm_v128_and(qlB, mask), wasm_u8x16_shr(qlA, 4), wasm_u8x16_shr(qlB, 4) };
                 for (int k = 0; k < 4; k++) {
-                    v128_t top = wasm_i8x16_shl(wasm_v128_and(wasm_u8x16_shr(qh, 2 * k), three), 4);
                     int e0 = 128 * h + 32 * k + l0;
-                    put16(u->q + e0, wasm_i8x16_sub(wasm_v128_or(v[k], top), off), b->scales[e0 / 16]);
+                    put16(u->q + e0, wl_q6_K_values(v[k], qh, k), b->scales[e0 / 16]);
                 }
             }
         }
