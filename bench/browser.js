@@ -1,22 +1,25 @@
 #!/usr/bin/env node
 /**
- * Browser benchmark: wasmllm and wllama (@wllama/wllama 2.3.7; 3.x fails in
- * Debian's Chromium) in the same headless Chromium, on the same synthetic
- * GGUF files as bench/run.js (bench/models.js), in a cross-origin isolated
- * page (so both can use threads). bench/run.js runs it as part of
- * `npm run bench`; alone:
+ * Browser benchmark: wasmllm and wllama (@wllama/wllama 3.8.1, and 2.3.7 as
+ * `wllama2`) in the same headless Chromium, on the same synthetic GGUF files
+ * as bench/run.js (bench/models.js), in a cross-origin isolated page (so all
+ * can use threads). bench/run.js runs it as part of `npm run bench`; alone:
  *
  *   node bench/browser.js [--models smollm2-135m] [--types Q8_0,Q4_0] [--threads 1,2]
- *     [--runtimes wasmllm,wllama] [--prompt 128] [--gen 64] [--repeat 2]
+ *     [--runtimes wasmllm,wllama,wllama2] [--prompt 128] [--gen 64] [--repeat 2]
  *
  * Prints one JSON line per measurement:
- *   {"runtime","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}
+ *   {"runtime","version","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}
  * Module use (bench/run.js): `import { runBrowserBench } from './browser.js'`.
  *
- * Both runtimes are timed the same way, from the page's main thread (what an
- * app sees, worker messages included): pp = prompt tokens / time to decode
- * the prompt; tg = (generated - 1) / time between the first and the last
- * generated token. Greedy, fixed token ids, a warm-up run first. peak_mb is
+ * wasmllm and wllama 2.3.7 are timed the same way, from the page's main
+ * thread (what an app sees, worker messages included): pp = prompt tokens /
+ * time to decode the prompt; tg = (generated - 1) / time between the first
+ * and the last generated token; fixed token ids. wllama 3.x takes only text
+ * and no token-level calls: it gets the same ids as text (about as many
+ * tokens; the row's prompt_tokens says how many) and its own llama-server
+ * timings are used, measured inside its worker (no messaging cost: in its
+ * favour). Greedy, a warm-up run first. peak_mb is
  * the peak resident memory (VmHWM) of the page's own renderer process, which
  * holds its workers and wasm heaps (each run gets a fresh page and process);
  * Linux only (null elsewhere).
@@ -28,10 +31,14 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../demo/serve.js';
-import { benchFile, benchPrompt, parseBenchArgs } from './models.js';
+import { benchFile, benchPrompt, benchPromptText, parseBenchArgs } from './models.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const WLLAMA_DIR = path.join(ROOT, 'tests/ref/node_modules/@wllama/wllama');
+/** Where each wllama lives in tests/ref (3.8.1 installed under the alias wllama3). */
+const WLLAMA_DIRS = {
+  wllama: path.join(ROOT, 'tests/ref/node_modules/wllama3'),
+  wllama2: path.join(ROOT, 'tests/ref/node_modules/@wllama/wllama'),
+};
 const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-quic', '--no-first-run', '--disable-sync',
@@ -46,7 +53,7 @@ const CHROMIUM_ARGS = [
  * @property {string[]} [models]     default ['smollm2-135m']
  * @property {string[]} [types]      default ['Q8_0', 'Q4_0']
  * @property {number[]} [threads]    default [1, 2]
- * @property {string[]} [runtimes]   default ['wasmllm', 'wllama']
+ * @property {string[]} [runtimes]   default ['wasmllm', 'wllama', 'wllama2']
  * @property {number} [prompt]       prompt tokens (default 128)
  * @property {number} [gen]          generated tokens (default 64)
  * @property {number} [repeat]       runs per cell, best kept (default 2)
@@ -63,7 +70,7 @@ export async function runBrowserBench(options = {}) {
   const models = options.models ?? ['smollm2-135m'];
   const types = options.types ?? ['Q8_0', 'Q4_0'];
   const threadList = options.threads ?? [1, 2];
-  const runtimes = options.runtimes ?? ['wasmllm', 'wllama'];
+  const runtimes = options.runtimes ?? ['wasmllm', 'wllama', 'wllama2'];
   const nPrompt = options.prompt ?? 128;
   const gen = options.gen ?? 64;
   const repeat = options.repeat ?? 2;
@@ -73,21 +80,25 @@ export async function runBrowserBench(options = {}) {
   const { chromium } = require('playwright-core');
   const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && fs.existsSync(p));
   if (!executablePath) throw new Error('bench/browser: Chromium is missing (node tools/setup.js --test installs it)');
-  if (runtimes.includes('wllama') && !fs.existsSync(path.join(WLLAMA_DIR, 'esm/index.js'))) {
-    throw new Error('bench/browser: @wllama/wllama is missing from tests/ref (node tools/setup.js --test)');
+  for (const r of runtimes) {
+    if (r !== 'wasmllm' && !WLLAMA_DIRS[r]) throw new Error(`bench/browser: unknown runtime ${r} (wasmllm, wllama, wllama2)`);
+    if (WLLAMA_DIRS[r] && !fs.existsSync(path.join(WLLAMA_DIRS[r], 'esm/index.js'))) {
+      throw new Error(`bench/browser: ${path.relative(ROOT, WLLAMA_DIRS[r])} is missing (node tools/setup.js --test)`);
+    }
   }
   const cells = [];
   for (const model of models) {
     const prompt = benchPrompt(model, nPrompt);
+    const promptText = benchPromptText(model, nPrompt);
     for (const type of types) {
       log(`bench/browser: ${model} ${type} (cached under .cache/synth)`);
-      cells.push({ model, type, file: benchFile(model, type), prompt });
+      cells.push({ model, type, file: benchFile(model, type), prompt, promptText });
     }
   }
   const modelDir = path.dirname(cells[0].file);
   const server = await startServer({
     isolation: true,
-    mounts: { '/bench-models/': modelDir, '/wllama/': path.join(WLLAMA_DIR, 'esm') },
+    mounts: { '/bench-models/': modelDir, '/wllama/': path.join(WLLAMA_DIRS.wllama, 'esm'), '/wllama2/': path.join(WLLAMA_DIRS.wllama2, 'esm') },
   });
   const userDir = fs.mkdtempSync(path.join(os.tmpdir(), 'wasmllm-bench-chromium-'));
   const context = await chromium.launchPersistentContext(userDir, { executablePath, headless: true, args: CHROMIUM_ARGS });
@@ -95,13 +106,11 @@ export async function runBrowserBench(options = {}) {
   for (const p of context.pages()) await p.close();
   const version = /Chromium (\S+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1];
   const host = `chromium-${version ?? 'unknown'} wasm`;
-  const versions = {
-    wasmllm: JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version,
-    wllama: JSON.parse(fs.readFileSync(path.join(WLLAMA_DIR, 'package.json'), 'utf8')).version,
-  };
+  const versionAt = (dir) => JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+  const versions = { wasmllm: versionAt(ROOT), wllama: versionAt(WLLAMA_DIRS.wllama), wllama2: versionAt(WLLAMA_DIRS.wllama2) };
   const rows = [];
   try {
-    for (const { model, type, file, prompt } of cells) {
+    for (const { model, type, file, prompt, promptText } of cells) {
       for (const threads of threadList) {
         for (const runtime of runtimes) {
           let best = null;
@@ -115,9 +124,8 @@ export async function runBrowserBench(options = {}) {
             const url = `/bench-models/${path.basename(file)}`;
             let m;
             try {
-              m = runtime === 'wasmllm'
-                ? await page.evaluate(measureWasmllm, { url, threads, prompt, gen })
-                : await page.evaluate(measureWllama, { url, threads, prompt, gen });
+              const measure = { wasmllm: measureWasmllm, wllama: measureWllama3, wllama2: measureWllama2 }[runtime];
+              m = await page.evaluate(measure, { url, threads, prompt, promptText, gen });
             } catch (e) {
               m = { error: String(e?.message ?? e).split('\n')[0] };
             }
@@ -129,10 +137,11 @@ export async function runBrowserBench(options = {}) {
             if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0), peakMb: Math.max(m.peakMb ?? 0, best?.peakMb ?? 0) || null };
           }
           const row = {
-            runtime, version: versions[runtime], host, model, type, threads, runs: repeat,
+            runtime: runtime === 'wasmllm' ? 'wasmllm' : 'wllama', version: versions[runtime], host, model, type, threads, runs: repeat,
             pp_tok_s: best.error ? null : round2(best.pp), tg_tok_s: best.error ? null : round2(best.tg),
             peak_mb: best.error || !best.peakMb ? null : Math.round(best.peakMb),
             ...(best.error ? { error: best.error } : { threads_used: best.threadsUsed }),
+            ...(best.promptTokens ? { prompt_tokens: best.promptTokens, timing: 'internal' } : {}),
           };
           rows.push(row);
           options.onRow?.(row);
@@ -209,12 +218,30 @@ async function measureWasmllm({ url, threads, prompt, gen }) {
   }
 }
 
-/** Runs in the page: wllama 2.3.7 with the same token ids, greedy. */
-async function measureWllama({ url, threads, prompt, gen }) {
+/** Runs in the page: wllama 3.x's llama-server completion on the prompt as text, greedy, its own timings. */
+async function measureWllama3({ url, threads, promptText, gen }) {
   const { Wllama } = await import('/wllama/index.js');
+  const wllama = new Wllama({ default: '/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: { debug() {}, log() {}, warn() {}, error: console.error } });
+  await wllama.loadModelFromUrl(new URL(url, location.href).href, { n_threads: threads, n_ctx: 512, n_batch: 512, useCache: false });
+  try {
+    const ask = (prompt, n) => wllama.createCompletion({ prompt, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+    await ask(promptText.slice(0, 40), 4);
+    const { timings: t } = await ask(promptText, gen);
+    return {
+      pp: t.prompt_per_second, tg: t.predicted_per_second,
+      promptTokens: t.prompt_n, threadsUsed: wllama.getNumThreads(), generated: t.predicted_n,
+    };
+  } finally {
+    await wllama.exit();
+  }
+}
+
+/** Runs in the page: wllama 2.3.7 with the same token ids, greedy. */
+async function measureWllama2({ url, threads, prompt, gen }) {
+  const { Wllama } = await import('/wllama2/index.js');
   const wllama = new Wllama({
-    'single-thread/wllama.wasm': '/wllama/single-thread/wllama.wasm',
-    'multi-thread/wllama.wasm': '/wllama/multi-thread/wllama.wasm',
+    'single-thread/wllama.wasm': '/wllama2/single-thread/wllama.wasm',
+    'multi-thread/wllama.wasm': '/wllama2/multi-thread/wllama.wasm',
   }, { suppressNativeLog: true, logger: { debug() {}, log() {}, warn() {}, error: console.error } });
   await wllama.loadModelFromUrl(new URL(url, location.href).href, {
     n_threads: threads, n_ctx: prompt.length + gen + 8, n_batch: 512, useCache: false,

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SHAPES, readVocab } from '../tools/make-synthetic.js';
 import { convertTokenizerJson } from '../tools/tokenizer-json-to-gguf.js';
 import { ensureSynthetic, VOCAB_LLAMA_SPM } from '../tests/parity/models.js';
+import { createTokenizer } from '../web/tokenizer/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REF_MODULES = path.join(ROOT, 'tests/ref/node_modules');
@@ -83,6 +84,18 @@ export function benchPrompt(model, n) {
     ids.push(259 + (s % (nVocab - 259)));
   }
   return ids;
+}
+
+/**
+ * The same prompt as text (its ids after BOS, decoded), for a runtime that
+ * takes only text (wllama 3.x's completion): it re-tokenizes to about the
+ * same count, which that runtime reports.
+ * @param {string} model
+ * @param {number} n
+ */
+export function benchPromptText(model, n) {
+  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
+  return tok.decode(benchPrompt(model, n).slice(1));
 }
 
 /**

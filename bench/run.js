@@ -5,10 +5,11 @@
  * SmolLM2-135M, Qwen2.5-0.5B and Llama-3.2-1B shapes, random weights):
  *   - wasmllm under Node (wasm, public API),
  *   - native llama.cpp through node-llama-cpp (the ceiling),
- *   - wasmllm and wllama in the same headless Chromium (bench/browser.js).
+ *   - wasmllm, wllama 3.8.1 and wllama 2.3.7 in the same headless Chromium
+ *     (bench/browser.js).
  *
  *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
- *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium]
+ *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,wllama,wllama2]
  *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
  *     [--results FILE --load START,END]   (re-render a saved run's JSON lines)
  *
@@ -34,6 +35,9 @@ import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, kvCacheBytes, pars
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const MB = 1e6;
+/** wasmllm and llama.cpp run under Node; the rest in Chromium (chromium = wasmllm there). */
+const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'wllama', 'wllama2'];
+const BROWSER_RUNTIMES = { chromium: 'wasmllm', wllama: 'wllama', wllama2: 'wllama2' };
 
 function parseArgs(argv) {
   const given = parseBenchArgs(argv, 'bench/run', {
@@ -41,11 +45,11 @@ function parseArgs(argv) {
   });
   const o = {
     json: false, writeDocs: false, models: Object.keys(BENCH_MODELS), types: DEFAULT_TYPES, threads: [1, 2],
-    runtimes: ['wasmllm', 'llama.cpp', 'chromium'], prompt: 128, gen: 64, repeat: 2,
+    runtimes: RUNTIMES, prompt: 128, gen: 64, repeat: 2,
     ...given, writeDocs: given['write-docs'] ?? false, loadGiven: given.load,
   };
   for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`bench: unknown model ${m} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
-  for (const r of o.runtimes) if (!['wasmllm', 'llama.cpp', 'chromium'].includes(r)) throw new Error(`bench: unknown runtime ${r} (wasmllm, llama.cpp, chromium)`);
+  for (const r of o.runtimes) if (!RUNTIMES.includes(r)) throw new Error(`bench: unknown runtime ${r} (${RUNTIMES.join(', ')})`);
   return o;
 }
 
@@ -151,7 +155,7 @@ function versionOf(pkgDir) {
 function nodeRows({ model, type, file, prompt, threads, opts }) {
   const host = `node-${process.versions.node}`;
   const rows = [];
-  for (const runtime of opts.runtimes.filter((r) => r !== 'chromium')) {
+  for (const runtime of opts.runtimes.filter((r) => !BROWSER_RUNTIMES[r])) {
     let best = null;
     for (let r = 0; r < opts.repeat; r++) {
       const m = runChild({ runtime, file, threads, prompt, gen: opts.gen });
@@ -190,7 +194,8 @@ async function main() {
     opts.models = [];
   }
   let runBrowserBench = null;
-  if (opts.runtimes.includes('chromium') && opts.models.length) ({ runBrowserBench } = await import('./browser.js'));
+  const inBrowser = opts.runtimes.filter((r) => BROWSER_RUNTIMES[r]).map((r) => BROWSER_RUNTIMES[r]);
+  if (inBrowser.length && opts.models.length) ({ runBrowserBench } = await import('./browser.js'));
   for (const model of opts.models) {
     const prompt = benchPrompt(model, opts.prompt);
     for (const type of opts.types) {
@@ -200,9 +205,9 @@ async function main() {
       if (runBrowserBench) {
         // Same file, same prompt ids, same thread counts, right after the Node rows.
         try {
-          await runBrowserBench({ models: [model], types: [type], threads: opts.threads, prompt: opts.prompt, gen: opts.gen, repeat: opts.repeat, onRow: emit, log });
+          await runBrowserBench({ models: [model], types: [type], threads: opts.threads, runtimes: inBrowser, prompt: opts.prompt, gen: opts.gen, repeat: opts.repeat, onRow: emit, log });
         } catch (e) {
-          for (const runtime of ['wasmllm', 'wllama']) {
+          for (const runtime of inBrowser) {
             for (const threads of opts.threads) emit({ runtime, host: 'chromium', model, type, threads, pp_tok_s: null, tg_tok_s: null, peak_mb: null, error: e.message });
           }
         }
@@ -215,10 +220,10 @@ async function main() {
   if (opts.writeDocs) writeDocs(table, results, cpu, { ...opts, load: opts.loadGiven ?? [loadBefore, os.loadavg()[0]] });
 }
 
-/** Which measurement a row is: Node wasmllm, native llama.cpp, Chromium wasmllm or wllama. */
+/** Which measurement a row is: Node wasmllm, native llama.cpp, Chromium wasmllm, or a wllama version. */
 function column(r) {
   if (r.runtime === 'llama.cpp') return 'native';
-  if (r.runtime === 'wllama') return 'wllama';
+  if (r.runtime === 'wllama') return `wllama ${r.version ?? '?'}`;
   return r.host?.startsWith('chromium') ? 'chromium' : 'node';
 }
 
@@ -228,30 +233,33 @@ function markdownTables(results) {
   const get = (k, col) => speed.find((r) => `${r.model}|${r.type}|${r.threads}` === k && column(r) === col);
   const ratio = (a, b) => (a && b ? (a / b).toFixed(2) : 'n/a');
   const cell = (r, f) => (r ? (r.error ? 'error' : fmt(r[f])) : '-');
+  const wllamas = [...new Set(speed.map(column).filter((c) => c.startsWith('wllama')))].sort().reverse();
   const speedTable = (f, label) => {
     const lines = [
-      `| model | type | threads | wasmllm Node | llama.cpp native | wasmllm Chromium | wllama Chromium | Chromium: wasmllm / wllama | Node: wasmllm / llama.cpp |`,
-      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      `| model | type | threads | wasmllm Node | llama.cpp native | wasmllm Chromium | ${wllamas.map((c) => `${c} Chromium`).join(' | ')} | Chromium: wasmllm / fastest wllama | Node: wasmllm / llama.cpp |`,
+      `| --- | --- | ---: | ---: | ---: | ---: | ${wllamas.map(() => '---: | ').join('')}---: | ---: |`,
     ];
     for (const k of keys) {
       const [model, type, threads] = k.split('|');
-      const [n, c, w, b] = ['node', 'native', 'chromium', 'wllama'].map((col) => get(k, col));
-      lines.push(`| ${model} | ${type} | ${threads} | ${cell(n, f)} | ${cell(c, f)} | ${cell(w, f)} | ${cell(b, f)} | ${ratio(w?.[f], b?.[f])} | ${ratio(n?.[f], c?.[f])} |`);
+      const [n, c, w] = ['node', 'native', 'chromium'].map((col) => get(k, col));
+      const ws = wllamas.map((col) => get(k, col));
+      const fastest = Math.max(...ws.map((r) => r?.[f] ?? 0)) || null;
+      lines.push(`| ${model} | ${type} | ${threads} | ${cell(n, f)} | ${cell(c, f)} | ${cell(w, f)} | ${ws.map((r) => cell(r, f)).join(' | ')} | ${ratio(w?.[f], fastest)} | ${ratio(n?.[f], c?.[f])} |`);
     }
     return `### ${label}\n\n${lines.join('\n')}`;
   };
   const mem = [
-    '| model | type | threads | wasmllm Node peak RSS | wasmllm wasm heap | budget (file + KV + 64) | llama.cpp peak RSS | wasmllm Chromium renderer | wllama Chromium renderer |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    `| model | type | threads | wasmllm Node peak RSS | wasmllm wasm heap | budget (file + KV + 64) | llama.cpp peak RSS | wasmllm Chromium renderer | ${wllamas.map((c) => `${c} renderer`).join(' | ')} |`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ${wllamas.map(() => '---: |').join(' ')}`,
   ];
   for (const k of keys) {
     const [model, type, threads] = k.split('|');
-    const [n, c, w, b] = ['node', 'native', 'chromium', 'wllama'].map((col) => get(k, col));
+    const [n, c, w] = ['node', 'native', 'chromium'].map((col) => get(k, col));
     const peak = (r) => (r ? (r.error ? 'error' : r.peak_mb ?? 'n/a') : '-');
-    mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${peak(b)} |`);
+    mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${wllamas.map((col) => peak(get(k, col))).join(' | ')} |`);
   }
   const sizes = results.filter((r) => r.artifact).map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
-  const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
+  const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} ${r.version ?? ''} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
   return [
     speedTable('tg_tok_s', 'Decode, generated tokens per second'),
     speedTable('pp_tok_s', 'Prompt processing, prompt tokens per second'),
