@@ -8,11 +8,35 @@
 #ifndef WL_QUANT_H
 #define WL_QUANT_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #define WL_QK 32   /* elements per block of the legacy formats */
 #define WL_QK_K 256 /* elements per super-block of the K-quants */
+
+/* ---- block scans shared by the quantizers ---- */
+
+/* The signed value of largest magnitude in x[0..n), 0 if every value is 0
+ * or NaN; the first of equal magnitudes wins, as in ggml's quantizers. */
+static inline float wl_signed_absmax(const float *x, int n) {
+    float amax = 0.0f, max = 0.0f;
+    for (int j = 0; j < n; j++) {
+        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
+    }
+    return max;
+}
+
+/* Smallest and largest of x[0..n), n >= 1 (fminf/fmaxf skip a NaN after the first). */
+static inline void wl_min_max(const float *x, int n, float *min_out, float *max_out) {
+    float min = x[0], max = x[0];
+    for (int j = 1; j < n; j++) {
+        min = fminf(min, x[j]);
+        max = fmaxf(max, x[j]);
+    }
+    *min_out = min;
+    *max_out = max;
+}
 
 typedef struct { uint16_t d; int8_t qs[WL_QK]; } wl_block_q8_0;
 typedef struct { uint16_t d; uint16_t s; int8_t qs[WL_QK]; } wl_block_q8_1; /* s = d * sum(qs) */

@@ -30,11 +30,8 @@ static int nearest_level(float v) {
  * error: tries scales that put the largest-magnitude value near either end
  * of the table, then refits d by least squares for the chosen levels. */
 static float iq4_fit(const float *x, int n, uint8_t *idx) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < n; j++) {
-        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-    }
-    if (amax == 0.0f || !isfinite(amax)) {
+    const float max = wl_signed_absmax(x, n);
+    if (max == 0.0f || !isfinite(max)) {
         memset(idx, 8, (size_t)n); /* level 1, times d = 0 */
         return 0.0f;
     }
@@ -158,12 +155,9 @@ void iq4_xs_from_float(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         const float *x = src + i * WL_QK_K;
         uint8_t idx[WL_QK];
-        float sub[8], smax = 0.0f, samax = 0.0f;
-        for (int ib = 0; ib < 8; ib++) {
-            sub[ib] = iq4_fit(x + 32 * ib, 32, idx);
-            if (fabsf(sub[ib]) > samax) { samax = fabsf(sub[ib]); smax = sub[ib]; }
-        }
-        float d = smax / -32.0f;
+        float sub[8];
+        for (int ib = 0; ib < 8; ib++) sub[ib] = iq4_fit(x + 32 * ib, 32, idx);
+        float d = wl_signed_absmax(sub, 8) / -32.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = wl_fp32_to_fp16(d);
         d = wl_fp16_to_fp32(b[i].d);

@@ -34,11 +34,8 @@ void q8_K_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q8_K *b = dst;
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         const float *x = src + i * WL_QK_K;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < WL_QK_K; j++) {
-            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-        }
-        if (amax == 0.0f || !isfinite(amax)) {
+        const float max = wl_signed_absmax(x, WL_QK_K);
+        if (max == 0.0f || !isfinite(max)) {
             memset(&b[i], 0, sizeof b[i]);
             continue;
         }
@@ -64,15 +61,6 @@ static void fit_affine(const float *x, int n, int qmax, float *scale, float *min
     }
     *scale = hi > lo ? (hi - lo) / qmax : 0.0f;
     *min = -lo;
-}
-
-/* The signed value of largest magnitude (0 if none). */
-static float signed_max(const float *x, int n) {
-    float amax = 0.0f, max = 0.0f;
-    for (int j = 0; j < n; j++) {
-        if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-    }
-    return max;
 }
 
 static float max_of(const float *x, int n) {
@@ -221,8 +209,8 @@ void q3_K_from_float(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         const float *x = src + i * WL_QK_K;
         float scales[16];
-        for (int s = 0; s < 16; s++) scales[s] = signed_max(x + 16 * s, 16) / -4.0f;
-        b[i].d = wl_fp32_to_fp16(signed_max(scales, 16) / -32.0f);
+        for (int s = 0; s < 16; s++) scales[s] = wl_signed_absmax(x + 16 * s, 16) / -4.0f;
+        b[i].d = wl_fp32_to_fp16(wl_signed_absmax(scales, 16) / -32.0f);
         float d = wl_fp16_to_fp32(b[i].d);
         uint8_t q[WL_QK_K];
         memset(b[i].scales, 0, sizeof b[i].scales);
@@ -528,8 +516,8 @@ void q6_K_from_float(const float *src, void *dst, int64_t n) {
     for (int64_t i = 0; i < n / WL_QK_K; i++) {
         const float *x = src + i * WL_QK_K;
         float scales[16];
-        for (int s = 0; s < 16; s++) scales[s] = signed_max(x + 16 * s, 16) / -32.0f;
-        b[i].d = wl_fp32_to_fp16(signed_max(scales, 16) / -128.0f);
+        for (int s = 0; s < 16; s++) scales[s] = wl_signed_absmax(x + 16 * s, 16) / -32.0f;
+        b[i].d = wl_fp32_to_fp16(wl_signed_absmax(scales, 16) / -128.0f);
         float d = wl_fp16_to_fp32(b[i].d);
         uint8_t q[WL_QK_K];
         for (int s = 0; s < 16; s++) {

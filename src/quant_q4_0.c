@@ -22,11 +22,7 @@ void q4_0_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q4_0 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
         const float *x = src + i * WL_QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < WL_QK; j++) {
-            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-        }
-        float d = max / -8.0f;
+        float d = wl_signed_absmax(x, WL_QK) / -8.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = wl_fp32_to_fp16(d);
         for (int j = 0; j < WL_QK / 2; j++) {

@@ -22,11 +22,8 @@ void q4_1_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q4_1 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
         const float *x = src + i * WL_QK;
-        float min = x[0], max = x[0];
-        for (int j = 1; j < WL_QK; j++) {
-            min = fminf(min, x[j]);
-            max = fmaxf(max, x[j]);
-        }
+        float min, max;
+        wl_min_max(x, WL_QK, &min, &max);
         float d = (max - min) / 15.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         b[i].d = wl_fp32_to_fp16(d);

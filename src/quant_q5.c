@@ -45,11 +45,7 @@ void q5_0_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q5_0 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
         const float *x = src + i * WL_QK;
-        float amax = 0.0f, max = 0.0f;
-        for (int j = 0; j < WL_QK; j++) {
-            if (fabsf(x[j]) > amax) { amax = fabsf(x[j]); max = x[j]; }
-        }
-        float d = max / -16.0f;
+        float d = wl_signed_absmax(x, WL_QK) / -16.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int q[32];
         for (int j = 0; j < WL_QK; j++) q[j] = (int)fminf(31.0f, fmaxf(0.0f, x[j] * id + 16.5f));
@@ -105,11 +101,8 @@ void q5_1_from_float(const float *src, void *dst, int64_t n) {
     wl_block_q5_1 *b = dst;
     for (int64_t i = 0; i < n / WL_QK; i++) {
         const float *x = src + i * WL_QK;
-        float min = x[0], max = x[0];
-        for (int j = 1; j < WL_QK; j++) {
-            min = fminf(min, x[j]);
-            max = fmaxf(max, x[j]);
-        }
+        float min, max;
+        wl_min_max(x, WL_QK, &min, &max);
         float d = (max - min) / 31.0f;
         float id = d != 0.0f ? 1.0f / d : 0.0f;
         int q[32];
