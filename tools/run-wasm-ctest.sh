@@ -8,6 +8,10 @@ set -eu
 cd "$(dirname "$0")/.."
 export NODE_PATH="${NODE_PATH:-/usr/share/nodejs}"
 out="${WL_WASM_TEST_DIR:-/tmp/wasmllm-wasm-ctest}"
+mkdir -p "$out"
+# The glue is CommonJS; inside this repository (type: module) node would
+# load a .js as ESM without this.
+echo '{ "type": "commonjs" }' > "$out/package.json"
 filter="${1:-}"
 fail=0
 for variant in mt st; do
