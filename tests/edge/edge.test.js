@@ -179,7 +179,7 @@ test('a failed model load answers 503 and the next request retries', { skip, tim
   }
 });
 
-test('a model fetched by URL on the first request streams into the heap (the R2 way)', { skip, timeout: 90000 }, async () => {
+test('a model fetched by URL on the first request streams into the heap (the R2 way), here with a Q8_0 KV cache', { skip, timeout: 90000 }, async () => {
   const http = await import('node:http');
   let requests = 0;
   const server = http.createServer((req, res) => {
@@ -191,7 +191,7 @@ test('a model fetched by URL on the first request streams into the heap (the R2 
   });
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
   const byUrl = await startWorkerd({
-    dir: tmp, entry: 'tests/edge/fixtures/url-worker.mjs', localFetch: true, timeoutMs: 30000,
+    dir: tmp, entry: 'tests/edge/fixtures/url-worker-q8kv.mjs', localFetch: true, timeoutMs: 30000,
     vars: { MODEL_URL: `http://127.0.0.1:${server.address().port}/shakespeare.gguf` },
   });
   try {
