@@ -57,6 +57,7 @@ function parseArgs(argv) {
 
 async function measureWasmllm({ file, threads, prompt, gen }) {
   const { loadModel } = await import('../web/index.js');
+  const baseMb = process.memoryUsage().rss / MB; // the runtime imported, nothing loaded yet
   const model = await loadModel(file, { threads, contextSize: prompt.length + gen + 8 });
   try {
     // Warm-up (first-touch of weights, JIT of the JS loop), then the timed run on a fresh cache.
@@ -68,7 +69,7 @@ async function measureWasmllm({ file, threads, prompt, gen }) {
     for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0 })) if (token >= 0) generated++;
     const t = model.lastCompletion.timings;
     // The wasm memory only grows, so its size now is the heap's peak.
-    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes: model.memory().heapBytes };
+    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes: model.memory().heapBytes, baseMb };
   } finally {
     model.dispose();
   }
@@ -77,6 +78,7 @@ async function measureWasmllm({ file, threads, prompt, gen }) {
 async function measureLlamaCpp({ file, threads, prompt, gen }) {
   const { getLlama } = await import('../tests/parity/oracle.js');
   const llama = await getLlama();
+  const baseMb = process.memoryUsage().rss / MB;
   const model = await llama.loadModel({ modelPath: file });
   const context = await model.createContext({ contextSize: prompt.length + gen + 8, threads, batchSize: 512, sequences: 1 });
   try {
@@ -96,7 +98,7 @@ async function measureLlamaCpp({ file, threads, prompt, gen }) {
       if (++n >= gen) break;
     }
     // First token: prompt decode (+ one greedy pick); each later one: one decode step.
-    return { pp: (prompt.length * 1000) / (tFirst - t0), tg: n > 1 ? ((n - 1) * 1000) / (tLast - tFirst) : 0, generated: n };
+    return { pp: (prompt.length * 1000) / (tFirst - t0), tg: n > 1 ? ((n - 1) * 1000) / (tLast - tFirst) : 0, generated: n, baseMb };
   } finally {
     await context.dispose();
     await model.dispose();
@@ -106,7 +108,7 @@ async function measureLlamaCpp({ file, threads, prompt, gen }) {
 async function child(spec) {
   const fn = spec.runtime === 'wasmllm' ? measureWasmllm : measureLlamaCpp;
   const r = await fn(spec);
-  const peakMb = process.resourceUsage().maxRSS / 1024;
+  const peakMb = (process.resourceUsage().maxRSS * 1024) / MB;
   process.stdout.write(JSON.stringify({ ...r, peakMb }) + '\n');
   // node-llama-cpp and the wasm worker pool can keep handles open: leave now.
   process.exit(0);
@@ -167,10 +169,13 @@ function nodeRows({ model, type, file, prompt, threads, opts }) {
       host: runtime === 'wasmllm' ? `${host} wasm` : `${host} native`, model, type, threads,
       pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
       peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB), runs: opts.repeat,
+      ...(best.error ? {} : { growth_mb: Math.round(best.peakMb - best.baseMb) }),
       ...(best.error ? { error: best.error } : {}),
     };
     if (runtime === 'wasmllm' && !best.error) {
       const nCtx = prompt.length + opts.gen + 8;
+      // The wasm memory's size: what the heap reserved (Emscripten grows it up to
+      // 96 MB past a request; untouched pages are not resident).
       row.heap_mb = Math.round(best.heapBytes / MB);
       row.budget_mb = Math.round((fs.statSync(file).size + kvCacheBytes(model, nCtx)) / MB + 64);
     }
@@ -249,14 +254,14 @@ function markdownTables(results) {
     return `### ${label}\n\n${lines.join('\n')}`;
   };
   const mem = [
-    `| model | type | threads | wasmllm Node peak RSS | wasmllm wasm heap | budget (file + KV + 64) | llama.cpp peak RSS | wasmllm Chromium renderer | ${wllamas.map((c) => `${c} renderer`).join(' | ')} |`,
-    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ${wllamas.map(() => '---: |').join(' ')}`,
+    `| model | type | threads | wasmllm Node peak RSS | wasmllm RSS growth | wasmllm wasm memory | budget (file + KV + 64) | llama.cpp peak RSS | wasmllm Chromium renderer | ${wllamas.map((c) => `${c} renderer`).join(' | ')} |`,
+    `| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ${wllamas.map(() => '---: |').join(' ')}`,
   ];
   for (const k of keys) {
     const [model, type, threads] = k.split('|');
     const [n, c, w] = ['node', 'native', 'chromium'].map((col) => get(k, col));
     const peak = (r) => (r ? (r.error ? 'error' : r.peak_mb ?? 'n/a') : '-');
-    mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${wllamas.map((col) => peak(get(k, col))).join(' | ')} |`);
+    mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.growth_mb ?? '-'} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${wllamas.map((col) => peak(get(k, col))).join(' | ')} |`);
   }
   const sizes = results.filter((r) => r.artifact).map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
   const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} ${r.version ?? ''} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
@@ -297,8 +302,10 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
 - Runtimes, side by side in one run on the same files, prompt ids and thread counts:
   wasmllm ${versions('wasmllm')} (this repository's wasm build, SIMD128, pthreads for threads > 1, public API)
   under Node ${process.versions.node} and in headless ${chromium} (a cross-origin-isolated page);
-  wllama ${versions('wllama')} in the same Chromium (3.8.1 and 3.13.0 fail there on any GGUF with
-  \`RangeError: Invalid typed array length\`); native llama.cpp = node-llama-cpp ${versions('llama.cpp')}'s prebuilt CPU binary.
+  wllama ${versions('wllama')} in the same Chromium (3.x through its llama-server completion API, with the
+  prompt as text and its own internal timings; 2.3.7 through its token-level API, timed like wasmllm
+  from the page); native llama.cpp = node-llama-cpp ${versions('llama.cpp')}'s prebuilt CPU binary. An empty
+  cell was not measured; "error" cells are listed under the tables.
 - Models: random weights in real shapes (tools/make-synthetic.js, bench/models.js): SmolLM2-135M
   (dim 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, llama-spm's 32000-token vocabulary in place of its
   own 49152), Qwen2.5-0.5B (dim 896, 24 layers, 14 / 2, FFN 4864, Qwen's 151669-token vocabulary) and
@@ -308,10 +315,12 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
 - Workload: a ${opts.prompt}-token prompt (pp = prompt tokens per second), then ${opts.gen} greedy tokens
   (tg = generated tokens per second, decode steps only). Best of ${runsText(results)}, each in a fresh
   process (Node) or page (Chromium).
-- Memory: Node peak RSS is the measuring process's (Node itself is about 45 MB of it); "wasm heap" is
-  wasmllm's whole wasm memory at the end, which only grows, so it is the heap's peak; the budget is
-  the file + the F16 KV cache for the ${opts.prompt + opts.gen + 8}-token context + 64 MB. Chromium figures are the
-  page's renderer process (VmHWM), which holds its workers and wasm heaps.
+- Memory: Node peak RSS is the measuring process's (Node itself is about 45 MB of it); "RSS growth"
+  is that peak minus the RSS just before the model was loaded (runs before this column existed
+  show "-"); "wasm memory" is wasmllm's wasm memory at the end, which only grows, and which
+  Emscripten reserves up to 96 MB past the last request (untouched pages are not resident). The
+  budget is the file + the F16 KV cache for the ${opts.prompt + opts.gen + 8}-token context + 64 MB. Chromium figures are
+  the page's renderer process (VmHWM), which holds its workers and wasm heaps.
 - Load: the 1-minute load average was ${opts.load[0].toFixed(1)} at the start and ${opts.load[1].toFixed(1)} at the end on ${cpu.cores} cores.
   Absolute figures move with load; each ratio compares runs made one right after the other.
 
