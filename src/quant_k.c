@@ -359,21 +359,31 @@ static inline int k4_mins_dot(const int m[8], const int16_t bsums[16]) {
     return s;
 }
 
+/* One Q4_K or Q5_K super-block (its 256 values already read, 0..31) against
+ * Q8_K: the two formats differ only in how a value is read. Per 32-value
+ * sub-block an exact integer sum times its 6-bit scale, then the mins term. */
+static float k45_block_ref(const uint8_t *scales, uint16_t d16, uint16_t dmin16, const uint8_t *vals,
+                           const wl_block_q8_K *y) {
+    int sc[8], m[8];
+    wl_q4_K_unpack_scales(scales, sc, m);
+    int isum = 0;
+    for (int sb = 0; sb < 8; sb++) {
+        int sub = 0;
+        for (int e = 32 * sb; e < 32 * sb + 32; e++) sub += vals[e] * y->qs[e];
+        isum += sc[sb] * sub;
+    }
+    float d = wl_fp16_to_fp32(d16) * y->d, dmin = wl_fp16_to_fp32(dmin16) * y->d;
+    return d * (float)isum - dmin * (float)k4_mins_dot(m, y->bsums);
+}
+
 void q4_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     const wl_block_q4_K *x = vx;
     const wl_block_q8_K *y = vy;
     float sum = 0.0f;
+    uint8_t vals[WL_QK_K];
     for (int i = 0; i < n / WL_QK_K; i++) {
-        int sc[8], m[8];
-        wl_q4_K_unpack_scales(x[i].scales, sc, m);
-        int isum = 0;
-        for (int sb = 0; sb < 8; sb++) {
-            int sub = 0;
-            for (int e = 32 * sb; e < 32 * sb + 32; e++) sub += k4_nibble(x[i].qs, e) * y[i].qs[e];
-            isum += sc[sb] * sub;
-        }
-        float d = wl_fp16_to_fp32(x[i].d) * y[i].d, dmin = wl_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sum += d * (float)isum - dmin * (float)k4_mins_dot(m, y[i].bsums);
+        for (int e = 0; e < WL_QK_K; e++) vals[e] = (uint8_t)k4_nibble(x[i].qs, e);
+        sum += k45_block_ref(x[i].scales, x[i].d, x[i].dmin, vals, &y[i]);
     }
     *s = sum;
 }
@@ -442,17 +452,10 @@ void q5_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     const wl_block_q5_K *x = vx;
     const wl_block_q8_K *y = vy;
     float sum = 0.0f;
+    uint8_t vals[WL_QK_K];
     for (int i = 0; i < n / WL_QK_K; i++) {
-        int sc[8], m[8];
-        wl_q4_K_unpack_scales(x[i].scales, sc, m);
-        int isum = 0;
-        for (int sb = 0; sb < 8; sb++) {
-            int sub = 0;
-            for (int e = 32 * sb; e < 32 * sb + 32; e++) sub += q5_K_value(&x[i], e) * y[i].qs[e];
-            isum += sc[sb] * sub;
-        }
-        float d = wl_fp16_to_fp32(x[i].d) * y[i].d, dmin = wl_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sum += d * (float)isum - dmin * (float)k4_mins_dot(m, y[i].bsums);
+        for (int e = 0; e < WL_QK_K; e++) vals[e] = (uint8_t)q5_K_value(&x[i], e);
+        sum += k45_block_ref(x[i].scales, x[i].d, x[i].dmin, vals, &y[i]);
     }
     *s = sum;
 }
