@@ -89,7 +89,7 @@ export async function runBrowserBench(options = {}) {
   const cells = [];
   for (const model of models) {
     const prompt = benchPrompt(model, nPrompt);
-    const promptText = benchPromptText(model, nPrompt);
+    const promptText = benchPromptText(model, prompt);
     for (const type of types) {
       log(`bench/browser: ${model} ${type} (cached under .cache/synth)`);
       cells.push({ model, type, file: benchFile(model, type), prompt, promptText });

@@ -87,28 +87,15 @@ export function benchPrompt(model, n) {
 }
 
 /**
- * The same prompt as text (its ids after BOS, decoded), for a runtime that
+ * A prompt's ids as text (those after BOS, decoded), for a runtime that
  * takes only text (wllama 3.x's completion): it re-tokenizes to about the
  * same count, which that runtime reports.
  * @param {string} model
- * @param {number} n
+ * @param {number[]} ids from benchPrompt
  */
-export function benchPromptText(model, n) {
+export function benchPromptText(model, ids) {
   const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
-  return tok.decode(benchPrompt(model, n).slice(1));
-}
-
-/**
- * Bytes of the KV cache for `nCtx` positions (F16 K and V, every layer), from
- * the shape: with the file's size it sets the memory budget the issue asks
- * for (file + KV cache + 64 MB).
- * @param {string} model
- * @param {number} nCtx
- */
-export function kvCacheBytes(model, nCtx) {
-  const s = SHAPES[model];
-  const headDim = s.dim / s.heads;
-  return s.layers * s.kvHeads * headDim * 2 * 2 * nCtx;
+  return tok.decode(ids.slice(1));
 }
 
 /** Each wasm variant's size, raw and gzipped (level 9), as shipped in dist/. */

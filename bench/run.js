@@ -30,7 +30,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, kvCacheBytes, parseBenchArgs, wasmSizes } from './models.js';
+import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, parseBenchArgs, wasmSizes } from './models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -69,7 +69,8 @@ async function measureWasmllm({ file, threads, prompt, gen }) {
     for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0 })) if (token >= 0) generated++;
     const t = model.lastCompletion.timings;
     // The wasm memory only grows, so its size now is the heap's peak.
-    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes: model.memory().heapBytes, baseMb };
+    const { heapBytes, kvCacheBytes } = model.memory();
+    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes, kvCacheBytes, baseMb };
   } finally {
     model.dispose();
   }
@@ -173,11 +174,10 @@ function nodeRows({ model, type, file, prompt, threads, opts }) {
       ...(best.error ? { error: best.error } : {}),
     };
     if (runtime === 'wasmllm' && !best.error) {
-      const nCtx = prompt.length + opts.gen + 8;
       // The wasm memory's size: what the heap reserved (Emscripten grows it up to
       // 96 MB past a request; untouched pages are not resident).
       row.heap_mb = Math.round(best.heapBytes / MB);
-      row.budget_mb = Math.round((fs.statSync(file).size + kvCacheBytes(model, nCtx)) / MB + 64);
+      row.budget_mb = Math.round((fs.statSync(file).size + best.kvCacheBytes) / MB + 64);
     }
     rows.push(row);
   }

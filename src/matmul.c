@@ -28,7 +28,6 @@ typedef struct {
     int wide;            /* activations in a tile kernel's wide encoding */
     /* The matrices sharing these activations, and their outputs: chunk c
      * belongs to the first matrix m with c < chunk_end[m]. */
-    int n_mats;
     const wl_matrix *mats[WL_MATMUL_MAX_MANY];
     float *outs[WL_MATMUL_MAX_MANY];
     wl_tile_fn tiles[WL_MATMUL_MAX_MANY]; /* SIMD tile kernel per matrix, or NULL */
@@ -167,7 +166,6 @@ static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *cons
         .traits = wl_type_get((uint32_t)ws[0]->type),
         .x = x,
         .n_tokens = n_tokens,
-        .n_mats = n_w,
     };
     job.act_traits = wl_type_get((uint32_t)job.traits->vec_dot_type);
     job.wide = tile_kernel_for(ws[0], n_tokens) != NULL;

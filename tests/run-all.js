@@ -32,45 +32,36 @@ function testFiles(dir) {
 
 let failed = false;
 
-const nativeDir = path.join(root, 'build/native');
-if (!fs.existsSync(path.join(nativeDir, 'CTestTestfile.cmake'))) {
-  console.error('run-all: build/native is missing: run `node tools/setup.js` first');
-  failed = true;
-} else {
-  console.log('run-all: ctest (native C tests)');
-  const r = spawnSync('ctest', ['--test-dir', nativeDir, '--output-on-failure', '-j2'], { cwd: root, stdio: 'inherit' });
+/** Runs one step with output passed through; a failure is reported and remembered, not fatal. */
+function step(what, cmd, args, env = process.env) {
+  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env });
   if (r.status !== 0) {
-    console.error(`run-all: ctest FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+    console.error(`run-all: ${what} FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
     failed = true;
   }
+  return r.status === 0;
 }
 
-// The same C tests under AddressSanitizer + UndefinedBehaviorSanitizer (setup builds build/asan with --test).
-const asanDir = path.join(root, 'build/asan');
-if (!fs.existsSync(path.join(asanDir, 'CTestTestfile.cmake'))) {
-  console.error('run-all: build/asan is missing: run `node tools/setup.js --test` first');
-  failed = true;
-} else {
-  console.log('run-all: ctest under ASan + UBSan (build/asan)');
-  const r = spawnSync('ctest', ['--test-dir', asanDir, '--output-on-failure', '-j2'], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) {
-    console.error(`run-all: sanitizer ctest FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
+/** ctest in a build folder that tools/setup.js made (`setupFlags` builds it). */
+function ctestIn(dir, what, setupFlags) {
+  const abs = path.join(root, dir);
+  if (!fs.existsSync(path.join(abs, 'CTestTestfile.cmake'))) {
+    console.error(`run-all: ${dir} is missing: run \`node tools/setup.js${setupFlags}\` first`);
     failed = true;
+    return;
   }
+  console.log(`run-all: ${what}`);
+  step(what, 'ctest', ['--test-dir', abs, '--output-on-failure', '-j2']);
 }
+
+ctestIn('build/native', 'ctest (native C tests)', '');
+// The same C tests under AddressSanitizer + UndefinedBehaviorSanitizer (setup builds build/asan with --test).
+ctestIn('build/asan', 'ctest under ASan + UBSan (build/asan)', ' --test');
 
 // The C tests again, compiled with emcc -msimd128 (pthreads and single-threaded) and run under
 // node: the only place the SIMD128 kernels meet their scalar twins (test_simd_twins).
 console.log('run-all: C tests as wasm SIMD128 under node (tools/run-wasm-ctest.sh)');
-{
-  const r = spawnSync('sh', ['tools/run-wasm-ctest.sh'], {
-    cwd: root, stdio: 'inherit', env: { ...process.env, WL_WASM_TEST_DIR: path.join(root, 'build/wasm-ctest') },
-  });
-  if (r.status !== 0) {
-    console.error(`run-all: wasm C tests FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
-    failed = true;
-  }
-}
+step('wasm C tests', 'sh', ['tools/run-wasm-ctest.sh'], { ...process.env, WL_WASM_TEST_DIR: path.join(root, 'build/wasm-ctest') });
 
 // Each libFuzzer target for a bounded time from the committed seeds (tools/fuzz.sh prints executions per target).
 const fuzzEnv = process.env.WASMLLM_FUZZ_SECONDS;
@@ -82,11 +73,7 @@ if (!(fuzzSeconds >= 0)) {
   console.log('run-all: fuzzing skipped (WASMLLM_FUZZ_SECONDS=0)');
 } else {
   console.log(`run-all: fuzzing each target for ${fuzzSeconds} s (WASMLLM_FUZZ_SECONDS)`);
-  const r = spawnSync('bash', ['tools/fuzz.sh', String(Math.ceil(fuzzSeconds)), path.join(root, 'build/fuzz')], { cwd: root, stdio: 'inherit' });
-  if (r.status !== 0) {
-    console.error(`run-all: fuzzing FAILED (${r.error?.message ?? `exit ${r.status ?? r.signal}`})`);
-    failed = true;
-  } else {
+  if (step('fuzzing', 'bash', ['tools/fuzz.sh', String(Math.ceil(fuzzSeconds)), path.join(root, 'build/fuzz')])) {
     console.log('run-all: fuzzing found no crash');
   }
 }

@@ -39,9 +39,7 @@ async function measure(source) {
     let n = 0;
     for await (const _ of model.complete('Once upon a time', { maxTokens: 16, temperature: 0 })) n++;
     const { heapBytes } = model.memory();
-    const info = model.info();
-    const headDim = info.embeddingLength / info.heads;
-    const kvBytes = info.layers * info.headsKv * headDim * 2 * 2 * ${CONTEXT};
+    const kvBytes = model.info().kvCacheBytes;
     model.dispose();
     console.log(JSON.stringify({ base, peak: process.resourceUsage().maxRSS * 1024, heapBytes, kvBytes, n }));
     process.exit(0);`;
