@@ -223,18 +223,39 @@ static inline v128_t round_f16x4(v128_t x) {
 }
 #endif
 
+#ifdef __wasm_simd128__
+/* Lanes whose magnitude is in f16's normal range, where rounding is only
+ * the mantissa step of round_f16x4 (no subnormal, overflow or NaN case). */
+static inline v128_t f16_normal_lanes(v128_t x) {
+    const v128_t a = wasm_v128_and(x, wasm_i32x4_splat(0x7fffffff));
+    return wasm_u32x4_lt(wasm_i32x4_sub(a, wasm_i32x4_splat(0x38800000)),
+                         wasm_i32x4_splat(0x477ff000 - 0x38800000));
+}
+
+static inline v128_t round_f16x4_normal(v128_t x) {
+    v128_t odd = wasm_v128_and(wasm_u32x4_shr(x, 13), wasm_i32x4_splat(1));
+    v128_t r = wasm_i32x4_add(x, wasm_i32x4_add(wasm_i32x4_splat(0xfff), odd));
+    return wasm_v128_and(r, wasm_i32x4_splat(~0x1fff));
+}
+#endif
+
 void wl_f16_acc_mad(float *acc, const uint16_t *v, float s, int n) {
 #ifdef __wasm_simd128__
     const v128_t vs = wasm_f32x4_splat(s);
     int i = 0;
     for (; i + 8 <= n; i += 8) {
-        const v128_t h = wasm_v128_load(v + i);
-        const v128_t lo = wl_fp16x4_to_f32x4(wasm_u32x4_extend_low_u16x8(h));
-        const v128_t hi = wl_fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(h));
+        v128_t lo, hi;
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(v + i), &lo, &hi);
         const v128_t a0 = wasm_f32x4_add(wasm_v128_load(acc + i), wasm_f32x4_mul(lo, vs));
         const v128_t a1 = wasm_f32x4_add(wasm_v128_load(acc + i + 4), wasm_f32x4_mul(hi, vs));
-        wasm_v128_store(acc + i, round_f16x4(a0));
-        wasm_v128_store(acc + i + 4, round_f16x4(a1));
+        /* nearly every update stays in the normal range: round cheaply */
+        if (wasm_i32x4_all_true(wasm_v128_and(f16_normal_lanes(a0), f16_normal_lanes(a1)))) {
+            wasm_v128_store(acc + i, round_f16x4_normal(a0));
+            wasm_v128_store(acc + i + 4, round_f16x4_normal(a1));
+        } else {
+            wasm_v128_store(acc + i, round_f16x4(a0));
+            wasm_v128_store(acc + i + 4, round_f16x4(a1));
+        }
     }
     wl_f16_acc_mad_ref(acc + i, v + i, s, n - i);
 #else
@@ -255,17 +276,49 @@ void wl_f16_acc_scale(float *acc, float s, int n) {
 #endif
 }
 
+float wl_f16_dot_f32_ref(const uint16_t *k, const float *q, int n) {
+    double sum = 0.0;
+    for (int i = 0; i < n; i++) sum += (double)(wl_fp16_to_fp32(k[i]) * q[i]);
+    return (float)sum;
+}
+
+/* f16_dot_f16's lanes and order with one side already in floats, so an
+ * attention score costs one conversion per element instead of two. */
+float wl_f16_dot_f32(const uint16_t *k, const float *q, int n) {
+#ifdef __wasm_simd128__
+    v128_t acc0 = wasm_f32x4_splat(0), acc1 = wasm_f32x4_splat(0);
+    int i = 0;
+    for (; i + 8 <= n; i += 8) {
+        v128_t kl, kh;
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(k + i), &kl, &kh);
+        acc0 = wasm_f32x4_add(acc0, wasm_f32x4_mul(kl, wasm_v128_load(q + i)));
+        acc1 = wasm_f32x4_add(acc1, wasm_f32x4_mul(kh, wasm_v128_load(q + i + 4)));
+    }
+    float sum = wl_hsum_f32x4(wasm_f32x4_add(acc0, acc1));
+    for (; i < n; i++) sum += wl_fp16_to_fp32(k[i]) * q[i];
+    return sum;
+#else
+    return wl_f16_dot_f32_ref(k, q, n);
+#endif
+}
+
 int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v) {
     const wl_type qt = wl_type_get(k_type)->vec_dot_type;
     const int64_t q_floats = ((int64_t)wl_row_size(qt, head_dim_k) + 3) / 4;
+    /* an F16 K also keeps q's f16 values as floats */
+    const int64_t q32_floats = k_type == WL_TYPE_F16 ? head_dim_k : 0;
     const int64_t v_floats = v_type == WL_TYPE_F16 ? 0 : head_dim_v;
-    return v_floats + q_floats;
+    return v_floats + q_floats + q32_floats;
 }
 
-/* q . k_j through K's vec_dot, scaled (and soft-capped) as ggml does. */
-static float attn_score(const wl_attn_head *h, wl_vec_dot_fn dot, const void *q_enc, int j) {
+/* q . k_j, scaled (and soft-capped) as ggml does. An F16 K row is dotted
+ * with q32 (q's f16 values as floats, converted once per head); other
+ * types go through K's vec_dot with q_enc. */
+static float attn_score(const wl_attn_head *h, wl_vec_dot_fn dot, const void *q_enc, const float *q32, int j) {
+    const uint8_t *row = (const uint8_t *)h->k + (size_t)j * h->k_stride;
     float s;
-    dot(h->head_dim_k, &s, (const uint8_t *)h->k + (size_t)j * h->k_stride, q_enc);
+    if (q32) s = wl_f16_dot_f32((const uint16_t *)row, q32, h->head_dim_k);
+    else dot(h->head_dim_k, &s, row, q_enc);
     if (h->softcap != 0.0f) return h->softcap * tanhf(s * (h->scale / h->softcap));
     return s * h->scale;
 }
@@ -297,15 +350,21 @@ void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, floa
     const int dv = h->head_dim_v;
     float *v32 = scratch; /* unused for an F16 V */
     void *q_enc = scratch + (h->v_type == WL_TYPE_F16 ? 0 : dv);
+    float *q32 = NULL;
     /* Mirroring ggml's rounding (q in K's dot encoding, f16 V accumulator
      * rounded after every update) is what keeps greedy tokens equal to
      * llama.cpp's on quantized models, where one flipped int8 rounding
      * changes the answer. */
-    wl_type_get(kt->vec_dot_type)->from_float(q, q_enc, h->head_dim_k);
+    const wl_type_traits *qt = wl_type_get(kt->vec_dot_type);
+    qt->from_float(q, q_enc, h->head_dim_k);
+    if (h->k_type == WL_TYPE_F16) {
+        q32 = (float *)q_enc + (wl_row_size(kt->vec_dot_type, h->head_dim_k) + 3) / 4;
+        qt->to_float(q_enc, q32, h->head_dim_k);
+    }
     float M = -INFINITY, S = 0.0f;
     for (int d = 0; d < dv; d++) out[d] = 0.0f;
     for (int j = kv_lo; j < kv_hi; j++) {
-        const float s = attn_score(h, kt->vec_dot, q_enc, j);
+        const float s = attn_score(h, kt->vec_dot, q_enc, q32, j);
         float ms = 1.0f, vs = 1.0f;
         if (s > M) {
             const float m_old = M;

@@ -48,6 +48,13 @@ void wl_f16_acc_mad_ref(float *acc, const uint16_t *v, float s, int n);
 void wl_f16_acc_scale(float *acc, float s, int n);
 void wl_f16_acc_scale_ref(float *acc, float s, int n);
 
+/* sum k[i] * q[i] over an f16 row and floats: an attention score against
+ * an F16 K row, with q's f16 values converted once per head. Under SIMD128
+ * the same lanes and order as F16's vec_dot (so the same bits); the _ref
+ * twin sums in double like f16_dot_f16_ref. */
+float wl_f16_dot_f32(const uint16_t *k, const float *q, int n);
+float wl_f16_dot_f32_ref(const uint16_t *k, const float *q, int n);
+
 /* Attention of one query head over cached positions [kv_lo, kv_hi), the way
  * ggml's CPU flash attention computes it for one query row and this cache
  * type: q converted to K's vec_dot_type (f16 for an F16 K, Q8_0 for a Q8_0

@@ -145,8 +145,19 @@ void q6_K_dot_q8_K_ref(int n, float *s, const void *x, const void *y);
 
 /* The 16 6-bit Q3_K scales, minus 32. */
 void wl_q3_K_unpack_scales(const uint8_t packed[12], int out[16]);
-/* The 8 6-bit scales and mins of Q4_K / Q5_K. */
-void wl_q4_K_unpack_scales(const uint8_t packed[12], int sc[8], int m[8]);
+/* The 8 6-bit scales and mins of Q4_K / Q5_K (inline: the decode tiles
+ * call it once per row and super-block). */
+static inline void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8]) {
+    for (int j = 0; j < 8; j++) {
+        if (j < 4) {
+            sc[j] = q[j] & 63;
+            m[j] = q[j + 4] & 63;
+        } else {
+            sc[j] = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
+            m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
+        }
+    }
+}
 
 /* ---- IQ4_NL, IQ4_XS (quant_iq4.c) ---- */
 extern const int8_t wl_iq4_levels[16]; /* the fixed non-linear levels */

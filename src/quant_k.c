@@ -283,18 +283,6 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * qs[32c + l], element 64c + 32 + l its high nibble; Q5_K's fifth bits are
  * bit 2c (low) and 2c + 1 (high) of qh[l]. */
 
-void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8]) {
-    for (int j = 0; j < 8; j++) {
-        if (j < 4) {
-            sc[j] = q[j] & 63;
-            m[j] = q[j + 4] & 63;
-        } else {
-            sc[j] = (q[j + 4] & 15) | ((q[j - 4] >> 6) << 4);
-            m[j] = (q[j + 4] >> 4) | ((q[j] >> 6) << 4);
-        }
-    }
-}
-
 static void k4_pack_scales(const int sc[8], const int m[8], uint8_t q[12]) {
     for (int j = 0; j < 4; j++) {
         q[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));

@@ -504,6 +504,103 @@ ALWAYS_INLINE void k_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y,
     wasm_v128_store(out, acc);
 }
 
+/* Q4_K's integer super-block sum for one row, straight from the packed
+ * block: each 32-value sub-block's nibbles are widened in registers and
+ * dotted with the wide activations (as Q4_0's unpack does), and its int32
+ * partial sums are scaled by the sub-block's 6-bit scale. Exact, so equal
+ * to the twin's sum of sc * sub. */
+ALWAYS_INLINE v128_t q4_K_isum(const wl_block_q4_K *b, const int sc[8], const int16_t *yq) {
+    const v128_t mask16 = wasm_i16x8_splat(0x0f);
+    v128_t acc = wasm_i32x4_splat(0);
+    for (int c = 0; c < 4; c++) {
+        v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
+        v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
+                        wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
+        v128_t lo[4], hi[4];
+        for (int k = 0; k < 4; k++) {
+            lo[k] = wasm_v128_and(w[k], mask16);
+            hi[k] = wasm_u16x8_shr(w[k], 4);
+        }
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(lo, yq + 64 * c), wasm_i32x4_splat(sc[2 * c])));
+        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(hi, yq + 64 * c + 32), wasm_i32x4_splat(sc[2 * c + 1])));
+    }
+    return acc;
+}
+
+/* Q4_K, 4 rows x 1 token (decode) without unpacking super-blocks to memory.
+ * Row by row: measured on weights streamed from memory (bench/kernels.c
+ * --cold), interleaving four rows' super-blocks ran at half the speed. */
+ALWAYS_INLINE float q4_K_row(int nb, const wl_block_q4_K *x, k_act y) {
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        const int16_t *bs = y.bsums + 16 * b;
+        int sc[8], m[8];
+        wl_q4_K_unpack_scales(x[b].scales, sc, m);
+        int mins = 0;
+        for (int j = 0; j < 8; j++) mins += m[j] * (bs[2 * j] + bs[2 * j + 1]);
+        float isum = (float)wl_hsum_i32x4(q4_K_isum(&x[b], sc, y.q + WL_QK_K * b));
+        float d = wl_fp16_to_fp32(x[b].d) * y.d[b], dmin = wl_fp16_to_fp32(x[b].dmin) * y.d[b];
+        sum += d * isum - dmin * (float)mins;
+    }
+    return sum;
+}
+
+ALWAYS_INLINE void q4_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
+    for (int r = 0; r < 4; r++) out[r] = q4_K_row(nb, (const wl_block_q4_K *)(w + r * ws), y);
+}
+
+/* Q6_K's integer super-block sum for one row, from the packed block: the
+ * 6-bit values are assembled in int16 lanes (x86 has 16-bit shifts, not
+ * 8-bit ones) without their -32, which is applied once as
+ * -32 * sum(scale * bsum) over the 16 groups. Exact, so equal to the
+ * twin's sum of scale * sub. */
+ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
+    const v128_t m4 = wasm_i16x8_splat(0x0f), m30 = wasm_i16x8_splat(0x30);
+    v128_t acc = wasm_i32x4_splat(0);
+    for (int h = 0; h < 2; h++) {
+        for (int half = 0; half < 2; half++) {
+            const int l0 = 16 * half;
+            v128_t qlA = wasm_v128_load(b->ql + 64 * h + l0), qlB = wasm_v128_load(b->ql + 64 * h + 32 + l0);
+            v128_t qh = wasm_v128_load(b->qh + 32 * h + l0);
+            v128_t A[2] = { wasm_u16x8_extend_low_u8x16(qlA), wasm_u16x8_extend_high_u8x16(qlA) };
+            v128_t B[2] = { wasm_u16x8_extend_low_u8x16(qlB), wasm_u16x8_extend_high_u8x16(qlB) };
+            v128_t H[2] = { wasm_u16x8_extend_low_u8x16(qh), wasm_u16x8_extend_high_u8x16(qh) };
+            for (int k = 0; k < 4; k++) {
+                v128_t sub = wasm_i32x4_splat(0);
+                for (int p = 0; p < 2; p++) {
+                    /* element 128h + 32k + l: ql's nibble (low for k < 2) and qh's bits 2k, 2k + 1 */
+                    v128_t lo = k == 0 ? wasm_v128_and(A[p], m4)
+                              : k == 1 ? wasm_v128_and(B[p], m4)
+                              : k == 2 ? wasm_u16x8_shr(A[p], 4) : wasm_u16x8_shr(B[p], 4);
+                    v128_t top = k == 0 ? wasm_i16x8_shl(H[p], 4)
+                               : k == 1 ? wasm_i16x8_shl(H[p], 2)
+                               : k == 2 ? H[p] : wasm_u16x8_shr(H[p], 2);
+                    v128_t v = wasm_v128_or(lo, wasm_v128_and(top, m30));
+                    sub = wasm_i32x4_add(sub, wasm_i32x4_dot_i16x8(v, wasm_v128_load(yq + 128 * h + 32 * k + l0 + 8 * p)));
+                }
+                acc = wasm_i32x4_add(acc, wasm_i32x4_mul(sub, wasm_i32x4_splat(b->scales[8 * h + 2 * k + half])));
+            }
+        }
+    }
+    v128_t sc = wasm_v128_load(b->scales);
+    v128_t offs = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(sc), wasm_v128_load(bs)),
+                                 wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(sc), wasm_v128_load(bs + 8)));
+    return wl_hsum_i32x4(wasm_i32x4_sub(acc, wasm_i32x4_shl(offs, 5)));
+}
+
+ALWAYS_INLINE float q6_K_row(int nb, const wl_block_q6_K *x, k_act y) {
+    float sum = 0.0f;
+    for (int b = 0; b < nb; b++) {
+        float isum = (float)q6_K_isum(&x[b], y.q + WL_QK_K * b, y.bsums + 16 * b);
+        sum += wl_fp16_to_fp32(x[b].d) * y.d[b] * isum;
+    }
+    return sum;
+}
+
+ALWAYS_INLINE void q6_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
+    for (int r = 0; r < 4; r++) out[r] = q6_K_row(nb, (const wl_block_q6_K *)(w + r * ws), y);
+}
+
 ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     const size_t bb = k_block_bytes(kind);
     const int nb = n / WL_QK_K;
@@ -548,6 +645,8 @@ ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
 ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const uint8_t *y, float *out) {
     if (kind < KIND_F32) tile_4x1(kind, n / WL_QK, w, ws, q8_act_at(y, n), out);
     else if (kind < KIND_Q2_K) float_4x1(kind, n, w, ws, (const float *)y, out);
+    else if (kind == KIND_Q4_K) q4_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
+    else if (kind == KIND_Q6_K) q6_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
     else k_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
 }
 

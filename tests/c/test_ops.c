@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fp16.h"
 #include "ops.h"
 #include "types.h"
 
@@ -177,7 +178,31 @@ static void test_f16_accumulator(void) {
     CHECK(isinf(big) && tiny == 0x1p-24f, "f16 rounding edges: %g %g", big, tiny);
 }
 
+/* The attention score kernel against its double-sum twin, and one by hand. */
+static void test_f16_dot_f32(void) {
+    enum { N = 131 };
+    uint16_t k[N];
+    float kf[N], q[N];
+    uint32_t x = 777u;
+    for (int i = 0; i < N; i++) {
+        x = x * 1664525u + 1013904223u;
+        kf[i] = (float)((int)(x >> 20) - 2048) / 512.0f;
+        q[i] = (float)((int)((x >> 8) & 4095) - 2048) / 1024.0f;
+    }
+    wl_type_get(WL_TYPE_F16)->from_float(kf, k, N);
+    double mag = 0.0;
+    for (int i = 0; i < N; i++) mag += fabs((double)wl_fp16_to_fp32(k[i]) * q[i]);
+    const float fast = wl_f16_dot_f32(k, q, N), ref = wl_f16_dot_f32_ref(k, q, N);
+    CHECK(fabs((double)fast - ref) <= 1e-5 * mag, "f16 . f32: %g vs ref %g", fast, ref);
+    /* (1, 2, 3) . (0.5, -1, 2) = 4.5, with a tail element past the lanes */
+    const float kh[3] = {1, 2, 3}, qh[3] = {0.5f, -1, 2};
+    uint16_t k3[3];
+    wl_type_get(WL_TYPE_F16)->from_float(kh, k3, 3);
+    CHECK(wl_f16_dot_f32(k3, qh, 3) == 4.5f, "f16 . f32 by hand: %g", wl_f16_dot_f32(k3, qh, 3));
+}
+
 int main(void) {
+    test_f16_dot_f32();
     test_norms();
     test_rope();
     test_softmax_and_acts();

@@ -5,7 +5,10 @@
  * agree within a few float ulps of sum |x*y|. Native builds have no SIMD
  * twin to compare, and say so. */
 #include <string.h>
+#include "../../src/fp16.h"
+#include "../../src/ops.h"
 #include "../../src/quant.h"
+#include "../../src/quant_simd.h"
 #include "../../src/types.h"
 #include "kernel_test.h"
 
@@ -87,8 +90,60 @@ static void test_block_quantizer(void) {
 }
 #endif
 
+#ifdef __wasm_simd128__
+/* Every one of the 65536 halves, eight per vector in every lane position:
+ * the fast conversion gives wl_fp16_to_fp32's bits (inf and NaN take the
+ * general path, subnormals and zeros the fast one). */
+static void test_fp16x8_conversion(void) {
+    int bad = 0;
+    for (uint32_t base = 0; base < 65536; base += 8) {
+        uint16_t h[8];
+        for (int k = 0; k < 8; k++) h[k] = (uint16_t)(base + (uint32_t)((k * 3) % 8));
+        v128_t lo, hi;
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(h), &lo, &hi);
+        float out[8];
+        wasm_v128_store(out, lo);
+        wasm_v128_store(out + 4, hi);
+        for (int k = 0; k < 8; k++) {
+            float want = wl_fp16_to_fp32(h[k]);
+            if (memcmp(&want, &out[k], 4) != 0 && bad++ < 5) {
+                CHECK(0, "half %04x: %a, want %a", h[k], out[k], want);
+            }
+        }
+    }
+    CHECK(bad == 0, "%d halves converted wrongly", bad);
+}
+
+/* The attention score kernel has F16's vec_dot bits when q holds f16
+ * values, so attention over an F16 cache is unchanged by it. */
+static void test_f16_dot_f32(void) {
+    enum { MAXN = 256 };
+    static float k32[MAXN], q[MAXN], qf[MAXN];
+    static uint16_t k16[MAXN], q16[MAXN];
+    const wl_type_traits *f16 = wl_type_get(WL_TYPE_F16);
+    uint32_t rng = 991;
+    const int lens[] = { 64, 80, 96, 128, 131, 256 };
+    for (int li = 0; li < 6; li++) {
+        int n = lens[li];
+        for (int iter = 0; iter < 20; iter++) {
+            fill_row(k32, n, &rng);
+            fill_row(q, n, &rng);
+            f16->from_float(k32, k16, n);
+            f16->from_float(q, q16, n);
+            f16->to_float(q16, qf, n);
+            float want = NAN;
+            f16->vec_dot(n, &want, k16, q16);
+            float got = wl_f16_dot_f32(k16, qf, n);
+            CHECK(memcmp(&got, &want, 4) == 0, "n=%d: f16 . f32 %a != vec_dot %a", n, got, want);
+        }
+    }
+}
+#endif
+
 int main(void) {
 #ifdef __wasm_simd128__
+    test_fp16x8_conversion();
+    test_f16_dot_f32();
     int n_types = 0;
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
