@@ -176,7 +176,16 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
     }
 
     hp->pooling = -1;
-    if (wl_arch_get_i64(meta, arch, "pooling_type", &v) && v >= 1 && v <= 3) hp->pooling = (int)v;
+    if (wl_arch_get_i64(meta, arch, "pooling_type", &v)) {
+        /* llama.cpp's RANK: a classifier head scores query/document pairs,
+         * which loading as an embedding model would silently turn into vectors. */
+        if (v == 4) {
+            return wl_fail(err, WL_ERR_UNSUPPORTED_ARCH,
+                           "%s.pooling_type = 4 (rank): rerankers are not supported; text generation "
+                           "and embedding models are", arch);
+        }
+        if (v >= 1 && v <= 3) hp->pooling = (int)v;
+    }
     hp->causal = 1;
 
     hp->norm = WL_NORM_RMS;

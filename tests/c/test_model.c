@@ -147,7 +147,7 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
 }
 
 /* bert / nomic-bert: post-norm encoder blocks with LayerNorm weights and biases. */
-static uint8_t *build_tiny_encoder(const char *arch, size_t *len) {
+static uint8_t *build_tiny_encoder(const char *arch, uint32_t pooling_type, size_t *len) {
     model_gguf w = {0};
     char key[128], name[64];
     const int nomic = !strcmp(arch, "nomic-bert");
@@ -162,7 +162,7 @@ static uint8_t *build_tiny_encoder(const char *arch, size_t *len) {
     mg_kv_u32(&w, KEY("attention.head_count"), 4);
     mg_kv_f32(&w, KEY("attention.layer_norm_epsilon"), 1e-12f);
     mg_kv_bool(&w, KEY("attention.causal"), 0);
-    mg_kv_u32(&w, KEY("pooling_type"), 1);
+    mg_kv_u32(&w, KEY("pooling_type"), pooling_type);
     if (nomic) mg_kv_f32(&w, KEY("rope.freq_base"), 1000.0f);
 #undef KEY
     tiny_spec s = base_spec; /* add_tensor only reads s.skip */
@@ -489,13 +489,26 @@ static float l2(const float *x, int n) {
     return (float)sqrt(s);
 }
 
+/* A reranker (pooling_type 4, rank) would load as an embedding model and
+ * return vectors where the caller expects relevance scores: refused. */
+static void test_reranker_refused(void) {
+    wl_error err = {0};
+    loaded l;
+    size_t len;
+    uint8_t *bytes = build_tiny_encoder("bert", 4, &len);
+    wl_status st = open_bytes(bytes, len, &l, &err);
+    CHECK(st == WL_ERR_UNSUPPORTED_ARCH && strstr(err.message, "pooling_type") && strstr(err.message, "rerank"),
+          "reranker: code %d '%s'", st, err.message);
+    unload(&l);
+}
+
 /* Encoders attend both ways: the first token's state depends on the last
  * token; decoders' does not. Pooling and normalization do what they say. */
 static void test_embeddings(const char *arch) {
     wl_error err = {0};
     loaded l;
     size_t len;
-    uint8_t *bytes = build_tiny_encoder(arch, &len);
+    uint8_t *bytes = build_tiny_encoder(arch, 1, &len);
     if (open_bytes(bytes, len, &l, &err) != WL_OK) {
         CHECK(0, "%s: load failed: %s", arch, err.message);
         unload(&l);
@@ -582,6 +595,7 @@ int main(void) {
     test_features_matter();
     test_embeddings("bert");
     test_embeddings("nomic-bert");
+    test_reranker_refused();
     test_decoder_embeddings();
     test_context_full();
     test_load_errors();
