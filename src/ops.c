@@ -302,9 +302,13 @@ float wl_f16_dot_f32(const uint16_t *k, const float *q, int n) {
 #endif
 }
 
+/* Floats of scratch that q in K's vec_dot_type takes. */
+static int64_t q_enc_floats(wl_type k_type, int head_dim_k) {
+    return ((int64_t)wl_row_size(wl_type_get(k_type)->vec_dot_type, head_dim_k) + 3) / 4;
+}
+
 int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v) {
-    const wl_type qt = wl_type_get(k_type)->vec_dot_type;
-    const int64_t q_floats = ((int64_t)wl_row_size(qt, head_dim_k) + 3) / 4;
+    const int64_t q_floats = q_enc_floats(k_type, head_dim_k);
     /* an F16 K also keeps q's f16 values as floats */
     const int64_t q32_floats = k_type == WL_TYPE_F16 ? head_dim_k : 0;
     const int64_t v_floats = v_type == WL_TYPE_F16 ? 0 : head_dim_v;
@@ -358,7 +362,7 @@ void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, floa
     const wl_type_traits *qt = wl_type_get(kt->vec_dot_type);
     qt->from_float(q, q_enc, h->head_dim_k);
     if (h->k_type == WL_TYPE_F16) {
-        q32 = (float *)q_enc + (wl_row_size(kt->vec_dot_type, h->head_dim_k) + 3) / 4;
+        q32 = (float *)q_enc + q_enc_floats(h->k_type, h->head_dim_k);
         qt->to_float(q_enc, q32, h->head_dim_k);
     }
     float M = -INFINITY, S = 0.0f;

@@ -159,6 +159,14 @@ static inline void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8
     }
 }
 
+/* Q4_K / Q5_K's mins term: sum over the 8 sub-blocks of m times the
+ * sub-block's activation sum (two Q8_K bsums of 16 each). */
+static inline int wl_q4_K_mins_dot(const int m[8], const int16_t bsums[16]) {
+    int s = 0;
+    for (int j = 0; j < 8; j++) s += m[j] * (bsums[2 * j] + bsums[2 * j + 1]);
+    return s;
+}
+
 /* ---- IQ4_NL, IQ4_XS (quant_iq4.c) ---- */
 extern const int8_t wl_iq4_levels[16]; /* the fixed non-linear levels */
 void iq4_nl_to_float(const void *src, float *dst, int64_t n);

@@ -340,13 +340,6 @@ void q4_K_from_float(const float *src, void *dst, int64_t n) {
     }
 }
 
-/* The mins' contribution: sum over sub-blocks of m * (sum of its 32 q8). */
-static inline int k4_mins_dot(const int m[8], const int16_t bsums[16]) {
-    int s = 0;
-    for (int j = 0; j < 8; j++) s += m[j] * (bsums[2 * j] + bsums[2 * j + 1]);
-    return s;
-}
-
 /* One Q4_K or Q5_K super-block (its 256 values already read, 0..31) against
  * Q8_K: the two formats differ only in how a value is read. Per 32-value
  * sub-block an exact integer sum times its 6-bit scale, then the mins term. */
@@ -361,7 +354,7 @@ static float k45_block_ref(const uint8_t *scales, uint16_t d16, uint16_t dmin16,
         isum += sc[sb] * sub;
     }
     float d = wl_fp16_to_fp32(d16) * y->d, dmin = wl_fp16_to_fp32(dmin16) * y->d;
-    return d * (float)isum - dmin * (float)k4_mins_dot(m, y->bsums);
+    return d * (float)isum - dmin * (float)wl_q4_K_mins_dot(m, y->bsums);
 }
 
 void q4_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
@@ -398,7 +391,7 @@ void q4_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * c + 1])));
         }
         float d = wl_fp16_to_fp32(x[i].d) * y[i].d, dmin = wl_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sum += d * (float)wl_hsum_i32x4(acc) - dmin * (float)k4_mins_dot(m, y[i].bsums);
+        sum += d * (float)wl_hsum_i32x4(acc) - dmin * (float)wl_q4_K_mins_dot(m, y[i].bsums);
     }
     *s = sum;
 #else
@@ -473,7 +466,7 @@ void q5_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(hi, wasm_i32x4_splat(sc[2 * c + 1])));
         }
         float d = wl_fp16_to_fp32(x[i].d) * y[i].d, dmin = wl_fp16_to_fp32(x[i].dmin) * y[i].d;
-        sum += d * (float)wl_hsum_i32x4(acc) - dmin * (float)k4_mins_dot(m, y[i].bsums);
+        sum += d * (float)wl_hsum_i32x4(acc) - dmin * (float)wl_q4_K_mins_dot(m, y[i].bsums);
     }
     *s = sum;
 #else

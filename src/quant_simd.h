@@ -36,19 +36,25 @@ static inline v128_t wl_fp16x4_to_f32x4(v128_t h) {
     return wasm_v128_or(wasm_v128_bitselect(infnan, scaled, special), sign);
 }
 
-/* Eight halves to floats, elements 0-3 in *lo and 4-7 in *hi, with the
- * same bits as wl_fp16x4_to_f32x4. Interleaving with zeros puts each half
- * at the top of its lane, so the sign is already in place and one shift
- * and mask give exponent and mantissa; only a vector holding an inf or NaN
- * (exponent 31, rare in activations and caches) needs the general path.
- * About half the operations of two wl_fp16x4_to_f32x4 calls: this runs
- * for every cached K and V element attention reads. */
-static inline v128_t wl_fp16_top_to_f32x4(v128_t top) {
-    v128_t em = wasm_v128_and(wasm_u32x4_shr(top, 3), wasm_i32x4_splat(0x0fffe000));
-    return wasm_v128_or(wasm_f32x4_mul(em, wasm_f32x4_splat(0x1p112f)),
-                        wasm_v128_and(top, wasm_i32x4_splat((int32_t)0x80000000u)));
+/* 8 halves (one v128) to two f32x4 (elements 0-3 in *lo, 4-7 in *hi) for
+ * halves known to be finite. Each half goes to the top of a 32-bit lane;
+ * an arithmetic shift by 3 then puts exponent+mantissa where a float keeps
+ * them (the sign copies are masked off, the sign bit stays) and * 2^112
+ * rebiases, exact for normals, subnormals and zero. Exponent 31 (inf/NaN)
+ * comes out wrong: callers check for it. */
+static inline void wl_fp16x8_finite_to_f32x4x2(v128_t h, v128_t *lo, v128_t *hi) {
+    const v128_t zero = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000u);
+    const v128_t scale = wasm_f32x4_splat(0x1p112f);
+    v128_t a = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
+    v128_t b = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
+    *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(a, 3), keep), scale);
+    *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(b, 3), keep), scale);
 }
 
+/* Eight halves to floats with the same bits as wl_fp16x4_to_f32x4, at
+ * about half its cost: the finite conversion above, and the general path
+ * only for a vector holding an inf or NaN (rare in activations and caches).
+ * This runs for every cached K and V element attention reads. */
 static inline void wl_fp16x8_to_f32x4x2(v128_t h, v128_t *lo, v128_t *hi) {
     const v128_t exp_mask = wasm_i16x8_splat(0x7c00);
     if (wasm_v128_any_true(wasm_i16x8_eq(wasm_v128_and(h, exp_mask), exp_mask))) {
@@ -56,9 +62,7 @@ static inline void wl_fp16x8_to_f32x4x2(v128_t h, v128_t *lo, v128_t *hi) {
         *hi = wl_fp16x4_to_f32x4(wasm_u32x4_extend_high_u16x8(h));
         return;
     }
-    const v128_t zero = wasm_i32x4_splat(0);
-    *lo = wl_fp16_top_to_f32x4(wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11));
-    *hi = wl_fp16_top_to_f32x4(wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15));
+    wl_fp16x8_finite_to_f32x4x2(h, lo, hi);
 }
 
 /* Q5's fifth bits as byte masks: 0xff in byte j of *lo (element j) and of

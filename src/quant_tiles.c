@@ -202,20 +202,6 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
  * that the shared driver can tell a kind's family. */
 enum { KIND_F32 = KIND_IQ4_NL + 1, KIND_F16, KIND_BF16 };
 
-/* 8 halves (one v128) to two f32x4. Each half goes to the top of a 32-bit
- * lane; an arithmetic shift by 3 then puts exponent+mantissa where a float
- * keeps them (sign copies are masked off) and * 2^112 rebiases, exact for
- * normals, subnormals and zero. Exponent 31 (inf/NaN) is not handled here:
- * the caller tracks the largest |h| and redoes such rows exactly. */
-ALWAYS_INLINE void f16x8_to_f32(v128_t h, v128_t *lo, v128_t *hi) {
-    const v128_t zero = wasm_i32x4_splat(0), keep = wasm_i32x4_splat((int32_t)0x8fffe000u);
-    const v128_t scale = wasm_f32x4_splat(0x1p112f);
-    v128_t a = wasm_i16x8_shuffle(zero, h, 0, 8, 1, 9, 2, 10, 3, 11);
-    v128_t b = wasm_i16x8_shuffle(zero, h, 4, 12, 5, 13, 6, 14, 7, 15);
-    *lo = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(a, 3), keep), scale);
-    *hi = wasm_f32x4_mul(wasm_v128_and(wasm_i32x4_shr(b, 3), keep), scale);
-}
-
 /* 8 weights starting at element i as two f32x4; *hmax tracks the F16 |h|. */
 ALWAYS_INLINE void load_float8(int kind, const uint8_t *w, int i, v128_t *lo, v128_t *hi, v128_t *hmax) {
     if (kind == KIND_F32) {
@@ -228,8 +214,9 @@ ALWAYS_INLINE void load_float8(int kind, const uint8_t *w, int i, v128_t *lo, v1
         *hi = wasm_i16x8_shuffle(zero, b, 4, 12, 5, 13, 6, 14, 7, 15);
     } else {
         v128_t h = wasm_v128_load(w + 2 * i);
+        /* inf/NaN convert wrongly here: the caller redoes such rows exactly */
         *hmax = wasm_u16x8_max(*hmax, wasm_v128_and(h, wasm_i16x8_splat(0x7fff)));
-        f16x8_to_f32(h, lo, hi);
+        wl_fp16x8_finite_to_f32x4x2(h, lo, hi);
     }
 }
 
@@ -536,8 +523,7 @@ ALWAYS_INLINE float q4_K_row(int nb, const wl_block_q4_K *x, k_act y) {
         const int16_t *bs = y.bsums + 16 * b;
         int sc[8], m[8];
         wl_q4_K_unpack_scales(x[b].scales, sc, m);
-        int mins = 0;
-        for (int j = 0; j < 8; j++) mins += m[j] * (bs[2 * j] + bs[2 * j + 1]);
+        const int mins = wl_q4_K_mins_dot(m, bs);
         float isum = (float)wl_hsum_i32x4(q4_K_isum(&x[b], sc, y.q + WL_QK_K * b));
         float d = wl_fp16_to_fp32(x[b].d) * y.d[b], dmin = wl_fp16_to_fp32(x[b].dmin) * y.d[b];
         sum += d * isum - dmin * (float)mins;
