@@ -83,7 +83,8 @@ async function main() {
   const rows = [];
   for (const file of files) {
     const name = path.basename(file).replace(/^ggml-vocab-/, '').replace(/\.gguf$/, '');
-    const md = parseGGUF(new Uint8Array(fs.readFileSync(file)), { allowNoData: true }).metadata;
+    // Packed string arrays, as loadModel reads them.
+    const md = parseGGUF(new Uint8Array(fs.readFileSync(file)), { allowNoData: true, packStrings: true }).metadata;
     const load = best(1, () => createTokenizer(md));
     const tok = load.result;
     // First run is cold (empty word cache), later runs warm; report both.

@@ -17,6 +17,7 @@
  */
 import { Template, Environment, Interpreter, tokenize as jinjaTokenize, parse as jinjaParse } from '@huggingface/jinja';
 import { WasmllmError } from './errors.js';
+import { GGUFStringArray, asStringArray, stringAt } from './gguf-strings.js';
 
 const TEMPLATE_KEY = 'tokenizer.chat_template';
 
@@ -133,10 +134,8 @@ export function getChatTemplate(metadata, name) {
  */
 function tokenTextById(metadata, idKey) {
   const id = metadata.get(idKey);
-  const tokens = metadata.get('tokenizer.ggml.tokens');
-  if (typeof id !== 'number' || !Array.isArray(tokens)) return '';
-  if (!Number.isInteger(id) || id < 0 || id >= tokens.length) return '';
-  return tokens[id];
+  if (typeof id !== 'number') return '';
+  return stringAt(metadata.get('tokenizer.ggml.tokens'), id) ?? '';
 }
 
 /**
@@ -670,8 +669,8 @@ export function detectStops(source, metadata) {
   const cached = state.stops.get(source);
   if (cached) return cached;
 
-  const tokens = metadata.get('tokenizer.ggml.tokens');
-  const vocab = Array.isArray(tokens) ? tokens : [];
+  // Packed (GGUFStringArray): the vocabulary is searched by bytes, not decoded.
+  const vocab = asStringArray(metadata.get('tokenizer.ggml.tokens')) ?? GGUFStringArray.from([]);
   const types = metadata.get('tokenizer.ggml.token_type');
   /** @type {Set<string>} */
   const strings = new Set();
@@ -689,20 +688,19 @@ export function detectStops(source, metadata) {
     const id = metadata.get(`tokenizer.ggml.${key}_token_id`);
     if (typeof id === 'number' && Number.isInteger(id) && id >= 0 && id < vocab.length) {
       ids.add(id);
-      strings.add(vocab[id]);
+      strings.add(/** @type {string} */ (vocab.get(id)));
     }
   }
   // Markers the vocabulary has as control tokens end a turn even when the
   // template doesn't write them (e.g. Llama 3's <|eom_id|> after a tool call).
   const wanted = new Set(END_OF_TURN_MARKERS.filter((m) => !TEMPLATE_ONLY_MARKERS.has(m) || strings.has(m)));
   for (const s of strings) wanted.add(s);
-  for (let id = 0; id < vocab.length; id++) {
-    if (!wanted.has(vocab[id])) continue;
+  for (const [id, text] of vocab.findAll(wanted)) {
     const type = types ? types[id] : 3;
     const special = type === 3 || type === 4; // control or user-defined
-    if (strings.has(vocab[id]) || special) {
+    if (strings.has(text) || special) {
       ids.add(id);
-      strings.add(vocab[id]);
+      strings.add(text);
     }
   }
   const result = { stopStrings: [...strings].filter(Boolean), stopTokenIds: [...ids].sort((a, b) => a - b) };

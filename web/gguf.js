@@ -6,6 +6,9 @@
  */
 import { WasmllmError } from './errors.js';
 import { GGML_TYPES } from './gguf-types.js';
+import { GGUFStringArray, isWellFormedUtf8, wellFormedUtf8 } from './gguf-strings.js';
+
+export { GGUFStringArray } from './gguf-strings.js';
 
 export const GGUF_MAGIC = 0x46554747; // "GGUF" little-endian
 export const VT = Object.freeze({
@@ -20,10 +23,14 @@ const TYPED_ARRAY = {
 
 /** Thrown (internally) when a header needs more bytes than the prefix given. */
 export class NeedMoreBytes extends WasmllmError {
-  /** @param {number} needed */
-  constructor(needed) {
+  /**
+   * @param {number} needed the least prefix that could get past this point
+   * @param {number} [guess] a prefix that probably holds the whole header (readGGUFHeader asks for it)
+   */
+  constructor(needed, guess = needed) {
     super('ERR_TRUNCATED', `GGUF header needs at least ${needed} bytes`);
     this.needed = needed;
+    this.guess = guess;
   }
 }
 
@@ -32,21 +39,25 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const utf8Lenient = new TextDecoder('utf-8', { ignoreBOM: true });
 
 class Cursor {
-  /** @param {Uint8Array} bytes @param {number} totalSize */
-  constructor(bytes, totalSize) {
+  /** @param {Uint8Array} bytes @param {number} totalSize @param {boolean} packStrings */
+  constructor(bytes, totalSize, packStrings) {
     this.bytes = bytes;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     this.pos = 0;
     this.totalSize = totalSize;
+    this.packStrings = packStrings;
+    // TextDecoder refuses views of shared memory (the threaded build's heap):
+    // strings are copied out first, so a header can be parsed in place there.
+    this.shared = typeof SharedArrayBuffer !== 'undefined' && bytes.buffer instanceof SharedArrayBuffer;
   }
 
-  /** @param {number} n @param {string} what */
-  need(n, what) {
+  /** @param {number} n @param {string} what @param {number} [guess] see NeedMoreBytes */
+  need(n, what, guess) {
     const end = this.pos + n;
     if (!Number.isSafeInteger(end) || end > this.totalSize) {
       throw new WasmllmError('ERR_TRUNCATED', `GGUF truncated: ${what} needs ${n} bytes at offset ${this.pos}, file has ${this.totalSize}`);
     }
-    if (end > this.bytes.length) throw new NeedMoreBytes(end);
+    if (end > this.bytes.length) throw new NeedMoreBytes(end, Math.max(end, guess ?? 0));
   }
   u8() { this.need(1, 'u8'); return this.view.getUint8(this.pos++); }
   u32() { this.need(4, 'u32'); const v = this.view.getUint32(this.pos, true); this.pos += 4; return v; }
@@ -60,11 +71,21 @@ class Cursor {
     }
     return Number(v);
   }
+  /**
+   * A string's u64 length at `p`, read without a BigInt (this runs once or
+   * twice per vocabulary entry). Checked like u64(): past 2^53 is refused.
+   * @param {number} p @param {string} what
+   */
+  len64At(p, what) {
+    const lo = this.view.getUint32(p, true), hi = this.view.getUint32(p + 4, true);
+    if (hi > 0x1fffff) throw new WasmllmError('ERR_TRUNCATED', `GGUF ${what} is larger than the file could hold`);
+    return hi * 4294967296 + lo;
+  }
   /** @param {string} what @param {boolean} strict */
   str(what, strict = false) {
     const len = this.u64(`${what} length`);
     this.need(len, what);
-    const slice = this.bytes.subarray(this.pos, this.pos + len);
+    const slice = this.shared ? this.bytes.slice(this.pos, this.pos + len) : this.bytes.subarray(this.pos, this.pos + len);
     this.pos += len;
     if (!strict) return utf8Lenient.decode(slice);
     try {
@@ -103,6 +124,72 @@ function bigToNumber(b) {
   return b >= BigInt(Number.MIN_SAFE_INTEGER) && b <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(b) : b;
 }
 
+/**
+ * Throws what Cursor.need throws for element i of a string array (the
+ * messages are built only here: per element they would be garbage). A miss
+ * here would come back for every later element, so the guess extrapolates
+ * the whole array from the elements so far: a prefix read then grows once
+ * instead of doubling through several sizes.
+ * @param {Cursor} c @param {string} key @param {number} start @param {number} i @param {number} count
+ * @param {number} n @param {string} part
+ */
+function needForString(c, key, start, i, count, n, part) {
+  const guess = i > 0 ? c.pos + Math.ceil((count - i) * ((c.pos - start) / i) * 1.25) + (1 << 20) : undefined;
+  c.need(n, `${key}[${i}]${part}`, guess);
+}
+
+/**
+ * An array of `count` strings as one GGUFStringArray. Two passes over the
+ * length-prefixed elements: the first checks every length against the bytes
+ * present and sums them (throwing NeedMoreBytes before anything is
+ * allocated), the second copies the bytes into one exact-size buffer; no JS
+ * string or per-element object is made.
+ * @param {Cursor} c @param {string} key @param {number} count
+ */
+function readPackedStrings(c, key, count) {
+  const { bytes } = c;
+  const start = c.pos;
+  let total = 0;
+  /** @type {Map<number, Uint8Array> | null} elements that are not well-formed UTF-8, made so */
+  let fixes = null;
+  const end = Math.min(bytes.length, c.totalSize);
+  for (let i = 0; i < count; i++) {
+    if (c.pos + 8 > end) needForString(c, key, start, i, count, 8, ' length');
+    const len = c.len64At(c.pos, key);
+    c.pos += 8;
+    if (c.pos + len > end) needForString(c, key, start, i, count, len, '');
+    if (isWellFormedUtf8(bytes, c.pos, c.pos + len)) {
+      total += len;
+    } else {
+      const fixed = wellFormedUtf8(bytes, c.pos, c.pos + len);
+      (fixes ??= new Map()).set(i, fixed);
+      total += fixed.length;
+    }
+    c.pos += len;
+  }
+  if (total > 0xffffffff) throw new WasmllmError('ERR_BAD_VALUE', `GGUF array ${key} holds more than 4 GiB of text`);
+  const out = new Uint8Array(total);
+  const offsets = new Uint32Array(count + 1);
+  let p = start, at = 0;
+  for (let i = 0; i < count; i++) {
+    const len = c.len64At(p, key);
+    p += 8;
+    const fixed = fixes?.get(i);
+    if (fixed) {
+      out.set(fixed, at);
+      at += fixed.length;
+    } else if (len > 32) {
+      out.set(bytes.subarray(p, p + len), at);
+      at += len;
+    } else {
+      for (let k = 0; k < len; k++) out[at++] = bytes[p + k]; // short: cheaper than a subarray per element
+    }
+    p += len;
+    offsets[i + 1] = at;
+  }
+  return new GGUFStringArray(out, offsets);
+}
+
 /** @param {Cursor} c @param {string} key @param {number} depth */
 function readArray(c, key, depth) {
   if (depth > 8) throw new WasmllmError('ERR_BAD_VALUE', `GGUF key ${key}: arrays nested too deep`);
@@ -111,6 +198,7 @@ function readArray(c, key, depth) {
   if (type === VT.STRING) {
     // Each string has at least its 8-byte length: reject impossible counts first.
     c.need(count * 8, `array ${key}`);
+    if (c.packStrings) return readPackedStrings(c, key, count);
     const out = new Array(count);
     for (let i = 0; i < count; i++) out[i] = c.str(`${key}[${i}]`);
     return out;
@@ -139,15 +227,24 @@ function readArray(c, key, depth) {
  */
 
 /**
+ * @typedef {{ totalSize?: number, allowNoData?: boolean, packStrings?: boolean }} ParseOptions
+ *   packStrings: arrays of strings come back as GGUFStringArray (packed UTF-8,
+ *   `.length`, `.get(i)`, iteration) instead of string[]; the model loader uses
+ *   this, since a large vocabulary as JS strings costs tens of MB at load
+ */
+
+/**
  * Parses a GGUF header from `bytes`, which may be a prefix of a file of
  * `totalSize` bytes; throws NeedMoreBytes if the prefix is too short.
+ * Arrays of strings are string[] unless `packStrings` is set. `bytes` may be
+ * a view of shared memory (e.g. the wasm heap): nothing returned refers to it.
  * @param {Uint8Array} bytes
- * @param {{ totalSize?: number, allowNoData?: boolean }} [options]
+ * @param {ParseOptions} [options]
  * @returns {GGUFHeader}
  */
 export function parseGGUF(bytes, options = {}) {
   const totalSize = options.totalSize ?? bytes.length;
-  const c = new Cursor(bytes, totalSize);
+  const c = new Cursor(bytes, totalSize, !!options.packStrings);
   if (totalSize < 4 || (bytes.length >= 4 && c.view.getUint32(0, true) !== GGUF_MAGIC)) {
     throw new WasmllmError('ERR_BAD_MAGIC', 'not a GGUF file (the first bytes are not "GGUF")');
   }
@@ -226,19 +323,22 @@ export function parseGGUF(bytes, options = {}) {
 /**
  * Reads just enough of a source to parse its header, growing the prefix
  * as needed. `readPrefix(n)` resolves to the first n bytes (or all, if shorter).
+ * Each prefix read is a new buffer that lingers until collected, so a miss
+ * inside a large string array jumps to the parser's guess of the whole
+ * header rather than doubling through several sizes.
  * @param {(n: number) => Promise<Uint8Array>} readPrefix
  * @param {number} totalSize
- * @param {{ allowNoData?: boolean }} [options]
+ * @param {{ allowNoData?: boolean, packStrings?: boolean }} [options]
  */
 export async function readGGUFHeader(readPrefix, totalSize, options = {}) {
   let n = Math.min(totalSize, 1 << 20);
   for (;;) {
     const bytes = await readPrefix(n);
     try {
-      return parseGGUF(bytes, { totalSize, allowNoData: options.allowNoData });
+      return parseGGUF(bytes, { totalSize, allowNoData: options.allowNoData, packStrings: options.packStrings });
     } catch (e) {
       if (!(e instanceof NeedMoreBytes) || n >= totalSize) throw e;
-      n = Math.min(totalSize, Math.max(e.needed, n * 2));
+      n = Math.min(totalSize, Math.max(e.needed, e.guess > e.needed ? e.guess : n * 2));
     }
   }
 }

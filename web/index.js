@@ -8,7 +8,7 @@
  */
 export { loadModel, Model, Session } from './model.js';
 export { WasmllmError } from './errors.js';
-export { parseGGUF, readGGUFHeader } from './gguf.js';
+export { parseGGUF, readGGUFHeader, GGUFStringArray } from './gguf.js';
 export { readHeaders } from './sources.js';
 export { createTokenizer } from './tokenizer/index.js';
 export { defaultThreadCount, canUseThreads } from './wasm-loader.js';

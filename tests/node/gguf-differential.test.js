@@ -2,7 +2,8 @@
 // twice, in JS and in C, and both must refuse the same files). Every
 // single-byte mutation and every prefix of small valid and hostile files goes
 // through web/gguf.js and through wl_file_open in the wasm st build; they must
-// agree on accept versus reject, with and without allow_no_data. (Which code
+// agree on accept versus reject, with and without allow_no_data, and JS's
+// packStrings mode must give the same outcome as its string[] mode. (Which code
 // they name may differ when a mutation breaks two rules at once: each parser
 // reports the first it checks.)
 import { test } from 'node:test';
@@ -56,14 +57,21 @@ test('web/gguf.js and the C parser accept and reject the same files',
       m._wl_free(p);
       return file !== 0;
     };
-    const jsAccepts = (bytes, allowNoData) => {
+    const jsOutcome = (bytes, options) => {
       try {
-        parseGGUF(bytes, { allowNoData });
-        return true;
+        parseGGUF(bytes, options);
+        return 'accept';
       } catch (e) {
         if (!e.code) throw e; // a crash, not a refusal
-        return false;
+        return e.code;
       }
+    };
+    // The loader parses with packStrings (string arrays packed): both JS modes must refuse alike.
+    const jsAccepts = (bytes, allowNoData) => {
+      const plain = jsOutcome(bytes, { allowNoData });
+      const packed = jsOutcome(bytes, { allowNoData, packStrings: true });
+      if (plain !== packed) assert.fail(`packStrings changes the outcome (${plain} vs ${packed}) on ${Buffer.from(bytes).toString('hex')}`);
+      return plain === 'accept';
     };
     const files = [...validCases(), ...hostileCases()].filter((c) => c.shards.length === 1).map((c) => c.shards[0]);
     let checked = 0, accepted = 0;

@@ -55,6 +55,8 @@ function openWithC(m, shards) {
 test('web/gguf.js rejects every hostile single file with its code', () => {
   for (const c of hostileCases().filter((h) => h.shards.length === 1)) {
     assert.throws(() => parseGGUF(c.shards[0]), (e) => e.code === c.code, `${c.name}: ${c.why}`);
+    // The model loader's mode (string arrays packed) checks the same things.
+    assert.throws(() => parseGGUF(c.shards[0], { packStrings: true }), (e) => e.code === c.code, `${c.name} (packStrings): ${c.why}`);
   }
 });
 

@@ -76,9 +76,9 @@ describe('same as native llama.cpp (node-llama-cpp)', { skip: refMissing }, () =
         assert.equal(tok.addEos, native.shouldAppendEosToken(), 'add_eos');
         assert.equal(tok.nl ?? -1, native.tokenNl(), 'newline token');
         for (let id = 0; id < tok.nVocab; id++) {
-          if (tok.isEog(id) !== native.isEogToken(id)) assert.fail(`isEog(${id} ${JSON.stringify(tok.tokens[id])})`);
+          if (tok.isEog(id) !== native.isEogToken(id)) assert.fail(`isEog(${id} ${JSON.stringify(tok.tokens.get(id))})`);
           if (tok.tokenAttrs[id] !== native.getTokenAttributes(id)) {
-            assert.fail(`attributes of ${id} ${JSON.stringify(tok.tokens[id])}: ${tok.tokenAttrs[id]} vs ${native.getTokenAttributes(id)}`);
+            assert.fail(`attributes of ${id} ${JSON.stringify(tok.tokens.get(id))}: ${tok.tokenAttrs[id]} vs ${native.getTokenAttributes(id)}`);
           }
         }
         const texts = [shakespeare(), ...variedCorpus(), ...SPECIAL_TEXTS];

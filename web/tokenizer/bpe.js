@@ -2,14 +2,20 @@
  * Byte-level BPE (tokenizer.ggml.model = "gpt2"): pre-tokenize, map each
  * word's UTF-8 bytes through GPT-2's byte<->unicode table, then apply merges
  * lowest rank first (ties: leftmost), as llama.cpp's llm_tokenizer_bpe does.
- * Symbols carry token ids, so a merge lookup is one Map read keyed by the
- * packed id pair; words already seen come from a cache.
+ * Symbols carry token ids, so a merge lookup is one MergeTable read keyed
+ * by the id pair; words already seen come from a cache. The merge table is
+ * built from the packed merge strings' bytes, so loading a 150k-merge
+ * vocabulary makes no string per merge.
  */
 import { WasmllmError } from '../errors.js';
+import { asStringArray } from '../gguf-strings.js';
 import { MinHeap } from './heap.js';
 import { createPreTokenizer } from './pretokenize.js';
-import { PairMap } from './pair-map.js';
+import { MergeTable } from './merge-table.js';
 import { WordCache } from './word-cache.js';
+import { utf8Into } from './utf8.js';
+
+export { utf8Into } from './utf8.js';
 
 const TWO32 = 4294967296;
 
@@ -31,34 +37,6 @@ export function unicodeToByteTable() {
   return inv;
 }
 
-/**
- * Encodes a well-formed string as UTF-8 into buf (grown as needed).
- * @param {string} s @param {{ buf: Uint8Array }} scratch @returns {number} byte count
- */
-export function utf8Into(s, scratch) {
-  const need = s.length * 3;
-  if (scratch.buf.length < need) scratch.buf = new Uint8Array(Math.max(need, scratch.buf.length * 2));
-  const buf = scratch.buf;
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    let c = s.charCodeAt(i);
-    if (c < 0x80) { buf[n++] = c; continue; }
-    if (c < 0x800) { buf[n++] = 0xc0 | (c >> 6); buf[n++] = 0x80 | (c & 63); continue; }
-    if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
-      const d = s.charCodeAt(i + 1);
-      if (d >= 0xdc00 && d <= 0xdfff) {
-        c = ((c - 0xd800) << 10) + (d - 0xdc00) + 0x10000;
-        i++;
-        buf[n++] = 0xf0 | (c >> 18); buf[n++] = 0x80 | ((c >> 12) & 63);
-        buf[n++] = 0x80 | ((c >> 6) & 63); buf[n++] = 0x80 | (c & 63);
-        continue;
-      }
-    }
-    buf[n++] = 0xe0 | (c >> 12); buf[n++] = 0x80 | ((c >> 6) & 63); buf[n++] = 0x80 | (c & 63);
-  }
-  return n;
-}
-
 export class BpeModel {
   /**
    * @param {import('./vocab.js').Vocab} vocab
@@ -68,46 +46,47 @@ export class BpeModel {
     this.vocab = vocab;
     this.ignoreMerges = !!rule.flags.ignoreMerges;
     this.preTokenize = createPreTokenizer(rule.regexes);
-    const { tokenToId } = vocab;
-    const nVocab = vocab.tokens.length;
-    this.nVocab = nVocab;
+    const { table } = vocab;
+    this.nVocab = vocab.nVocab;
 
-    const merges = vocab.metadata.get('tokenizer.ggml.merges');
-    if (!Array.isArray(merges)) throw new WasmllmError('ERR_TOKENIZER', 'BPE vocabulary has no tokenizer.ggml.merges string array');
+    const merges = asStringArray(vocab.metadata.get('tokenizer.ggml.merges'));
+    if (!merges) throw new WasmllmError('ERR_TOKENIZER', 'BPE vocabulary has no tokenizer.ggml.merges string array');
+    const nMerges = merges.length;
     /** (left id, right id) -> rank */
-    this.pairRank = new PairMap(merges.length);
-    this.mergeLeft = new Int32Array(merges.length);
-    this.mergeRight = new Int32Array(merges.length);
+    this.merges = new MergeTable(nMerges);
     // Id of each merge's result, looked up on first use (-2: not yet). A merge
     // whose result is not a token still merges; the symbol then falls back
     // to single-character tokens, as in llama.cpp.
-    this.mergeResult = new Int32Array(merges.length).fill(-2);
-    // Token texts indexed so each merge's halves are looked up in place.
-    const index = new WordCache(WordCache.bitsFor(nVocab));
-    for (let id = nVocab - 1; id >= 0; id--) {
-      const t = vocab.tokens[id];
-      const h = WordCache.hash(t, 0, t.length);
-      if (index.get(t, 0, t.length, h) === undefined) index.set(t, h, id); // a repeated text means its last id
-    }
-    for (let i = 0; i < merges.length; i++) {
-      const m = merges[i];
-      const sp = typeof m === 'string' ? m.indexOf(' ', 1) : -1;
-      if (sp < 0) throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(m)} is not two tokens separated by a space`);
-      const l = index.get(m, 0, sp, WordCache.hash(m, 0, sp));
-      const r = index.get(m, sp + 1, m.length, WordCache.hash(m, sp + 1, m.length));
-      if (l === undefined || r === undefined) {
-        const left = m.slice(0, sp), right = m.slice(sp + 1);
-        const missing = l === undefined ? left : right;
+    this.mergeResult = new Int32Array(nMerges).fill(-2);
+    const { bytes, offsets } = merges;
+    for (let i = 0; i < nMerges; i++) {
+      const a = offsets[i], b = offsets[i + 1];
+      // The first space after the first character (llama.cpp: find(' ', 1)).
+      // Bytes after a multi-byte lead are never 0x20, so byte a + 1 on is the same search.
+      let sp = a + 1;
+      while (sp < b && bytes[sp] !== 0x20) sp++;
+      if (sp >= b) throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(merges.get(i))} is not two tokens separated by a space`);
+      const l = table.idOfBytes(bytes, a, sp);
+      const r = table.idOfBytes(bytes, sp + 1, b);
+      if (l < 0 || r < 0) {
+        const m = /** @type {string} */ (merges.get(i));
+        const cut = m.indexOf(' ', 1);
+        const missing = l < 0 ? m.slice(0, cut) : m.slice(cut + 1);
         throw new WasmllmError('ERR_TOKENIZER', `BPE merge #${i} ${JSON.stringify(m)} references ${JSON.stringify(missing)}, which is not in the vocabulary`);
       }
-      this.pairRank.addIfAbsent(l, r, i); // first occurrence wins, as llama.cpp
-      this.mergeLeft[i] = l;
-      this.mergeRight[i] = r;
+      this.merges.add(i, l, r);
     }
 
     this.byteChars = byteToUnicodeTable();
     this.byteToId = new Int32Array(256);
-    for (let b = 0; b < 256; b++) this.byteToId[b] = tokenToId.get(this.byteChars[b]) ?? -1;
+    for (let b = 0; b < 256; b++) this.byteToId[b] = table.idOf(this.byteChars[b]);
+    // Printable ASCII bytes as one-character tokens: the fallback for a merged symbol that is no token.
+    this.asciiIds = new Int32Array(128).fill(-1);
+    for (let b = 0x21; b <= 0x7e; b++) this.asciiIds[b] = table.idOf(String.fromCharCode(b));
+    // UTF-8 of each byte's printable character (ignore_merges looks up a word's whole byte-level text).
+    const encoder = new TextEncoder();
+    this.byteCharUtf8 = this.byteChars.map((ch) => encoder.encode(ch));
+    this.wordText = new Uint8Array(256);
 
     this.scratch = { buf: new Uint8Array(256) };
     this.heap = new MinHeap(256);
@@ -148,12 +127,18 @@ export class BpeModel {
   encodeWord(word) {
     const nBytes = utf8Into(word, this.scratch);
     const bytes = this.scratch.buf;
-    const { tokenToId } = this.vocab;
+    const { table } = this.vocab;
     if (this.ignoreMerges) {
-      let encoded = '';
-      for (let i = 0; i < nBytes; i++) encoded += this.byteChars[bytes[i]];
-      const whole = tokenToId.get(encoded);
-      if (whole !== undefined) return [whole];
+      // The word's byte-level text (at most 2 UTF-8 bytes per byte), looked up whole.
+      if (this.wordText.length < nBytes * 2) this.wordText = new Uint8Array(nBytes * 4);
+      const text = this.wordText;
+      let n = 0;
+      for (let i = 0; i < nBytes; i++) {
+        const u = this.byteCharUtf8[bytes[i]];
+        for (let k = 0; k < u.length; k++) text[n++] = u[k];
+      }
+      const whole = table.idOfBytes(text, 0, n);
+      if (whole >= 0) return [whole];
     }
     this.#growSymbols(nBytes);
     const { id, len, prev, next, start } = this.sym;
@@ -177,10 +162,7 @@ export class BpeModel {
       len[left] += len[right];
       len[right] = 0;
       let merged = this.mergeResult[rank];
-      if (merged === -2) {
-        const { tokens } = this.vocab;
-        merged = this.mergeResult[rank] = tokenToId.get(tokens[this.mergeLeft[rank]] + tokens[this.mergeRight[rank]]) ?? -1;
-      }
+      if (merged === -2) merged = this.mergeResult[rank] = table.idOfPair(this.merges.left[rank], this.merges.right[rank]);
       id[left] = merged;
       next[left] = next[right];
       if (next[right] >= 0) prev[next[right]] = left;
@@ -194,10 +176,7 @@ export class BpeModel {
       // Not a token: each byte that is a one-character token on its own.
       for (let k = start[i]; k < start[i] + len[i]; k++) {
         const b = bytes[k];
-        if (b >= 0x21 && b <= 0x7e) {
-          const t = tokenToId.get(String.fromCharCode(b));
-          if (t !== undefined) ids.push(t);
-        }
+        if (b < 0x80 && this.asciiIds[b] >= 0) ids.push(this.asciiIds[b]);
       }
     }
     return ids;
@@ -208,7 +187,7 @@ export class BpeModel {
     const { id, len } = this.sym;
     const a = id[l], b = id[r];
     if (a < 0 || b < 0) return;
-    const rank = this.pairRank.get(a, b);
+    const rank = this.merges.get(a, b);
     if (rank < 0) return;
     this.heap.push(rank * TWO32 + l, r, len[l] + len[r]);
   }

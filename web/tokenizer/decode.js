@@ -13,20 +13,23 @@ import { unicodeToByteTable } from './bpe.js';
 const utf8 = new TextEncoder();
 const EMPTY = new Uint8Array(0);
 
-/** Renders pieces of one vocabulary (cached per id, special tokens shown). */
+/**
+ * Renders pieces of one vocabulary straight from its packed UTF-8, cached per
+ * id once rendered (special tokens shown; the cache holds only ids seen).
+ */
 export class PieceRenderer {
   /** @param {import('./vocab.js').Vocab} vocab */
   constructor(vocab) {
     this.vocab = vocab;
-    /** @type {(Uint8Array | undefined)[]} */
-    this.cache = new Array(vocab.tokens.length);
+    /** @type {Map<number, Uint8Array>} */
+    this.cache = new Map();
     this.u2b = vocab.type === 'bpe' ? unicodeToByteTable() : null;
   }
 
   /** @param {number} id */
   #check(id) {
-    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.tokens.length) {
-      throw new WasmllmError('ERR_TOKENIZER', `token id ${id} is out of range (vocabulary has ${this.vocab.tokens.length} tokens)`);
+    if (!Number.isInteger(id) || id < 0 || id >= this.vocab.nVocab) {
+      throw new WasmllmError('ERR_TOKENIZER', `token id ${id} is out of range (vocabulary has ${this.vocab.nVocab} tokens)`);
     }
   }
 
@@ -39,39 +42,62 @@ export class PieceRenderer {
     this.#check(id);
     const attr = this.vocab.attrs[id];
     if (!special && (attr & (ATTR.UNKNOWN | ATTR.CONTROL))) return EMPTY;
-    let p = this.cache[id];
-    if (p === undefined) p = this.cache[id] = this.#render(id, attr);
+    let p = this.cache.get(id);
+    if (p === undefined) this.cache.set(id, p = this.#render(id, attr));
     return p;
   }
 
   /** @param {number} id @param {number} attr */
   #render(id, attr) {
-    const text = this.vocab.tokens[id];
-    if (attr & (ATTR.UNKNOWN | ATTR.CONTROL | ATTR.USER_DEFINED)) return utf8.encode(text);
+    const { bytes, offsets } = this.vocab.texts;
+    const a = offsets[id], b = offsets[id + 1];
+    if (attr & (ATTR.UNKNOWN | ATTR.CONTROL | ATTR.USER_DEFINED)) return bytes.slice(a, b);
     if (attr & ATTR.NORMAL) {
-      if (this.u2b) return this.#byteLevel(text);
-      return utf8.encode(text.replaceAll('\u2581', ' '));
+      if (this.u2b) return this.#byteLevel(id, bytes, a, b);
+      return spaceMarksToSpaces(bytes, a, b);
     }
     if (attr & ATTR.BYTE) {
-      const v = parseInt(text.slice(3, 5), 16);
+      const v = parseInt(this.vocab.table.text(id).slice(3, 5), 16);
       return Uint8Array.of(Number.isNaN(v) ? 0 : v);
     }
     return EMPTY;
   }
 
-  /** GPT-2 byte-level alphabet back to bytes (llama_decode_text). @param {string} text */
-  #byteLevel(text) {
+  /**
+   * GPT-2 byte-level alphabet back to bytes (llama_decode_text), reading the
+   * token's code points from its UTF-8.
+   * @param {number} id @param {Uint8Array} bytes @param {number} a @param {number} b
+   */
+  #byteLevel(id, bytes, a, b) {
     const out = [];
-    for (const ch of text) {
-      const cp = ch.codePointAt(0);
-      const b = cp < this.u2b.length ? this.u2b[cp] : -1;
-      if (b >= 0) { out.push(b); continue; }
-      // llama.cpp's marker for a character outside the alphabet
-      const hex = Array.from(utf8.encode(ch), (x) => x.toString(16).padStart(2, '0')).join('');
-      out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${text}]`));
+    for (let i = a; i < b;) {
+      const c = bytes[i];
+      const n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+      const cp = n === 1 ? c : n === 2 ? ((c & 0x1f) << 6) | (bytes[i + 1] & 63)
+        : n === 3 ? ((c & 0x0f) << 12) | ((bytes[i + 1] & 63) << 6) | (bytes[i + 2] & 63)
+          : ((c & 0x07) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
+      const u = cp < this.u2b.length ? this.u2b[cp] : -1;
+      if (u >= 0) {
+        out.push(u);
+      } else {
+        // llama.cpp's marker for a character outside the alphabet
+        const hex = Array.from(bytes.subarray(i, i + n), (x) => x.toString(16).padStart(2, '0')).join('');
+        out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${this.vocab.table.text(id)}]`));
+      }
+      i += n;
     }
     return Uint8Array.from(out);
   }
+}
+
+/** SentencePiece's U+2581 (E2 96 81) as a space. @param {Uint8Array} bytes @param {number} a @param {number} b */
+function spaceMarksToSpaces(bytes, a, b) {
+  const out = new Uint8Array(b - a);
+  let n = 0;
+  for (let i = a; i < b; i++) {
+    if (bytes[i] === 0xe2 && i + 2 < b && bytes[i + 1] === 0x96 && bytes[i + 2] === 0x81) { out[n++] = 0x20; i += 2; } else out[n++] = bytes[i];
+  }
+  return n === out.length ? out : out.slice(0, n);
 }
 
 /**

@@ -53,7 +53,7 @@ export function toWellFormed(s) {
  * @property {Int32Array} tokenTypes
  * @property {boolean} addBos
  * @property {boolean} addEos
- * @property {string[]} tokens
+ * @property {import('../gguf-strings.js').GGUFStringArray} tokens token texts, packed: `.get(id)` decodes one
  */
 
 /**
@@ -164,15 +164,15 @@ export function createTokenizer(metadata) {
     createStreamDecoder,
     streamDecoder: createStreamDecoder, // the name docs/DESIGN.md uses
     isEog: (id) => vocab.eog.has(id),
-    isControl: (id) => id >= 0 && id < vocab.tokens.length && (vocab.attrs[id] & ATTR.CONTROL) !== 0,
-    nVocab: vocab.tokens.length,
+    isControl: (id) => id >= 0 && id < vocab.nVocab && (vocab.attrs[id] & ATTR.CONTROL) !== 0,
+    nVocab: vocab.nVocab,
     bos: ids.bos, eos: ids.eos, eot: ids.eot, eom: ids.eom, pad: ids.pad, unk: ids.unk, sep: ids.sep, nl: linefeed,
     fim: { pre: ids.fimPre, suf: ids.fimSuf, mid: ids.fimMid, pad: ids.fimPad, rep: ids.fimRep, sep: ids.fimSep },
     model: vocab.model,
     pre: vocab.pre,
     tokenTypes: vocab.tokenTypes,
     tokenAttrs: vocab.attrs,
-    tokens: vocab.tokens,
+    tokens: vocab.texts,
     addBos: flags.addBos,
     addEos: flags.addEos,
     addSep: flags.addSep,

@@ -22,11 +22,12 @@ function isCSpace(c) { return c === 32 || (c >= 9 && c <= 13); }
 export function partitionSpecial(vocab, text, parseSpecial) {
   /** @type {Fragment[]} */
   let frags = text.length ? [{ text }] : [];
-  const { tokens, attrs } = vocab;
-  for (const id of vocab.specialTokens) {
+  const { attrs, specialTokens, specialTexts } = vocab;
+  for (let k = 0; k < specialTokens.length; k++) {
+    const id = specialTokens[k];
     const a = attrs[id];
     if (!parseSpecial && (a & (ATTR.CONTROL | ATTR.UNKNOWN))) continue;
-    const tok = tokens[id];
+    const tok = specialTexts[k];
     // Cheap rejection: most special tokens never occur in the text.
     if (text.indexOf(tok) < 0) continue;
     /** @type {Fragment[]} */

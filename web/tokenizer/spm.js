@@ -17,25 +17,65 @@ import { WordCache } from './word-cache.js';
 const TWO32 = 4294967296;
 const SPACE_MARK = '\u2581';
 
+/**
+ * Scores to dense ranks (0 = best) so a heap key orders by score then
+ * position: equal scores share a rank. Sorted copy plus binary search, so a
+ * large vocabulary needs no Set or Map of its scores.
+ * @param {Float32Array | null} scores @param {number} n
+ */
+function scoreRanks(scores, n) {
+  const ranks = new Int32Array(n);
+  if (!scores) return ranks;
+  const sorted = scores.slice(0, n).sort(); // ascending
+  let m = 0;
+  for (let i = 0; i < sorted.length; i++) if (m === 0 || sorted[i] !== sorted[m - 1]) sorted[m++] = sorted[i];
+  for (let id = 0; id < n; id++) {
+    const s = scores[id];
+    let lo = 0, hi = m - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (sorted[mid] < s) lo = mid + 1; else hi = mid;
+    }
+    ranks[id] = m - 1 - lo; // highest score: rank 0
+  }
+  return ranks;
+}
+
+/**
+ * Whether some non-byte token has a U+2581 right after another character that
+ * is not U+2581 (/[^\u2581]\u2581/ on its text), read from its UTF-8.
+ * @param {import('./vocab.js').Vocab} vocab
+ */
+function hasInnerSpaceMark(vocab) {
+  const { bytes, offsets } = vocab.texts;
+  for (let id = 0; id < vocab.nVocab; id++) {
+    if (vocab.attrs[id] === ATTR.BYTE) continue;
+    const a = offsets[id], b = offsets[id + 1];
+    for (let i = a + 1; i + 2 < b; i++) {
+      if (bytes[i] !== 0xe2 || bytes[i + 1] !== 0x96 || bytes[i + 2] !== 0x81) continue;
+      // After a character: i is past the first one. Not after another U+2581.
+      if (!(i - 3 >= a && bytes[i - 3] === 0xe2 && bytes[i - 2] === 0x96 && bytes[i - 1] === 0x81)) return true;
+    }
+  }
+  return false;
+}
+
 export class SpmModel {
   /** @param {import('./vocab.js').Vocab} vocab */
   constructor(vocab) {
     this.vocab = vocab;
-    const { tokens, scores, tokenToId } = vocab;
-    // Scores to dense ranks (0 = best) so a heap key orders by score then position.
-    const distinct = Float32Array.from(new Set(scores ?? [0])).sort((a, b) => b - a);
-    const rankOf = new Map();
-    distinct.forEach((s, i) => rankOf.set(s, i));
-    this.scoreRank = new Int32Array(tokens.length);
-    for (let i = 0; i < tokens.length; i++) this.scoreRank[i] = rankOf.get(scores ? scores[i] : 0);
+    const { nVocab, scores, table } = vocab;
+    this.scoreRank = scoreRanks(scores, nVocab);
 
     this.byteIds = new Int32Array(256);
     for (let b = 0; b < 256; b++) {
       const hex = b.toString(16).toUpperCase().padStart(2, '0');
-      this.byteIds[b] = tokenToId.get(`<0x${hex}>`) ?? (b < 0x80 ? tokenToId.get(String.fromCharCode(b)) : undefined) ?? -1;
+      let id = table.idOf(`<0x${hex}>`);
+      if (id < 0 && b < 0x80) id = table.idOf(String.fromCharCode(b));
+      this.byteIds[b] = id;
     }
     // Can a merge cross "x▁" (x not ▁)? If no token contains that, chunks are independent.
-    this.chunkable = !tokens.some((t, i) => (vocab.attrs[i] !== ATTR.BYTE) && /[^\u2581]\u2581/.test(t));
+    this.chunkable = !hasInnerSpaceMark(vocab);
     this.#initSymbolTables();
     this.heap = new MinHeap(256);
     this.sym = { id: new Int32Array(64), len: new Int32Array(64), prev: new Int32Array(64), next: new Int32Array(64), start: new Int32Array(64) };
@@ -64,9 +104,9 @@ export class SpmModel {
   #charId(cp, ch) {
     let id = this.charIds.get(cp);
     if (id === undefined) {
-      id = this.vocab.tokenToId.get(ch);
-      if (id === undefined) {
-        id = this.vocab.tokens.length + this.extraTexts.length;
+      id = this.vocab.table.idOf(ch);
+      if (id < 0) {
+        id = this.vocab.nVocab + this.extraTexts.length;
         this.extraTexts.push(ch);
       }
       this.charIds.set(cp, id);
@@ -78,10 +118,15 @@ export class SpmModel {
   #pairId(a, b) {
     let merged = this.pairs.get(a, b);
     if (merged === -1) {
-      const { tokens, tokenToId } = this.vocab;
-      const text = (a < tokens.length ? tokens[a] : this.extraTexts[a - tokens.length]) +
-        (b < tokens.length ? tokens[b] : this.extraTexts[b - tokens.length]);
-      merged = tokenToId.get(text) ?? -2;
+      const { nVocab, table } = this.vocab;
+      if (a < nVocab && b < nVocab) {
+        merged = table.idOfPair(a, b);
+      } else {
+        const text = (a < nVocab ? table.text(a) : this.extraTexts[a - nVocab]) +
+          (b < nVocab ? table.text(b) : this.extraTexts[b - nVocab]);
+        merged = table.idOf(text);
+      }
+      if (merged < 0) merged = -2;
       this.pairs.addIfAbsent(a, b, merged);
     }
     return merged;
@@ -150,7 +195,7 @@ export class SpmModel {
       this.#tryPair(prev[left], left);
       this.#tryPair(left, next[left]);
     }
-    const nVocab = this.vocab.tokens.length;
+    const nVocab = this.vocab.nVocab;
     for (let i = 0; i >= 0; i = next[i]) {
       if (id[i] < nVocab) { out.push(id[i]); continue; }
       // not a token: its UTF-8 bytes as <0xXX> tokens

@@ -6,23 +6,47 @@
  * no token covers; runs of unknowns collapse into one.
  */
 import { ATTR } from './vocab.js';
+import { PairMap } from './pair-map.js';
 
 const utf8 = new TextEncoder();
 const SPACE_MARK = [0xe2, 0x96, 0x81];
 const REPLACEMENT = [0xef, 0xbf, 0xbd];
 
-/** A byte trie: node = { next: Map<byte, node>, id: number } (-1 when no token ends here). */
-function newNode() { return { next: new Map(), id: -1 }; }
-
-/** @param {ReturnType<typeof newNode>} root @param {Uint8Array} bytes @param {number} id */
-function trieInsert(root, bytes, id) {
-  let node = root;
-  for (const b of bytes) {
-    let child = node.next.get(b);
-    if (!child) { child = newNode(); node.next.set(b, child); }
-    node = child;
+/**
+ * A byte trie on typed arrays: nodes are numbers (root 0), a child is a
+ * PairMap entry (node, byte) -> node, so a large vocabulary's trie is a few
+ * arrays rather than an object and a Map per node.
+ */
+class ByteTrie {
+  /** @param {number} expectedNodes */
+  constructor(expectedNodes) {
+    this.children = new PairMap(expectedNodes);
+    /** node -> id of the token ending there, -1 if none */
+    this.ids = new Int32Array(Math.max(16, expectedNodes + 1)).fill(-1);
+    this.nodes = 1;
   }
-  node.id = id;
+
+  /** @param {Uint8Array} bytes @param {number} a @param {number} b @param {number} id */
+  insert(bytes, a, b, id) {
+    let node = 0;
+    for (let i = a; i < b; i++) {
+      let child = this.children.get(node, bytes[i]);
+      if (child < 0) {
+        child = this.nodes++;
+        if (child >= this.ids.length) {
+          const grown = new Int32Array(this.ids.length * 2).fill(-1);
+          grown.set(this.ids);
+          this.ids = grown;
+        }
+        this.children.addIfAbsent(node, bytes[i], child);
+      }
+      node = child;
+    }
+    this.ids[node] = id;
+  }
+
+  /** The child of `node` by `byte`, or -1. @param {number} node @param {number} byte */
+  next(node, byte) { return this.children.get(node, byte); }
 }
 
 /** @param {number} b lead byte */
@@ -43,16 +67,22 @@ export class UgmModel {
   /** @param {import('./vocab.js').Vocab} vocab */
   constructor(vocab) {
     this.vocab = vocab;
-    const { tokens, attrs, scores } = vocab;
-    this.tokens = newNode();
-    this.userDefined = newNode();
+    const { nVocab, attrs, scores } = vocab;
+    const { bytes, offsets } = vocab.texts;
+    let inTokens = 0, inUser = 0;
+    for (let id = 0; id < nVocab; id++) {
+      if (attrs[id] & (ATTR.NORMAL | ATTR.USER_DEFINED | ATTR.UNUSED)) inTokens += offsets[id + 1] - offsets[id];
+      if (attrs[id] & ATTR.USER_DEFINED) inUser += offsets[id + 1] - offsets[id];
+    }
+    // A node per byte at worst; shared prefixes make it fewer (the tables grow if not).
+    this.tokens = new ByteTrie(inTokens >> 1);
+    this.userDefined = new ByteTrie(inUser >> 1);
     let minScore = Infinity;
-    for (let id = 0; id < tokens.length; id++) {
+    for (let id = 0; id < nVocab; id++) {
       const a = attrs[id];
-      const bytes = utf8.encode(tokens[id]);
       if (a & ATTR.NORMAL) minScore = Math.min(minScore, scores ? scores[id] : 0);
-      if (a & (ATTR.NORMAL | ATTR.USER_DEFINED | ATTR.UNUSED)) trieInsert(this.tokens, bytes, id);
-      if (a & ATTR.USER_DEFINED) trieInsert(this.userDefined, bytes, id);
+      if (a & (ATTR.NORMAL | ATTR.USER_DEFINED | ATTR.UNUSED)) this.tokens.insert(bytes, offsets[id], offsets[id + 1], id);
+      if (a & ATTR.USER_DEFINED) this.userDefined.insert(bytes, offsets[id], offsets[id + 1], id);
     }
     if (!Number.isFinite(minScore)) minScore = 3.4028234663852886e38; // FLT_MAX when no normal token
     this.unknownScore = minScore - 10;
@@ -128,10 +158,10 @@ export class UgmModel {
     };
     for (let at = 0; at < input.length;) {
       // user-defined tokens pass through unchanged
-      let node = this.userDefined, ud = 0;
+      let node = 0, ud = 0;
       for (let p = at; p < input.length; p++) {
-        node = node.next.get(input[p]);
-        if (!node) break;
+        node = this.userDefined.next(node, input[p]);
+        if (node < 0) break;
         ud = p - at + 1;
       }
       if (ud > 0) { emit(input, at, at + ud); at += ud; continue; }
@@ -164,15 +194,17 @@ export class UgmModel {
       const units = Math.min(utf8Len(s[at]), n - at);
       let single = false;
       const base = bestScore[at];
-      let node = this.tokens.next.get(s[at]);
+      const trie = this.tokens;
+      let node = trie.next(0, s[at]);
       let p = at + 1;
-      while (p <= n && node) {
-        if (node.id >= 0) {
+      while (p <= n && node >= 0) {
+        const id = trie.ids[node];
+        if (id >= 0) {
           if (p - at === units) single = true;
-          const score = base + ((attrs[node.id] & ATTR.USER_DEFINED) ? 0 : (scores ? scores[node.id] : 0));
-          if (score > bestScore[p]) { bestScore[p] = score; bestId[p] = node.id; bestFrom[p] = at; }
+          const score = base + ((attrs[id] & ATTR.USER_DEFINED) ? 0 : (scores ? scores[id] : 0));
+          if (score > bestScore[p]) { bestScore[p] = score; bestId[p] = id; bestFrom[p] = at; }
         }
-        node = p < n ? node.next.get(s[p]) : undefined;
+        node = p < n ? trie.next(node, s[p]) : -1;
         p++;
       }
       if (!single) {

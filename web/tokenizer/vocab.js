@@ -6,6 +6,8 @@
  * agree with llama.cpp's, not just with the metadata).
  */
 import { WasmllmError } from '../errors.js';
+import { GGUFStringArray, asStringArray } from '../gguf-strings.js';
+import { TokenTable } from './token-table.js';
 
 /** Token attribute bits (llama.cpp's llama_token_attr). */
 export const ATTR = Object.freeze({
@@ -70,11 +72,12 @@ const SPECIAL_ID_KEYS = [
  * @property {string} model 'llama' | 'gpt2' | 'bert' | 't5'
  * @property {'spm'|'bpe'|'wpm'|'ugm'} type
  * @property {string} pre tokenizer.ggml.pre as written ('' if absent)
- * @property {string[]} tokens
+ * @property {number} nVocab
+ * @property {GGUFStringArray} texts token texts, packed (empty ones as [EMPTY_id], as llama.cpp)
+ * @property {TokenTable} table text -> id over those bytes
  * @property {Float32Array | null} scores
  * @property {Int32Array} tokenTypes GGUF token types as stored (1 normal when absent)
  * @property {Uint16Array} attrs
- * @property {Map<string, number>} tokenToId
  * @property {number} maxTokenLen longest token, in UTF-8 bytes
  * @property {Record<string, number | null>} ids bos, eos, eot, eom, unk, sep, pad, mask, fim*
  * @property {{ addBos: boolean, addEos: boolean, addSep: boolean, addSpacePrefix: boolean,
@@ -82,6 +85,7 @@ const SPECIAL_ID_KEYS = [
  *   cleanSpaces: boolean, lowercase: boolean, stripAccents: boolean }} flags
  * @property {Set<number>} eog
  * @property {number[]} specialTokens control / user-defined / unknown ids, longest text first
+ * @property {string[]} specialTexts their texts (the only token texts kept as JS strings)
  * @property {Map<string, any>} metadata
  */
 
@@ -100,17 +104,32 @@ function getBool(md, key) {
 }
 
 
-/** UTF-8 length of a well-formed string, without encoding it. @param {string} s */
-function utf8Length(s) {
-  let n = s.length;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) continue;
-    if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) i++, n += 2; // pair: 4 bytes for 2 units
-    else n += 2;
+/**
+ * The texts with each empty one replaced by [EMPTY_id] (as llama.cpp: an
+ * empty token can never match); the same object when none is empty.
+ * @param {GGUFStringArray} texts
+ */
+function fillEmpty(texts) {
+  const { bytes, offsets } = texts;
+  const n = texts.length;
+  let extra = 0;
+  for (let i = 0; i < n; i++) if (offsets[i + 1] === offsets[i]) extra += `[EMPTY_${i}]`.length;
+  if (extra === 0) return texts;
+  const out = new Uint8Array(bytes.length + extra);
+  const outOffsets = new Uint32Array(n + 1);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const a = offsets[i], b = offsets[i + 1];
+    if (a === b) {
+      const name = `[EMPTY_${i}]`; // ASCII: one byte per character
+      for (let k = 0; k < name.length; k++) out[at++] = name.charCodeAt(k);
+    } else {
+      out.set(bytes.subarray(a, b), at);
+      at += b - a;
+    }
+    outOffsets[i + 1] = at;
   }
-  return n;
+  return new GGUFStringArray(out, outOffsets);
 }
 
 /**
@@ -127,10 +146,8 @@ export function loadVocab(metadata, hooks = {}) {
   const preRaw = metadata.get('tokenizer.ggml.pre');
   const pre = typeof preRaw === 'string' ? preRaw : '';
 
-  const rawTokens = metadata.get('tokenizer.ggml.tokens');
-  if (!Array.isArray(rawTokens) || rawTokens.some((t) => typeof t !== 'string')) {
-    throw new WasmllmError('ERR_TOKENIZER', 'GGUF has no tokenizer.ggml.tokens string array');
-  }
+  const rawTokens = asStringArray(metadata.get('tokenizer.ggml.tokens'));
+  if (!rawTokens) throw new WasmllmError('ERR_TOKENIZER', 'GGUF has no tokenizer.ggml.tokens string array');
   const n = rawTokens.length;
   if (n === 0) throw new WasmllmError('ERR_TOKENIZER', 'tokenizer.ggml.tokens is empty');
 
@@ -149,20 +166,16 @@ export function loadVocab(metadata, hooks = {}) {
     if (rawTypes.length < n) throw new WasmllmError('ERR_TOKENIZER', `tokenizer.ggml.token_type has ${rawTypes.length} entries for ${n} tokens`);
   }
 
-  const tokens = new Array(n);
-  const tokenToId = new Map();
+  const texts = fillEmpty(rawTokens);
+  const table = new TokenTable(texts);
   const attrs = new Uint16Array(n);
-  const tokenTypes = new Int32Array(n);
+  // The metadata's own array (only read from here on), else all normal.
+  const tokenTypes = rawTypes ? rawTypes.subarray(0, n) : new Int32Array(n).fill(1);
   let maxTokenLen = 0;
   for (let i = 0; i < n; i++) {
-    let word = rawTokens[i];
-    if (word.length === 0) word = `[EMPTY_${i}]`; // as llama.cpp: an empty token can never match
-    tokens[i] = word;
-    tokenToId.set(word, i);
-    const bytes = utf8Length(word);
+    const bytes = texts.byteLength(i);
     if (bytes > maxTokenLen) maxTokenLen = bytes;
-    const t = rawTypes ? rawTypes[i] : 1;
-    tokenTypes[i] = t;
+    const t = tokenTypes[i];
     attrs[i] = t >= 0 && t < TYPE_TO_ATTR.length ? TYPE_TO_ATTR[t] : ATTR.UNDEFINED;
   }
 
@@ -187,8 +200,8 @@ export function loadVocab(metadata, hooks = {}) {
   }
 
   /** @type {Vocab} */
-  const vocab = { model, type, pre, tokens, scores, tokenTypes, attrs, tokenToId, maxTokenLen, ids, flags,
-    eog: new Set(), specialTokens: [], metadata };
+  const vocab = { model, type, pre, nVocab: n, texts, table, scores, tokenTypes, attrs, maxTokenLen, ids, flags,
+    eog: new Set(), specialTokens: [], specialTexts: [], metadata };
 
   // BPE pre-tokenizer rule sets adjust flags (clean_spaces, add_bos, ...).
   if (hooks.preFlags) hooks.preFlags(vocab);
@@ -222,13 +235,14 @@ export function loadVocab(metadata, hooks = {}) {
 
   detectSpecialTokens(vocab);
   applyModelAttrs(vocab);
+  vocab.specialTexts = vocab.specialTokens.map((id) => table.text(id));
   return vocab;
 }
 
 /** @param {Vocab} vocab @param {string} text */
 function markControl(vocab, text) {
-  const id = vocab.tokenToId.get(text);
-  if (id === undefined) return undefined;
+  const id = vocab.table.idOf(text);
+  if (id < 0) return undefined;
   vocab.attrs[id] |= ATTR.CONTROL;
   return id;
 }
@@ -240,8 +254,9 @@ function markControl(vocab, text) {
  * @param {Vocab} vocab
  */
 function detectSpecialTokens(vocab) {
-  const { ids, tokenToId, attrs, tokens } = vocab;
-  const firstPresent = (texts) => texts.find((t) => tokenToId.has(t));
+  const { ids, table, attrs, nVocab } = vocab;
+  const idOf = (t) => { const id = table.idOf(t); return id < 0 ? undefined : id; };
+  const firstPresent = (texts) => texts.find((t) => table.idOf(t) >= 0);
 
   if (ids.eot === null) {
     const t = firstPresent(EOT_TEXTS);
@@ -258,8 +273,9 @@ function detectSpecialTokens(vocab) {
   }
 
   // Control tokens named "unused" are unused.
-  for (let i = 0; i < tokens.length; i++) {
-    if ((attrs[i] & ATTR.CONTROL) && !(attrs[i] & ATTR.UNUSED) && tokens[i].includes('unused')) attrs[i] |= ATTR.UNUSED;
+  // (Only control tokens' texts are decoded: a few hundred at most.)
+  for (let i = 0; i < nVocab; i++) {
+    if ((attrs[i] & ATTR.CONTROL) && !(attrs[i] & ATTR.UNUSED) && table.text(i).includes('unused')) attrs[i] |= ATTR.UNUSED;
   }
 
   const eog = vocab.eog;
@@ -270,32 +286,32 @@ function detectSpecialTokens(vocab) {
   }
   // gpt-oss: these structural tokens are always rendered.
   for (const text of ['<|channel|>', '<|message|>', '<|start|>', '<|constrain|>']) {
-    const id = tokenToId.get(text);
+    const id = idOf(text);
     if (id !== undefined) attrs[id] = ATTR.USER_DEFINED;
   }
   for (const name of ['eos', 'eot', 'eom']) if (ids[name] !== null) eog.add(ids[name]);
 
   // Harmony-style vocabularies (<|return|> and <|call|>, or <|calls|> and
   // <|flush|>) use <|end|> between messages, not to stop.
-  const has = (t) => { const id = tokenToId.get(t); return id !== undefined && eog.has(id); };
-  const endId = tokenToId.get('<|end|>');
+  const has = (t) => { const id = idOf(t); return id !== undefined && eog.has(id); };
+  const endId = idOf('<|end|>');
   if (endId !== undefined && eog.has(endId) &&
       ((has('<|return|>') && (has('<|call|>') || has('<|calls|>'))) || ((has('<|call|>') || has('<|calls|>')) && has('<|flush|>')))) {
     eog.delete(endId);
     attrs[endId] = ATTR.USER_DEFINED;
   }
   // Gemma 4 / PaddleOCR: </s> is an ordinary token where <|tool_response> exists.
-  const sId = tokenToId.get('</s>');
+  const sId = idOf('</s>');
   if (sId !== undefined && eog.has(sId) && has('<|tool_response>')) {
     eog.delete(sId);
     attrs[sId] = ATTR.NORMAL;
   }
 
   const special = [];
-  for (let i = 0; i < tokens.length; i++) {
+  for (let i = 0; i < nVocab; i++) {
     if (attrs[i] & (ATTR.CONTROL | ATTR.USER_DEFINED | ATTR.UNKNOWN)) special.push(i);
   }
-  const byteLen = special.map((id) => utf8Length(tokens[id]));
+  const byteLen = special.map((id) => table.byteLength(id));
   const order = special.map((_, i) => i).sort((a, b) => byteLen[b] - byteLen[a] || special[a] - special[b]);
   vocab.specialTokens = order.map((i) => special[i]);
 }
@@ -310,8 +326,8 @@ function applyModelAttrs(vocab) {
   const name = String(md.get('general.name') ?? '').toLowerCase();
   const arch = String(md.get('general.architecture') ?? '');
   const set = (text, bit, on) => {
-    const id = vocab.tokenToId.get(text);
-    if (id === undefined) return;
+    const id = vocab.table.idOf(text);
+    if (id < 0) return;
     vocab.attrs[id] = on ? vocab.attrs[id] | bit : vocab.attrs[id] & ~bit;
   };
   if (['jina-v2-de', 'jina-v2-es', 'jina-v2-code'].some((s) => vocab.pre.includes(s)) ||

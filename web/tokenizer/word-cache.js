@@ -1,20 +1,28 @@
 /**
  * A string-keyed table looked up by a range of a larger string, so a lookup
  * allocates nothing (a Map would need the range as its own string first).
- * Used for the token ids of recently seen words (when half full it starts
- * over, which bounds memory on endless input) and, sized to fit, as an index
- * of token texts. Open addressing on a fixed power-of-two table.
+ * Used for the token ids of recently seen words. Open addressing on a
+ * power-of-two table that starts small and doubles up to 2^maxBits slots
+ * (a tokenizer that encodes only a prompt or two never pays for the full
+ * 2.5 MB, issue #4); at that size, when half full, it starts over, which
+ * bounds memory on endless input.
  */
 export class WordCache {
-  /** @param {number} [bits] log2 of the slot count */
-  constructor(bits = 17) {
+  /** @param {number} [maxBits] log2 of the largest slot count */
+  constructor(maxBits = 17) {
+    this.maxBits = maxBits;
+    this.#alloc(Math.min(maxBits, 10));
+    this.size = 0;
+  }
+
+  /** @param {number} bits */
+  #alloc(bits) {
     this.mask = (1 << bits) - 1;
     /** @type {(string | undefined)[]} */
     this.keys = new Array(1 << bits).fill(undefined);
     this.hashes = new Int32Array(1 << bits);
     /** @type {any[]} */
     this.values = new Array(1 << bits).fill(undefined);
-    this.size = 0;
   }
 
   /** FNV-1a over UTF-16 code units of s[a, b). */
@@ -46,7 +54,9 @@ export class WordCache {
    * @param {string} word @param {number} h its hash @param {any} ids
    */
   set(word, h, ids) {
-    if (this.size * 2 >= this.mask + 1) this.clear();
+    if (this.size * 2 >= this.mask + 1) {
+      if (this.mask + 1 < 1 << this.maxBits) this.#grow(); else this.clear();
+    }
     const { keys, mask } = this;
     let i = h & mask;
     while (keys[i] !== undefined) i = (i + 1) & mask;
@@ -56,11 +66,18 @@ export class WordCache {
     this.size++;
   }
 
-  /** log2 of a slot count that holds n keys without starting over. @param {number} n */
-  static bitsFor(n) {
-    let bits = 4;
-    while ((1 << bits) <= 2 * n + 2) bits++;
-    return bits;
+  #grow() {
+    const { keys, hashes, values } = this;
+    this.#alloc(Math.log2(keys.length) + 1);
+    const { mask } = this;
+    for (let j = 0; j < keys.length; j++) {
+      if (keys[j] === undefined) continue;
+      let i = hashes[j] & mask;
+      while (this.keys[i] !== undefined) i = (i + 1) & mask;
+      this.keys[i] = keys[j];
+      this.hashes[i] = hashes[j];
+      this.values[i] = values[j];
+    }
   }
 
   clear() {

@@ -8,6 +8,7 @@
  */
 import { CPT, cptFlagTable, cptNfdFirst, cptToLower } from '../unicode/index.js';
 import { WordCache } from './word-cache.js';
+import { utf8Into } from './utf8.js';
 
 /** @param {number} c */
 function isChineseChar(c) {
@@ -26,6 +27,7 @@ export class WpmModel {
   constructor(vocab) {
     this.vocab = vocab;
     this.cache = new WordCache();
+    this.scratch = { buf: new Uint8Array(256) };
     /** BMP code point -> (action << 24 | mapped code point), -1 until first seen */
     this.actions = new Int32Array(0x10000).fill(-1);
   }
@@ -119,17 +121,18 @@ export class WpmModel {
    * @param {string} word @returns {number[]}
    */
   encodeWord(word) {
-    const { tokenToId, maxTokenLen, ids } = this.vocab;
-    const w = '\u2581' + word;
-    // UTF-16 offsets of code point boundaries and their UTF-8 offsets.
-    const u16 = [0], bytes = [0];
-    for (let i = 0; i < w.length;) {
-      const c = w.codePointAt(i);
-      i += c > 0xffff ? 2 : 1;
-      u16.push(i);
-      bytes.push(bytes[bytes.length - 1] + (c < 0x80 ? 1 : c < 0x800 ? 2 : c < 0x10000 ? 3 : 4));
+    const { table, maxTokenLen, ids } = this.vocab;
+    // The candidates are byte ranges of "▁" + word's UTF-8, looked up in place.
+    const n8 = utf8Into('\u2581' + word, this.scratch);
+    const buf = this.scratch.buf;
+    // UTF-8 offsets of code point boundaries.
+    const bytes = [0];
+    for (let i = 0; i < n8;) {
+      const c = buf[i];
+      i += c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+      bytes.push(i);
     }
-    const n = u16.length - 1;
+    const n = bytes.length - 1;
     const out = [];
     for (let i = 0; i < n;) {
       let matched = -1;
@@ -137,8 +140,8 @@ export class WpmModel {
       let top = i + 1;
       while (top < n && bytes[top + 1] - bytes[i] <= maxTokenLen + 1) top++;
       for (let j = top; j > i; j--) {
-        const id = tokenToId.get(w.slice(u16[i], u16[j]));
-        if (id !== undefined) { out.push(id); matched = j; break; }
+        const id = table.idOfBytes(buf, bytes[i], bytes[j]);
+        if (id >= 0) { out.push(id); matched = j; break; }
       }
       if (matched < 0) return [ids.unk ?? 0];
       i = matched;
