@@ -4,7 +4,7 @@ import type {
   CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
 } from './index.js';
 
-export { WasmllmError, parseGGUF, readGGUFHeader } from './index.js';
+export { WasmllmError, parseGGUF, readGGUFHeader, GGUFStringArray } from './index.js';
 export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions } from './index.js';
 
 /** Hugging Face Hub file: resolved to `${endpoint}/${repo}/resolve/${revision}/${file}`. */

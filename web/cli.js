@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { WasmllmError } from './errors.js';
 import { readHeaders } from './sources.js';
+import { GGUFStringArray } from './gguf-strings.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from './kv-type.js';
 
@@ -195,12 +196,14 @@ function readTextFile(file) {
 
 /** Shows a metadata value on one line; long arrays are summarized. */
 function showValue(v) {
-  const isArray = Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
+  const packed = v instanceof GGUFStringArray; // decode only the elements shown
+  const isArray = packed || Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView));
   if (typeof v === 'string' && v.length > 120) return `${JSON.stringify(v.slice(0, 100))}... (${v.length} characters)`;
   if (typeof v === 'number' && !Number.isInteger(v)) return String(Number(v.toPrecision(7))); // f32 noise
   if (!isArray) return typeof v === 'bigint' ? `${v}` : JSON.stringify(v);
-  const items = Array.from(v.length > 8 ? Array.prototype.slice.call(v, 0, 5) : v, (x) => showValue(x));
-  const kind = Array.isArray(v) ? (typeof v[0] === 'string' ? 'strings' : 'values') : v.constructor.name.replace('Array', '').toLowerCase();
+  const head = packed ? v.slice(0, v.length > 8 ? 5 : 8) : v.length > 8 ? Array.prototype.slice.call(v, 0, 5) : v;
+  const items = Array.from(head, (x) => showValue(x));
+  const kind = packed ? 'strings' : Array.isArray(v) ? (typeof v[0] === 'string' ? 'strings' : 'values') : v.constructor.name.replace('Array', '').toLowerCase();
   if (v.length <= 8) return `[${items.join(', ')}]`;
   const shown = items.map((s) => (s.length > 40 ? `${s.slice(0, 37)}...` : s));
   return `[${v.length} ${kind}: ${shown.join(', ')}, ...]`;
@@ -210,6 +213,7 @@ function showValue(v) {
 function jsonValue(v) {
   if (typeof v === 'bigint') return v.toString();
   if (ArrayBuffer.isView(v)) return Array.from(/** @type {any} */ (v), jsonValue);
+  if (v instanceof GGUFStringArray) return v.toArray();
   if (Array.isArray(v)) return v.map(jsonValue);
   return v;
 }
@@ -219,7 +223,7 @@ async function info(args) {
   const values = parse(args, { model: { type: 'string', short: 'm' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } });
   if (values.help) { console.log(USAGE); return 0; }
   const source = values.model ?? EMBEDDED_MODEL;
-  const shards = await readHeaders(source);
+  const shards = await readHeaders(source, { packStrings: true });
   const main = shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
   const tensors = shards.flatMap((s) => s.header.tensors);
   const byType = {};
@@ -261,7 +265,7 @@ async function tokenize(args) {
   if ((values.text === undefined) === (values.file === undefined)) throw new UsageError('tokenize needs exactly one of --text or --file');
   const text = values.text ?? readTextFile(values.file);
   // Vocab-only GGUFs have no tensor data: no wasm is needed to tokenize.
-  const shards = await readHeaders(values.model ?? EMBEDDED_MODEL, { allowNoData: true });
+  const shards = await readHeaders(values.model ?? EMBEDDED_MODEL, { allowNoData: true, packStrings: true });
   const main = shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
   const { createTokenizer } = await import('./tokenizer/index.js');
   const tokenizer = createTokenizer(main.header.metadata);

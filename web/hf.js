@@ -116,5 +116,5 @@ export async function readRemoteHeader(url, options = {}) {
   return readGGUFHeader(async (n) => {
     if (n > cached.length && cached.length < total) cached = (await get(n)).bytes;
     return cached.slice(0, n);
-  }, total, { allowNoData: false });
+  }, total, { allowNoData: false, packStrings: true });
 }

@@ -198,13 +198,18 @@ export interface Tokenizer {
   readonly bos: number | undefined;
   readonly eos: number | undefined;
   readonly nVocab: number;
+  /** Token texts, packed (`tokens.get(id)` decodes one). */
+  readonly tokens: GGUFStringArray;
   [key: string]: unknown;
 }
 
 /** A KV cache over a model's weights: generation state for one conversation at a time. */
 export declare class Session {
   protected constructor();
-  /** The GGUF metadata (arrays of numbers are typed arrays; 64-bit values past 2^53 are BigInt). */
+  /**
+   * The GGUF metadata (arrays of numbers are typed arrays; 64-bit values past 2^53 are BigInt;
+   * arrays of strings are GGUFStringArray, e.g. `metadata.get('tokenizer.ggml.tokens').get(id)`).
+   */
   readonly metadata: Map<string, unknown>;
   readonly tokenizer: Tokenizer;
   /** The last finished or aborted completion. */
@@ -270,6 +275,33 @@ export interface GGUFTensorInfo {
   nBytes: number;
 }
 
+/**
+ * A GGUF array of strings kept as UTF-8 bytes plus offsets (what parseGGUF returns with
+ * `packStrings`, and what a loaded model's metadata holds): a 150k-token vocabulary is a
+ * few MB instead of tens of MB of JS strings. Elements are decoded when asked for.
+ */
+export declare class GGUFStringArray implements Iterable<string> {
+  /** `offsets` has length + 1 entries: element i is `bytes[offsets[i], offsets[i + 1])`, well-formed UTF-8. */
+  constructor(bytes: Uint8Array, offsets: Uint32Array);
+  static from(strings: Iterable<string> | ArrayLike<string>): GGUFStringArray;
+  readonly bytes: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly length: number;
+  /** Element i, or undefined out of range. */
+  get(i: number): string | undefined;
+  at(i: number): string | undefined;
+  byteLength(i: number): number;
+  /** Compares bytes: nothing is decoded. */
+  indexOf(s: string, fromIndex?: number): number;
+  includes(s: string): boolean;
+  /** Every element equal to one of `strings`, as [index, string] in index order. */
+  findAll(strings: Iterable<string>): Array<[number, string]>;
+  slice(start?: number, end?: number): string[];
+  toArray(): string[];
+  toJSON(): string[];
+  [Symbol.iterator](): Iterator<string>;
+}
+
 export interface GGUFHeader {
   version: number;
   metadata: Map<string, unknown>;
@@ -281,20 +313,26 @@ export interface GGUFHeader {
   headerSize: number;
 }
 
-/** Parses a GGUF header (metadata and tensor table); `bytes` may be a prefix of a file of `totalSize` bytes. */
-export declare function parseGGUF(bytes: Uint8Array, options?: { totalSize?: number; allowNoData?: boolean }): GGUFHeader;
+/**
+ * Parses a GGUF header (metadata and tensor table); `bytes` may be a prefix of a file of `totalSize`
+ * bytes. Arrays of strings come back as string[], or as GGUFStringArray with `packStrings`.
+ */
+export declare function parseGGUF(bytes: Uint8Array, options?: { totalSize?: number; allowNoData?: boolean; packStrings?: boolean }): GGUFHeader;
 export declare function readGGUFHeader(
   readPrefix: (n: number) => Promise<Uint8Array>,
   totalSize: number,
-  options?: { allowNoData?: boolean },
+  options?: { allowNoData?: boolean; packStrings?: boolean },
 ): Promise<GGUFHeader>;
 /** Reads the GGUF header of every shard of a source without loading wasm or tensor data. */
 export declare function readHeaders(
   source: ModelSource,
-  options?: { signal?: AbortSignal; allowNoData?: boolean },
+  options?: { signal?: AbortSignal; allowNoData?: boolean; packStrings?: boolean },
 ): Promise<Array<{ name: string; size: number; header: GGUFHeader }>>;
 
-/** A tokenizer from GGUF metadata (tokenizer.ggml.*): works on vocab-only files. */
+/**
+ * A tokenizer from GGUF metadata (tokenizer.ggml.*): works on vocab-only files. Token texts and
+ * merges may be string[] or GGUFStringArray (string[] is packed first).
+ */
 export declare function createTokenizer(metadata: Map<string, unknown>): Tokenizer;
 
 export declare function defaultThreadCount(): Promise<number>;

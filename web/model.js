@@ -314,7 +314,7 @@ export class Session {
     core.sessions.add(this);
   }
 
-  /** GGUF metadata of the model (web/gguf.js representation). */
+  /** GGUF metadata of the model (web/gguf.js representation, string arrays packed as GGUFStringArray). */
   get metadata() { return this.#core.header.metadata; }
   /** The model's tokenizer (web/tokenizer). */
   get tokenizer() { return this.#core.tokenizer; }

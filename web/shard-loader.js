@@ -6,7 +6,7 @@
  * through the `loadShards` option of web/sources.js.
  */
 import { WasmllmError } from './errors.js';
-import { readGGUFHeader } from './gguf.js';
+import { parseGGUF } from './gguf.js';
 import { expandSources, openSource, abortError } from './sources.js';
 import { downloadToSink, runLimited } from './download.js';
 import { isHfSource, resolveHfShards } from './hf.js';
@@ -91,7 +91,12 @@ class HeapShard {
     this.size = end;
   }
 
-  /** A copy (shared memory cannot be decoded or cached directly) of [offset, offset + n). */
+  /** The shard's bytes in the heap, not copied (valid until the heap next grows). */
+  view() {
+    return this.wasm.heapU8().subarray(this.ptr, this.ptr + this.size);
+  }
+
+  /** A copy (shared memory cannot be cached directly) of [offset, offset + n). */
   read(offset, n) {
     const start = this.ptr + offset;
     return this.wasm.heapU8().slice(start, start + Math.min(n, this.size - offset));
@@ -260,7 +265,8 @@ export function createShardLoader(options = {}) {
         }
       }
       try {
-        headers[i] = await readGGUFHeader(async (n) => buf.read(0, n), buf.size);
+        // In place (parseGGUF copies what it keeps), packed: it becomes the model's metadata.
+        headers[i] = parseGGUF(buf.view(), { packStrings: true });
       } catch (e) {
         if (e instanceof WasmllmError) throw new WasmllmError(e.code, `${buf.name}: ${e.message}`, { cause: e });
         throw e;

@@ -5,7 +5,7 @@
  * never exists as a second full copy in JS memory.
  */
 import { WasmllmError } from './errors.js';
-import { parseGGUF, readGGUFHeader } from './gguf.js';
+import { parseGGUF, readGGUFHeader, NeedMoreBytes } from './gguf.js';
 
 const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
 const CHUNK = 4 << 20;
@@ -286,9 +286,10 @@ class HeapBuffer {
 
 /**
  * Reads just the GGUF header(s) of a source, without wasm: enough for the
- * tokenizer, `wasmllm info` and `wasmllm tokenize`.
+ * tokenizer, `wasmllm info` and `wasmllm tokenize`. `packStrings`: string
+ * arrays as GGUFStringArray (see parseGGUF).
  * @param {any} source
- * @param {{ signal?: AbortSignal, allowNoData?: boolean }} [options]
+ * @param {{ signal?: AbortSignal, allowNoData?: boolean, packStrings?: boolean }} [options]
  * @returns {Promise<{ name: string, size: number, header: GGUFHeader }[]>}
  */
 export async function readHeaders(source, options = {}) {
@@ -296,7 +297,7 @@ export async function readHeaders(source, options = {}) {
   for (const one of expandSources(source)) {
     const opened = await openSource(one, options.signal);
     if (opened.readPrefix && opened.size !== undefined) {
-      const header = await readGGUFHeader(opened.readPrefix, opened.size, { allowNoData: options.allowNoData });
+      const header = await readGGUFHeader(opened.readPrefix, opened.size, { allowNoData: options.allowNoData, packStrings: options.packStrings });
       out.push({ name: opened.name, size: opened.size, header });
     } else {
       // A URL without a known size: the whole body is needed to check it anyway.
@@ -306,10 +307,30 @@ export async function readHeaders(source, options = {}) {
       const bytes = new Uint8Array(size);
       let pos = 0;
       for (const c of chunks) { bytes.set(c, pos); pos += c.length; }
-      out.push({ name: opened.name, size, header: parseGGUF(bytes, { allowNoData: options.allowNoData }) });
+      out.push({ name: opened.name, size, header: parseGGUF(bytes, { allowNoData: options.allowNoData, packStrings: options.packStrings }) });
     }
   }
   return out;
+}
+
+/** Size of the header check before a shard is read (most headers fit). */
+const PROBE_BYTES = 1 << 20;
+
+/**
+ * A shard's header if its first PROBE_BYTES hold all of it, else null; throws
+ * for what those bytes already show is wrong.
+ * @param {Opened} o (with readPrefix and size)
+ * @returns {Promise<GGUFHeader | null>}
+ */
+async function probeHeader(o) {
+  const size = /** @type {number} */ (o.size);
+  const bytes = await /** @type {(n: number) => Promise<Uint8Array>} */ (o.readPrefix)(Math.min(size, PROBE_BYTES));
+  try {
+    return parseGGUF(bytes, { totalSize: size, packStrings: true });
+  } catch (e) {
+    if (e instanceof NeedMoreBytes) return null;
+    throw e;
+  }
 }
 
 /**
@@ -333,10 +354,15 @@ export async function loadIntoHeap(source, wasm, options = {}) {
     signal?.throwIfAborted();
     opened.push(await openSource(one, signal));
   }
-  // Check every header we can before allocating anything: a bad file fails fast.
+  // Check what we can before allocating anything (a bad file fails fast): the
+  // first MB, which holds a whole header unless the vocabulary is large. A
+  // longer header is parsed from the heap once the shard is in it, in place:
+  // growing prefix reads would each be a buffer of up to its size, garbage that
+  // lingers until collected (issue #4, peak memory). The model keeps these
+  // headers as its metadata, so string arrays stay packed.
   const headers = [];
   for (const o of opened) {
-    headers.push(o.readPrefix && o.size !== undefined ? await readGGUFHeader(o.readPrefix, o.size) : null);
+    headers.push(o.readPrefix && o.size !== undefined ? await probeHeader(o) : null);
   }
   const known = opened.every((o) => o.size !== undefined);
   const total = known ? opened.reduce((s, o) => s + o.size, 0) : undefined;
@@ -364,11 +390,8 @@ export async function loadIntoHeap(source, wasm, options = {}) {
       if (o.size !== undefined && buf.size !== o.size) {
         throw new WasmllmError(o.readPrefix ? 'ERR_TRUNCATED' : 'ERR_FETCH', `${o.name}: got ${buf.size} of ${o.size} bytes`);
       }
-      if (!headers[i]) {
-        // Copy the prefix out of the heap: TextDecoder refuses shared memory.
-        const ptr = buf.ptr, size = buf.size;
-        headers[i] = await readGGUFHeader(async (n) => wasm.heapU8().slice(ptr, ptr + Math.min(n, size)), size);
-      }
+      // The whole shard is in the heap: parse its header there (parseGGUF copies what it keeps).
+      headers[i] ??= parseGGUF(wasm.heapU8().subarray(buf.ptr, buf.ptr + buf.size), { packStrings: true });
     }
   } catch (e) {
     for (const b of buffers) b.free();

@@ -241,7 +241,7 @@ async function defaultContextSize(source) {
   const bytes = source instanceof ArrayBuffer ? new Uint8Array(source)
     : ArrayBuffer.isView(source) ? new Uint8Array(source.buffer, source.byteOffset, source.byteLength) : null;
   if (!bytes) return EDGE_MAX_CONTEXT;
-  const { metadata } = await readGGUFHeader(async (n) => bytes.subarray(0, n), bytes.length);
+  const { metadata } = await readGGUFHeader(async (n) => bytes.subarray(0, n), bytes.length, { packStrings: true });
   const trained = Number(metadata.get(`${metadata.get('general.architecture')}.context_length`));
   return Number.isSafeInteger(trained) && trained > 0 ? Math.min(trained, EDGE_MAX_CONTEXT) : EDGE_MAX_CONTEXT;
 }

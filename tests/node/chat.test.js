@@ -92,7 +92,7 @@ test('templated model: BOS written by the template is not doubled; the answer en
   t.after(() => model.dispose());
   const rendered = renderChat(model.metadata, messages);
   assert.ok(rendered.stopTokenIds.includes(toks[k]), 'the EOS id is a stop token');
-  assert.ok(rendered.stopStrings.includes(model.metadata.get('tokenizer.ggml.tokens')[toks[k]]), 'and its text a stop string');
+  assert.ok(rendered.stopStrings.includes(model.metadata.get('tokenizer.ggml.tokens').get(toks[k])), 'and its text a stop string');
   const stopped = await collect(model.chat(messages, { ...GREEDY, maxTokens: 8 }));
   assert.deepEqual(stopped.result.promptTokens, promptIds);
   assert.deepEqual(stopped.result.tokens, toks.slice(0, k));
