@@ -691,6 +691,180 @@ TILES(q5_K_tiles, KIND_Q5_K)
 TILES(q6_K_tiles, KIND_Q6_K)
 TILES(iq4_xs_tiles, KIND_IQ4_XS)
 
+/* ---- the x4 layout (quant.h): four rows interleaved block by block ----
+ * The same per-output float operations as tile_4x1 and tile_1x4 above, so
+ * the results are bit-identical to the plain layout's (and to vec_dot_ref). */
+
+ALWAYS_INLINE int x4_type(int kind) {
+    switch (kind) {
+    case KIND_Q4_0: return WL_TYPE_Q4_0;
+    case KIND_Q5_0: return WL_TYPE_Q5_0;
+    case KIND_Q8_0: return WL_TYPE_Q8_0;
+    default: return WL_TYPE_IQ4_NL;
+    }
+}
+
+/* The four rows' scales of a group block. repack.c keeps a matrix with an
+ * inf/NaN scale in the plain layout, so the finite conversion is exact. */
+ALWAYS_INLINE v128_t x4_scales(const uint8_t *g) {
+    v128_t lo, hi;
+    wl_fp16x8_finite_to_f32x4x2(wasm_v128_load64_zero(g), &lo, &hi);
+    return lo;
+}
+
+/* Bit v of each byte of h moved to bit 4. 16-bit shifts are exact here:
+ * moving by at most 4 never carries a bit across a byte's bit 4. */
+ALWAYS_INLINE v128_t x4_bit_to_4(v128_t h, int v) {
+    return v < 4 ? wasm_i16x8_shl(h, 4 - v) : v == 4 ? h : wasm_u16x8_shr(h, v - 4);
+}
+
+/* Row r's 32 values in a group block as four i16x8, in unpack()'s order:
+ * Q4_0's raw nibbles 0..15 and Q5_0's raw values 0..31 (their -8 and -16
+ * go in per block through x4_offset), Q8_0's and IQ4_NL's signed values. */
+ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
+    const uint8_t *p = g + wl_x4_payload_offset(x4_type(kind), r);
+    v128_t lo, hi;
+    if (kind == KIND_Q4_0 || kind == KIND_Q5_0) {
+        const v128_t m4 = wasm_i8x16_splat(0x0f);
+        v128_t q = wasm_v128_load(p);
+        if (kind == KIND_Q4_0) {
+            const v128_t mask16 = wasm_i16x8_splat(0x0f);
+            v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
+            x[0] = wasm_v128_and(a, mask16);
+            x[1] = wasm_v128_and(b, mask16);
+            x[2] = wasm_u16x8_shr(a, 4);
+            x[3] = wasm_u16x8_shr(b, 4);
+            return;
+        }
+        const v128_t bit4 = wasm_i8x16_splat(0x10);
+        v128_t h = wasm_v128_load(g + 8);
+        lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(x4_bit_to_4(h, 2 * r), bit4));
+        hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(x4_bit_to_4(h, 2 * r + 1), bit4));
+        x[0] = wasm_u16x8_extend_low_u8x16(lo);
+        x[1] = wasm_u16x8_extend_high_u8x16(lo);
+        x[2] = wasm_u16x8_extend_low_u8x16(hi);
+        x[3] = wasm_u16x8_extend_high_u8x16(hi);
+        return;
+    }
+    if (kind == KIND_Q8_0) {
+        lo = wasm_v128_load(p);
+        hi = wasm_v128_load(p + 16);
+    } else {
+        wl_iq4_unpack(p, &lo, &hi);
+    }
+    x[0] = wasm_i16x8_extend_low_i8x16(lo);
+    x[1] = wasm_i16x8_extend_high_i8x16(lo);
+    x[2] = wasm_i16x8_extend_low_i8x16(hi);
+    x[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
+/* Lane r of v in all four lanes (shuffles take constant lanes only). */
+ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
+    switch (r) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+    }
+}
+
+ALWAYS_INLINE int32_t x4_offset(int kind, int32_t ysum) {
+    return kind == KIND_Q4_0 ? -8 * ysum : kind == KIND_Q5_0 ? -16 * ysum : 0;
+}
+
+/* One group (4 rows) x 1 token -> out[0..3]. */
+ALWAYS_INLINE void x4_4x1(int kind, int nb, const uint8_t *g, q8_act y, float *out) {
+    const size_t gb = WL_X4_ROWS * block_bytes(kind);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gk = g + (size_t)b * gb;
+        const int16_t *yq = y.q + WL_QK * b;
+        v128_t x[4], s0, s1, s2, s3;
+        x4_unpack(kind, gk, 0, x);
+        s0 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 1, x);
+        s1 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 2, x);
+        s2 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 3, x);
+        s3 = dot_wide(x, yq);
+        v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(x4_offset(kind, y.sum[b])));
+        v128_t scale = wasm_f32x4_mul(x4_scales(gk), wasm_f32x4_splat(y.d[b]));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+    }
+    wasm_v128_store(out, acc);
+}
+
+/* One group x 4 tokens (act_stride bytes apart) -> out[t * os + r]. */
+ALWAYS_INLINE void x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t gb = WL_X4_ROWS * block_bytes(kind);
+    const int nb = n / WL_QK;
+    q8_act y0 = q8_act_at(act, n), y1 = q8_act_at(act + as, n);
+    q8_act y2 = q8_act_at(act + 2 * as, n), y3 = q8_act_at(act + 3 * as, n);
+    v128_t acc[4];
+    for (int r = 0; r < 4; r++) acc[r] = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gk = g + (size_t)b * gb;
+        const int off = WL_QK * b;
+        v128_t dx = x4_scales(gk);
+        v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
+        v128_t offs = wasm_i32x4_make(x4_offset(kind, y0.sum[b]), x4_offset(kind, y1.sum[b]),
+                                      x4_offset(kind, y2.sum[b]), x4_offset(kind, y3.sum[b]));
+        for (int r = 0; r < 4; r++) {
+            v128_t x[4];
+            x4_unpack(kind, gk, r, x);
+            v128_t sums = reduce4(dot_wide(x, y0.q + off), dot_wide(x, y1.q + off),
+                                  dot_wide(x, y2.q + off), dot_wide(x, y3.q + off));
+            sums = wasm_i32x4_add(sums, offs);
+            v128_t scale = wasm_f32x4_mul(lane_splat(dx, r), dy);
+            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        out[r] = wasm_f32x4_extract_lane(acc[r], 0);
+        out[os + r] = wasm_f32x4_extract_lane(acc[r], 1);
+        out[2 * os + r] = wasm_f32x4_extract_lane(acc[r], 2);
+        out[3 * os + r] = wasm_f32x4_extract_lane(acc[r], 3);
+    }
+}
+
+/* A chunk of an x4 matrix: whole groups interleaved, then the matrix's last
+ * n_rows % 4 rows (only in its final chunk) as plain rows. */
+ALWAYS_INLINE void tiles_x4(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                            int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t grouped = n_rows & ~(int64_t)(WL_X4_ROWS - 1);
+    int t = 0;
+    for (; n_tokens >= 4 && t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = 0; r < grouped; r += 4) x4_4x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    }
+    for (; t < n_tokens; t++) {
+        q8_act y = q8_act_at(act + (size_t)t * as, n);
+        for (int64_t r = 0; r < grouped; r += 4) x4_4x1(kind, n / WL_QK, w + (size_t)r * ws, y, out + t * os + r);
+    }
+    if (grouped < n_rows) tiles(kind, n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+}
+
+#define TILES_X4(name, kind)                                                                                  \
+    static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
+                     int64_t os) {                                                                            \
+        tiles_x4(kind, n, w, ws, nr, a, as, nt, o, os);                                                       \
+    }
+TILES_X4(q4_0_tiles_x4, KIND_Q4_0)
+TILES_X4(q5_0_tiles_x4, KIND_Q5_0)
+TILES_X4(q8_0_tiles_x4, KIND_Q8_0)
+TILES_X4(iq4_nl_tiles_x4, KIND_IQ4_NL)
+
+wl_tile_fn wl_tile_kernel_x4(int type) {
+    switch (type) {
+    case WL_TYPE_Q4_0: return q4_0_tiles_x4;
+    case WL_TYPE_Q5_0: return q5_0_tiles_x4;
+    case WL_TYPE_Q8_0: return q8_0_tiles_x4;
+    case WL_TYPE_IQ4_NL: return iq4_nl_tiles_x4;
+    default: return 0;
+    }
+}
+
 wl_tile_fn wl_tile_kernel(int type) {
     switch (type) {
     case WL_TYPE_Q4_0: return q4_0_tiles;

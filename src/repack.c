@@ -1,0 +1,103 @@
+/* The x4 layout (quant.h): four rows' blocks side by side, written in place
+ * once per matrix at load time. Why in place: the weights are the largest
+ * thing in memory and a second copy would break the memory budget; a group
+ * block is as long as the four plain blocks it replaces. */
+#include <stdlib.h>
+#include <string.h>
+#include "quant.h"
+#include "repack.h"
+
+static size_t plain_block_bytes(wl_type t) {
+    const wl_type_traits *tt = wl_type_get((uint32_t)t);
+    return tt ? tt->type_size : 0;
+}
+
+/* Where a plain block keeps its payload (after d, and Q5_0's qh). */
+static size_t plain_payload_offset(wl_type t) {
+    return t == WL_TYPE_Q5_0 ? 6 : 2;
+}
+
+static size_t payload_bytes(wl_type t) {
+    return t == WL_TYPE_Q8_0 ? WL_QK : WL_QK / 2;
+}
+
+static int has_x4_kernel(wl_type t) {
+#ifdef WL_HAVE_TILES
+    return wl_tile_kernel_x4(t) != NULL;
+#else
+    (void)t;
+    return 0; /* no kernel reads the layout in this build: leave rows as they are */
+#endif
+}
+
+/* Every block of these formats starts with its f16 scale d. */
+static int scales_finite(const wl_matrix *m, int64_t n_blocks, size_t bb) {
+    const uint8_t *p = m->data;
+    for (int64_t i = 0; i < n_blocks; i++) {
+        uint16_t d;
+        memcpy(&d, p + (size_t)i * bb, sizeof d);
+        if ((d & 0x7c00) == 0x7c00) return 0;
+    }
+    return 1;
+}
+
+/* Four plain rows (copied to tmp) into one group, block by block. */
+static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
+    const size_t bb = plain_block_bytes(t), src_off = plain_payload_offset(t), len = payload_bytes(t);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = group + (size_t)b * WL_X4_ROWS * bb;
+        if (t == WL_TYPE_Q5_0) memset(dst + 8, 0, 16);
+        for (int r = 0; r < WL_X4_ROWS; r++) {
+            const uint8_t *src = tmp + (size_t)r * row_size + (size_t)b * bb;
+            memcpy(dst + 2 * r, src, 2);
+            memcpy(dst + wl_x4_payload_offset(t, r), src + src_off, len);
+            if (t != WL_TYPE_Q5_0) continue;
+            uint32_t qh;
+            memcpy(&qh, src + 2, sizeof qh);
+            for (int e = 0; e < WL_QK; e++) {
+                if ((qh >> e) & 1) dst[8 + e % 16] |= (uint8_t)(1u << (2 * r + e / 16));
+            }
+        }
+    }
+}
+
+int wl_matrix_repack_x4(wl_matrix *m) {
+    const wl_type t = m->type;
+    if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_x4_kernel(t)) return 0;
+    const size_t row_size = wl_row_size(t, m->n_cols), bb = plain_block_bytes(t);
+    if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
+    const int nb = (int)(m->n_cols / WL_QK);
+    const int64_t groups = m->n_rows / WL_X4_ROWS;
+    if (!scales_finite(m, groups * WL_X4_ROWS * nb, bb)) return 0;
+    uint8_t *tmp = malloc(WL_X4_ROWS * row_size);
+    if (!tmp) return 0; /* the plain layout still runs */
+    uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
+    for (int64_t g = 0; g < groups; g++) {
+        uint8_t *group = data + (size_t)g * WL_X4_ROWS * row_size;
+        memcpy(tmp, group, WL_X4_ROWS * row_size);
+        pack_group(t, group, tmp, row_size, nb);
+    }
+    free(tmp);
+    m->layout = WL_LAYOUT_X4;
+    return 1;
+}
+
+void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
+    const wl_type t = m->type;
+    const wl_type_traits *tt = wl_type_get((uint32_t)t);
+    const size_t bb = plain_block_bytes(t), len = payload_bytes(t);
+    const int nb = (int)(m->n_cols / WL_QK), r = (int)(row % WL_X4_ROWS);
+    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
+    uint8_t blk[sizeof(wl_block_q8_0)];
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *src = group + (size_t)b * WL_X4_ROWS * bb;
+        memcpy(blk, src + 2 * r, 2);
+        memcpy(blk + plain_payload_offset(t), src + wl_x4_payload_offset(t, r), len);
+        if (t == WL_TYPE_Q5_0) {
+            uint32_t qh = 0;
+            for (int e = 0; e < WL_QK; e++) qh |= (uint32_t)((src[8 + e % 16] >> (2 * r + e / 16)) & 1) << e;
+            memcpy(blk + 2, &qh, sizeof qh);
+        }
+        tt->to_float(blk, dst + (size_t)b * WL_QK, WL_QK);
+    }
+}
