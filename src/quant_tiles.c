@@ -491,14 +491,36 @@ ALWAYS_INLINE void k_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y,
     wasm_v128_store(out, acc);
 }
 
+/* Q4_K's 8 sub-block scales as two i32x4 (sub-blocks 0-3, 4-7) and its 8
+ * mins, each twice, in i16 lanes (m0 m0 m1 m1 ...) to dot with the 16
+ * bsums: wl_q4_K_unpack_scales in a few byte shuffles instead of ~30
+ * scalar operations per row and super-block. Reads 4 bytes past the 12
+ * scale bytes, which are the block's own qs. */
+ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_hi, v128_t *md0, v128_t *md1) {
+    const v128_t zero = wasm_i32x4_splat(0);
+    v128_t v = wasm_v128_load(q);
+    /* low bits: q[0..3] & 63 (sc 0-3), q[8..11] & 15 (sc 4-7), q[4..7] & 63 (m 0-3), q[8..11] >> 4 (m 4-7) */
+    v128_t a = wasm_i8x16_shuffle(v, v, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    a = wasm_i8x16_shuffle(a, wasm_u8x16_shr(a, 4), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31);
+    a = wasm_v128_and(a, wasm_i8x16_make(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
+    /* top two bits of sc 4-7 and m 4-7: q[0..3] >> 6 and q[4..7] >> 6, at bits 4-5 */
+    v128_t h = wasm_i8x16_shuffle(v, zero, 16, 16, 16, 16, 0, 1, 2, 3, 16, 16, 16, 16, 4, 5, 6, 7);
+    v128_t sm = wasm_v128_or(a, wasm_v128_and(wasm_u8x16_shr(h, 2), wasm_i8x16_splat(0x30)));
+    v128_t sc16 = wasm_u16x8_extend_low_u8x16(sm);
+    *sc_lo = wasm_u32x4_extend_low_u16x8(sc16);
+    *sc_hi = wasm_u32x4_extend_high_u16x8(sc16);
+    *md0 = wasm_i8x16_shuffle(sm, zero, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
+    *md1 = wasm_i8x16_shuffle(sm, zero, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
+}
+
 /* Q4_K's integer super-block sum for one row, straight from the packed
  * block: each 32-value sub-block's nibbles are widened in registers and
- * dotted with the wide activations (as Q4_0's unpack does), and its int32
- * partial sums are scaled by the sub-block's 6-bit scale. Exact, so equal
- * to the twin's sum of sc * sub. */
-ALWAYS_INLINE v128_t q4_K_isum(const wl_block_q4_K *b, const int sc[8], const int16_t *yq) {
+ * dotted with the wide activations (as Q4_0's unpack does); the eight
+ * sub-block sums are gathered into two vectors and scaled at once. Exact,
+ * so equal to the twin's sum of sc * sub. */
+ALWAYS_INLINE int32_t q4_K_isum(const wl_block_q4_K *b, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
     const v128_t mask16 = wasm_i16x8_splat(0x0f);
-    v128_t acc = wasm_i32x4_splat(0);
+    v128_t sub[8];
     for (int c = 0; c < 4; c++) {
         v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
         v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
@@ -508,10 +530,11 @@ ALWAYS_INLINE v128_t q4_K_isum(const wl_block_q4_K *b, const int sc[8], const in
             lo[k] = wasm_v128_and(w[k], mask16);
             hi[k] = wasm_u16x8_shr(w[k], 4);
         }
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(lo, yq + 64 * c), wasm_i32x4_splat(sc[2 * c])));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(hi, yq + 64 * c + 32), wasm_i32x4_splat(sc[2 * c + 1])));
+        sub[2 * c] = dot_wide(lo, yq + 64 * c);
+        sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
     }
-    return acc;
+    v128_t s0 = reduce4(sub[0], sub[1], sub[2], sub[3]), s1 = reduce4(sub[4], sub[5], sub[6], sub[7]);
+    return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
 }
 
 /* Q4_K, 4 rows x 1 token (decode) without unpacking super-blocks to memory.
@@ -521,10 +544,11 @@ ALWAYS_INLINE float q4_K_row(int nb, const wl_block_q4_K *x, k_act y) {
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
         const int16_t *bs = y.bsums + 16 * b;
-        int sc[8], m[8];
-        wl_q4_K_unpack_scales(x[b].scales, sc, m);
-        const int mins = wl_q4_K_mins_dot(m, bs);
-        float isum = (float)wl_hsum_i32x4(q4_K_isum(&x[b], sc, y.q + WL_QK_K * b));
+        v128_t sc_lo, sc_hi, md0, md1;
+        q4_K_scales_mins(x[b].scales, &sc_lo, &sc_hi, &md0, &md1);
+        const int mins = wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(md0, wasm_v128_load(bs)),
+                                                      wasm_i32x4_dot_i16x8(md1, wasm_v128_load(bs + 8))));
+        float isum = (float)q4_K_isum(&x[b], sc_lo, sc_hi, y.q + WL_QK_K * b);
         float d = wl_fp16_to_fp32(x[b].d) * y.d[b], dmin = wl_fp16_to_fp32(x[b].dmin) * y.d[b];
         sum += d * isum - dmin * (float)mins;
     }
