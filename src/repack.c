@@ -41,6 +41,25 @@ static int scales_finite(const wl_matrix *m, int64_t n_blocks, size_t bb) {
     return 1;
 }
 
+/* The 4 bits of n as the low bits of 4 bytes (byte k = bit k). */
+static inline uint32_t spread_nibble(uint32_t n) {
+    return (n & 1) | ((n & 2) << 7) | ((n & 4) << 14) | ((n & 8) << 21);
+}
+
+/* ORs a row's Q5_0 fifth bits into the bit plane h: bit e of qh becomes
+ * bit v0 + e / 16 of byte e % 16. A nibble of qh at a time, since this
+ * runs for every block of every Q5_0 matrix at load. */
+static void or_bit_plane(uint8_t h[16], uint32_t qh, int v0) {
+    for (int half = 0; half < 2; half++) {
+        for (int q = 0; q < 4; q++) {
+            uint32_t word;
+            memcpy(&word, h + 4 * q, sizeof word);
+            word |= spread_nibble((qh >> (16 * half + 4 * q)) & 15) << (v0 + half);
+            memcpy(h + 4 * q, &word, sizeof word);
+        }
+    }
+}
+
 /* Four plain rows (copied to tmp) into one group, block by block. */
 static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
     const size_t bb = plain_block_bytes(t), src_off = plain_payload_offset(t), len = payload_bytes(t);
@@ -54,9 +73,7 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
             if (t != WL_TYPE_Q5_0) continue;
             uint32_t qh;
             memcpy(&qh, src + 2, sizeof qh);
-            for (int e = 0; e < WL_QK; e++) {
-                if ((qh >> e) & 1) dst[8 + e % 16] |= (uint8_t)(1u << (2 * r + e / 16));
-            }
+            or_bit_plane(dst + 8, qh, 2 * r);
         }
     }
 }
