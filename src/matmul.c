@@ -66,9 +66,11 @@ static wl_tile_fn tile_kernel_for(const wl_matrix *w, int n_tokens) {
     int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
     if (w->n_cols % multiple != 0) return NULL;
     /* Measured (bench/kernels.c, node 20): for one token the K-quants' own
-     * vec_dots beat unpacking super-blocks to memory; Q4_K's and Q6_K's
-     * decode kernels read the packed blocks and beat their vec_dots. */
-    if (t && is_k_type(t) && w->type != WL_TYPE_Q6_K && w->type != WL_TYPE_Q4_K && n_tokens < 4) return NULL;
+     * vec_dots beat unpacking super-blocks to memory; Q4_K's, Q5_K's and
+     * Q6_K's decode kernels read the packed blocks and beat their vec_dots. */
+    if (t && is_k_type(t) && w->type != WL_TYPE_Q6_K && w->type != WL_TYPE_Q4_K && w->type != WL_TYPE_Q5_K &&
+        n_tokens < 4)
+        return NULL;
     return wl_tile_kernel(w->type);
 #else
     (void)w, (void)n_tokens;

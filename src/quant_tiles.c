@@ -78,6 +78,13 @@ ALWAYS_INLINE v128_t dot_wide(const v128_t x[4], const int16_t *y) {
     return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
 }
 
+/* Bit v of each byte of h moved to bit 4 (the fifth bit of a Q5 value).
+ * 16-bit shifts are exact here: moving by at most 4 never carries a bit
+ * across a byte's bit 4. */
+ALWAYS_INLINE v128_t bit_to_4(v128_t h, int v) {
+    return v < 4 ? wasm_i16x8_shl(h, 4 - v) : v == 4 ? h : wasm_u16x8_shr(h, v - 4);
+}
+
 /* What to add to a block's raw integer sum: -8 * sum(y) for Q4_0's raw
  * nibbles, nothing for the others. */
 ALWAYS_INLINE int32_t block_offset(int kind, int32_t ysum) {
@@ -537,26 +544,57 @@ ALWAYS_INLINE int32_t q4_K_isum(const wl_block_q4_K *b, v128_t sc_lo, v128_t sc_
     return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
 }
 
-/* Q4_K, 4 rows x 1 token (decode) without unpacking super-blocks to memory.
- * Row by row: measured on weights streamed from memory (bench/kernels.c
- * --cold), interleaving four rows' super-blocks ran at half the speed. */
-ALWAYS_INLINE float q4_K_row(int nb, const wl_block_q4_K *x, k_act y) {
+/* Q5_K's integer super-block sum for one row: Q4_K's nibbles with their
+ * fifth bits (bit 2c of qh[l] for chunk c's low nibbles, 2c + 1 for its
+ * high ones) put in place in 16-bit lanes, dotted and scaled as Q4_K's. */
+ALWAYS_INLINE int32_t q5_K_isum(const wl_block_q5_K *b, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
+    const v128_t mask16 = wasm_i16x8_splat(0x0f), bit4 = wasm_i16x8_splat(0x10);
+    v128_t h0 = wasm_v128_load(b->qh), h1 = wasm_v128_load(b->qh + 16);
+    /* shifted right by 2 per chunk, so chunk c's two bits are bits 0 and 1 */
+    v128_t hw[4] = { wasm_u16x8_extend_low_u8x16(h0), wasm_u16x8_extend_high_u8x16(h0),
+                     wasm_u16x8_extend_low_u8x16(h1), wasm_u16x8_extend_high_u8x16(h1) };
+    v128_t sub[8];
+    for (int c = 0; c < 4; c++) {
+        v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
+        v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
+                        wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
+        v128_t lo[4], hi[4];
+        for (int k = 0; k < 4; k++) {
+            lo[k] = wasm_v128_or(wasm_v128_and(w[k], mask16), wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
+            hi[k] = wasm_v128_or(wasm_u16x8_shr(w[k], 4), wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
+            hw[k] = wasm_u16x8_shr(hw[k], 2);
+        }
+        sub[2 * c] = dot_wide(lo, yq + 64 * c);
+        sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
+    }
+    v128_t s0 = reduce4(sub[0], sub[1], sub[2], sub[3]), s1 = reduce4(sub[4], sub[5], sub[6], sub[7]);
+    return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
+}
+
+/* Q4_K and Q5_K, 4 rows x 1 token (decode) without unpacking super-blocks
+ * to memory. Row by row: measured on weights streamed from memory
+ * (bench/kernels.c --cold), interleaving four rows' super-blocks ran at
+ * half the speed. Both formats start with d, dmin and the packed scales. */
+ALWAYS_INLINE float q45_K_row(int kind, int nb, const uint8_t *x, k_act y) {
+    const size_t bb = k_block_bytes(kind);
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
-        const int16_t *bs = y.bsums + 16 * b;
+        const wl_block_q4_K *head = (const wl_block_q4_K *)(x + (size_t)b * bb);
+        const int16_t *bs = y.bsums + 16 * b, *yq = y.q + WL_QK_K * b;
         v128_t sc_lo, sc_hi, md0, md1;
-        q4_K_scales_mins(x[b].scales, &sc_lo, &sc_hi, &md0, &md1);
+        q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
         const int mins = wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(md0, wasm_v128_load(bs)),
                                                       wasm_i32x4_dot_i16x8(md1, wasm_v128_load(bs + 8))));
-        float isum = (float)q4_K_isum(&x[b], sc_lo, sc_hi, y.q + WL_QK_K * b);
-        float d = wl_fp16_to_fp32(x[b].d) * y.d[b], dmin = wl_fp16_to_fp32(x[b].dmin) * y.d[b];
+        float isum = (float)(kind == KIND_Q4_K ? q4_K_isum(head, sc_lo, sc_hi, yq)
+                                               : q5_K_isum((const wl_block_q5_K *)head, sc_lo, sc_hi, yq));
+        float d = wl_fp16_to_fp32(head->d) * y.d[b], dmin = wl_fp16_to_fp32(head->dmin) * y.d[b];
         sum += d * isum - dmin * (float)mins;
     }
     return sum;
 }
 
-ALWAYS_INLINE void q4_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
-    for (int r = 0; r < 4; r++) out[r] = q4_K_row(nb, (const wl_block_q4_K *)(w + r * ws), y);
+ALWAYS_INLINE void q45_K_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
+    for (int r = 0; r < 4; r++) out[r] = q45_K_row(kind, nb, w + r * ws, y);
 }
 
 /* Q6_K's integer super-block sum for one row, from the packed block: the
@@ -655,7 +693,7 @@ ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
 ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const uint8_t *y, float *out) {
     if (kind < KIND_F32) tile_4x1(kind, n / WL_QK, w, ws, q8_act_at(y, n), out);
     else if (kind < KIND_Q2_K) float_4x1(kind, n, w, ws, (const float *)y, out);
-    else if (kind == KIND_Q4_K) q4_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
+    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
     else if (kind == KIND_Q6_K) q6_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
     else k_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
 }
@@ -736,12 +774,6 @@ ALWAYS_INLINE v128_t x4_scales(const uint8_t *g) {
     return lo;
 }
 
-/* Bit v of each byte of h moved to bit 4. 16-bit shifts are exact here:
- * moving by at most 4 never carries a bit across a byte's bit 4. */
-ALWAYS_INLINE v128_t x4_bit_to_4(v128_t h, int v) {
-    return v < 4 ? wasm_i16x8_shl(h, 4 - v) : v == 4 ? h : wasm_u16x8_shr(h, v - 4);
-}
-
 /* Row r's 32 values in a group block as four i16x8, in unpack()'s order:
  * Q4_0's raw nibbles 0..15 and Q5_0's raw values 0..31 (their -8 and -16
  * go in per block through x4_offset), Q8_0's and IQ4_NL's signed values. */
@@ -762,8 +794,8 @@ ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
         }
         const v128_t bit4 = wasm_i8x16_splat(0x10);
         v128_t h = wasm_v128_load(g + 8);
-        lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(x4_bit_to_4(h, 2 * r), bit4));
-        hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(x4_bit_to_4(h, 2 * r + 1), bit4));
+        lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(bit_to_4(h, 2 * r), bit4));
+        hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(bit_to_4(h, 2 * r + 1), bit4));
         x[0] = wasm_u16x8_extend_low_u8x16(lo);
         x[1] = wasm_u16x8_extend_high_u8x16(lo);
         x[2] = wasm_u16x8_extend_low_u8x16(hi);
