@@ -98,6 +98,16 @@ ALWAYS_INLINE v128_t reduce4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5), wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
 }
 
+/* Lane r of v in all four lanes (shuffles take constant lanes only). */
+ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
+    switch (r) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+    }
+}
+
 /* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums. */
 typedef struct { const int16_t *q; const float *d; const int32_t *sum; } q8_act;
 
@@ -520,23 +530,46 @@ ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_
     *md1 = wasm_i8x16_shuffle(sm, zero, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
 }
 
-/* Q4_K's integer super-block sum for one row, straight from the packed
- * block: each 32-value sub-block's nibbles are widened in registers and
- * dotted with the wide activations (as Q4_0's unpack does); the eight
- * sub-block sums are gathered into two vectors and scaled at once. Exact,
- * so equal to the twin's sum of sc * sub. */
-ALWAYS_INLINE int32_t q4_K_isum(const wl_block_q4_K *b, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
-    const v128_t mask16 = wasm_i16x8_splat(0x0f);
-    v128_t sub[8];
-    for (int c = 0; c < 4; c++) {
-        v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
-        v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
-                        wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
-        v128_t lo[4], hi[4];
-        for (int k = 0; k < 4; k++) {
-            lo[k] = wasm_v128_and(w[k], mask16);
-            hi[k] = wasm_u16x8_shr(w[k], 4);
+/* Q5_K's fifth bits (qh) widened to 16-bit lanes: hw[k] holds qh[8k..8k+7],
+ * whose bits 2c and 2c + 1 belong to chunk c. */
+ALWAYS_INLINE void q5_K_high_words(const wl_block_q5_K *b, v128_t hw[4]) {
+    v128_t h0 = wasm_v128_load(b->qh), h1 = wasm_v128_load(b->qh + 16);
+    hw[0] = wasm_u16x8_extend_low_u8x16(h0), hw[1] = wasm_u16x8_extend_high_u8x16(h0);
+    hw[2] = wasm_u16x8_extend_low_u8x16(h1), hw[3] = wasm_u16x8_extend_high_u8x16(h1);
+}
+
+/* Chunk c (64 values) of a Q4_K / Q5_K super-block in 16-bit lanes, in the
+ * wide activations' order: lo = values 64c..64c+31 (the low nibbles), hi =
+ * 64c+32..64c+63 (the high ones). Q5_K's fifth bits come from hw, which is
+ * shifted right by 2 here so the next chunk finds its bits at 0 and 1
+ * (constant shifts: a per-chunk shift amount ran 3x slower). */
+ALWAYS_INLINE void q45_K_chunk(int kind, const uint8_t *qs, int c, v128_t hw[4], v128_t lo[4], v128_t hi[4]) {
+    const v128_t mask16 = wasm_i16x8_splat(0x0f), bit4 = wasm_i16x8_splat(0x10);
+    v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+    v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
+                    wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
+    for (int k = 0; k < 4; k++) {
+        lo[k] = wasm_v128_and(w[k], mask16);
+        hi[k] = wasm_u16x8_shr(w[k], 4);
+        if (kind == KIND_Q5_K) {
+            lo[k] = wasm_v128_or(lo[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
+            hi[k] = wasm_v128_or(hi[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
+            hw[k] = wasm_u16x8_shr(hw[k], 2);
         }
+    }
+}
+
+/* A Q4_K / Q5_K super-block's integer sum for one token, straight from the
+ * packed block: each chunk is widened in registers and dotted with the
+ * wide activations; the eight sub-block sums are gathered into two vectors
+ * and scaled at once. Exact, so equal to the twin's sum of sc * sub. */
+ALWAYS_INLINE int32_t q45_K_isum(int kind, const wl_block_q4_K *head, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
+    const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
+    v128_t hw[4] = { 0 }, sub[8];
+    if (kind == KIND_Q5_K) q5_K_high_words((const wl_block_q5_K *)head, hw);
+    for (int c = 0; c < 4; c++) {
+        v128_t lo[4], hi[4];
+        q45_K_chunk(kind, qs, c, hw, lo, hi);
         sub[2 * c] = dot_wide(lo, yq + 64 * c);
         sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
     }
@@ -544,31 +577,10 @@ ALWAYS_INLINE int32_t q4_K_isum(const wl_block_q4_K *b, v128_t sc_lo, v128_t sc_
     return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
 }
 
-/* Q5_K's integer super-block sum for one row: Q4_K's nibbles with their
- * fifth bits (bit 2c of qh[l] for chunk c's low nibbles, 2c + 1 for its
- * high ones) put in place in 16-bit lanes, dotted and scaled as Q4_K's. */
-ALWAYS_INLINE int32_t q5_K_isum(const wl_block_q5_K *b, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
-    const v128_t mask16 = wasm_i16x8_splat(0x0f), bit4 = wasm_i16x8_splat(0x10);
-    v128_t h0 = wasm_v128_load(b->qh), h1 = wasm_v128_load(b->qh + 16);
-    /* shifted right by 2 per chunk, so chunk c's two bits are bits 0 and 1 */
-    v128_t hw[4] = { wasm_u16x8_extend_low_u8x16(h0), wasm_u16x8_extend_high_u8x16(h0),
-                     wasm_u16x8_extend_low_u8x16(h1), wasm_u16x8_extend_high_u8x16(h1) };
-    v128_t sub[8];
-    for (int c = 0; c < 4; c++) {
-        v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
-        v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
-                        wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
-        v128_t lo[4], hi[4];
-        for (int k = 0; k < 4; k++) {
-            lo[k] = wasm_v128_or(wasm_v128_and(w[k], mask16), wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
-            hi[k] = wasm_v128_or(wasm_u16x8_shr(w[k], 4), wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
-            hw[k] = wasm_u16x8_shr(hw[k], 2);
-        }
-        sub[2 * c] = dot_wide(lo, yq + 64 * c);
-        sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
-    }
-    v128_t s0 = reduce4(sub[0], sub[1], sub[2], sub[3]), s1 = reduce4(sub[4], sub[5], sub[6], sub[7]);
-    return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
+/* The mins term for one token: sum of m[j] * (bsum[2j] + bsum[2j + 1]),
+ * as four i32 partials. */
+ALWAYS_INLINE v128_t q45_K_mins(v128_t md0, v128_t md1, const int16_t *bs) {
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(md0, wasm_v128_load(bs)), wasm_i32x4_dot_i16x8(md1, wasm_v128_load(bs + 8)));
 }
 
 /* Q4_K and Q5_K, 4 rows x 1 token (decode) without unpacking super-blocks
@@ -583,10 +595,8 @@ ALWAYS_INLINE float q45_K_row(int kind, int nb, const uint8_t *x, k_act y) {
         const int16_t *bs = y.bsums + 16 * b, *yq = y.q + WL_QK_K * b;
         v128_t sc_lo, sc_hi, md0, md1;
         q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
-        const int mins = wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_dot_i16x8(md0, wasm_v128_load(bs)),
-                                                      wasm_i32x4_dot_i16x8(md1, wasm_v128_load(bs + 8))));
-        float isum = (float)(kind == KIND_Q4_K ? q4_K_isum(head, sc_lo, sc_hi, yq)
-                                               : q5_K_isum((const wl_block_q5_K *)head, sc_lo, sc_hi, yq));
+        const int mins = wl_hsum_i32x4(q45_K_mins(md0, md1, bs));
+        float isum = (float)q45_K_isum(kind, head, sc_lo, sc_hi, yq);
         float d = wl_fp16_to_fp32(head->d) * y.d[b], dmin = wl_fp16_to_fp32(head->dmin) * y.d[b];
         sum += d * isum - dmin * (float)mins;
     }
@@ -649,6 +659,46 @@ ALWAYS_INLINE void q6_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float 
     for (int r = 0; r < 4; r++) out[r] = q6_K_row(nb, (const wl_block_q6_K *)(w + r * ws), y);
 }
 
+/* Q4_K / Q5_K, 1 row x 4 tokens (prompts): each chunk is widened once in
+ * registers and dotted with four tokens, instead of unpacking the
+ * super-block to memory and reading it back per token (k_1x4). The float
+ * combine is k_1x4's, so the results are the same bits. */
+ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t bb = k_block_bytes(kind);
+    const int nb = n / WL_QK_K;
+    k_act y[4];
+    for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const wl_block_q4_K *head = (const wl_block_q4_K *)(w + (size_t)b * bb);
+        const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
+        v128_t sc_lo, sc_hi, md0, md1, hw[4] = { 0 }, isum[4];
+        q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
+        if (kind == KIND_Q5_K) q5_K_high_words((const wl_block_q5_K *)head, hw);
+        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_splat(0);
+        for (int c = 0; c < 4; c++) {
+            v128_t lo[4], hi[4];
+            q45_K_chunk(kind, qs, c, hw, lo, hi);
+            v128_t s_lo = lane_splat(c < 2 ? sc_lo : sc_hi, (2 * c) % 4);
+            v128_t s_hi = lane_splat(c < 2 ? sc_lo : sc_hi, (2 * c + 1) % 4);
+            for (int t = 0; t < 4; t++) {
+                const int16_t *yq = y[t].q + WL_QK_K * b + 64 * c;
+                isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_add(wasm_i32x4_mul(dot_wide(lo, yq), s_lo),
+                                                                 wasm_i32x4_mul(dot_wide(hi, yq + 32), s_hi)));
+            }
+        }
+        v128_t mins = reduce4(q45_K_mins(md0, md1, y[0].bsums + 16 * b), q45_K_mins(md0, md1, y[1].bsums + 16 * b),
+                              q45_K_mins(md0, md1, y[2].bsums + 16 * b), q45_K_mins(md0, md1, y[3].bsums + 16 * b));
+        acc = k_combine(acc, wasm_f32x4_splat(wl_fp16_to_fp32(head->d)), wasm_f32x4_splat(wl_fp16_to_fp32(head->dmin)),
+                        wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
+                        reduce4(isum[0], isum[1], isum[2], isum[3]), mins);
+    }
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
 ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     const size_t bb = k_block_bytes(kind);
     const int nb = n / WL_QK_K;
@@ -701,6 +751,7 @@ ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const u
 ALWAYS_INLINE void run_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     if (kind < KIND_F32) tile_1x4(kind, n, w, act, as, out, os);
     else if (kind < KIND_Q2_K) float_1x4(kind, n, w, act, as, out, os);
+    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_1x4(kind, n, w, act, as, out, os);
     else k_1x4(kind, n, w, act, as, out, os);
 }
 
@@ -812,16 +863,6 @@ ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
     x[1] = wasm_i16x8_extend_high_i8x16(lo);
     x[2] = wasm_i16x8_extend_low_i8x16(hi);
     x[3] = wasm_i16x8_extend_high_i8x16(hi);
-}
-
-/* Lane r of v in all four lanes (shuffles take constant lanes only). */
-ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
-    switch (r) {
-    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
-    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
-    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
-    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
-    }
 }
 
 ALWAYS_INLINE int32_t x4_offset(int kind, int32_t ysum) {
