@@ -43,8 +43,9 @@ void wl_model_free(wl_model *m);
 /* Rearranges the weights in place for this build's SIMD kernels (repack.h)
  * and returns how many matrices it rearranged (0 in builds without them).
  * Results do not change; the shards' bytes do, so anything that still
- * needs the file's bytes (storing them in a cache) must run first. Call
- * once, before the first context. */
+ * needs the file's bytes (storing them in a cache) must run first. Never
+ * while a decode runs (decodes read what it rewrites); a second call does
+ * nothing. */
 int wl_model_prepare(wl_model *m);
 int wl_model_n_vocab(const wl_model *m);
 int wl_model_n_ctx_train(const wl_model *m);
