@@ -1,5 +1,6 @@
-/* SIMD128 tile kernels for the formats dotted against Q8_0 activations
- * (Q4_0, Q5_0, Q8_0, IQ4_NL), used by wl_matmul in wasm SIMD builds.
+/* SIMD128 tile kernels for the formats dotted against Q8_0 / Q8_1
+ * activations (Q4_0, Q5_0, Q8_0, IQ4_NL; Q4_1, Q5_1 with their mins), the
+ * float formats and the K-quants, used by wl_matmul in wasm SIMD builds.
  *
  * Why: a lone vec_dot re-widens the activations for every weight row, sums
  * each block horizontally and converts two f16 scales per block. Here the
@@ -20,7 +21,7 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-enum { KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, KIND_IQ4_NL };
+enum { KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, KIND_IQ4_NL, KIND_Q4_1, KIND_Q5_1 };
 
 /* Every one of these blocks starts with its f16 scale. */
 ALWAYS_INLINE size_t block_bytes(int kind) {
@@ -28,8 +29,21 @@ ALWAYS_INLINE size_t block_bytes(int kind) {
     case KIND_Q4_0: return sizeof(wl_block_q4_0);
     case KIND_Q5_0: return sizeof(wl_block_q5_0);
     case KIND_Q8_0: return sizeof(wl_block_q8_0);
+    case KIND_Q4_1: return sizeof(wl_block_q4_1);
+    case KIND_Q5_1: return sizeof(wl_block_q5_1);
     default: return sizeof(wl_block_iq4_nl);
     }
+}
+
+/* Q4_1 and Q5_1 add m * s_y per block (their f16 min m follows d). */
+ALWAYS_INLINE int has_min(int kind) {
+    return kind == KIND_Q4_1 || kind == KIND_Q5_1;
+}
+
+ALWAYS_INLINE uint16_t block_min(const uint8_t *blk) {
+    uint16_t m;
+    memcpy(&m, blk + 2, sizeof m);
+    return m;
 }
 
 ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
@@ -40,12 +54,13 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
 
 /* The block's 32 values as four i16x8 (elements 0-7, 8-15, 16-23, 24-31).
  * Q4_0 yields its raw nibbles 0..15: the -8 offset is applied once per
- * block as -8 * sum(y) (see block_offset), saving the per-value work. */
+ * block as -8 * sum(y) (see block_offset), saving the per-value work.
+ * Q4_1 and Q5_1 values are unsigned as stored. */
 ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
     v128_t lo, hi;
-    if (kind == KIND_Q4_0) {
+    if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
         const v128_t mask16 = wasm_i16x8_splat(0x0f);
-        v128_t q = wasm_v128_load(blk + 2);
+        v128_t q = wasm_v128_load(blk + (kind == KIND_Q4_1 ? 4 : 2));
         v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
         x[0] = wasm_v128_and(a, mask16);
         x[1] = wasm_v128_and(b, mask16);
@@ -58,6 +73,14 @@ ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
         hi = wasm_v128_load(blk + 18);
     } else if (kind == KIND_IQ4_NL) {
         wl_iq4_unpack(blk + 2, &lo, &hi);
+    } else if (kind == KIND_Q5_1) {
+        const v128_t mask = wasm_i8x16_splat(0x0f), bit4 = wasm_i8x16_splat(0x10);
+        uint32_t qh;
+        memcpy(&qh, blk + 4, sizeof qh);
+        v128_t hlo, hhi, q = wasm_v128_load(blk + 8);
+        wl_q5_high_masks(qh, &hlo, &hhi);
+        lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_and(hlo, bit4));
+        hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_and(hhi, bit4)); /* 0..31: signed widening is exact */
     } else {
         uint32_t qh;
         memcpy(&qh, blk + 2, sizeof qh);
@@ -108,19 +131,23 @@ ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
     }
 }
 
-/* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums. */
-typedef struct { const int16_t *q; const float *d; const int32_t *sum; } q8_act;
+/* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums,
+ * n/32 f32 Q8_1 sums s (d * sum rounded through f16, as a Q8_1 block
+ * stores it, for Q4_1's and Q5_1's m * s). */
+typedef struct { const int16_t *q; const float *d; const int32_t *sum; const float *s; } q8_act;
 
 ALWAYS_INLINE q8_act q8_act_at(const uint8_t *row, int n) {
+    const size_t nb = (size_t)(n / WL_QK);
     q8_act a;
     a.q = (const int16_t *)row;
     a.d = (const float *)(row + (size_t)n * 2);
-    a.sum = (const int32_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK) * 4);
+    a.sum = (const int32_t *)(row + (size_t)n * 2 + nb * 4);
+    a.s = (const float *)(row + (size_t)n * 2 + nb * 8);
     return a;
 }
 
 size_t wl_q8_0_wide_row_size(int64_t n) {
-    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (sizeof(float) + sizeof(int32_t));
+    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (2 * sizeof(float) + sizeof(int32_t));
     return (bytes + 15) & ~(size_t)15;
 }
 
@@ -139,7 +166,16 @@ void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
         /* the scale as a Q8_0 block stores it: rounded to f16 */
         ((float *)a.d)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16(d));
         ((int32_t *)a.sum)[b] = sum;
+        ((float *)a.s)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16((float)sum * d));
     }
+}
+
+/* acc + each lane's block term, in the twins' order: f32(sum) * (d_x * d_y),
+ * plus m_x * s_y for the formats with mins. */
+ALWAYS_INLINE v128_t combine(int kind, v128_t acc, v128_t sums, v128_t scale, v128_t mx, v128_t sy) {
+    v128_t t = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale);
+    if (has_min(kind)) t = wasm_f32x4_add(t, wasm_f32x4_mul(mx, sy));
+    return wasm_f32x4_add(acc, t);
 }
 
 /* 4 consecutive weight rows x 1 token -> out[0..3]. */
@@ -161,7 +197,9 @@ ALWAYS_INLINE void tile_4x1(int kind, int nb, const uint8_t *w, size_t ws, q8_ac
         v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(block_offset(kind, y.sum[b])));
         v128_t dx = wl_fp16x4_to_f32x4(wasm_i32x4_make(block_scale(b0), block_scale(b1), block_scale(b2), block_scale(b3)));
         v128_t scale = wasm_f32x4_mul(dx, wasm_f32x4_splat(y.d[b]));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        v128_t mx = has_min(kind) ? wl_fp16x4_to_f32x4(wasm_i32x4_make(block_min(b0), block_min(b1), block_min(b2), block_min(b3)))
+                                  : wasm_f32x4_splat(0.0f);
+        acc = combine(kind, acc, sums, scale, mx, wasm_f32x4_splat(has_min(kind) ? y.s[b] : 0.0f));
     }
     wasm_v128_store(out, acc);
 }
@@ -187,7 +225,9 @@ ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *ac
         }
         v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
         v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(wl_fp16_to_fp32(block_scale(blk))), dy);
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        v128_t mx = wasm_f32x4_splat(has_min(kind) ? wl_fp16_to_fp32(block_min(blk)) : 0.0f);
+        v128_t sy = has_min(kind) ? wasm_f32x4_make(y0.s[b], y1.s[b], y2.s[b], y3.s[b]) : mx;
+        acc = combine(kind, acc, sums, scale, mx, sy);
     }
     out[0] = wasm_f32x4_extract_lane(acc, 0);
     out[os] = wasm_f32x4_extract_lane(acc, 1);
@@ -204,7 +244,11 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
         v128_t x[4];
         unpack(kind, blk, x);
         int32_t sumi = wl_hsum_i32x4(dot_wide(x, y.q + WL_QK * b)) + block_offset(kind, y.sum[b]);
-        sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]);
+        if (has_min(kind)) {
+            sum += (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]) * (float)sumi + wl_fp16_to_fp32(block_min(blk)) * y.s[b];
+        } else {
+            sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]);
+        }
     }
     return sum;
 }
@@ -217,7 +261,7 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
 
 /* Numbered after the Q8_0 family's kinds (and the K family after these) so
  * that the shared driver can tell a kind's family. */
-enum { KIND_F32 = KIND_IQ4_NL + 1, KIND_F16, KIND_BF16 };
+enum { KIND_F32 = KIND_Q5_1 + 1, KIND_F16, KIND_BF16 };
 
 /* 8 weights starting at element i as two f32x4; *hmax tracks the F16 |h|. */
 ALWAYS_INLINE void load_float8(int kind, const uint8_t *w, int i, v128_t *lo, v128_t *hi, v128_t *hmax) {
@@ -794,6 +838,8 @@ TILES(q4_0_tiles, KIND_Q4_0)
 TILES(q5_0_tiles, KIND_Q5_0)
 TILES(q8_0_tiles, KIND_Q8_0)
 TILES(iq4_nl_tiles, KIND_IQ4_NL)
+TILES(q4_1_tiles, KIND_Q4_1)
+TILES(q5_1_tiles, KIND_Q5_1)
 TILES(f32_tiles, KIND_F32)
 TILES(f16_tiles, KIND_F16)
 TILES(bf16_tiles, KIND_BF16)
@@ -813,13 +859,16 @@ ALWAYS_INLINE int x4_type(int kind) {
     case KIND_Q4_0: return WL_TYPE_Q4_0;
     case KIND_Q5_0: return WL_TYPE_Q5_0;
     case KIND_Q8_0: return WL_TYPE_Q8_0;
+    case KIND_Q4_1: return WL_TYPE_Q4_1;
+    case KIND_Q5_1: return WL_TYPE_Q5_1;
     default: return WL_TYPE_IQ4_NL;
     }
 }
 
-/* The four rows' scales of a group block. repack.c keeps a matrix with an
- * inf/NaN scale in the plain layout, so the finite conversion is exact. */
-ALWAYS_INLINE v128_t x4_scales(const uint8_t *g) {
+/* The four rows' scales (at g) or mins (at g + 8) of a group block.
+ * repack.c keeps a matrix with an inf/NaN scale or min in the plain
+ * layout, so the finite conversion is exact. */
+ALWAYS_INLINE v128_t x4_halves(const uint8_t *g) {
     v128_t lo, hi;
     wl_fp16x8_finite_to_f32x4x2(wasm_v128_load64_zero(g), &lo, &hi);
     return lo;
@@ -831,10 +880,10 @@ ALWAYS_INLINE v128_t x4_scales(const uint8_t *g) {
 ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
     const uint8_t *p = g + wl_x4_payload_offset(x4_type(kind), r);
     v128_t lo, hi;
-    if (kind == KIND_Q4_0 || kind == KIND_Q5_0) {
+    if (kind == KIND_Q4_0 || kind == KIND_Q5_0 || kind == KIND_Q4_1 || kind == KIND_Q5_1) {
         const v128_t m4 = wasm_i8x16_splat(0x0f);
         v128_t q = wasm_v128_load(p);
-        if (kind == KIND_Q4_0) {
+        if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
             const v128_t mask16 = wasm_i16x8_splat(0x0f);
             v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
             x[0] = wasm_v128_and(a, mask16);
@@ -844,7 +893,7 @@ ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
             return;
         }
         const v128_t bit4 = wasm_i8x16_splat(0x10);
-        v128_t h = wasm_v128_load(g + 8);
+        v128_t h = wasm_v128_load(g + (kind == KIND_Q5_1 ? 16 : 8));
         lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(bit_to_4(h, 2 * r), bit4));
         hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(bit_to_4(h, 2 * r + 1), bit4));
         x[0] = wasm_u16x8_extend_low_u8x16(lo);
@@ -886,8 +935,9 @@ ALWAYS_INLINE void x4_4x1(int kind, int nb, const uint8_t *g, q8_act y, float *o
         x4_unpack(kind, gk, 3, x);
         s3 = dot_wide(x, yq);
         v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(x4_offset(kind, y.sum[b])));
-        v128_t scale = wasm_f32x4_mul(x4_scales(gk), wasm_f32x4_splat(y.d[b]));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        v128_t scale = wasm_f32x4_mul(x4_halves(gk), wasm_f32x4_splat(y.d[b]));
+        v128_t mx = has_min(kind) ? x4_halves(gk + 8) : wasm_f32x4_splat(0.0f);
+        acc = combine(kind, acc, sums, scale, mx, wasm_f32x4_splat(has_min(kind) ? y.s[b] : 0.0f));
     }
     wasm_v128_store(out, acc);
 }
@@ -903,8 +953,10 @@ ALWAYS_INLINE void x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act,
     for (int b = 0; b < nb; b++) {
         const uint8_t *gk = g + (size_t)b * gb;
         const int off = WL_QK * b;
-        v128_t dx = x4_scales(gk);
+        v128_t dx = x4_halves(gk);
         v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
+        v128_t mx = has_min(kind) ? x4_halves(gk + 8) : wasm_f32x4_splat(0.0f);
+        v128_t sy = has_min(kind) ? wasm_f32x4_make(y0.s[b], y1.s[b], y2.s[b], y3.s[b]) : mx;
         v128_t offs = wasm_i32x4_make(x4_offset(kind, y0.sum[b]), x4_offset(kind, y1.sum[b]),
                                       x4_offset(kind, y2.sum[b]), x4_offset(kind, y3.sum[b]));
         for (int r = 0; r < 4; r++) {
@@ -914,7 +966,7 @@ ALWAYS_INLINE void x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act,
                                   dot_wide(x, y2.q + off), dot_wide(x, y3.q + off));
             sums = wasm_i32x4_add(sums, offs);
             v128_t scale = wasm_f32x4_mul(lane_splat(dx, r), dy);
-            acc[r] = wasm_f32x4_add(acc[r], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+            acc[r] = combine(kind, acc[r], sums, scale, lane_splat(mx, r), sy);
         }
     }
     for (int r = 0; r < 4; r++) {
@@ -951,6 +1003,8 @@ TILES_X4(q4_0_tiles_x4, KIND_Q4_0)
 TILES_X4(q5_0_tiles_x4, KIND_Q5_0)
 TILES_X4(q8_0_tiles_x4, KIND_Q8_0)
 TILES_X4(iq4_nl_tiles_x4, KIND_IQ4_NL)
+TILES_X4(q4_1_tiles_x4, KIND_Q4_1)
+TILES_X4(q5_1_tiles_x4, KIND_Q5_1)
 
 wl_tile_fn wl_tile_kernel_x4(int type) {
     switch (type) {
@@ -958,6 +1012,8 @@ wl_tile_fn wl_tile_kernel_x4(int type) {
     case WL_TYPE_Q5_0: return q5_0_tiles_x4;
     case WL_TYPE_Q8_0: return q8_0_tiles_x4;
     case WL_TYPE_IQ4_NL: return iq4_nl_tiles_x4;
+    case WL_TYPE_Q4_1: return q4_1_tiles_x4;
+    case WL_TYPE_Q5_1: return q5_1_tiles_x4;
     default: return 0;
     }
 }
@@ -968,6 +1024,8 @@ wl_tile_fn wl_tile_kernel(int type) {
     case WL_TYPE_Q5_0: return q5_0_tiles;
     case WL_TYPE_Q8_0: return q8_0_tiles;
     case WL_TYPE_IQ4_NL: return iq4_nl_tiles;
+    case WL_TYPE_Q4_1: return q4_1_tiles;
+    case WL_TYPE_Q5_1: return q5_1_tiles;
     case WL_TYPE_F32: return f32_tiles;
     case WL_TYPE_F16: return f16_tiles;
     case WL_TYPE_BF16: return bf16_tiles;

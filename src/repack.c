@@ -12,9 +12,14 @@ static size_t plain_block_bytes(wl_type t) {
     return tt ? tt->type_size : 0;
 }
 
-/* Where a plain block keeps its payload (after d, and Q5_0's qh). */
+/* Where a plain block keeps its payload (after d, Q4_1's and Q5_1's m, and
+ * Q5_0's and Q5_1's qh), and its qh. */
 static size_t plain_payload_offset(wl_type t) {
-    return t == WL_TYPE_Q5_0 ? 6 : 2;
+    return t == WL_TYPE_Q5_0 ? 6 : t == WL_TYPE_Q4_1 ? 4 : t == WL_TYPE_Q5_1 ? 8 : 2;
+}
+
+static size_t plain_qh_offset(wl_type t) {
+    return t == WL_TYPE_Q5_1 ? 4 : 2;
 }
 
 static size_t payload_bytes(wl_type t) {
@@ -30,13 +35,17 @@ static int has_x4_kernel(wl_type t) {
 #endif
 }
 
-/* Every block of these formats starts with its f16 scale d. */
+/* Every block of these formats starts with its f16 scale d (and Q4_1's
+ * and Q5_1's min m right after it). */
 static int scales_finite(const wl_matrix *m, int64_t n_blocks, size_t bb) {
     const uint8_t *p = m->data;
+    const int halves = wl_x4_has_min(m->type) ? 2 : 1;
     for (int64_t i = 0; i < n_blocks; i++) {
-        uint16_t d;
-        memcpy(&d, p + (size_t)i * bb, sizeof d);
-        if ((d & 0x7c00) == 0x7c00) return 0;
+        for (int k = 0; k < halves; k++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)i * bb + 2 * k, sizeof h);
+            if ((h & 0x7c00) == 0x7c00) return 0;
+        }
     }
     return 1;
 }
@@ -65,15 +74,17 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
     const size_t bb = plain_block_bytes(t), src_off = plain_payload_offset(t), len = payload_bytes(t);
     for (int b = 0; b < nb; b++) {
         uint8_t *dst = group + (size_t)b * WL_X4_ROWS * bb;
-        if (t == WL_TYPE_Q5_0) memset(dst + 8, 0, 16);
+        uint8_t *plane = dst + wl_x4_bit_plane_offset(t);
+        if (wl_x4_has_bit_plane(t)) memset(plane, 0, 16);
         for (int r = 0; r < WL_X4_ROWS; r++) {
             const uint8_t *src = tmp + (size_t)r * row_size + (size_t)b * bb;
             memcpy(dst + 2 * r, src, 2);
+            if (wl_x4_has_min(t)) memcpy(dst + 8 + 2 * r, src + 2, 2);
             memcpy(dst + wl_x4_payload_offset(t, r), src + src_off, len);
-            if (t != WL_TYPE_Q5_0) continue;
+            if (!wl_x4_has_bit_plane(t)) continue;
             uint32_t qh;
-            memcpy(&qh, src + 2, sizeof qh);
-            or_bit_plane(dst + 8, qh, 2 * r);
+            memcpy(&qh, src + plain_qh_offset(t), sizeof qh);
+            or_bit_plane(plane, qh, 2 * r);
         }
     }
 }
@@ -109,11 +120,13 @@ void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
     for (int b = 0; b < nb; b++) {
         const uint8_t *src = group + (size_t)b * WL_X4_ROWS * bb;
         memcpy(blk, src + 2 * r, 2);
+        if (wl_x4_has_min(t)) memcpy(blk + 2, src + 8 + 2 * r, 2);
         memcpy(blk + plain_payload_offset(t), src + wl_x4_payload_offset(t, r), len);
-        if (t == WL_TYPE_Q5_0) {
+        if (wl_x4_has_bit_plane(t)) {
+            const uint8_t *plane = src + wl_x4_bit_plane_offset(t);
             uint32_t qh = 0;
-            for (int e = 0; e < WL_QK; e++) qh |= (uint32_t)((src[8 + e % 16] >> (2 * r + e / 16)) & 1) << e;
-            memcpy(blk + 2, &qh, sizeof qh);
+            for (int e = 0; e < WL_QK; e++) qh |= (uint32_t)((plane[e % 16] >> (2 * r + e / 16)) & 1) << e;
+            memcpy(blk + plain_qh_offset(t), &qh, sizeof qh);
         }
         tt->to_float(blk, dst + (size_t)b * WL_QK, WL_QK);
     }

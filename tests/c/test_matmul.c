@@ -22,7 +22,8 @@ static int exact_twins(wl_type type) {
 /* Which types this build rearranges into the x4 layout. */
 static int x4_expected(wl_type type) {
 #ifdef __wasm_simd128__
-    return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL;
+    return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL ||
+           type == WL_TYPE_Q4_1 || type == WL_TYPE_Q5_1;
 #else
     (void)type;
     return 0;

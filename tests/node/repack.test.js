@@ -68,7 +68,7 @@ async function logitsAlong({ model, logits }, prompt, tokens, between = () => {}
 
 const PROMPT = [1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203];
 
-for (const type of ['Q4_0', 'Q5_0', 'Q8_0', 'IQ4_NL']) {
+for (const type of ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL']) {
   for (const tied of [false, true]) {
     test(`${type}${tied ? ', tied embeddings' : ''}: the x4 layout gives the plain layout's logits bit for bit`, async () => {
       // (matrices whose row count is not a multiple of 4, which keep a plain tail, are test_matmul's)
@@ -105,7 +105,7 @@ test('types without an x4 kernel are left as they are', async () => {
   try {
     const info = model.info();
     // Q4_K layers stay plain; only Q8_0-family matrices (none here unless the mix adds them) are rearranged.
-    const x4Types = ['Q4_0', 'Q5_0', 'Q8_0', 'IQ4_NL'].reduce((n, t) => n + (info.tensorTypes[t] ?? 0), 0);
+    const x4Types = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL'].reduce((n, t) => n + (info.tensorTypes[t] ?? 0), 0);
     assert.ok(info.repackedMatrices <= x4Types, `${info.repackedMatrices} rearranged, ${x4Types} x4-type tensors`);
     assert.ok(info.tensorTypes.Q4_K > 0);
   } finally {
