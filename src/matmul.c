@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "matmul.h"
 #include "quant.h"
+#include "repack.h"
 
 /* Weight rows per chunk when several tokens share the pass: a tile small
  * enough to stay in L1 while every token's activations stream past it. */
@@ -61,12 +62,15 @@ static inline int is_k_type(const wl_type_traits *t) {
 static wl_tile_fn tile_kernel_for(const wl_matrix *w, int n_tokens) {
 #ifdef WL_HAVE_TILES
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
+    if (w->layout == WL_LAYOUT_X4) return wl_tile_kernel_x4(w->type);
     int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
     if (w->n_cols % multiple != 0) return NULL;
     /* Measured (bench/kernels.c, node 20): for one token the K-quants' own
-     * vec_dots beat unpacking super-blocks to memory; Q4_K's and Q6_K's
-     * decode kernels read the packed blocks and beat their vec_dots. */
-    if (t && is_k_type(t) && w->type != WL_TYPE_Q6_K && w->type != WL_TYPE_Q4_K && n_tokens < 4) return NULL;
+     * vec_dots beat unpacking super-blocks to memory; Q4_K's, Q5_K's and
+     * Q6_K's decode kernels read the packed blocks and beat their vec_dots. */
+    if (t && is_k_type(t) && w->type != WL_TYPE_Q6_K && w->type != WL_TYPE_Q4_K && w->type != WL_TYPE_Q5_K &&
+        n_tokens < 4)
+        return NULL;
     return wl_tile_kernel(w->type);
 #else
     (void)w, (void)n_tokens;
@@ -222,5 +226,9 @@ void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *out
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (!t || !t->to_float || r < 0 || r >= w->n_rows) return;
+    if (w->layout == WL_LAYOUT_X4 && r < (w->n_rows & ~(int64_t)(WL_X4_ROWS - 1))) {
+        wl_x4_get_row(w, r, dst);
+        return;
+    }
     t->to_float((const char *)w->data + (size_t)r * w->row_stride, dst, w->n_cols);
 }

@@ -7,6 +7,10 @@
 #include "threadpool.h"
 #include "types.h"
 
+/* How a matrix's bytes are arranged: as in GGUF, or rearranged at load
+ * time for the SIMD kernels (repack.h; the x4 layout in quant.h). */
+enum { WL_LAYOUT_ROWS = 0, WL_LAYOUT_X4 = 1 };
+
 /* A 2-D weight matrix as stored in GGUF: n_rows rows of n_cols elements
  * (GGUF ne[0] = n_cols is the contiguous dimension), row_stride bytes apart. */
 typedef struct {
@@ -15,6 +19,7 @@ typedef struct {
     int64_t n_rows;
     size_t row_stride;
     const void *data;
+    int layout; /* WL_LAYOUT_*; 0 (rows) for any zero-initialised matrix */
 } wl_matrix;
 
 /* 1 if wl_matmul can run w: its type has kernels, n_cols is a whole number of

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "types.h"
 
 #define WL_QK 32   /* elements per block of the legacy formats */
 #define WL_QK_K 256 /* elements per super-block of the K-quants */
@@ -208,6 +209,42 @@ void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n);
 /* NULL when the type has no tile kernel (use vec_dot). Q8_0-family kernels
  * need n % 32 == 0, float ones n % 8 == 0 (wl_matmul checks). */
 wl_tile_fn wl_tile_kernel(int type);
+/* The same products for a matrix whose rows are in the x4 layout below
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL); NULL for other types. The kernel is handed
+ * chunks that start at a multiple of 4 rows: each whole group of 4 is read
+ * interleaved, a last partial group (the matrix's final n_rows % 4 rows)
+ * as plain rows. */
+wl_tile_fn wl_tile_kernel_x4(int type);
 #endif
+
+/* ---- the x4 layout (repack.c writes it, the x4 tile kernels read it) ----
+ * Four consecutive rows of a Q8_0-family matrix, block by block: for block
+ * b, the four rows' f16 scales (8 bytes), for Q4_1 and Q5_1 their f16 mins
+ * (8 bytes), then their payloads. Q4_0, Q4_1 and IQ4_NL: each row's 16
+ * bytes of nibbles, as stored; Q8_0: each row's 32 bytes. Q5_0 and Q5_1: a
+ * 16-byte bit plane H, then each row's 16 bytes of nibbles; bit v of H's
+ * byte L is the fifth bit of element 16 * (v % 2) + L of row v / 2, so one
+ * uniform shift and mask put every lane's bit in place. A
+ * group block is exactly 4 plain blocks long, so the rows keep their byte
+ * extent and a final partial group stays as it was. Why: one contiguous
+ * stream per 4 rows, the four scales in one load, and Q5_0's fifth bits
+ * without a byte shuffle per block. */
+#define WL_X4_ROWS 4
+/* Offset of row r's payload inside a group block (after the 8 scale bytes
+ * and, for Q5_0, the bit plane). */
+static inline int wl_x4_has_min(int type) {
+    return type == WL_TYPE_Q4_1 || type == WL_TYPE_Q5_1;
+}
+static inline int wl_x4_has_bit_plane(int type) {
+    return type == WL_TYPE_Q5_0 || type == WL_TYPE_Q5_1;
+}
+/* Where the bit plane starts (Q5_0, Q5_1). */
+static inline size_t wl_x4_bit_plane_offset(int type) {
+    return wl_x4_has_min(type) ? 16 : 8;
+}
+static inline size_t wl_x4_payload_offset(int type, int r) {
+    size_t per_row = type == WL_TYPE_Q8_0 ? WL_QK : WL_QK / 2;
+    return wl_x4_bit_plane_offset(type) + (wl_x4_has_bit_plane(type) ? 16 : 0) + per_row * (size_t)r;
+}
 
 #endif

@@ -1,5 +1,6 @@
-/* SIMD128 tile kernels for the formats dotted against Q8_0 activations
- * (Q4_0, Q5_0, Q8_0, IQ4_NL), used by wl_matmul in wasm SIMD builds.
+/* SIMD128 tile kernels for the formats dotted against Q8_0 / Q8_1
+ * activations (Q4_0, Q5_0, Q8_0, IQ4_NL; Q4_1, Q5_1 with their mins), the
+ * float formats and the K-quants, used by wl_matmul in wasm SIMD builds.
  *
  * Why: a lone vec_dot re-widens the activations for every weight row, sums
  * each block horizontally and converts two f16 scales per block. Here the
@@ -20,7 +21,7 @@
 
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
-enum { KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, KIND_IQ4_NL };
+enum { KIND_Q4_0, KIND_Q5_0, KIND_Q8_0, KIND_IQ4_NL, KIND_Q4_1, KIND_Q5_1 };
 
 /* Every one of these blocks starts with its f16 scale. */
 ALWAYS_INLINE size_t block_bytes(int kind) {
@@ -28,8 +29,21 @@ ALWAYS_INLINE size_t block_bytes(int kind) {
     case KIND_Q4_0: return sizeof(wl_block_q4_0);
     case KIND_Q5_0: return sizeof(wl_block_q5_0);
     case KIND_Q8_0: return sizeof(wl_block_q8_0);
+    case KIND_Q4_1: return sizeof(wl_block_q4_1);
+    case KIND_Q5_1: return sizeof(wl_block_q5_1);
     default: return sizeof(wl_block_iq4_nl);
     }
+}
+
+/* Q4_1 and Q5_1 add m * s_y per block (their f16 min m follows d). */
+ALWAYS_INLINE int has_min(int kind) {
+    return kind == KIND_Q4_1 || kind == KIND_Q5_1;
+}
+
+ALWAYS_INLINE uint16_t block_min(const uint8_t *blk) {
+    uint16_t m;
+    memcpy(&m, blk + 2, sizeof m);
+    return m;
 }
 
 ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
@@ -40,12 +54,13 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
 
 /* The block's 32 values as four i16x8 (elements 0-7, 8-15, 16-23, 24-31).
  * Q4_0 yields its raw nibbles 0..15: the -8 offset is applied once per
- * block as -8 * sum(y) (see block_offset), saving the per-value work. */
+ * block as -8 * sum(y) (see block_offset), saving the per-value work.
+ * Q4_1 and Q5_1 values are unsigned as stored. */
 ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
     v128_t lo, hi;
-    if (kind == KIND_Q4_0) {
+    if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
         const v128_t mask16 = wasm_i16x8_splat(0x0f);
-        v128_t q = wasm_v128_load(blk + 2);
+        v128_t q = wasm_v128_load(blk + (kind == KIND_Q4_1 ? 4 : 2));
         v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
         x[0] = wasm_v128_and(a, mask16);
         x[1] = wasm_v128_and(b, mask16);
@@ -58,6 +73,14 @@ ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
         hi = wasm_v128_load(blk + 18);
     } else if (kind == KIND_IQ4_NL) {
         wl_iq4_unpack(blk + 2, &lo, &hi);
+    } else if (kind == KIND_Q5_1) {
+        const v128_t mask = wasm_i8x16_splat(0x0f), bit4 = wasm_i8x16_splat(0x10);
+        uint32_t qh;
+        memcpy(&qh, blk + 4, sizeof qh);
+        v128_t hlo, hhi, q = wasm_v128_load(blk + 8);
+        wl_q5_high_masks(qh, &hlo, &hhi);
+        lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_and(hlo, bit4));
+        hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_and(hhi, bit4)); /* 0..31: signed widening is exact */
     } else {
         uint32_t qh;
         memcpy(&qh, blk + 2, sizeof qh);
@@ -78,6 +101,13 @@ ALWAYS_INLINE v128_t dot_wide(const v128_t x[4], const int16_t *y) {
     return wasm_i32x4_add(wasm_i32x4_add(a, b), wasm_i32x4_add(c, d));
 }
 
+/* Bit v of each byte of h moved to bit 4 (the fifth bit of a Q5 value).
+ * 16-bit shifts are exact here: moving by at most 4 never carries a bit
+ * across a byte's bit 4. */
+ALWAYS_INLINE v128_t bit_to_4(v128_t h, int v) {
+    return v < 4 ? wasm_i16x8_shl(h, 4 - v) : v == 4 ? h : wasm_u16x8_shr(h, v - 4);
+}
+
 /* What to add to a block's raw integer sum: -8 * sum(y) for Q4_0's raw
  * nibbles, nothing for the others. */
 ALWAYS_INLINE int32_t block_offset(int kind, int32_t ysum) {
@@ -91,19 +121,33 @@ ALWAYS_INLINE v128_t reduce4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5), wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
 }
 
-/* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums. */
-typedef struct { const int16_t *q; const float *d; const int32_t *sum; } q8_act;
+/* Lane r of v in all four lanes (shuffles take constant lanes only). */
+ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
+    switch (r) {
+    case 0: return wasm_i32x4_shuffle(v, v, 0, 0, 0, 0);
+    case 1: return wasm_i32x4_shuffle(v, v, 1, 1, 1, 1);
+    case 2: return wasm_i32x4_shuffle(v, v, 2, 2, 2, 2);
+    default: return wasm_i32x4_shuffle(v, v, 3, 3, 3, 3);
+    }
+}
+
+/* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums,
+ * n/32 f32 Q8_1 sums s (d * sum rounded through f16, as a Q8_1 block
+ * stores it, for Q4_1's and Q5_1's m * s). */
+typedef struct { const int16_t *q; const float *d; const int32_t *sum; const float *s; } q8_act;
 
 ALWAYS_INLINE q8_act q8_act_at(const uint8_t *row, int n) {
+    const size_t nb = (size_t)(n / WL_QK);
     q8_act a;
     a.q = (const int16_t *)row;
     a.d = (const float *)(row + (size_t)n * 2);
-    a.sum = (const int32_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK) * 4);
+    a.sum = (const int32_t *)(row + (size_t)n * 2 + nb * 4);
+    a.s = (const float *)(row + (size_t)n * 2 + nb * 8);
     return a;
 }
 
 size_t wl_q8_0_wide_row_size(int64_t n) {
-    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (sizeof(float) + sizeof(int32_t));
+    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (2 * sizeof(float) + sizeof(int32_t));
     return (bytes + 15) & ~(size_t)15;
 }
 
@@ -122,7 +166,16 @@ void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
         /* the scale as a Q8_0 block stores it: rounded to f16 */
         ((float *)a.d)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16(d));
         ((int32_t *)a.sum)[b] = sum;
+        ((float *)a.s)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16((float)sum * d));
     }
+}
+
+/* acc + each lane's block term, in the twins' order: f32(sum) * (d_x * d_y),
+ * plus m_x * s_y for the formats with mins. */
+ALWAYS_INLINE v128_t combine(int kind, v128_t acc, v128_t sums, v128_t scale, v128_t mx, v128_t sy) {
+    v128_t t = wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale);
+    if (has_min(kind)) t = wasm_f32x4_add(t, wasm_f32x4_mul(mx, sy));
+    return wasm_f32x4_add(acc, t);
 }
 
 /* 4 consecutive weight rows x 1 token -> out[0..3]. */
@@ -144,7 +197,9 @@ ALWAYS_INLINE void tile_4x1(int kind, int nb, const uint8_t *w, size_t ws, q8_ac
         v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(block_offset(kind, y.sum[b])));
         v128_t dx = wl_fp16x4_to_f32x4(wasm_i32x4_make(block_scale(b0), block_scale(b1), block_scale(b2), block_scale(b3)));
         v128_t scale = wasm_f32x4_mul(dx, wasm_f32x4_splat(y.d[b]));
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        v128_t mx = has_min(kind) ? wl_fp16x4_to_f32x4(wasm_i32x4_make(block_min(b0), block_min(b1), block_min(b2), block_min(b3)))
+                                  : wasm_f32x4_splat(0.0f);
+        acc = combine(kind, acc, sums, scale, mx, wasm_f32x4_splat(has_min(kind) ? y.s[b] : 0.0f));
     }
     wasm_v128_store(out, acc);
 }
@@ -170,7 +225,9 @@ ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *ac
         }
         v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
         v128_t scale = wasm_f32x4_mul(wasm_f32x4_splat(wl_fp16_to_fp32(block_scale(blk))), dy);
-        acc = wasm_f32x4_add(acc, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums), scale));
+        v128_t mx = wasm_f32x4_splat(has_min(kind) ? wl_fp16_to_fp32(block_min(blk)) : 0.0f);
+        v128_t sy = has_min(kind) ? wasm_f32x4_make(y0.s[b], y1.s[b], y2.s[b], y3.s[b]) : mx;
+        acc = combine(kind, acc, sums, scale, mx, sy);
     }
     out[0] = wasm_f32x4_extract_lane(acc, 0);
     out[os] = wasm_f32x4_extract_lane(acc, 1);
@@ -187,7 +244,11 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
         v128_t x[4];
         unpack(kind, blk, x);
         int32_t sumi = wl_hsum_i32x4(dot_wide(x, y.q + WL_QK * b)) + block_offset(kind, y.sum[b]);
-        sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]);
+        if (has_min(kind)) {
+            sum += (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]) * (float)sumi + wl_fp16_to_fp32(block_min(blk)) * y.s[b];
+        } else {
+            sum += (float)sumi * (wl_fp16_to_fp32(block_scale(blk)) * y.d[b]);
+        }
     }
     return sum;
 }
@@ -200,7 +261,7 @@ ALWAYS_INLINE float tile_1x1(int kind, int nb, const uint8_t *w, q8_act y) {
 
 /* Numbered after the Q8_0 family's kinds (and the K family after these) so
  * that the shared driver can tell a kind's family. */
-enum { KIND_F32 = KIND_IQ4_NL + 1, KIND_F16, KIND_BF16 };
+enum { KIND_F32 = KIND_Q5_1 + 1, KIND_F16, KIND_BF16 };
 
 /* 8 weights starting at element i as two f32x4; *hmax tracks the F16 |h|. */
 ALWAYS_INLINE void load_float8(int kind, const uint8_t *w, int i, v128_t *lo, v128_t *hi, v128_t *hmax) {
@@ -491,48 +552,103 @@ ALWAYS_INLINE void k_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y,
     wasm_v128_store(out, acc);
 }
 
-/* Q4_K's integer super-block sum for one row, straight from the packed
- * block: each 32-value sub-block's nibbles are widened in registers and
- * dotted with the wide activations (as Q4_0's unpack does), and its int32
- * partial sums are scaled by the sub-block's 6-bit scale. Exact, so equal
- * to the twin's sum of sc * sub. */
-ALWAYS_INLINE v128_t q4_K_isum(const wl_block_q4_K *b, const int sc[8], const int16_t *yq) {
-    const v128_t mask16 = wasm_i16x8_splat(0x0f);
-    v128_t acc = wasm_i32x4_splat(0);
-    for (int c = 0; c < 4; c++) {
-        v128_t qa = wasm_v128_load(b->qs + 32 * c), qb = wasm_v128_load(b->qs + 32 * c + 16);
-        v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
-                        wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
-        v128_t lo[4], hi[4];
-        for (int k = 0; k < 4; k++) {
-            lo[k] = wasm_v128_and(w[k], mask16);
-            hi[k] = wasm_u16x8_shr(w[k], 4);
-        }
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(lo, yq + 64 * c), wasm_i32x4_splat(sc[2 * c])));
-        acc = wasm_i32x4_add(acc, wasm_i32x4_mul(dot_wide(hi, yq + 64 * c + 32), wasm_i32x4_splat(sc[2 * c + 1])));
-    }
-    return acc;
+/* Q4_K's 8 sub-block scales as two i32x4 (sub-blocks 0-3, 4-7) and its 8
+ * mins, each twice, in i16 lanes (m0 m0 m1 m1 ...) to dot with the 16
+ * bsums: wl_q4_K_unpack_scales in a few byte shuffles instead of ~30
+ * scalar operations per row and super-block. Reads 4 bytes past the 12
+ * scale bytes, which are the block's own qs. */
+ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_hi, v128_t *md0, v128_t *md1) {
+    const v128_t zero = wasm_i32x4_splat(0);
+    v128_t v = wasm_v128_load(q);
+    /* low bits: q[0..3] & 63 (sc 0-3), q[8..11] & 15 (sc 4-7), q[4..7] & 63 (m 0-3), q[8..11] >> 4 (m 4-7) */
+    v128_t a = wasm_i8x16_shuffle(v, v, 0, 1, 2, 3, 8, 9, 10, 11, 4, 5, 6, 7, 8, 9, 10, 11);
+    a = wasm_i8x16_shuffle(a, wasm_u8x16_shr(a, 4), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 28, 29, 30, 31);
+    a = wasm_v128_and(a, wasm_i8x16_make(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
+    /* top two bits of sc 4-7 and m 4-7: q[0..3] >> 6 and q[4..7] >> 6, at bits 4-5 */
+    v128_t h = wasm_i8x16_shuffle(v, zero, 16, 16, 16, 16, 0, 1, 2, 3, 16, 16, 16, 16, 4, 5, 6, 7);
+    v128_t sm = wasm_v128_or(a, wasm_v128_and(wasm_u8x16_shr(h, 2), wasm_i8x16_splat(0x30)));
+    v128_t sc16 = wasm_u16x8_extend_low_u8x16(sm);
+    *sc_lo = wasm_u32x4_extend_low_u16x8(sc16);
+    *sc_hi = wasm_u32x4_extend_high_u16x8(sc16);
+    *md0 = wasm_i8x16_shuffle(sm, zero, 8, 16, 8, 16, 9, 16, 9, 16, 10, 16, 10, 16, 11, 16, 11, 16);
+    *md1 = wasm_i8x16_shuffle(sm, zero, 12, 16, 12, 16, 13, 16, 13, 16, 14, 16, 14, 16, 15, 16, 15, 16);
 }
 
-/* Q4_K, 4 rows x 1 token (decode) without unpacking super-blocks to memory.
- * Row by row: measured on weights streamed from memory (bench/kernels.c
- * --cold), interleaving four rows' super-blocks ran at half the speed. */
-ALWAYS_INLINE float q4_K_row(int nb, const wl_block_q4_K *x, k_act y) {
+/* Q5_K's fifth bits (qh) widened to 16-bit lanes: hw[k] holds qh[8k..8k+7],
+ * whose bits 2c and 2c + 1 belong to chunk c. */
+ALWAYS_INLINE void q5_K_high_words(const wl_block_q5_K *b, v128_t hw[4]) {
+    v128_t h0 = wasm_v128_load(b->qh), h1 = wasm_v128_load(b->qh + 16);
+    hw[0] = wasm_u16x8_extend_low_u8x16(h0), hw[1] = wasm_u16x8_extend_high_u8x16(h0);
+    hw[2] = wasm_u16x8_extend_low_u8x16(h1), hw[3] = wasm_u16x8_extend_high_u8x16(h1);
+}
+
+/* Chunk c (64 values) of a Q4_K / Q5_K super-block in 16-bit lanes, in the
+ * wide activations' order: lo = values 64c..64c+31 (the low nibbles), hi =
+ * 64c+32..64c+63 (the high ones). Q5_K's fifth bits come from hw, which is
+ * shifted right by 2 here so the next chunk finds its bits at 0 and 1
+ * (constant shifts: a per-chunk shift amount ran 3x slower). */
+ALWAYS_INLINE void q45_K_chunk(int kind, const uint8_t *qs, int c, v128_t hw[4], v128_t lo[4], v128_t hi[4]) {
+    const v128_t mask16 = wasm_i16x8_splat(0x0f), bit4 = wasm_i16x8_splat(0x10);
+    v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
+    v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
+                    wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
+    for (int k = 0; k < 4; k++) {
+        lo[k] = wasm_v128_and(w[k], mask16);
+        hi[k] = wasm_u16x8_shr(w[k], 4);
+        if (kind == KIND_Q5_K) {
+            lo[k] = wasm_v128_or(lo[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
+            hi[k] = wasm_v128_or(hi[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
+            hw[k] = wasm_u16x8_shr(hw[k], 2);
+        }
+    }
+}
+
+/* A Q4_K / Q5_K super-block's integer sum for one token, straight from the
+ * packed block: each chunk is widened in registers and dotted with the
+ * wide activations; the eight sub-block sums are gathered into two vectors
+ * and scaled at once. Exact, so equal to the twin's sum of sc * sub. */
+ALWAYS_INLINE int32_t q45_K_isum(int kind, const wl_block_q4_K *head, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
+    const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
+    v128_t hw[4] = { 0 }, sub[8];
+    if (kind == KIND_Q5_K) q5_K_high_words((const wl_block_q5_K *)head, hw);
+    for (int c = 0; c < 4; c++) {
+        v128_t lo[4], hi[4];
+        q45_K_chunk(kind, qs, c, hw, lo, hi);
+        sub[2 * c] = dot_wide(lo, yq + 64 * c);
+        sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
+    }
+    v128_t s0 = reduce4(sub[0], sub[1], sub[2], sub[3]), s1 = reduce4(sub[4], sub[5], sub[6], sub[7]);
+    return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
+}
+
+/* The mins term for one token: sum of m[j] * (bsum[2j] + bsum[2j + 1]),
+ * as four i32 partials. */
+ALWAYS_INLINE v128_t q45_K_mins(v128_t md0, v128_t md1, const int16_t *bs) {
+    return wasm_i32x4_add(wasm_i32x4_dot_i16x8(md0, wasm_v128_load(bs)), wasm_i32x4_dot_i16x8(md1, wasm_v128_load(bs + 8)));
+}
+
+/* Q4_K and Q5_K, 4 rows x 1 token (decode) without unpacking super-blocks
+ * to memory. Row by row: measured on weights streamed from memory
+ * (bench/kernels.c --cold), interleaving four rows' super-blocks ran at
+ * half the speed. Both formats start with d, dmin and the packed scales. */
+ALWAYS_INLINE float q45_K_row(int kind, int nb, const uint8_t *x, k_act y) {
+    const size_t bb = k_block_bytes(kind);
     float sum = 0.0f;
     for (int b = 0; b < nb; b++) {
-        const int16_t *bs = y.bsums + 16 * b;
-        int sc[8], m[8];
-        wl_q4_K_unpack_scales(x[b].scales, sc, m);
-        const int mins = wl_q4_K_mins_dot(m, bs);
-        float isum = (float)wl_hsum_i32x4(q4_K_isum(&x[b], sc, y.q + WL_QK_K * b));
-        float d = wl_fp16_to_fp32(x[b].d) * y.d[b], dmin = wl_fp16_to_fp32(x[b].dmin) * y.d[b];
+        const wl_block_q4_K *head = (const wl_block_q4_K *)(x + (size_t)b * bb);
+        const int16_t *bs = y.bsums + 16 * b, *yq = y.q + WL_QK_K * b;
+        v128_t sc_lo, sc_hi, md0, md1;
+        q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
+        const int mins = wl_hsum_i32x4(q45_K_mins(md0, md1, bs));
+        float isum = (float)q45_K_isum(kind, head, sc_lo, sc_hi, yq);
+        float d = wl_fp16_to_fp32(head->d) * y.d[b], dmin = wl_fp16_to_fp32(head->dmin) * y.d[b];
         sum += d * isum - dmin * (float)mins;
     }
     return sum;
 }
 
-ALWAYS_INLINE void q4_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
-    for (int r = 0; r < 4; r++) out[r] = q4_K_row(nb, (const wl_block_q4_K *)(w + r * ws), y);
+ALWAYS_INLINE void q45_K_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y, float *out) {
+    for (int r = 0; r < 4; r++) out[r] = q45_K_row(kind, nb, w + r * ws, y);
 }
 
 /* Q6_K's integer super-block sum for one row, from the packed block: the
@@ -587,6 +703,46 @@ ALWAYS_INLINE void q6_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float 
     for (int r = 0; r < 4; r++) out[r] = q6_K_row(nb, (const wl_block_q6_K *)(w + r * ws), y);
 }
 
+/* Q4_K / Q5_K, 1 row x 4 tokens (prompts): each chunk is widened once in
+ * registers and dotted with four tokens, instead of unpacking the
+ * super-block to memory and reading it back per token (k_1x4). The float
+ * combine is k_1x4's, so the results are the same bits. */
+ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t bb = k_block_bytes(kind);
+    const int nb = n / WL_QK_K;
+    k_act y[4];
+    for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const wl_block_q4_K *head = (const wl_block_q4_K *)(w + (size_t)b * bb);
+        const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
+        v128_t sc_lo, sc_hi, md0, md1, hw[4] = { 0 }, isum[4];
+        q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
+        if (kind == KIND_Q5_K) q5_K_high_words((const wl_block_q5_K *)head, hw);
+        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_splat(0);
+        for (int c = 0; c < 4; c++) {
+            v128_t lo[4], hi[4];
+            q45_K_chunk(kind, qs, c, hw, lo, hi);
+            v128_t s_lo = lane_splat(c < 2 ? sc_lo : sc_hi, (2 * c) % 4);
+            v128_t s_hi = lane_splat(c < 2 ? sc_lo : sc_hi, (2 * c + 1) % 4);
+            for (int t = 0; t < 4; t++) {
+                const int16_t *yq = y[t].q + WL_QK_K * b + 64 * c;
+                isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_add(wasm_i32x4_mul(dot_wide(lo, yq), s_lo),
+                                                                 wasm_i32x4_mul(dot_wide(hi, yq + 32), s_hi)));
+            }
+        }
+        v128_t mins = reduce4(q45_K_mins(md0, md1, y[0].bsums + 16 * b), q45_K_mins(md0, md1, y[1].bsums + 16 * b),
+                              q45_K_mins(md0, md1, y[2].bsums + 16 * b), q45_K_mins(md0, md1, y[3].bsums + 16 * b));
+        acc = k_combine(acc, wasm_f32x4_splat(wl_fp16_to_fp32(head->d)), wasm_f32x4_splat(wl_fp16_to_fp32(head->dmin)),
+                        wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
+                        reduce4(isum[0], isum[1], isum[2], isum[3]), mins);
+    }
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
 ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     const size_t bb = k_block_bytes(kind);
     const int nb = n / WL_QK_K;
@@ -631,7 +787,7 @@ ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
 ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const uint8_t *y, float *out) {
     if (kind < KIND_F32) tile_4x1(kind, n / WL_QK, w, ws, q8_act_at(y, n), out);
     else if (kind < KIND_Q2_K) float_4x1(kind, n, w, ws, (const float *)y, out);
-    else if (kind == KIND_Q4_K) q4_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
+    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
     else if (kind == KIND_Q6_K) q6_K_4x1(n / WL_QK_K, w, ws, k_act_at(y, n), out);
     else k_4x1(kind, n / WL_QK_K, w, ws, k_act_at(y, n), out);
 }
@@ -639,6 +795,7 @@ ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const u
 ALWAYS_INLINE void run_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     if (kind < KIND_F32) tile_1x4(kind, n, w, act, as, out, os);
     else if (kind < KIND_Q2_K) float_1x4(kind, n, w, act, as, out, os);
+    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_1x4(kind, n, w, act, as, out, os);
     else k_1x4(kind, n, w, act, as, out, os);
 }
 
@@ -681,6 +838,8 @@ TILES(q4_0_tiles, KIND_Q4_0)
 TILES(q5_0_tiles, KIND_Q5_0)
 TILES(q8_0_tiles, KIND_Q8_0)
 TILES(iq4_nl_tiles, KIND_IQ4_NL)
+TILES(q4_1_tiles, KIND_Q4_1)
+TILES(q5_1_tiles, KIND_Q5_1)
 TILES(f32_tiles, KIND_F32)
 TILES(f16_tiles, KIND_F16)
 TILES(bf16_tiles, KIND_BF16)
@@ -691,12 +850,182 @@ TILES(q5_K_tiles, KIND_Q5_K)
 TILES(q6_K_tiles, KIND_Q6_K)
 TILES(iq4_xs_tiles, KIND_IQ4_XS)
 
+/* ---- the x4 layout (quant.h): four rows interleaved block by block ----
+ * The same per-output float operations as tile_4x1 and tile_1x4 above, so
+ * the results are bit-identical to the plain layout's (and to vec_dot_ref). */
+
+ALWAYS_INLINE int x4_type(int kind) {
+    switch (kind) {
+    case KIND_Q4_0: return WL_TYPE_Q4_0;
+    case KIND_Q5_0: return WL_TYPE_Q5_0;
+    case KIND_Q8_0: return WL_TYPE_Q8_0;
+    case KIND_Q4_1: return WL_TYPE_Q4_1;
+    case KIND_Q5_1: return WL_TYPE_Q5_1;
+    default: return WL_TYPE_IQ4_NL;
+    }
+}
+
+/* The four rows' scales (at g) or mins (at g + 8) of a group block.
+ * repack.c keeps a matrix with an inf/NaN scale or min in the plain
+ * layout, so the finite conversion is exact. */
+ALWAYS_INLINE v128_t x4_halves(const uint8_t *g) {
+    v128_t lo, hi;
+    wl_fp16x8_finite_to_f32x4x2(wasm_v128_load64_zero(g), &lo, &hi);
+    return lo;
+}
+
+/* Row r's 32 values in a group block as four i16x8, in unpack()'s order:
+ * Q4_0's raw nibbles 0..15 and Q5_0's raw values 0..31 (their -8 and -16
+ * go in per block through x4_offset), Q8_0's and IQ4_NL's signed values. */
+ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
+    const uint8_t *p = g + wl_x4_payload_offset(x4_type(kind), r);
+    v128_t lo, hi;
+    if (kind == KIND_Q4_0 || kind == KIND_Q5_0 || kind == KIND_Q4_1 || kind == KIND_Q5_1) {
+        const v128_t m4 = wasm_i8x16_splat(0x0f);
+        v128_t q = wasm_v128_load(p);
+        if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
+            const v128_t mask16 = wasm_i16x8_splat(0x0f);
+            v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
+            x[0] = wasm_v128_and(a, mask16);
+            x[1] = wasm_v128_and(b, mask16);
+            x[2] = wasm_u16x8_shr(a, 4);
+            x[3] = wasm_u16x8_shr(b, 4);
+            return;
+        }
+        const v128_t bit4 = wasm_i8x16_splat(0x10);
+        v128_t h = wasm_v128_load(g + (kind == KIND_Q5_1 ? 16 : 8));
+        lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(bit_to_4(h, 2 * r), bit4));
+        hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(bit_to_4(h, 2 * r + 1), bit4));
+        x[0] = wasm_u16x8_extend_low_u8x16(lo);
+        x[1] = wasm_u16x8_extend_high_u8x16(lo);
+        x[2] = wasm_u16x8_extend_low_u8x16(hi);
+        x[3] = wasm_u16x8_extend_high_u8x16(hi);
+        return;
+    }
+    if (kind == KIND_Q8_0) {
+        lo = wasm_v128_load(p);
+        hi = wasm_v128_load(p + 16);
+    } else {
+        wl_iq4_unpack(p, &lo, &hi);
+    }
+    x[0] = wasm_i16x8_extend_low_i8x16(lo);
+    x[1] = wasm_i16x8_extend_high_i8x16(lo);
+    x[2] = wasm_i16x8_extend_low_i8x16(hi);
+    x[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
+ALWAYS_INLINE int32_t x4_offset(int kind, int32_t ysum) {
+    return kind == KIND_Q4_0 ? -8 * ysum : kind == KIND_Q5_0 ? -16 * ysum : 0;
+}
+
+/* One group (4 rows) x 1 token -> out[0..3]. */
+ALWAYS_INLINE void x4_4x1(int kind, int nb, const uint8_t *g, q8_act y, float *out) {
+    const size_t gb = WL_X4_ROWS * block_bytes(kind);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gk = g + (size_t)b * gb;
+        const int16_t *yq = y.q + WL_QK * b;
+        v128_t x[4], s0, s1, s2, s3;
+        x4_unpack(kind, gk, 0, x);
+        s0 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 1, x);
+        s1 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 2, x);
+        s2 = dot_wide(x, yq);
+        x4_unpack(kind, gk, 3, x);
+        s3 = dot_wide(x, yq);
+        v128_t sums = wasm_i32x4_add(reduce4(s0, s1, s2, s3), wasm_i32x4_splat(x4_offset(kind, y.sum[b])));
+        v128_t scale = wasm_f32x4_mul(x4_halves(gk), wasm_f32x4_splat(y.d[b]));
+        v128_t mx = has_min(kind) ? x4_halves(gk + 8) : wasm_f32x4_splat(0.0f);
+        acc = combine(kind, acc, sums, scale, mx, wasm_f32x4_splat(has_min(kind) ? y.s[b] : 0.0f));
+    }
+    wasm_v128_store(out, acc);
+}
+
+/* One group x 4 tokens (act_stride bytes apart) -> out[t * os + r]. */
+ALWAYS_INLINE void x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t gb = WL_X4_ROWS * block_bytes(kind);
+    const int nb = n / WL_QK;
+    q8_act y0 = q8_act_at(act, n), y1 = q8_act_at(act + as, n);
+    q8_act y2 = q8_act_at(act + 2 * as, n), y3 = q8_act_at(act + 3 * as, n);
+    v128_t acc[4];
+    for (int r = 0; r < 4; r++) acc[r] = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gk = g + (size_t)b * gb;
+        const int off = WL_QK * b;
+        v128_t dx = x4_halves(gk);
+        v128_t dy = wasm_f32x4_make(y0.d[b], y1.d[b], y2.d[b], y3.d[b]);
+        v128_t mx = has_min(kind) ? x4_halves(gk + 8) : wasm_f32x4_splat(0.0f);
+        v128_t sy = has_min(kind) ? wasm_f32x4_make(y0.s[b], y1.s[b], y2.s[b], y3.s[b]) : mx;
+        v128_t offs = wasm_i32x4_make(x4_offset(kind, y0.sum[b]), x4_offset(kind, y1.sum[b]),
+                                      x4_offset(kind, y2.sum[b]), x4_offset(kind, y3.sum[b]));
+        for (int r = 0; r < 4; r++) {
+            v128_t x[4];
+            x4_unpack(kind, gk, r, x);
+            v128_t sums = reduce4(dot_wide(x, y0.q + off), dot_wide(x, y1.q + off),
+                                  dot_wide(x, y2.q + off), dot_wide(x, y3.q + off));
+            sums = wasm_i32x4_add(sums, offs);
+            v128_t scale = wasm_f32x4_mul(lane_splat(dx, r), dy);
+            acc[r] = combine(kind, acc[r], sums, scale, lane_splat(mx, r), sy);
+        }
+    }
+    for (int r = 0; r < 4; r++) {
+        out[r] = wasm_f32x4_extract_lane(acc[r], 0);
+        out[os + r] = wasm_f32x4_extract_lane(acc[r], 1);
+        out[2 * os + r] = wasm_f32x4_extract_lane(acc[r], 2);
+        out[3 * os + r] = wasm_f32x4_extract_lane(acc[r], 3);
+    }
+}
+
+/* A chunk of an x4 matrix: whole groups interleaved, then the matrix's last
+ * n_rows % 4 rows (only in its final chunk) as plain rows. */
+ALWAYS_INLINE void tiles_x4(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                            int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t grouped = n_rows & ~(int64_t)(WL_X4_ROWS - 1);
+    int t = 0;
+    for (; n_tokens >= 4 && t + 4 <= n_tokens; t += 4) {
+        for (int64_t r = 0; r < grouped; r += 4) x4_4x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    }
+    for (; t < n_tokens; t++) {
+        q8_act y = q8_act_at(act + (size_t)t * as, n);
+        for (int64_t r = 0; r < grouped; r += 4) x4_4x1(kind, n / WL_QK, w + (size_t)r * ws, y, out + t * os + r);
+    }
+    if (grouped < n_rows) tiles(kind, n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+}
+
+#define TILES_X4(name, kind)                                                                                  \
+    static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
+                     int64_t os) {                                                                            \
+        tiles_x4(kind, n, w, ws, nr, a, as, nt, o, os);                                                       \
+    }
+TILES_X4(q4_0_tiles_x4, KIND_Q4_0)
+TILES_X4(q5_0_tiles_x4, KIND_Q5_0)
+TILES_X4(q8_0_tiles_x4, KIND_Q8_0)
+TILES_X4(iq4_nl_tiles_x4, KIND_IQ4_NL)
+TILES_X4(q4_1_tiles_x4, KIND_Q4_1)
+TILES_X4(q5_1_tiles_x4, KIND_Q5_1)
+
+wl_tile_fn wl_tile_kernel_x4(int type) {
+    switch (type) {
+    case WL_TYPE_Q4_0: return q4_0_tiles_x4;
+    case WL_TYPE_Q5_0: return q5_0_tiles_x4;
+    case WL_TYPE_Q8_0: return q8_0_tiles_x4;
+    case WL_TYPE_IQ4_NL: return iq4_nl_tiles_x4;
+    case WL_TYPE_Q4_1: return q4_1_tiles_x4;
+    case WL_TYPE_Q5_1: return q5_1_tiles_x4;
+    default: return 0;
+    }
+}
+
 wl_tile_fn wl_tile_kernel(int type) {
     switch (type) {
     case WL_TYPE_Q4_0: return q4_0_tiles;
     case WL_TYPE_Q5_0: return q5_0_tiles;
     case WL_TYPE_Q8_0: return q8_0_tiles;
     case WL_TYPE_IQ4_NL: return iq4_nl_tiles;
+    case WL_TYPE_Q4_1: return q4_1_tiles;
+    case WL_TYPE_Q5_1: return q5_1_tiles;
     case WL_TYPE_F32: return f32_tiles;
     case WL_TYPE_F16: return f16_tiles;
     case WL_TYPE_BF16: return bf16_tiles;

@@ -40,6 +40,13 @@ int wl_file_tensor_count(const wl_file *f);
 /* ---- models ---- */
 wl_model *wl_model_load(const wl_file *f, wl_error *err); /* f must outlive the model */
 void wl_model_free(wl_model *m);
+/* Rearranges the weights in place for this build's SIMD kernels (repack.h)
+ * and returns how many matrices it rearranged (0 in builds without them).
+ * Results do not change; the shards' bytes do, so anything that still
+ * needs the file's bytes (storing them in a cache) must run first. Never
+ * while a decode runs (decodes read what it rewrites); a second call does
+ * nothing. */
+int wl_model_prepare(wl_model *m);
 int wl_model_n_vocab(const wl_model *m);
 int wl_model_n_ctx_train(const wl_model *m);
 int wl_model_n_embd(const wl_model *m);

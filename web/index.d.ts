@@ -170,6 +170,8 @@ export interface ModelInfo {
   threads: number;
   wasmVariant: 'mt' | 'st';
   loadMs: number;
+  /** Weight matrices rearranged at load time for the SIMD kernels (4-row interleaved Q4_0, Q5_0, Q8_0, IQ4_NL). */
+  repackedMatrices: number;
   /** How embed() pools by default: encoders always pool; decoders only when the file names a pooling_type (else null). */
   pooling: 'mean' | 'cls' | 'last' | null;
   /** An embedding-only model (bert, nomic-bert): complete() and chat() fail with ERR_BAD_ARG. */

@@ -124,7 +124,7 @@ export async function loadModel(source, options = {}) {
   /** @type {Core} */
   const core = {
     wasm, M, err: 0, file: 0, model: 0, shards: [], header: null, tokenizer: null,
-    kvType, loadMs: 0, disposed: false, sessions: new Set(),
+    kvType, loadMs: 0, disposed: false, sessions: new Set(), repackedMatrices: null,
   };
   let context = null;
   try {
@@ -135,6 +135,10 @@ export async function loadModel(source, options = {}) {
     if (!core.file) throw lastError(core);
     core.model = M._wl_model_load(core.file, core.err);
     if (!core.model) throw lastError(core);
+    // Weights are rearranged in place for the SIMD kernels: from then on the
+    // shards no longer hold the file's bytes, so a caller that still stores
+    // them (the browser worker's cache) defers this to PREPARE_WEIGHTS.
+    if (!options.deferPrepare) core.repackedMatrices = M._wl_model_prepare(core.model);
     context = newContext(core, contextSize);
     core.header = mainShard(core.shards).header;
     core.tokenizer = createTokenizer(core.header.metadata);
@@ -154,7 +158,8 @@ export async function loadModel(source, options = {}) {
  * weights and the tokenizer.
  * @typedef {{ wasm: import('./wasm-loader.js').WasmInstance, M: any, err: number, file: number,
  *   model: number, shards: import('./sources.js').HeapShard[], header: any, tokenizer: any,
- *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session> }} Core
+ *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session>,
+ *   repackedMatrices: number | null }} Core
  * @typedef {{ ctx: number, tokens: number }} Context
  */
 
@@ -295,6 +300,9 @@ class StopMatcher {
  * "one completion at a time" rule. Sessions of one model share its weights,
  * so serving N requests at once costs N KV caches, not N models.
  */
+/** Model method key for a deferred weight rearrangement (internal to the hosts). */
+export const PREPARE_WEIGHTS = Symbol('wasmllm.prepareWeights');
+
 export class Session {
   /** @type {Core} */
   #core;
@@ -704,7 +712,18 @@ export class Model extends Session {
       threads: wasm.threads,
       wasmVariant: wasm.variant,
       loadMs: Math.round(this.#core.loadMs),
+      repackedMatrices: this.#core.repackedMatrices ?? 0,
     };
+  }
+
+  /**
+   * Rearranges the weights for the SIMD kernels if loadModel was told to
+   * defer it (`deferPrepare`, for a host that first stores the file's bytes
+   * elsewhere). Results are the same either way; only speed differs.
+   */
+  [PREPARE_WEIGHTS]() {
+    if (this.#core.disposed || this.#core.repackedMatrices !== null) return;
+    this.#core.repackedMatrices = this.#core.M._wl_model_prepare(this.#core.model);
   }
 
   /**

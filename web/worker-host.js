@@ -10,7 +10,7 @@
  *   out: progress {progress} | warning {error} | token {token, text, heapBytes}
  *        | done {value} | error {error}
  */
-import { loadModel } from './model.js';
+import { loadModel, PREPARE_WEIGHTS } from './model.js';
 import { createShardLoader } from './shard-loader.js';
 import { WasmllmError } from './errors.js';
 
@@ -53,6 +53,8 @@ async function onLoad(id, source, options) {
     model = await loadModel(source, {
       threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
       signal: controller.signal,
+      // the cache stores the shards' bytes after the load: rearrange weights after that
+      deferPrepare: !!loader.cache,
       onProgress: (progress) => reply(id, 'progress', { progress }),
       loadShards: (src, instance, o) => { wasm = instance; return loader.loadShards(src, instance, o); },
     });
@@ -67,6 +69,7 @@ async function onLoad(id, source, options) {
     reply(id, 'progress', { progress: { phase: 'cache' } });
     await loader.commitToCache();
   }
+  model[PREPARE_WEIGHTS]();
   return { info: { ...model.info(), heapBytes: heapBytes() }, report: { ...loader.report } };
 }
 

@@ -5,6 +5,8 @@
  * - bit-identical for 1, 2 and 3 threads (each output is one vec_dot). */
 #include <string.h>
 #include "../../src/matmul.h"
+#include "../../src/quant.h"
+#include "../../src/repack.h"
 #include "../../src/threadpool.h"
 #include "kernel_test.h"
 
@@ -15,6 +17,33 @@ static int exact_twins(wl_type type) {
     (void)type;
     return 1;
 #endif
+}
+
+/* Which types this build rearranges into the x4 layout. */
+static int x4_expected(wl_type type) {
+#ifdef __wasm_simd128__
+    return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL ||
+           type == WL_TYPE_Q4_1 || type == WL_TYPE_Q5_1;
+#else
+    (void)type;
+    return 0;
+#endif
+}
+
+/* A matrix with an inf scale stays in the plain layout (the x4 kernels
+ * convert scales assuming they are finite). */
+static void test_x4_refuses_inf_scale(void) {
+    enum { COLS = 64, ROWS = 8 };
+    static wl_block_q4_0 blocks[ROWS * COLS / WL_QK];
+    uint32_t rng = 5;
+    float wf[COLS];
+    for (int r = 0; r < ROWS; r++) {
+        fill_row(wf, COLS, &rng);
+        q4_0_from_float(wf, blocks + r * (COLS / WL_QK), COLS);
+    }
+    blocks[5].d = 0x7c00;
+    wl_matrix m = { WL_TYPE_Q4_0, COLS, ROWS, sizeof(wl_block_q4_0) * (COLS / WL_QK), blocks };
+    CHECK(!wl_matrix_repack_x4(&m) && m.layout == WL_LAYOUT_ROWS, "inf scale repacked");
 }
 
 static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, int n_tokens, size_t pad) {
@@ -84,6 +113,27 @@ static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, in
     float *row = malloc(sizeof(float) * n_cols);
     wl_matrix_get_row(&w, n_rows - 1, row);
     CHECK(memcmp(row, wdq + (size_t)(n_rows - 1) * n_cols, sizeof(float) * n_cols) == 0, "%s get_row", t->name);
+
+    /* Repacked (x4 layout): the same bytes out of every product and every
+     * row lookup, at every thread count. */
+    if (wl_matrix_repack_x4(&w)) {
+        CHECK(w.layout == WL_LAYOUT_X4 && pad == 0 && n_rows >= 4, "%s repacked %d rows, pad %zu", t->name, n_rows, pad);
+        CHECK(x4_expected(type), "%s has no x4 kernel but was repacked", t->name);
+        for (int p = 0; p < 3; p++) {
+            memset(out, 0xff, sizeof(float) * (size_t)n_rows * n_tokens);
+            wl_matmul(pools[p], &w, x, n_tokens, out, scratch);
+            for (size_t i = 0; i < (size_t)n_rows * n_tokens; i++) {
+                CHECK(out[i] == out1[i], "%s x4 t%d: out[%zu] %g != plain %g", t->name, p + 1, i, out[i], out1[i]);
+            }
+        }
+        for (int r = 0; r < n_rows; r++) {
+            wl_matrix_get_row(&w, r, row);
+            CHECK(memcmp(row, wdq + (size_t)r * n_cols, sizeof(float) * n_cols) == 0, "%s x4 get_row %d", t->name, r);
+        }
+        CHECK(!wl_matrix_repack_x4(&w), "%s repacked twice", t->name);
+    } else {
+        CHECK(!x4_expected(type) || pad != 0 || n_rows < 4, "%s %dx%d not repacked", t->name, n_rows, n_cols);
+    }
     free(row);
     free(wf); free(wq); free(wdq); free(x); free(act); free(adq); free(out); free(out1); free(scratch);
 }
@@ -178,6 +228,7 @@ int main(void) {
         CHECK(pools[i] != NULL, "pool of %d", i + 1);
     }
     test_unsupported();
+    test_x4_refuses_inf_scale();
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
         if (!t || !t->supported) continue;

@@ -1,0 +1,133 @@
+/* The x4 layout (quant.h): four rows' blocks side by side, written in place
+ * once per matrix at load time. Why in place: the weights are the largest
+ * thing in memory and a second copy would break the memory budget; a group
+ * block is as long as the four plain blocks it replaces. */
+#include <stdlib.h>
+#include <string.h>
+#include "quant.h"
+#include "repack.h"
+
+static size_t plain_block_bytes(wl_type t) {
+    const wl_type_traits *tt = wl_type_get((uint32_t)t);
+    return tt ? tt->type_size : 0;
+}
+
+/* Where a plain block keeps its payload (after d, Q4_1's and Q5_1's m, and
+ * Q5_0's and Q5_1's qh), and its qh. */
+static size_t plain_payload_offset(wl_type t) {
+    return t == WL_TYPE_Q5_0 ? 6 : t == WL_TYPE_Q4_1 ? 4 : t == WL_TYPE_Q5_1 ? 8 : 2;
+}
+
+static size_t plain_qh_offset(wl_type t) {
+    return t == WL_TYPE_Q5_1 ? 4 : 2;
+}
+
+static size_t payload_bytes(wl_type t) {
+    return t == WL_TYPE_Q8_0 ? WL_QK : WL_QK / 2;
+}
+
+static int has_x4_kernel(wl_type t) {
+#ifdef WL_HAVE_TILES
+    return wl_tile_kernel_x4(t) != NULL;
+#else
+    (void)t;
+    return 0; /* no kernel reads the layout in this build: leave rows as they are */
+#endif
+}
+
+/* Every block of these formats starts with its f16 scale d (and Q4_1's
+ * and Q5_1's min m right after it). */
+static int scales_finite(const wl_matrix *m, int64_t n_blocks, size_t bb) {
+    const uint8_t *p = m->data;
+    const int halves = wl_x4_has_min(m->type) ? 2 : 1;
+    for (int64_t i = 0; i < n_blocks; i++) {
+        for (int k = 0; k < halves; k++) {
+            uint16_t h;
+            memcpy(&h, p + (size_t)i * bb + 2 * k, sizeof h);
+            if ((h & 0x7c00) == 0x7c00) return 0;
+        }
+    }
+    return 1;
+}
+
+/* The 4 bits of n as the low bits of 4 bytes (byte k = bit k). */
+static inline uint32_t spread_nibble(uint32_t n) {
+    return (n & 1) | ((n & 2) << 7) | ((n & 4) << 14) | ((n & 8) << 21);
+}
+
+/* ORs a row's Q5_0 fifth bits into the bit plane h: bit e of qh becomes
+ * bit v0 + e / 16 of byte e % 16. A nibble of qh at a time, since this
+ * runs for every block of every Q5_0 matrix at load. */
+static void or_bit_plane(uint8_t h[16], uint32_t qh, int v0) {
+    for (int half = 0; half < 2; half++) {
+        for (int q = 0; q < 4; q++) {
+            uint32_t word;
+            memcpy(&word, h + 4 * q, sizeof word);
+            word |= spread_nibble((qh >> (16 * half + 4 * q)) & 15) << (v0 + half);
+            memcpy(h + 4 * q, &word, sizeof word);
+        }
+    }
+}
+
+/* Four plain rows (copied to tmp) into one group, block by block. */
+static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
+    const size_t bb = plain_block_bytes(t), src_off = plain_payload_offset(t), len = payload_bytes(t);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = group + (size_t)b * WL_X4_ROWS * bb;
+        uint8_t *plane = dst + wl_x4_bit_plane_offset(t);
+        if (wl_x4_has_bit_plane(t)) memset(plane, 0, 16);
+        for (int r = 0; r < WL_X4_ROWS; r++) {
+            const uint8_t *src = tmp + (size_t)r * row_size + (size_t)b * bb;
+            memcpy(dst + 2 * r, src, 2);
+            if (wl_x4_has_min(t)) memcpy(dst + 8 + 2 * r, src + 2, 2);
+            memcpy(dst + wl_x4_payload_offset(t, r), src + src_off, len);
+            if (!wl_x4_has_bit_plane(t)) continue;
+            uint32_t qh;
+            memcpy(&qh, src + plain_qh_offset(t), sizeof qh);
+            or_bit_plane(plane, qh, 2 * r);
+        }
+    }
+}
+
+int wl_matrix_repack_x4(wl_matrix *m) {
+    const wl_type t = m->type;
+    if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_x4_kernel(t)) return 0;
+    const size_t row_size = wl_row_size(t, m->n_cols), bb = plain_block_bytes(t);
+    if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
+    const int nb = (int)(m->n_cols / WL_QK);
+    const int64_t groups = m->n_rows / WL_X4_ROWS;
+    if (!scales_finite(m, groups * WL_X4_ROWS * nb, bb)) return 0;
+    uint8_t *tmp = malloc(WL_X4_ROWS * row_size);
+    if (!tmp) return 0; /* the plain layout still runs */
+    uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
+    for (int64_t g = 0; g < groups; g++) {
+        uint8_t *group = data + (size_t)g * WL_X4_ROWS * row_size;
+        memcpy(tmp, group, WL_X4_ROWS * row_size);
+        pack_group(t, group, tmp, row_size, nb);
+    }
+    free(tmp);
+    m->layout = WL_LAYOUT_X4;
+    return 1;
+}
+
+void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
+    const wl_type t = m->type;
+    const wl_type_traits *tt = wl_type_get((uint32_t)t);
+    const size_t bb = plain_block_bytes(t), len = payload_bytes(t);
+    const int nb = (int)(m->n_cols / WL_QK), r = (int)(row % WL_X4_ROWS);
+    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
+    uint8_t blk[sizeof(wl_block_q8_0)];
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *src = group + (size_t)b * WL_X4_ROWS * bb;
+        memcpy(blk, src + 2 * r, 2);
+        if (wl_x4_has_min(t)) memcpy(blk + 2, src + 8 + 2 * r, 2);
+        memcpy(blk + plain_payload_offset(t), src + wl_x4_payload_offset(t, r), len);
+        if (wl_x4_has_bit_plane(t)) {
+            const uint8_t *plane = src + wl_x4_bit_plane_offset(t);
+            uint32_t qh = 0;
+            for (int e = 0; e < WL_QK; e++) qh |= (uint32_t)((plane[e % 16] >> (2 * r + e / 16)) & 1) << e;
+            memcpy(blk + plain_qh_offset(t), &qh, sizeof qh);
+        }
+        tt->to_float(blk, dst + (size_t)b * WL_QK, WL_QK);
+    }
+}

@@ -1,0 +1,114 @@
+// Weights rearranged at load (wl_model_prepare, the x4 layout) must not
+// change a single logit: the same file loaded with the rearrangement
+// deferred (plain layout) and done (x4) gives bit-identical logits along a
+// greedy run, for every type that is rearranged, with tied and untied
+// embeddings (a tied output is token_embd: its row lookups read the x4
+// layout too), and when the deferred model is prepared between decodes.
+import { test, before } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { createRequire } from 'node:module';
+import { loadModel } from '../../web/index.js';
+import { PREPARE_WEIGHTS } from '../../web/model.js';
+import { ROOT, tinyModel } from './runtime-fixtures.js';
+
+const require = createRequire(import.meta.url);
+const DIST = path.join(ROOT, 'dist/cjs');
+
+let wasmModule, factory;
+before(async () => {
+  wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(DIST, 'wasmllm-st.wasm')));
+  factory = require(path.join(DIST, 'wasmllm-st.cjs'));
+});
+
+/** loadModel on the st build, plus a reader of the default session's logits. */
+async function load(file, options = {}) {
+  let M, ctx = 0;
+  const wasmFactory = async (settings) => {
+    M = await factory(settings);
+    M._wl_context_new(0, 0, 0, 1, 0); // let the export stub replace itself before wrapping
+    const create = M._wl_context_new;
+    M._wl_context_new = (...args) => {
+      const c = create(...args);
+      if (!ctx) ctx = c;
+      return c;
+    };
+    return M;
+  };
+  const model = await loadModel(file, { contextSize: 128, ...options, wasmModule, wasmFactory });
+  const n = model.info().nVocab;
+  const logits = () => new Float32Array(M.HEAPU8.buffer, M._wl_context_logits(ctx) >>> 0, n).slice();
+  return { model, logits };
+}
+
+async function drain(it) {
+  for (;;) {
+    const r = await it.next();
+    if (r.done) return r.value;
+  }
+}
+
+function argmax(v) {
+  let best = 0;
+  for (let i = 1; i < v.length; i++) if (v[i] > v[best]) best = i;
+  return best;
+}
+
+/** Logits after each of `steps` teacher-forced greedy steps; `between(i)` runs before step i. */
+async function logitsAlong({ model, logits }, prompt, tokens, between = () => {}) {
+  const rows = [];
+  for (let i = 0; i <= tokens.length; i++) {
+    between(i);
+    await drain(model.complete([...prompt, ...tokens.slice(0, i)], { maxTokens: 1, temperature: 0 }));
+    rows.push(logits());
+  }
+  return rows;
+}
+
+const PROMPT = [1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203];
+
+for (const type of ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL']) {
+  for (const tied of [false, true]) {
+    test(`${type}${tied ? ', tied embeddings' : ''}: the x4 layout gives the plain layout's logits bit for bit`, async () => {
+      // (matrices whose row count is not a multiple of 4, which keep a plain tail, are test_matmul's)
+      const file = tinyModel(`repack-${type}-${tied}.gguf`, { type, tied, overrides: { dim: 96, ffn: 160, heads: 6, kvHeads: 3 } });
+      const plain = await load(file, { deferPrepare: true });
+      const x4 = await load(file);
+      try {
+        assert.equal(plain.model.info().repackedMatrices, 0);
+        const n = x4.model.info().repackedMatrices;
+        assert.ok(n > 0, `${type}: no matrix was rearranged`);
+        const ref = await drain(plain.model.complete(PROMPT, { maxTokens: 6, temperature: 0 }));
+        const tokens = ref.tokens;
+        const a = await logitsAlong(plain, PROMPT, tokens);
+        const b = await logitsAlong(x4, PROMPT, tokens);
+        for (let i = 0; i < a.length; i++) {
+          assert.deepEqual(b[i], a[i], `${type} step ${i}: logits differ`);
+          if (i < tokens.length) assert.equal(argmax(a[i]), tokens[i]);
+        }
+        // Prepared between two decodes of a live session: still the same logits.
+        const c = await logitsAlong(plain, PROMPT, tokens, (i) => { if (i === 3) plain.model[PREPARE_WEIGHTS](); });
+        assert.equal(plain.model.info().repackedMatrices, n);
+        for (let i = 0; i < a.length; i++) assert.deepEqual(c[i], a[i], `${type} step ${i} after a late prepare`);
+      } finally {
+        plain.model.dispose();
+        x4.model.dispose();
+      }
+    });
+  }
+}
+
+test('types without an x4 kernel are left as they are', async () => {
+  const file = tinyModel('repack-Q4_K.gguf', { type: 'Q4_K', overrides: { dim: 256, ffn: 512, heads: 4, kvHeads: 2 } });
+  const { model } = await load(file);
+  try {
+    const info = model.info();
+    // Q4_K layers stay plain; only Q8_0-family matrices (none here unless the mix adds them) are rearranged.
+    const x4Types = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL'].reduce((n, t) => n + (info.tensorTypes[t] ?? 0), 0);
+    assert.ok(info.repackedMatrices <= x4Types, `${info.repackedMatrices} rearranged, ${x4Types} x4-type tensors`);
+    assert.ok(info.tensorTypes.Q4_K > 0);
+  } finally {
+    model.dispose();
+  }
+});
