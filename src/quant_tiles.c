@@ -829,11 +829,13 @@ ALWAYS_INLINE void tiles(int kind, int n, const void *vw, size_t ws, int64_t n_r
     }
 }
 
-#define TILES(name, kind)                                                                                     \
+/* One wl_tile_fn per kind and layout: the driver inlined with a constant kind. */
+#define TILE_FN(name, driver, kind)                                                                           \
     static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
                      int64_t os) {                                                                            \
-        tiles(kind, n, w, ws, nr, a, as, nt, o, os);                                                          \
+        driver(kind, n, w, ws, nr, a, as, nt, o, os);                                                         \
     }
+#define TILES(name, kind) TILE_FN(name, tiles, kind)
 TILES(q4_0_tiles, KIND_Q4_0)
 TILES(q5_0_tiles, KIND_Q5_0)
 TILES(q8_0_tiles, KIND_Q8_0)
@@ -994,11 +996,7 @@ ALWAYS_INLINE void tiles_x4(int kind, int n, const void *vw, size_t ws, int64_t 
     if (grouped < n_rows) tiles(kind, n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
 }
 
-#define TILES_X4(name, kind)                                                                                  \
-    static void name(int n, const void *w, size_t ws, int64_t nr, const void *a, size_t as, int nt, float *o, \
-                     int64_t os) {                                                                            \
-        tiles_x4(kind, n, w, ws, nr, a, as, nt, o, os);                                                       \
-    }
+#define TILES_X4(name, kind) TILE_FN(name, tiles_x4, kind)
 TILES_X4(q4_0_tiles_x4, KIND_Q4_0)
 TILES_X4(q5_0_tiles_x4, KIND_Q5_0)
 TILES_X4(q8_0_tiles_x4, KIND_Q8_0)

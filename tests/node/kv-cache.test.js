@@ -17,53 +17,21 @@
 // Every load goes through the st build of dist/ (or of WASMLLM_DIST, a
 // scratch build) with a hook on wl_context_new, so the test can read the
 // context's logits.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { loadModel } from '../../web/index.js';
 import { parseChatArgs } from '../../web/cli-chat.js';
 import { runServeCli } from '../../web/cli-serve.js';
-import { EMBEDDED, ROOT, runCli, tinyModel } from './runtime-fixtures.js';
+import { EMBEDDED, ROOT, loadWithLogits, runCli, tinyModel } from './runtime-fixtures.js';
 
-const require = createRequire(import.meta.url);
-const DIST = process.env.WASMLLM_DIST ? path.resolve(process.env.WASMLLM_DIST, 'cjs') : path.join(ROOT, 'dist/cjs');
 const STEPS = 64;
 
 /** The TINY llama (2 layers, GQA) widened to head dim 32, the smallest a Q8_0 cache takes. */
 const HD32 = { overrides: { dim: 128, heads: 4, kvHeads: 2, ffn: 256 } };
 
-let wasmModule, factory;
-before(async () => {
-  wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(DIST, 'wasmllm-st.wasm')));
-  factory = require(path.join(DIST, 'wasmllm-st.cjs'));
-});
-
-/**
- * loadModel on the st build, plus a reader of the default session's logits.
- * @returns {Promise<{ model: import('../../web/model.js').Model, logits: () => Float32Array }>}
- */
-async function load(source, options = {}) {
-  let M, ctx = 0;
-  const wasmFactory = async (settings) => {
-    M = await factory(settings);
-    // Emscripten's export stub replaces itself on its first call: make that
-    // call (no model: it only fails) before wrapping, or the wrapper is lost.
-    M._wl_context_new(0, 0, 0, 1, 0);
-    const create = M._wl_context_new;
-    M._wl_context_new = (...args) => {
-      const c = create(...args);
-      if (!ctx) ctx = c;
-      return c;
-    };
-    return M;
-  };
-  const model = await loadModel(source, { contextSize: 256, ...options, wasmModule, wasmFactory });
-  const n = model.info().nVocab;
-  const logits = () => new Float32Array(M.HEAPU8.buffer, M._wl_context_logits(ctx) >>> 0, n).slice();
-  return { model, logits };
-}
+const load = loadWithLogits;
 
 /** Runs a completion to its end; returns the Completion. */
 async function drain(it) {

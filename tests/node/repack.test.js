@@ -4,43 +4,13 @@
 // greedy run, for every type that is rearranged, with tied and untied
 // embeddings (a tied output is token_embd: its row lookups read the x4
 // layout too), and when the deferred model is prepared between decodes.
-import { test, before } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
-import { loadModel } from '../../web/index.js';
 import { PREPARE_WEIGHTS } from '../../web/model.js';
-import { ROOT, tinyModel } from './runtime-fixtures.js';
+import { loadWithLogits, tinyModel } from './runtime-fixtures.js';
 
-const require = createRequire(import.meta.url);
-const DIST = path.join(ROOT, 'dist/cjs');
-
-let wasmModule, factory;
-before(async () => {
-  wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(DIST, 'wasmllm-st.wasm')));
-  factory = require(path.join(DIST, 'wasmllm-st.cjs'));
-});
-
-/** loadModel on the st build, plus a reader of the default session's logits. */
-async function load(file, options = {}) {
-  let M, ctx = 0;
-  const wasmFactory = async (settings) => {
-    M = await factory(settings);
-    M._wl_context_new(0, 0, 0, 1, 0); // let the export stub replace itself before wrapping
-    const create = M._wl_context_new;
-    M._wl_context_new = (...args) => {
-      const c = create(...args);
-      if (!ctx) ctx = c;
-      return c;
-    };
-    return M;
-  };
-  const model = await loadModel(file, { contextSize: 128, ...options, wasmModule, wasmFactory });
-  const n = model.info().nVocab;
-  const logits = () => new Float32Array(M.HEAPU8.buffer, M._wl_context_logits(ctx) >>> 0, n).slice();
-  return { model, logits };
-}
+/** The st build with a logits reader; a 128-token context. */
+const load = (file, options = {}) => loadWithLogits(file, { contextSize: 128, ...options });
 
 async function drain(it) {
   for (;;) {

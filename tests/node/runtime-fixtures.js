@@ -7,8 +7,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
+import { loadModel } from '../../web/index.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'web/cli.js');
@@ -76,4 +78,44 @@ export function vocabVectors(vocabFile) {
   return inputs.slice(0, outputs.length).map((text, i) => ({
     text, ids: outputs[i].trim() === '' ? [] : outputs[i].trim().split(/\s+/).map(Number),
   }));
+}
+
+let stBuild = null;
+/** The single-threaded Node build (WASMLLM_DIST overrides dist/), compiled once. */
+async function st() {
+  if (!stBuild) {
+    const dist = process.env.WASMLLM_DIST ? path.resolve(process.env.WASMLLM_DIST, 'cjs') : path.join(ROOT, 'dist/cjs');
+    stBuild = {
+      wasmModule: await WebAssembly.compile(fs.readFileSync(path.join(dist, 'wasmllm-st.wasm'))),
+      factory: createRequire(import.meta.url)(path.join(dist, 'wasmllm-st.cjs')),
+    };
+  }
+  return stBuild;
+}
+
+/**
+ * loadModel on the st build, plus a reader of the default session's logits
+ * (the first context the model creates).
+ * @returns {Promise<{ model: import('../../web/model.js').Model, logits: () => Float32Array }>}
+ */
+export async function loadWithLogits(source, options = {}) {
+  const { wasmModule, factory } = await st();
+  let M, ctx = 0;
+  const wasmFactory = async (settings) => {
+    M = await factory(settings);
+    // Emscripten's export stub replaces itself on its first call: make that
+    // call (no model: it only fails) before wrapping, or the wrapper is lost.
+    M._wl_context_new(0, 0, 0, 1, 0);
+    const create = M._wl_context_new;
+    M._wl_context_new = (...args) => {
+      const c = create(...args);
+      if (!ctx) ctx = c;
+      return c;
+    };
+    return M;
+  };
+  const model = await loadModel(source, { contextSize: 256, ...options, wasmModule, wasmFactory });
+  const n = model.info().nVocab;
+  const logits = () => new Float32Array(M.HEAPU8.buffer, M._wl_context_logits(ctx) >>> 0, n).slice();
+  return { model, logits };
 }
