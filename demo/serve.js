@@ -134,8 +134,9 @@ function sendText(res, status, text) {
 /**
  * Serves one file with Range support. `faults` lets tests cut the body short.
  * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} file
- * @param {{ dropAt?: number, size?: number }} [faults]
+ * @param {{ dropAt?: number, stallAt?: number, size?: number }} [faults]
  *   dropAt: cut the connection when the transfer reaches this byte of the file;
+ *   stallAt: send nothing past this byte, keeping the connection open (a stalled download);
  *   size: pretend the file is this long (a truncated file)
  */
 export function serveFile(req, res, file, faults = {}) {
@@ -177,6 +178,13 @@ export function serveFile(req, res, file, faults = {}) {
       stream.destroy();
       // Let the bytes already written leave before the connection is cut.
       setTimeout(() => res.destroy(), 50);
+      return;
+    }
+    if (faults.stallAt !== undefined && pos + chunk.length > faults.stallAt) {
+      const keep = Math.max(0, faults.stallAt - pos);
+      if (keep) res.write(chunk.subarray(0, keep));
+      stream.destroy(); // the response stays open until the client gives up
+      res.on('close', () => stream.destroy());
       return;
     }
     pos += chunk.length;

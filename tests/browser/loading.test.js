@@ -355,6 +355,9 @@ test('the URL field loads a URL and an hf:owner/repo/file@revision spec', { skip
 
 test('aborting a load mid-download: ERR_ABORTED, and the next load works', { skip, timeout: 60_000 }, async () => {
   await clearCache();
+  // The last shard stalls after 1000 bytes, so the load cannot finish before
+  // the abort reaches the worker (without it this tiny model sometimes won the race).
+  srv.faults.set(shards[2], { stallAt: 1000 });
   const r = await page.evaluate(async (urls) => {
     const w = await import('/web/browser.js');
     const controller = new AbortController();
@@ -364,7 +367,7 @@ test('aborting a load mid-download: ERR_ABORTED, and the next load works', { ski
     } catch (e) {
       return { ok: false, code: e.code, message: e.message };
     }
-  }, shards.map((s) => `/fx/${s}`));
+  }, shards.map((s) => `/fx/${s}`)).finally(() => srv.faults.delete(shards[2]));
   assert.equal(r.ok, false);
   assert.equal(r.code, 'ERR_ABORTED', r.message);
   const again = await loadInPage(shards.map((s) => `/fx/${s}`), {}, 2);
