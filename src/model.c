@@ -539,29 +539,19 @@ size_t wl_model_matmul_scratch(const wl_model *m, int n_tokens) {
     return s;
 }
 
-/* Every matrix the forward pass multiplies by, once each (NULL-data ones
- * included; callers skip them). */
-static int matmul_matrices(wl_model *m, wl_matrix **out, int cap) {
-    int n = 0;
-#define ADD(mat) do { if (n < cap) out[n] = &(mat); n++; } while (0)
-    ADD(m->output);
-    for (int il = 0; il < m->hp.n_layer; il++) {
-        wl_layer *l = &m->layers[il];
-        ADD(l->wq); ADD(l->wk); ADD(l->wv); ADD(l->wqkv); ADD(l->wo);
-        ADD(l->ffn_gate); ADD(l->ffn_up); ADD(l->ffn_down);
-    }
-#undef ADD
-    return n;
+/* Rearranges one matrix (absent ones have no data); returns 1 if it did. */
+static int prepare_matrix(wl_matrix *w) {
+    return w->data && wl_matrix_repack_x4(w);
 }
 
 int wl_model_prepare(wl_model *m) {
     if (!m) return 0;
-    int n = matmul_matrices(m, NULL, 0), repacked = 0;
-    wl_matrix **mats = malloc(sizeof *mats * (size_t)n);
-    if (!mats) return 0; /* the plain layout still runs */
-    matmul_matrices(m, mats, n);
-    for (int i = 0; i < n; i++) repacked += mats[i]->data && wl_matrix_repack_x4(mats[i]);
-    free(mats);
+    int repacked = prepare_matrix(&m->output);
+    for (int il = 0; il < m->hp.n_layer; il++) {
+        wl_layer *l = &m->layers[il];
+        wl_matrix *const ws[] = { &l->wq, &l->wk, &l->wv, &l->wqkv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down };
+        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) repacked += prepare_matrix(ws[i]);
+    }
     /* A tied output is token_embd's tensor: its row lookups must read the
      * layout the output was given. */
     if (m->token_embd.data == m->output.data) m->token_embd.layout = m->output.layout;

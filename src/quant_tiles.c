@@ -11,6 +11,7 @@
  * and accumulated in one f32x4. Each output lane still accumulates
  * (float)block_sum * (d_x * d_y) in block order, exactly like the scalar
  * twins, so results are bit-identical to vec_dot_ref. */
+#include <stddef.h>
 #include <string.h>
 #include "fp16.h"
 #include "quant.h"
@@ -52,6 +53,26 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
     return d;
 }
 
+/* 16 bytes of nibbles as four u16x8: the low nibbles of bytes 0-7, of
+ * bytes 8-15, then the high nibbles of bytes 0-7 and 8-15 (Q4_0's and
+ * Q4_1's elements 0-7, 8-15, 16-23, 24-31; one Q4_K/Q5_K chunk's lo and hi). */
+ALWAYS_INLINE void widen_nibbles(v128_t q, v128_t lo[2], v128_t hi[2]) {
+    const v128_t mask16 = wasm_i16x8_splat(0x0f);
+    v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
+    lo[0] = wasm_v128_and(a, mask16);
+    lo[1] = wasm_v128_and(b, mask16);
+    hi[0] = wasm_u16x8_shr(a, 4);
+    hi[1] = wasm_u16x8_shr(b, 4);
+}
+
+/* 32 int8 values (elements 0-15 in lo, 16-31 in hi) as four i16x8. */
+ALWAYS_INLINE void widen_i8(v128_t lo, v128_t hi, v128_t x[4]) {
+    x[0] = wasm_i16x8_extend_low_i8x16(lo);
+    x[1] = wasm_i16x8_extend_high_i8x16(lo);
+    x[2] = wasm_i16x8_extend_low_i8x16(hi);
+    x[3] = wasm_i16x8_extend_high_i8x16(hi);
+}
+
 /* The block's 32 values as four i16x8 (elements 0-7, 8-15, 16-23, 24-31).
  * Q4_0 yields its raw nibbles 0..15: the -8 offset is applied once per
  * block as -8 * sum(y) (see block_offset), saving the per-value work.
@@ -59,13 +80,8 @@ ALWAYS_INLINE uint16_t block_scale(const uint8_t *blk) {
 ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
     v128_t lo, hi;
     if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
-        const v128_t mask16 = wasm_i16x8_splat(0x0f);
-        v128_t q = wasm_v128_load(blk + (kind == KIND_Q4_1 ? 4 : 2));
-        v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
-        x[0] = wasm_v128_and(a, mask16);
-        x[1] = wasm_v128_and(b, mask16);
-        x[2] = wasm_u16x8_shr(a, 4);
-        x[3] = wasm_u16x8_shr(b, 4);
+        widen_nibbles(wasm_v128_load(blk + (kind == KIND_Q4_1 ? offsetof(wl_block_q4_1, qs) : offsetof(wl_block_q4_0, qs))),
+                      x, x + 2);
         return;
     }
     if (kind == KIND_Q8_0) {
@@ -76,20 +92,17 @@ ALWAYS_INLINE void unpack(int kind, const uint8_t *blk, v128_t x[4]) {
     } else if (kind == KIND_Q5_1) {
         const v128_t mask = wasm_i8x16_splat(0x0f), bit4 = wasm_i8x16_splat(0x10);
         uint32_t qh;
-        memcpy(&qh, blk + 4, sizeof qh);
-        v128_t hlo, hhi, q = wasm_v128_load(blk + 8);
+        memcpy(&qh, blk + offsetof(wl_block_q5_1, qh), sizeof qh);
+        v128_t hlo, hhi, q = wasm_v128_load(blk + offsetof(wl_block_q5_1, qs));
         wl_q5_high_masks(qh, &hlo, &hhi);
         lo = wasm_v128_or(wasm_v128_and(q, mask), wasm_v128_and(hlo, bit4));
         hi = wasm_v128_or(wasm_u8x16_shr(q, 4), wasm_v128_and(hhi, bit4)); /* 0..31: signed widening is exact */
     } else {
         uint32_t qh;
-        memcpy(&qh, blk + 2, sizeof qh);
-        wl_q5_0_unpack(blk + 6, qh, &lo, &hi);
+        memcpy(&qh, blk + offsetof(wl_block_q5_0, qh), sizeof qh);
+        wl_q5_0_unpack(blk + offsetof(wl_block_q5_0, qs), qh, &lo, &hi);
     }
-    x[0] = wasm_i16x8_extend_low_i8x16(lo);
-    x[1] = wasm_i16x8_extend_high_i8x16(lo);
-    x[2] = wasm_i16x8_extend_low_i8x16(hi);
-    x[3] = wasm_i16x8_extend_high_i8x16(hi);
+    widen_i8(lo, hi, x);
 }
 
 /* Block of unpacked weights dot 32 wide activations: 4 i32 partials. */
@@ -588,18 +601,14 @@ ALWAYS_INLINE void q5_K_high_words(const wl_block_q5_K *b, v128_t hw[4]) {
  * shifted right by 2 here so the next chunk finds its bits at 0 and 1
  * (constant shifts: a per-chunk shift amount ran 3x slower). */
 ALWAYS_INLINE void q45_K_chunk(int kind, const uint8_t *qs, int c, v128_t hw[4], v128_t lo[4], v128_t hi[4]) {
-    const v128_t mask16 = wasm_i16x8_splat(0x0f), bit4 = wasm_i16x8_splat(0x10);
-    v128_t qa = wasm_v128_load(qs + 32 * c), qb = wasm_v128_load(qs + 32 * c + 16);
-    v128_t w[4] = { wasm_u16x8_extend_low_u8x16(qa), wasm_u16x8_extend_high_u8x16(qa),
-                    wasm_u16x8_extend_low_u8x16(qb), wasm_u16x8_extend_high_u8x16(qb) };
+    const v128_t bit4 = wasm_i16x8_splat(0x10);
+    widen_nibbles(wasm_v128_load(qs + 32 * c), lo, hi);
+    widen_nibbles(wasm_v128_load(qs + 32 * c + 16), lo + 2, hi + 2);
+    if (kind != KIND_Q5_K) return;
     for (int k = 0; k < 4; k++) {
-        lo[k] = wasm_v128_and(w[k], mask16);
-        hi[k] = wasm_u16x8_shr(w[k], 4);
-        if (kind == KIND_Q5_K) {
-            lo[k] = wasm_v128_or(lo[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
-            hi[k] = wasm_v128_or(hi[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
-            hw[k] = wasm_u16x8_shr(hw[k], 2);
-        }
+        lo[k] = wasm_v128_or(lo[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 4), bit4));
+        hi[k] = wasm_v128_or(hi[k], wasm_v128_and(wasm_i16x8_shl(hw[k], 3), bit4));
+        hw[k] = wasm_u16x8_shr(hw[k], 2);
     }
 }
 
@@ -886,22 +895,14 @@ ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
         const v128_t m4 = wasm_i8x16_splat(0x0f);
         v128_t q = wasm_v128_load(p);
         if (kind == KIND_Q4_0 || kind == KIND_Q4_1) {
-            const v128_t mask16 = wasm_i16x8_splat(0x0f);
-            v128_t a = wasm_u16x8_extend_low_u8x16(q), b = wasm_u16x8_extend_high_u8x16(q);
-            x[0] = wasm_v128_and(a, mask16);
-            x[1] = wasm_v128_and(b, mask16);
-            x[2] = wasm_u16x8_shr(a, 4);
-            x[3] = wasm_u16x8_shr(b, 4);
+            widen_nibbles(q, x, x + 2);
             return;
         }
         const v128_t bit4 = wasm_i8x16_splat(0x10);
-        v128_t h = wasm_v128_load(g + (kind == KIND_Q5_1 ? 16 : 8));
+        v128_t h = wasm_v128_load(g + wl_x4_bit_plane_offset(x4_type(kind)));
         lo = wasm_v128_or(wasm_v128_and(q, m4), wasm_v128_and(bit_to_4(h, 2 * r), bit4));
         hi = wasm_v128_or(wasm_v128_and(wasm_u16x8_shr(q, 4), m4), wasm_v128_and(bit_to_4(h, 2 * r + 1), bit4));
-        x[0] = wasm_u16x8_extend_low_u8x16(lo);
-        x[1] = wasm_u16x8_extend_high_u8x16(lo);
-        x[2] = wasm_u16x8_extend_low_u8x16(hi);
-        x[3] = wasm_u16x8_extend_high_u8x16(hi);
+        widen_i8(lo, hi, x); /* 0..31: signed widening is exact */
         return;
     }
     if (kind == KIND_Q8_0) {
@@ -910,10 +911,7 @@ ALWAYS_INLINE void x4_unpack(int kind, const uint8_t *g, int r, v128_t x[4]) {
     } else {
         wl_iq4_unpack(p, &lo, &hi);
     }
-    x[0] = wasm_i16x8_extend_low_i8x16(lo);
-    x[1] = wasm_i16x8_extend_high_i8x16(lo);
-    x[2] = wasm_i16x8_extend_low_i8x16(hi);
-    x[3] = wasm_i16x8_extend_high_i8x16(hi);
+    widen_i8(lo, hi, x);
 }
 
 ALWAYS_INLINE int32_t x4_offset(int kind, int32_t ysum) {

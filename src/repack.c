@@ -2,6 +2,7 @@
  * once per matrix at load time. Why in place: the weights are the largest
  * thing in memory and a second copy would break the memory budget; a group
  * block is as long as the four plain blocks it replaces. */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include "quant.h"
@@ -15,11 +16,16 @@ static size_t plain_block_bytes(wl_type t) {
 /* Where a plain block keeps its payload (after d, Q4_1's and Q5_1's m, and
  * Q5_0's and Q5_1's qh), and its qh. */
 static size_t plain_payload_offset(wl_type t) {
-    return t == WL_TYPE_Q5_0 ? 6 : t == WL_TYPE_Q4_1 ? 4 : t == WL_TYPE_Q5_1 ? 8 : 2;
+    switch (t) {
+    case WL_TYPE_Q4_1: return offsetof(wl_block_q4_1, qs);
+    case WL_TYPE_Q5_0: return offsetof(wl_block_q5_0, qs);
+    case WL_TYPE_Q5_1: return offsetof(wl_block_q5_1, qs);
+    default: return offsetof(wl_block_q4_0, qs); /* Q4_0, Q8_0, IQ4_NL: right after d */
+    }
 }
 
 static size_t plain_qh_offset(wl_type t) {
-    return t == WL_TYPE_Q5_1 ? 4 : 2;
+    return t == WL_TYPE_Q5_1 ? offsetof(wl_block_q5_1, qh) : offsetof(wl_block_q5_0, qh);
 }
 
 static size_t payload_bytes(wl_type t) {
