@@ -660,42 +660,45 @@ ALWAYS_INLINE void q45_K_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_ac
     for (int r = 0; r < 4; r++) out[r] = q45_K_row(kind, nb, w + r * ws, y);
 }
 
+/* Q6_K's 6-bit values for elements 128h + 32k + l0 .. +15 in bytes, without
+ * their -32: ql's nibble (low for k < 2, from ql + 32 for odd k) and qh's
+ * bits 2k, 2k + 1 at bits 4-5. 16-bit shifts are exact here: each mask
+ * keeps only bits that stayed inside their byte (x86 has no 8-bit shifts). */
+ALWAYS_INLINE v128_t q6_K_bytes(const wl_block_q6_K *b, int h, int k, int l0) {
+    const v128_t m4 = wasm_i8x16_splat(0x0f), m30 = wasm_i8x16_splat(0x30);
+    v128_t ql = wasm_v128_load(b->ql + 64 * h + 32 * (k & 1) + l0), qh = wasm_v128_load(b->qh + 32 * h + l0);
+    v128_t lo = wasm_v128_and(k < 2 ? ql : wasm_u16x8_shr(ql, 4), m4);
+    v128_t top = k == 0 ? wasm_i16x8_shl(qh, 4) : k == 1 ? wasm_i16x8_shl(qh, 2) : k == 2 ? qh : wasm_u16x8_shr(qh, 2);
+    return wasm_v128_or(lo, wasm_v128_and(top, m30));
+}
+
 /* Q6_K's integer super-block sum for one row, from the packed block: the
- * 6-bit values are assembled in int16 lanes (x86 has 16-bit shifts, not
- * 8-bit ones) without their -32, which is applied once as
+ * values are assembled 16 at a time in bytes, widened once and dotted
+ * with the wide activations; sub-block sums go four at a time through one
+ * multiply by their scales. The -32 is applied once as
  * -32 * sum(scale * bsum) over the 16 groups. Exact, so equal to the
  * twin's sum of scale * sub. */
 ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
-    const v128_t m4 = wasm_i16x8_splat(0x0f), m30 = wasm_i16x8_splat(0x30);
+    const v128_t sc8 = wasm_v128_load(b->scales);
+    const v128_t sc16[2] = { wasm_i16x8_extend_low_i8x16(sc8), wasm_i16x8_extend_high_i8x16(sc8) };
     v128_t acc = wasm_i32x4_splat(0);
     for (int h = 0; h < 2; h++) {
-        for (int half = 0; half < 2; half++) {
-            const int l0 = 16 * half;
-            v128_t qlA = wasm_v128_load(b->ql + 64 * h + l0), qlB = wasm_v128_load(b->ql + 64 * h + 32 + l0);
-            v128_t qh = wasm_v128_load(b->qh + 32 * h + l0);
-            v128_t A[2] = { wasm_u16x8_extend_low_u8x16(qlA), wasm_u16x8_extend_high_u8x16(qlA) };
-            v128_t B[2] = { wasm_u16x8_extend_low_u8x16(qlB), wasm_u16x8_extend_high_u8x16(qlB) };
-            v128_t H[2] = { wasm_u16x8_extend_low_u8x16(qh), wasm_u16x8_extend_high_u8x16(qh) };
-            for (int k = 0; k < 4; k++) {
-                v128_t sub = wasm_i32x4_splat(0);
-                for (int p = 0; p < 2; p++) {
-                    /* element 128h + 32k + l: ql's nibble (low for k < 2) and qh's bits 2k, 2k + 1 */
-                    v128_t lo = k == 0 ? wasm_v128_and(A[p], m4)
-                              : k == 1 ? wasm_v128_and(B[p], m4)
-                              : k == 2 ? wasm_u16x8_shr(A[p], 4) : wasm_u16x8_shr(B[p], 4);
-                    v128_t top = k == 0 ? wasm_i16x8_shl(H[p], 4)
-                               : k == 1 ? wasm_i16x8_shl(H[p], 2)
-                               : k == 2 ? H[p] : wasm_u16x8_shr(H[p], 2);
-                    v128_t v = wasm_v128_or(lo, wasm_v128_and(top, m30));
-                    sub = wasm_i32x4_add(sub, wasm_i32x4_dot_i16x8(v, wasm_v128_load(yq + 128 * h + 32 * k + l0 + 8 * p)));
-                }
-                acc = wasm_i32x4_add(acc, wasm_i32x4_mul(sub, wasm_i32x4_splat(b->scales[8 * h + 2 * k + half])));
+        for (int kp = 0; kp < 2; kp++) {
+            /* scales 8h + 4kp .. + 3 belong to k = 2kp, 2kp + 1, halves 0, 1 */
+            v128_t sub[4];
+            for (int j = 0; j < 4; j++) {
+                const int k = 2 * kp + j / 2, l0 = 16 * (j % 2);
+                const v128_t v = q6_K_bytes(b, h, k, l0);
+                const int16_t *y = yq + 128 * h + 32 * k + l0;
+                sub[j] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_u16x8_extend_low_u8x16(v), wasm_v128_load(y)),
+                                        wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(v), wasm_v128_load(y + 8)));
             }
+            v128_t sc = kp == 0 ? wasm_i32x4_extend_low_i16x8(sc16[h]) : wasm_i32x4_extend_high_i16x8(sc16[h]);
+            acc = wasm_i32x4_add(acc, wasm_i32x4_mul(reduce4(sub[0], sub[1], sub[2], sub[3]), sc));
         }
     }
-    v128_t sc = wasm_v128_load(b->scales);
-    v128_t offs = wasm_i32x4_add(wasm_i32x4_dot_i16x8(wasm_i16x8_extend_low_i8x16(sc), wasm_v128_load(bs)),
-                                 wasm_i32x4_dot_i16x8(wasm_i16x8_extend_high_i8x16(sc), wasm_v128_load(bs + 8)));
+    v128_t offs = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc16[0], wasm_v128_load(bs)),
+                                 wasm_i32x4_dot_i16x8(sc16[1], wasm_v128_load(bs + 8)));
     return wl_hsum_i32x4(wasm_i32x4_sub(acc, wasm_i32x4_shl(offs, 5)));
 }
 
@@ -745,6 +748,51 @@ ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *a
         acc = k_combine(acc, wasm_f32x4_splat(wl_fp16_to_fp32(head->d)), wasm_f32x4_splat(wl_fp16_to_fp32(head->dmin)),
                         wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
                         reduce4(isum[0], isum[1], isum[2], isum[3]), mins);
+    }
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
+/* Q6_K, 1 row x 4 tokens (prompts): each 16 values are assembled once,
+ * multiplied by their scale in 16-bit lanes (at most 63 * 127, so exact)
+ * and dotted with four tokens. The float combine is k_1x4's with no mins,
+ * so the results are the same bits. */
+ALWAYS_INLINE void q6_K_1x4(int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const int nb = n / WL_QK_K;
+    k_act y[4];
+    for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int bi = 0; bi < nb; bi++) {
+        const wl_block_q6_K *b = (const wl_block_q6_K *)w + bi;
+        const v128_t sc8 = wasm_v128_load(b->scales);
+        const v128_t sc16[2] = { wasm_i16x8_extend_low_i8x16(sc8), wasm_i16x8_extend_high_i8x16(sc8) };
+        v128_t isum[4], offs[4];
+        for (int t = 0; t < 4; t++) {
+            const int16_t *bs = y[t].bsums + 16 * bi;
+            isum[t] = wasm_i32x4_splat(0);
+            offs[t] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc16[0], wasm_v128_load(bs)),
+                                     wasm_i32x4_dot_i16x8(sc16[1], wasm_v128_load(bs + 8)));
+        }
+        for (int h = 0; h < 2; h++) {
+            for (int k = 0; k < 4; k++) {
+                for (int l0 = 0; l0 < 32; l0 += 16) {
+                    const v128_t v = q6_K_bytes(b, h, k, l0), s = wasm_i16x8_splat(b->scales[8 * h + 2 * k + l0 / 16]);
+                    const v128_t lo = wasm_i16x8_mul(wasm_u16x8_extend_low_u8x16(v), s);
+                    const v128_t hi = wasm_i16x8_mul(wasm_u16x8_extend_high_u8x16(v), s);
+                    for (int t = 0; t < 4; t++) {
+                        const int16_t *yq = y[t].q + WL_QK_K * bi + 128 * h + 32 * k + l0;
+                        isum[t] = wasm_i32x4_add(isum[t], wasm_i32x4_add(wasm_i32x4_dot_i16x8(lo, wasm_v128_load(yq)),
+                                                                         wasm_i32x4_dot_i16x8(hi, wasm_v128_load(yq + 8))));
+                    }
+                }
+            }
+        }
+        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_sub(isum[t], wasm_i32x4_shl(offs[t], 5));
+        acc = k_combine(acc, wasm_f32x4_splat(wl_fp16_to_fp32(b->d)), wasm_f32x4_splat(0.0f),
+                        wasm_f32x4_make(y[0].d[bi], y[1].d[bi], y[2].d[bi], y[3].d[bi]),
+                        reduce4(isum[0], isum[1], isum[2], isum[3]), wasm_i32x4_splat(0));
     }
     out[0] = wasm_f32x4_extract_lane(acc, 0);
     out[os] = wasm_f32x4_extract_lane(acc, 1);
@@ -805,6 +853,7 @@ ALWAYS_INLINE void run_1x4(int kind, int n, const uint8_t *w, const uint8_t *act
     if (kind < KIND_F32) tile_1x4(kind, n, w, act, as, out, os);
     else if (kind < KIND_Q2_K) float_1x4(kind, n, w, act, as, out, os);
     else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_1x4(kind, n, w, act, as, out, os);
+    else if (kind == KIND_Q6_K) q6_K_1x4(n, w, act, as, out, os);
     else k_1x4(kind, n, w, act, as, out, os);
 }
 
