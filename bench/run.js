@@ -263,7 +263,9 @@ function markdownTables(results) {
     const peak = (r) => (r ? (r.error ? 'error' : r.peak_mb ?? 'n/a') : '-');
     mem.push(`| ${model} | ${type} | ${threads} | ${peak(n)} | ${n?.growth_mb ?? '-'} | ${n?.heap_mb ?? '-'} | ${n?.budget_mb ?? '-'} | ${peak(c)} | ${peak(w)} | ${wllamas.map((col) => peak(get(k, col))).join(' | ')} |`);
   }
-  const sizes = results.filter((r) => r.artifact).map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
+  // Merged runs (--results over several saved files) each carry the sizes: one row per file, the last seen.
+  const byArtifact = new Map(results.filter((r) => r.artifact).map((r) => [r.artifact, r]));
+  const sizes = [...byArtifact.values()].map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
   const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} ${r.version ?? ''} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
   return [
     speedTable('tg_tok_s', 'Decode, generated tokens per second'),
