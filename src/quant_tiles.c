@@ -134,6 +134,15 @@ ALWAYS_INLINE v128_t reduce4(v128_t s0, v128_t s1, v128_t s2, v128_t s3) {
     return wasm_i32x4_add(wasm_i32x4_shuffle(u01, u23, 0, 1, 4, 5), wasm_i32x4_shuffle(u01, u23, 2, 3, 6, 7));
 }
 
+/* The four lanes of acc to out[0], out[os], out[2os], out[3os]: one row's
+ * results for four tokens. */
+ALWAYS_INLINE void store_strided(v128_t acc, float *out, int64_t os) {
+    out[0] = wasm_f32x4_extract_lane(acc, 0);
+    out[os] = wasm_f32x4_extract_lane(acc, 1);
+    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
+    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+}
+
 /* Lane r of v in all four lanes (shuffles take constant lanes only). */
 ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
     switch (r) {
@@ -242,10 +251,7 @@ ALWAYS_INLINE void tile_1x4(int kind, int n, const uint8_t *w, const uint8_t *ac
         v128_t sy = has_min(kind) ? wasm_f32x4_make(y0.s[b], y1.s[b], y2.s[b], y3.s[b]) : mx;
         acc = combine(kind, acc, sums, scale, mx, sy);
     }
-    out[0] = wasm_f32x4_extract_lane(acc, 0);
-    out[os] = wasm_f32x4_extract_lane(acc, 1);
-    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
-    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+    store_strided(acc, out, os);
 }
 
 /* 1 row x 1 token, for the leftovers. */
@@ -660,6 +666,19 @@ ALWAYS_INLINE void q45_K_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_ac
     for (int r = 0; r < 4; r++) out[r] = q45_K_row(kind, nb, w + r * ws, y);
 }
 
+/* Q6_K's 16 sub-block scales as two i16x8 (scales 0-7, 8-15). */
+ALWAYS_INLINE void q6_K_scales16(const wl_block_q6_K *b, v128_t sc16[2]) {
+    const v128_t sc8 = wasm_v128_load(b->scales);
+    sc16[0] = wasm_i16x8_extend_low_i8x16(sc8), sc16[1] = wasm_i16x8_extend_high_i8x16(sc8);
+}
+
+/* What the values' -32 takes from one token's super-block sum, as four
+ * i32 partials: 32 * sum(scale * bsum) over the 16 groups. */
+ALWAYS_INLINE v128_t q6_K_offset(const v128_t sc16[2], const int16_t *bs) {
+    return wasm_i32x4_shl(wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc16[0], wasm_v128_load(bs)),
+                                         wasm_i32x4_dot_i16x8(sc16[1], wasm_v128_load(bs + 8))), 5);
+}
+
 /* Q6_K's 6-bit values for elements 128h + 32k + l0 .. +15 in bytes, without
  * their -32: ql's nibble (low for k < 2, from ql + 32 for odd k) and qh's
  * bits 2k, 2k + 1 at bits 4-5. 16-bit shifts are exact here: each mask
@@ -679,9 +698,8 @@ ALWAYS_INLINE v128_t q6_K_bytes(const wl_block_q6_K *b, int h, int k, int l0) {
  * -32 * sum(scale * bsum) over the 16 groups. Exact, so equal to the
  * twin's sum of scale * sub. */
 ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
-    const v128_t sc8 = wasm_v128_load(b->scales);
-    const v128_t sc16[2] = { wasm_i16x8_extend_low_i8x16(sc8), wasm_i16x8_extend_high_i8x16(sc8) };
-    v128_t acc = wasm_i32x4_splat(0);
+    v128_t sc16[2], acc = wasm_i32x4_splat(0);
+    q6_K_scales16(b, sc16);
     for (int h = 0; h < 2; h++) {
         for (int kp = 0; kp < 2; kp++) {
             /* scales 8h + 4kp .. + 3 belong to k = 2kp, 2kp + 1, halves 0, 1 */
@@ -697,9 +715,7 @@ ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(reduce4(sub[0], sub[1], sub[2], sub[3]), sc));
         }
     }
-    v128_t offs = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc16[0], wasm_v128_load(bs)),
-                                 wasm_i32x4_dot_i16x8(sc16[1], wasm_v128_load(bs + 8)));
-    return wl_hsum_i32x4(wasm_i32x4_sub(acc, wasm_i32x4_shl(offs, 5)));
+    return wl_hsum_i32x4(wasm_i32x4_sub(acc, q6_K_offset(sc16, bs)));
 }
 
 ALWAYS_INLINE float q6_K_row(int nb, const wl_block_q6_K *x, k_act y) {
@@ -749,10 +765,7 @@ ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *a
                         wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
                         reduce4(isum[0], isum[1], isum[2], isum[3]), mins);
     }
-    out[0] = wasm_f32x4_extract_lane(acc, 0);
-    out[os] = wasm_f32x4_extract_lane(acc, 1);
-    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
-    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+    store_strided(acc, out, os);
 }
 
 /* Q6_K, 1 row x 4 tokens (prompts): each 16 values are assembled once,
@@ -766,15 +779,9 @@ ALWAYS_INLINE void q6_K_1x4(int n, const uint8_t *w, const uint8_t *act, size_t 
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int bi = 0; bi < nb; bi++) {
         const wl_block_q6_K *b = (const wl_block_q6_K *)w + bi;
-        const v128_t sc8 = wasm_v128_load(b->scales);
-        const v128_t sc16[2] = { wasm_i16x8_extend_low_i8x16(sc8), wasm_i16x8_extend_high_i8x16(sc8) };
-        v128_t isum[4], offs[4];
-        for (int t = 0; t < 4; t++) {
-            const int16_t *bs = y[t].bsums + 16 * bi;
-            isum[t] = wasm_i32x4_splat(0);
-            offs[t] = wasm_i32x4_add(wasm_i32x4_dot_i16x8(sc16[0], wasm_v128_load(bs)),
-                                     wasm_i32x4_dot_i16x8(sc16[1], wasm_v128_load(bs + 8)));
-        }
+        v128_t sc16[2], isum[4];
+        q6_K_scales16(b, sc16);
+        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_splat(0);
         for (int h = 0; h < 2; h++) {
             for (int k = 0; k < 4; k++) {
                 for (int l0 = 0; l0 < 32; l0 += 16) {
@@ -789,15 +796,12 @@ ALWAYS_INLINE void q6_K_1x4(int n, const uint8_t *w, const uint8_t *act, size_t 
                 }
             }
         }
-        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_sub(isum[t], wasm_i32x4_shl(offs[t], 5));
+        for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_sub(isum[t], q6_K_offset(sc16, y[t].bsums + 16 * bi));
         acc = k_combine(acc, wasm_f32x4_splat(wl_fp16_to_fp32(b->d)), wasm_f32x4_splat(0.0f),
                         wasm_f32x4_make(y[0].d[bi], y[1].d[bi], y[2].d[bi], y[3].d[bi]),
                         reduce4(isum[0], isum[1], isum[2], isum[3]), wasm_i32x4_splat(0));
     }
-    out[0] = wasm_f32x4_extract_lane(acc, 0);
-    out[os] = wasm_f32x4_extract_lane(acc, 1);
-    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
-    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+    store_strided(acc, out, os);
 }
 
 ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
@@ -819,10 +823,7 @@ ALWAYS_INLINE void k_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, 
                         wasm_f32x4_make(y[0].d[b], y[1].d[b], y[2].d[b], y[3].d[b]),
                         reduce4(s[0], s[1], s[2], s[3]), wasm_i32x4_make(m[0], m[1], m[2], m[3]));
     }
-    out[0] = wasm_f32x4_extract_lane(acc, 0);
-    out[os] = wasm_f32x4_extract_lane(acc, 1);
-    out[2 * os] = wasm_f32x4_extract_lane(acc, 2);
-    out[3 * os] = wasm_f32x4_extract_lane(acc, 3);
+    store_strided(acc, out, os);
 }
 
 ALWAYS_INLINE float k_1x1(int kind, int nb, const uint8_t *w, k_act y) {
