@@ -210,7 +210,7 @@ void wl_float_wide_from_float(int type, const float *x, float *dst, int64_t n);
  * need n % 32 == 0, float ones n % 8 == 0 (wl_matmul checks). */
 wl_tile_fn wl_tile_kernel(int type);
 /* The same products for a matrix whose rows are in the x4 layout below
- * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL); NULL for other types. The kernel is handed
+ * (Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K, Q6_K); NULL for other types. The kernel is handed
  * chunks that start at a multiple of 4 rows: each whole group of 4 is read
  * interleaved, a last partial group (the matrix's final n_rows % 4 rows)
  * as plain rows. */
@@ -228,8 +228,15 @@ wl_tile_fn wl_tile_kernel_x4(int type);
  * group block is exactly 4 plain blocks long, so the rows keep their byte
  * extent and a final partial group stays as it was. Why: one contiguous
  * stream per 4 rows, the four scales in one load, and Q5_0's fifth bits
- * without a byte shuffle per block. */
+ * without a byte shuffle per block. Q4_K, Q5_K and Q6_K: the four rows'
+ * super-blocks b side by side, each as stored (their scales are spread
+ * through the block, so there is nothing to gather): one stream per 4 rows
+ * and the four rows' sums combined in one f32x4. */
 #define WL_X4_ROWS 4
+/* The K-quants' x4 layout keeps whole blocks. */
+static inline int wl_x4_whole_blocks(int type) {
+    return type == WL_TYPE_Q4_K || type == WL_TYPE_Q5_K || type == WL_TYPE_Q6_K;
+}
 /* Offset of row r's payload inside a group block (after the 8 scale bytes
  * and, for Q5_0, the bit plane). */
 static inline int wl_x4_has_min(int type) {

@@ -576,7 +576,7 @@ ALWAYS_INLINE void k_4x1(int kind, int nb, const uint8_t *w, size_t ws, k_act y,
  * bsums: wl_q4_K_unpack_scales in a few byte shuffles instead of ~30
  * scalar operations per row and super-block. Reads 4 bytes past the 12
  * scale bytes, which are the block's own qs. */
-ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_hi, v128_t *md0, v128_t *md1) {
+ALWAYS_INLINE v128_t q4_K_scale_bytes(const uint8_t *q) {
     const v128_t zero = wasm_i32x4_splat(0);
     v128_t v = wasm_v128_load(q);
     /* low bits: q[0..3] & 63 (sc 0-3), q[8..11] & 15 (sc 4-7), q[4..7] & 63 (m 0-3), q[8..11] >> 4 (m 4-7) */
@@ -585,7 +585,12 @@ ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_
     a = wasm_v128_and(a, wasm_i8x16_make(63, 63, 63, 63, 15, 15, 15, 15, 63, 63, 63, 63, 15, 15, 15, 15));
     /* top two bits of sc 4-7 and m 4-7: q[0..3] >> 6 and q[4..7] >> 6, at bits 4-5 */
     v128_t h = wasm_i8x16_shuffle(v, zero, 16, 16, 16, 16, 0, 1, 2, 3, 16, 16, 16, 16, 4, 5, 6, 7);
-    v128_t sm = wasm_v128_or(a, wasm_v128_and(wasm_u8x16_shr(h, 2), wasm_i8x16_splat(0x30)));
+    return wasm_v128_or(a, wasm_v128_and(wasm_u8x16_shr(h, 2), wasm_i8x16_splat(0x30)));
+}
+
+ALWAYS_INLINE void q4_K_scales_mins(const uint8_t *q, v128_t *sc_lo, v128_t *sc_hi, v128_t *md0, v128_t *md1) {
+    const v128_t zero = wasm_i32x4_splat(0);
+    v128_t sm = q4_K_scale_bytes(q);
     v128_t sc16 = wasm_u16x8_extend_low_u8x16(sm);
     *sc_lo = wasm_u32x4_extend_low_u16x8(sc16);
     *sc_hi = wasm_u32x4_extend_high_u16x8(sc16);
@@ -621,8 +626,10 @@ ALWAYS_INLINE void q45_K_chunk(int kind, const uint8_t *qs, int c, v128_t hw[4],
 /* A Q4_K / Q5_K super-block's integer sum for one token, straight from the
  * packed block: each chunk is widened in registers and dotted with the
  * wide activations; the eight sub-block sums are gathered into two vectors
- * and scaled at once. Exact, so equal to the twin's sum of sc * sub. */
-ALWAYS_INLINE int32_t q45_K_isum(int kind, const wl_block_q4_K *head, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
+ * and scaled at once, left as four i32 partials (the x4 kernel reduces
+ * four rows' partials together). Exact, so equal to the twin's sum of
+ * sc * sub. */
+ALWAYS_INLINE v128_t q45_K_isum4(int kind, const wl_block_q4_K *head, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
     const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
     v128_t hw[4] = { 0 }, sub[8];
     if (kind == KIND_Q5_K) q5_K_high_words((const wl_block_q5_K *)head, hw);
@@ -633,7 +640,10 @@ ALWAYS_INLINE int32_t q45_K_isum(int kind, const wl_block_q4_K *head, v128_t sc_
         sub[2 * c + 1] = dot_wide(hi, yq + 64 * c + 32);
     }
     v128_t s0 = reduce4(sub[0], sub[1], sub[2], sub[3]), s1 = reduce4(sub[4], sub[5], sub[6], sub[7]);
-    return wl_hsum_i32x4(wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi)));
+    return wasm_i32x4_add(wasm_i32x4_mul(s0, sc_lo), wasm_i32x4_mul(s1, sc_hi));
+}
+ALWAYS_INLINE int32_t q45_K_isum(int kind, const wl_block_q4_K *head, v128_t sc_lo, v128_t sc_hi, const int16_t *yq) {
+    return wl_hsum_i32x4(q45_K_isum4(kind, head, sc_lo, sc_hi, yq));
 }
 
 /* The mins term for one token: sum of m[j] * (bsum[2j] + bsum[2j + 1]),
@@ -697,7 +707,7 @@ ALWAYS_INLINE v128_t q6_K_bytes(const wl_block_q6_K *b, int h, int k, int l0) {
  * multiply by their scales. The -32 is applied once as
  * -32 * sum(scale * bsum) over the 16 groups. Exact, so equal to the
  * twin's sum of scale * sub. */
-ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
+ALWAYS_INLINE v128_t q6_K_isum4(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
     v128_t sc16[2], acc = wasm_i32x4_splat(0);
     q6_K_scales16(b, sc16);
     for (int h = 0; h < 2; h++) {
@@ -715,7 +725,11 @@ ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const
             acc = wasm_i32x4_add(acc, wasm_i32x4_mul(reduce4(sub[0], sub[1], sub[2], sub[3]), sc));
         }
     }
-    return wl_hsum_i32x4(wasm_i32x4_sub(acc, q6_K_offset(sc16, bs)));
+    return wasm_i32x4_sub(acc, q6_K_offset(sc16, bs));
+}
+
+ALWAYS_INLINE int32_t q6_K_isum(const wl_block_q6_K *b, const int16_t *yq, const int16_t *bs) {
+    return wl_hsum_i32x4(q6_K_isum4(b, yq, bs));
 }
 
 ALWAYS_INLINE float q6_K_row(int nb, const wl_block_q6_K *x, k_act y) {
@@ -735,14 +749,14 @@ ALWAYS_INLINE void q6_K_4x1(int nb, const uint8_t *w, size_t ws, k_act y, float 
  * registers and dotted with four tokens, instead of unpacking the
  * super-block to memory and reading it back per token (k_1x4). The float
  * combine is k_1x4's, so the results are the same bits. */
-ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
-    const size_t bb = k_block_bytes(kind);
+ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, size_t bstep, const uint8_t *act, size_t as, float *out,
+                             int64_t os) {
     const int nb = n / WL_QK_K;
     k_act y[4];
     for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int b = 0; b < nb; b++) {
-        const wl_block_q4_K *head = (const wl_block_q4_K *)(w + (size_t)b * bb);
+        const wl_block_q4_K *head = (const wl_block_q4_K *)(w + (size_t)b * bstep);
         const uint8_t *qs = kind == KIND_Q4_K ? head->qs : ((const wl_block_q5_K *)head)->qs;
         v128_t sc_lo, sc_hi, md0, md1, hw[4] = { 0 }, isum[4];
         q4_K_scales_mins(head->scales, &sc_lo, &sc_hi, &md0, &md1);
@@ -772,13 +786,13 @@ ALWAYS_INLINE void q45_K_1x4(int kind, int n, const uint8_t *w, const uint8_t *a
  * multiplied by their scale in 16-bit lanes (at most 63 * 127, so exact)
  * and dotted with four tokens. The float combine is k_1x4's with no mins,
  * so the results are the same bits. */
-ALWAYS_INLINE void q6_K_1x4(int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
+ALWAYS_INLINE void q6_K_1x4(int n, const uint8_t *w, size_t bstep, const uint8_t *act, size_t as, float *out, int64_t os) {
     const int nb = n / WL_QK_K;
     k_act y[4];
     for (int t = 0; t < 4; t++) y[t] = k_act_at(act + t * as, n);
     v128_t acc = wasm_f32x4_splat(0.0f);
     for (int bi = 0; bi < nb; bi++) {
-        const wl_block_q6_K *b = (const wl_block_q6_K *)w + bi;
+        const wl_block_q6_K *b = (const wl_block_q6_K *)(w + (size_t)bi * bstep);
         v128_t sc16[2], isum[4];
         q6_K_scales16(b, sc16);
         for (int t = 0; t < 4; t++) isum[t] = wasm_i32x4_splat(0);
@@ -853,8 +867,8 @@ ALWAYS_INLINE void run_4x1(int kind, int n, const uint8_t *w, size_t ws, const u
 ALWAYS_INLINE void run_1x4(int kind, int n, const uint8_t *w, const uint8_t *act, size_t as, float *out, int64_t os) {
     if (kind < KIND_F32) tile_1x4(kind, n, w, act, as, out, os);
     else if (kind < KIND_Q2_K) float_1x4(kind, n, w, act, as, out, os);
-    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_1x4(kind, n, w, act, as, out, os);
-    else if (kind == KIND_Q6_K) q6_K_1x4(n, w, act, as, out, os);
+    else if (kind == KIND_Q4_K || kind == KIND_Q5_K) q45_K_1x4(kind, n, w, k_block_bytes(kind), act, as, out, os);
+    else if (kind == KIND_Q6_K) q6_K_1x4(n, w, k_block_bytes(kind), act, as, out, os);
     else k_1x4(kind, n, w, act, as, out, os);
 }
 
@@ -1027,6 +1041,72 @@ ALWAYS_INLINE void x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act,
     }
 }
 
+/* ---- K-quants (Q4_K, Q5_K, Q6_K) in the x4 layout: the four rows'
+ * super-blocks back to back (quant.h) ---- */
+
+ALWAYS_INLINE int is_k_x4(int kind) {
+    return kind == KIND_Q4_K || kind == KIND_Q5_K || kind == KIND_Q6_K;
+}
+
+/* Row r's super-block b in a group. */
+ALWAYS_INLINE const uint8_t *k_x4_block(int kind, const uint8_t *g, int b, int r) {
+    return g + ((size_t)b * WL_X4_ROWS + (size_t)r) * k_block_bytes(kind);
+}
+
+/* One group x 1 token -> out[0..3]: each row's integer sums as in
+ * q45_K_row / q6_K_row, but the four rows' sums reduced together and their
+ * f16 scales converted in one go, and the float combine done for four rows
+ * in one f32x4 (the same operations per lane, so the same bits). Measured
+ * (bench/kernels.c --cold): this over four plain rows read side by side
+ * ran slower, over four rows' blocks in one stream faster. */
+ALWAYS_INLINE void k_x4_4x1(int kind, int nb, const uint8_t *g, k_act y, float *out) {
+    v128_t acc = wasm_f32x4_splat(0.0f);
+    for (int b = 0; b < nb; b++) {
+        const int16_t *bs = y.bsums + 16 * b, *yq = y.q + WL_QK_K * b;
+        const v128_t dy = wasm_f32x4_splat(y.d[b]);
+        v128_t is[4], mn[4];
+        uint32_t dm[4];
+        if (kind == KIND_Q6_K) {
+            for (int r = 0; r < 4; r++) {
+                const wl_block_q6_K *blk = (const wl_block_q6_K *)k_x4_block(kind, g, b, r);
+                is[r] = q6_K_isum4(blk, yq, bs);
+                dm[r] = blk->d;
+            }
+            v128_t scale = wasm_f32x4_mul(wl_fp16x4_to_f32x4(wasm_i32x4_make(dm[0], dm[1], dm[2], dm[3])), dy);
+            acc = wasm_f32x4_add(acc, wasm_f32x4_mul(scale, wasm_f32x4_convert_i32x4(reduce4(is[0], is[1], is[2], is[3]))));
+            continue;
+        }
+        /* bsum[2j] + bsum[2j + 1] for the 8 mins, shared by the four rows
+         * (each at most 32 * 127: exact in 16 bits) */
+        const v128_t ones = wasm_i16x8_splat(1);
+        const v128_t pairs = wasm_i16x8_narrow_i32x4(wasm_i32x4_dot_i16x8(wasm_v128_load(bs), ones),
+                                                     wasm_i32x4_dot_i16x8(wasm_v128_load(bs + 8), ones));
+        for (int r = 0; r < 4; r++) {
+            const wl_block_q4_K *head = (const wl_block_q4_K *)k_x4_block(kind, g, b, r);
+            const v128_t sm = q4_K_scale_bytes(head->scales), sc16 = wasm_u16x8_extend_low_u8x16(sm);
+            mn[r] = wasm_i32x4_dot_i16x8(wasm_u16x8_extend_high_u8x16(sm), pairs);
+            is[r] = q45_K_isum4(kind, head, wasm_u32x4_extend_low_u16x8(sc16), wasm_u32x4_extend_high_u16x8(sc16), yq);
+            memcpy(&dm[r], head, sizeof dm[r]); /* d, then dmin */
+        }
+        v128_t lo, hi;
+        wl_fp16x8_to_f32x4x2(wasm_i32x4_make(dm[0], dm[1], dm[2], dm[3]), &lo, &hi);
+        acc = k_combine(acc, wasm_i32x4_shuffle(lo, hi, 0, 2, 4, 6), wasm_i32x4_shuffle(lo, hi, 1, 3, 5, 7), dy,
+                        reduce4(is[0], is[1], is[2], is[3]), reduce4(mn[0], mn[1], mn[2], mn[3]));
+    }
+    wasm_v128_store(out, acc);
+}
+
+/* One group x 4 tokens: the prompt kernels, row by row, stepping over the
+ * other rows' blocks. */
+ALWAYS_INLINE void k_x4_4x4(int kind, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out, int64_t os) {
+    const size_t bstep = WL_X4_ROWS * k_block_bytes(kind);
+    for (int r = 0; r < 4; r++) {
+        const uint8_t *first = k_x4_block(kind, g, 0, r);
+        if (kind == KIND_Q6_K) q6_K_1x4(n, first, bstep, act, as, out + r, os);
+        else q45_K_1x4(kind, n, first, bstep, act, as, out + r, os);
+    }
+}
+
 /* A chunk of an x4 matrix: whole groups interleaved, then the matrix's last
  * n_rows % 4 rows (only in its final chunk) as plain rows. */
 ALWAYS_INLINE void tiles_x4(int kind, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
@@ -1035,11 +1115,18 @@ ALWAYS_INLINE void tiles_x4(int kind, int n, const void *vw, size_t ws, int64_t 
     const int64_t grouped = n_rows & ~(int64_t)(WL_X4_ROWS - 1);
     int t = 0;
     for (; n_tokens >= 4 && t + 4 <= n_tokens; t += 4) {
-        for (int64_t r = 0; r < grouped; r += 4) x4_4x4(kind, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+        for (int64_t r = 0; r < grouped; r += 4) {
+            const uint8_t *g = w + (size_t)r * ws, *a = act + (size_t)t * as;
+            if (is_k_x4(kind)) k_x4_4x4(kind, n, g, a, as, out + t * os + r, os);
+            else x4_4x4(kind, n, g, a, as, out + t * os + r, os);
+        }
     }
     for (; t < n_tokens; t++) {
-        q8_act y = q8_act_at(act + (size_t)t * as, n);
-        for (int64_t r = 0; r < grouped; r += 4) x4_4x1(kind, n / WL_QK, w + (size_t)r * ws, y, out + t * os + r);
+        const uint8_t *a = act + (size_t)t * as;
+        for (int64_t r = 0; r < grouped; r += 4) {
+            if (is_k_x4(kind)) k_x4_4x1(kind, n / WL_QK_K, w + (size_t)r * ws, k_act_at(a, n), out + t * os + r);
+            else x4_4x1(kind, n / WL_QK, w + (size_t)r * ws, q8_act_at(a, n), out + t * os + r);
+        }
     }
     if (grouped < n_rows) tiles(kind, n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
 }
@@ -1051,6 +1138,9 @@ TILES_X4(q8_0_tiles_x4, KIND_Q8_0)
 TILES_X4(iq4_nl_tiles_x4, KIND_IQ4_NL)
 TILES_X4(q4_1_tiles_x4, KIND_Q4_1)
 TILES_X4(q5_1_tiles_x4, KIND_Q5_1)
+TILES_X4(q4_K_tiles_x4, KIND_Q4_K)
+TILES_X4(q5_K_tiles_x4, KIND_Q5_K)
+TILES_X4(q6_K_tiles_x4, KIND_Q6_K)
 
 wl_tile_fn wl_tile_kernel_x4(int type) {
     switch (type) {
@@ -1060,6 +1150,9 @@ wl_tile_fn wl_tile_kernel_x4(int type) {
     case WL_TYPE_IQ4_NL: return iq4_nl_tiles_x4;
     case WL_TYPE_Q4_1: return q4_1_tiles_x4;
     case WL_TYPE_Q5_1: return q5_1_tiles_x4;
+    case WL_TYPE_Q4_K: return q4_K_tiles_x4;
+    case WL_TYPE_Q5_K: return q5_K_tiles_x4;
+    case WL_TYPE_Q6_K: return q6_K_tiles_x4;
     default: return 0;
     }
 }

@@ -78,6 +78,13 @@ static void or_bit_plane(uint8_t h[16], uint32_t qh, int v0) {
 /* Four plain rows (copied to tmp) into one group, block by block. */
 static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
     const size_t bb = plain_block_bytes(t), src_off = plain_payload_offset(t), len = payload_bytes(t);
+    if (wl_x4_whole_blocks(t)) {
+        for (int b = 0; b < nb; b++) {
+            for (int r = 0; r < WL_X4_ROWS; r++)
+                memcpy(group + ((size_t)b * WL_X4_ROWS + r) * bb, tmp + (size_t)r * row_size + (size_t)b * bb, bb);
+        }
+        return;
+    }
     for (int b = 0; b < nb; b++) {
         uint8_t *dst = group + (size_t)b * WL_X4_ROWS * bb;
         uint8_t *plane = dst + wl_x4_bit_plane_offset(t);
@@ -100,9 +107,10 @@ int wl_matrix_repack_x4(wl_matrix *m) {
     if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_x4_kernel(t)) return 0;
     const size_t row_size = wl_row_size(t, m->n_cols), bb = plain_block_bytes(t);
     if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
-    const int nb = (int)(m->n_cols / WL_QK);
+    const int nb = (int)(m->n_cols / wl_type_get((uint32_t)t)->block_size);
     const int64_t groups = m->n_rows / WL_X4_ROWS;
-    if (!scales_finite(m, groups * WL_X4_ROWS * nb, bb)) return 0;
+    /* the K-quant kernels convert their scales for any f16 value */
+    if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * WL_X4_ROWS * nb, bb)) return 0;
     uint8_t *tmp = malloc(WL_X4_ROWS * row_size);
     if (!tmp) return 0; /* the plain layout still runs */
     uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
@@ -120,9 +128,14 @@ void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
     const wl_type t = m->type;
     const wl_type_traits *tt = wl_type_get((uint32_t)t);
     const size_t bb = plain_block_bytes(t), len = payload_bytes(t);
-    const int nb = (int)(m->n_cols / WL_QK), r = (int)(row % WL_X4_ROWS);
+    const int nb = (int)(m->n_cols / tt->block_size), r = (int)(row % WL_X4_ROWS);
     const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
     uint8_t blk[sizeof(wl_block_q8_0)];
+    if (wl_x4_whole_blocks(t)) {
+        for (int b = 0; b < nb; b++)
+            tt->to_float(group + ((size_t)b * WL_X4_ROWS + r) * bb, dst + (size_t)b * tt->block_size, tt->block_size);
+        return;
+    }
     for (int b = 0; b < nb; b++) {
         const uint8_t *src = group + (size_t)b * WL_X4_ROWS * bb;
         memcpy(blk, src + 2 * r, 2);

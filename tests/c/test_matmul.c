@@ -23,7 +23,8 @@ static int exact_twins(wl_type type) {
 static int x4_expected(wl_type type) {
 #ifdef __wasm_simd128__
     return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL ||
-           type == WL_TYPE_Q4_1 || type == WL_TYPE_Q5_1;
+           type == WL_TYPE_Q4_1 || type == WL_TYPE_Q5_1 || type == WL_TYPE_Q4_K || type == WL_TYPE_Q5_K ||
+           type == WL_TYPE_Q6_K;
 #else
     (void)type;
     return 0;
@@ -44,6 +45,51 @@ static void test_x4_refuses_inf_scale(void) {
     blocks[5].d = 0x7c00;
     wl_matrix m = { WL_TYPE_Q4_0, COLS, ROWS, sizeof(wl_block_q4_0) * (COLS / WL_QK), blocks };
     CHECK(!wl_matrix_repack_x4(&m) && m.layout == WL_LAYOUT_ROWS, "inf scale repacked");
+}
+
+/* Random rows of a K-quant with an inf d in row 5's second super-block
+ * and (Q4_K, Q5_K) an inf dmin in row 2's first. Q4_K and Q5_K blocks start
+ * with d, dmin; Q6_K's ends with d. */
+static void k_rows_with_inf(wl_type type, unsigned char *w, int rows, int cols) {
+    const wl_type_traits *t = wl_type_get(type);
+    const size_t row = wl_row_size(type, cols), bb = t->type_size;
+    const uint16_t inf = 0x7c00;
+    uint32_t rng = 11 + type;
+    float wf[512];
+    for (int r = 0; r < rows; r++) {
+        fill_row(wf, cols, &rng);
+        t->from_float(wf, w + r * row, cols);
+    }
+    memcpy(w + 5 * row + bb + (type == WL_TYPE_Q6_K ? bb - 2 : 0), &inf, 2);
+    if (type != WL_TYPE_Q6_K) memcpy(w + 2 * row + 2, &inf, 2);
+}
+
+/* The K-quants' x4 kernels convert any f16 scale: a matrix with an inf
+ * scale is repacked and gives the plain layout's results, the inf or NaN
+ * rows included, for one token and for four-token tiles. */
+static void test_k_x4_inf_scale(wl_pool *pool, wl_type type) {
+    enum { COLS = 512, ROWS = 8, TOKENS = 5 };
+    const wl_type_traits *t = wl_type_get(type);
+    const size_t row = wl_row_size(type, COLS);
+    unsigned char *w = malloc(row * ROWS);
+    float *x = malloc(sizeof(float) * COLS * TOKENS), *plain = malloc(sizeof(float) * ROWS * TOKENS);
+    float *x4 = malloc(sizeof(float) * ROWS * TOKENS);
+    for (int i = 0; i < COLS * TOKENS; i++) x[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
+    for (int nt = 1; nt <= TOKENS; nt += TOKENS - 1) {
+        k_rows_with_inf(type, w, ROWS, COLS);
+        wl_matrix m = { type, COLS, ROWS, row, w };
+        void *scratch = malloc(wl_matmul_scratch_size(&m, nt) + 1);
+        wl_matmul(pool, &m, x, nt, plain, scratch);
+        CHECK(wl_matrix_repack_x4(&m), "%s with an inf scale not repacked", t->name);
+        wl_matmul(pool, &m, x, nt, x4, scratch);
+        for (int i = 0; i < ROWS * nt; i++) {
+            int same = (isnan(plain[i]) && isnan(x4[i])) || memcmp(&plain[i], &x4[i], sizeof(float)) == 0;
+            CHECK(same, "%s inf scale, %d tokens: out[%d] %g != plain %g", t->name, nt, i, x4[i], plain[i]);
+        }
+        CHECK(!isfinite(plain[5]), "%s: the inf scale did not reach row 5 (%g)", t->name, plain[5]);
+        free(scratch);
+    }
+    free(w); free(x); free(plain); free(x4);
 }
 
 static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, int n_tokens, size_t pad) {
@@ -229,12 +275,18 @@ int main(void) {
     }
     test_unsupported();
     test_x4_refuses_inf_scale();
+#ifdef __wasm_simd128__
+    test_k_x4_inf_scale(pools[0], WL_TYPE_Q4_K);
+    test_k_x4_inf_scale(pools[0], WL_TYPE_Q5_K);
+    test_k_x4_inf_scale(pools[1], WL_TYPE_Q6_K);
+#endif
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
         if (!t || !t->supported) continue;
         int cols = t->block_size > 32 ? 512 : 320;
         test_shape(pools, (wl_type)id, cols, 67, 1, 0);
         test_shape(pools, (wl_type)id, cols, 67, 3, 0);
+        test_shape(pools, (wl_type)id, cols, 67, 9, 0); /* 4-token tiles, x4 layout included */
         test_shape(pools, (wl_type)id, cols, 40, 19, 8); /* padded rows, still aligned */
         test_shape(pools, (wl_type)id, t->block_size, 1, 2, 0);
     }

@@ -38,11 +38,14 @@ async function logitsAlong({ model, logits }, prompt, tokens, between = () => {}
 
 const PROMPT = [1, 450, 4996, 17354, 1701, 432, 17204, 975, 278, 17366, 11203];
 
-for (const type of ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL']) {
+// K-quants need rows of whole 256-value super-blocks; Q4_K_M mixes Q4_K with Q6_K.
+const K_SHAPE = { dim: 256, ffn: 512, heads: 4, kvHeads: 2 };
+for (const type of ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL', 'Q4_K', 'Q5_K', 'Q6_K', 'Q4_K_M']) {
   for (const tied of [false, true]) {
     test(`${type}${tied ? ', tied embeddings' : ''}: the x4 layout gives the plain layout's logits bit for bit`, async () => {
       // (matrices whose row count is not a multiple of 4, which keep a plain tail, are test_matmul's)
-      const file = tinyModel(`repack-${type}-${tied}.gguf`, { type, tied, overrides: { dim: 96, ffn: 160, heads: 6, kvHeads: 3 } });
+      const overrides = type.includes('_K') ? K_SHAPE : { dim: 96, ffn: 160, heads: 6, kvHeads: 3 };
+      const file = tinyModel(`repack-${type}-${tied}.gguf`, { type, tied, overrides });
       const plain = await load(file, { deferPrepare: true });
       const x4 = await load(file);
       try {
@@ -70,14 +73,15 @@ for (const type of ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL']) {
 }
 
 test('types without an x4 kernel are left as they are', async () => {
-  const file = tinyModel('repack-Q4_K.gguf', { type: 'Q4_K', overrides: { dim: 256, ffn: 512, heads: 4, kvHeads: 2 } });
+  const file = tinyModel('repack-Q3_K.gguf', { type: 'Q3_K', overrides: K_SHAPE });
   const { model } = await load(file);
   try {
     const info = model.info();
-    // Q4_K layers stay plain; only Q8_0-family matrices (none here unless the mix adds them) are rearranged.
-    const x4Types = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL'].reduce((n, t) => n + (info.tensorTypes[t] ?? 0), 0);
+    // Q3_K layers stay plain; only x4-type matrices (none here unless the file adds them) are rearranged.
+    const x4Types = ['Q4_0', 'Q4_1', 'Q5_0', 'Q5_1', 'Q8_0', 'IQ4_NL', 'Q4_K', 'Q5_K', 'Q6_K']
+      .reduce((n, t) => n + (info.tensorTypes[t] ?? 0), 0);
     assert.ok(info.repackedMatrices <= x4Types, `${info.repackedMatrices} rearranged, ${x4Types} x4-type tensors`);
-    assert.ok(info.tensorTypes.Q4_K > 0);
+    assert.ok(info.tensorTypes.Q3_K > 0);
   } finally {
     model.dispose();
   }
