@@ -10,8 +10,12 @@ import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 
-/** Prompt tokens per wl_decode call; the abort signal is checked between batches. */
-const PROMPT_BATCH = 128;
+/**
+ * Prompt tokens per wl_decode call; the abort signal is checked between
+ * batches. The C side's chunk (WL_MAX_CHUNK): a larger batch would only be
+ * split there again.
+ */
+export const PROMPT_BATCH = 64;
 /** Context size when the caller names none: the training context, capped so the KV cache stays small. */
 const DEFAULT_MAX_CONTEXT = 4096;
 

@@ -19,6 +19,7 @@ import vm from 'node:vm';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { loadModel, WasmllmError } from '../../web/index.js';
+import { PROMPT_BATCH } from '../../web/model.js';
 import { hostileCases } from '../../tools/make-hostile-ggufs.js';
 import { createTokenizer } from '../../web/tokenizer/index.js';
 import { EMBEDDED } from './runtime-fixtures.js';
@@ -198,13 +199,13 @@ test('aborting mid-stream leaves the model usable: the next greedy text equals a
   }
 });
 
-test('aborting mid-prompt (after the first 128-token batch) leaves the model usable', async () => {
+test('aborting mid-prompt (after the first prompt batch) leaves the model usable', async () => {
   const longPrompt = 'ROMEO:\n' + 'What light through yonder window breaks? It is the east, and Juliet is the sun. '.repeat(20);
   const reference = await freshGreedy(longPrompt);
   const model = await loadModel(EMBEDDED, { threads: 2, contextSize: 1024 });
   try {
     const n = model.tokenize(longPrompt).length;
-    assert.ok(n > 3 * 128, `the prompt needs several batches (${n} tokens)`);
+    assert.ok(n > 3 * PROMPT_BATCH, `the prompt needs several batches (${n} tokens)`);
     const controller = new AbortController();
     // The first batch is decoded synchronously inside next(), which then
     // yields with setImmediate; an abort queued before it runs first, so the
@@ -213,7 +214,7 @@ test('aborting mid-prompt (after the first 128-token batch) leaves the model usa
     await assert.rejects(model.complete(longPrompt, { ...GREEDY, signal: controller.signal }).next(), { code: 'ERR_ABORTED' });
     // Exactly one batch stayed in the KV cache: the same prompt evaluates the rest.
     const again = await collect(model.complete(longPrompt, GREEDY));
-    assert.equal(again.result.promptEvaluated, n - 128);
+    assert.equal(again.result.promptEvaluated, n - PROMPT_BATCH);
     assert.equal(again.text, reference.text);
     // And a different prompt after another mid-prompt abort.
     const c2 = new AbortController();
