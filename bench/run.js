@@ -11,7 +11,8 @@
  *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
  *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,wllama,wllama2]
  *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
- *     [--results FILE --load START,END]   (re-render a saved run's JSON lines)
+ *     [--results FILE [--load START,END]]   (re-render a saved run's JSON lines;
+ *      --load gives the load averages that run saw, which the lines do not hold)
  *
  * Output: one JSON object per line, {"runtime","version","host","model","type",
  * "threads","pp_tok_s","tg_tok_s","peak_mb",...}, then one {"artifact","bytes",
@@ -222,7 +223,7 @@ async function main() {
   if (!opts.results) for (const size of wasmSizes()) emit(size);
   const table = markdownTables(results);
   if (!opts.json) console.log('\n' + table);
-  if (opts.writeDocs) writeDocs(table, results, cpu, { ...opts, load: opts.loadGiven ?? [loadBefore, os.loadavg()[0]] });
+  if (opts.writeDocs) writeDocs(table, results, cpu, { ...opts, load: opts.loadGiven ?? (opts.results ? null : [loadBefore, os.loadavg()[0]]) });
 }
 
 /** Which measurement a row is: Node wasmllm, native llama.cpp, Chromium wasmllm, or a wllama version. */
@@ -325,7 +326,7 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
   Emscripten reserves up to 96 MB past the last request (untouched pages are not resident). The
   budget is the file + the F16 KV cache for the ${opts.prompt + opts.gen + 8}-token context + 64 MB. Chromium figures are
   the page's renderer process (VmHWM), which holds its workers and wasm heaps.
-- Load: the 1-minute load average was ${opts.load[0].toFixed(1)} at the start and ${opts.load[1].toFixed(1)} at the end on ${cpu.cores} cores.
+- Load: ${opts.load ? `the 1-minute load average was ${opts.load[0].toFixed(1)} at the start and ${opts.load[1].toFixed(1)} at the end` : 'the load average was not recorded for this run'} on ${cpu.cores} cores.
   Absolute figures move with load; each ratio compares runs made one right after the other.
 
 ${table}
