@@ -19,7 +19,8 @@
  * and no token-level calls: it gets the same ids as text (about as many
  * tokens; the row's prompt_tokens says how many) and its own llama-server
  * timings are used, measured inside its worker (no messaging cost: in its
- * favour). Greedy, a warm-up run first. peak_mb is
+ * favour); it is kept off tokens that are not UTF-8 on their own, which its
+ * JSON response cannot carry. Greedy, a warm-up run first. peak_mb is
  * the peak resident memory (VmHWM) of the page's own renderer process, which
  * holds its workers and wasm heaps (each run gets a fresh page and process);
  * Linux only (null elsewhere).
@@ -31,7 +32,7 @@ import { createRequire } from 'node:module';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer } from '../demo/serve.js';
-import { benchFile, benchPrompt, benchPromptText, parseBenchArgs } from './models.js';
+import { benchFile, benchNonUtf8Tokens, benchPrompt, benchPromptText, parseBenchArgs } from './models.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** Where each wllama lives in tests/ref (3.8.1 installed under the alias wllama3). */
@@ -90,9 +91,10 @@ export async function runBrowserBench(options = {}) {
   for (const model of models) {
     const prompt = benchPrompt(model, nPrompt);
     const promptText = benchPromptText(model, prompt);
+    const nonUtf8 = runtimes.includes('wllama') ? benchNonUtf8Tokens(model) : [];
     for (const type of types) {
       log(`bench/browser: ${model} ${type} (cached under .cache/synth)`);
-      cells.push({ model, type, file: benchFile(model, type), prompt, promptText });
+      cells.push({ model, type, file: benchFile(model, type), prompt, promptText, nonUtf8 });
     }
   }
   const modelDir = path.dirname(cells[0].file);
@@ -110,7 +112,7 @@ export async function runBrowserBench(options = {}) {
   const versions = { wasmllm: versionAt(ROOT), wllama: versionAt(WLLAMA_DIRS.wllama), wllama2: versionAt(WLLAMA_DIRS.wllama2) };
   const rows = [];
   try {
-    for (const { model, type, file, prompt, promptText } of cells) {
+    for (const { model, type, file, prompt, promptText, nonUtf8 } of cells) {
       for (const threads of threadList) {
         for (const runtime of runtimes) {
           let best = null;
@@ -125,7 +127,7 @@ export async function runBrowserBench(options = {}) {
             let m;
             try {
               const measure = { wasmllm: measureWasmllm, wllama: measureWllama3, wllama2: measureWllama2 }[runtime];
-              m = await page.evaluate(measure, { url, threads, prompt, promptText, gen });
+              m = await page.evaluate(measure, { url, threads, prompt, promptText, nonUtf8, gen });
             } catch (e) {
               m = { error: String(e?.message ?? e).split('\n')[0] };
             }
@@ -218,13 +220,18 @@ async function measureWasmllm({ url, threads, prompt, gen }) {
   }
 }
 
-/** Runs in the page: wllama 3.x's llama-server completion on the prompt as text, greedy, its own timings. */
-async function measureWllama3({ url, threads, promptText, gen }) {
+/**
+ * Runs in the page: wllama 3.x's llama-server completion on the prompt as
+ * text, greedy, its own timings; `nonUtf8` tokens banned (bench/models.js
+ * benchNonUtf8Tokens says why).
+ */
+async function measureWllama3({ url, threads, promptText, nonUtf8, gen }) {
   const { Wllama } = await import('/wllama/index.js');
   const wllama = new Wllama({ default: '/wllama/wasm/wllama.wasm' }, { suppressNativeLog: true, logger: { debug() {}, log() {}, warn() {}, error: console.error } });
   await wllama.loadModelFromUrl(new URL(url, location.href).href, { n_threads: threads, n_ctx: 512, n_batch: 512, useCache: false });
   try {
-    const ask = (prompt, n) => wllama.createCompletion({ prompt, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false });
+    const logit_bias = nonUtf8.map((id) => [id, false]);
+    const ask = (prompt, n) => wllama.createCompletion({ prompt, max_tokens: n, temperature: 0, ignore_eos: true, cache_prompt: false, logit_bias });
     await ask(promptText.slice(0, 40), 4);
     const { timings: t } = await ask(promptText, gen);
     return {

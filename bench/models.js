@@ -107,6 +107,28 @@ export function benchPromptText(model, ids) {
   return tok.decode(ids.slice(1));
 }
 
+/**
+ * The ids whose piece is not UTF-8 on its own (SentencePiece's byte tokens
+ * 0x80-0xFF, byte-level BPE's pieces of a multi-byte character). wllama 3.x's
+ * llama-server serializes the generated text as JSON and throws on invalid
+ * UTF-8 in it ("invalid UTF-8 byte" in its log; the page then sees "Invalid
+ * typed array length: 1163217991" or "Invalid magic number"), and random
+ * weights pick such tokens. Banning them keeps every output valid, since
+ * valid pieces concatenate to valid text; which tokens come out does not
+ * change the work per token.
+ * @param {string} model a BENCH_MODELS key
+ * @returns {number[]}
+ */
+export function benchNonUtf8Tokens(model) {
+  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
+  const strict = new TextDecoder('utf-8', { fatal: true });
+  const ids = [];
+  for (let id = 0; id < tok.nVocab; id++) {
+    try { strict.decode(tok.tokenToPiece(id)); } catch { ids.push(id); }
+  }
+  return ids;
+}
+
 /** Each wasm variant's size, raw and gzipped (level 9), as shipped in dist/. */
 export function wasmSizes() {
   const rows = [];
