@@ -306,7 +306,8 @@ Measured by \`npm run bench -- --write-docs\` (bench/run.js) on ${date}.
   wasmllm ${versions('wasmllm')} (this repository's wasm build, SIMD128, pthreads for threads > 1, public API)
   under Node ${process.versions.node} and in headless ${chromium} (a cross-origin-isolated page);
   wllama ${versions('wllama')} in the same Chromium (3.x through its llama-server completion API, with the
-  prompt as text and its own internal timings; 2.3.7 through its token-level API, timed like wasmllm
+  prompt as text and its own internal timings, kept off tokens that are not UTF-8 on their own, which
+  its JSON response cannot carry; 2.3.7 through its token-level API, timed like wasmllm
   from the page); native llama.cpp = node-llama-cpp ${versions('llama.cpp')}'s prebuilt CPU binary. An empty
   cell was not measured; "error" cells are listed under the tables.
 - Models: random weights in real shapes (tools/make-synthetic.js, bench/models.js): SmolLM2-135M
