@@ -65,7 +65,10 @@ export async function loadWasm(options = {}) {
     // must be ready before the first parallel op, because the main thread
     // blocks on the pool's barrier and cannot let a new worker finish loading.
     // Each context (KV cache) has its own pool, so `sessions` contexts need that many sets.
-    wlPoolSize: variant === 'mt' ? (threads - 1) * sessions : 0,
+    // At least one: Emscripten 3.1.6's glue ends its "wasm-instantiate" run
+    // dependency only when the last pool worker has loaded, so with none the
+    // module never starts (the mt build forced at 1 thread hung forever).
+    wlPoolSize: variant === 'mt' ? Math.max(1, (threads - 1) * sessions) : 0,
     instantiateWasm(imports, receive) {
       WebAssembly.instantiate(wasmModule, imports)
         .then((instance) => receive(instance, wasmModule), failInstantiate);

@@ -93,6 +93,17 @@ test('1 thread (single-threaded build) and 2 threads (pthreads build) agree', as
   }
 });
 
+test('the pthreads build forced at 1 thread starts (no pool workers to wait for) and agrees', async () => {
+  const model = await loadModel(file, { threads: 1, variant: 'mt', contextSize: 256 });
+  try {
+    assert.equal(model.info().threads, 1);
+    assert.equal(model.info().wasmVariant, 'mt');
+    assert.deepEqual((await collect(model.complete(PROMPT, GREEDY))).tokens, reference.tokens);
+  } finally {
+    model.dispose();
+  }
+});
+
 test('info() describes the model', async () => {
   const model = await loadModel(file, { threads: 1, contextSize: 200 });
   try {
