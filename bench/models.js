@@ -96,6 +96,14 @@ export function benchPrompt(model, n) {
 }
 
 /**
+ * The tokenizer of a model's benchmark vocabulary.
+ * @param {string} model a BENCH_MODELS key
+ */
+export function benchTokenizer(model) {
+  return createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
+}
+
+/**
  * A prompt's ids as text (those after BOS, decoded), for a runtime that
  * takes only text (wllama 3.x's completion): it re-tokenizes to about the
  * same count, which that runtime reports.
@@ -103,8 +111,7 @@ export function benchPrompt(model, n) {
  * @param {number[]} ids from benchPrompt
  */
 export function benchPromptText(model, ids) {
-  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
-  return tok.decode(ids.slice(1));
+  return benchTokenizer(model).decode(ids.slice(1));
 }
 
 /**
@@ -120,7 +127,7 @@ export function benchPromptText(model, ids) {
  * @returns {number[]}
  */
 export function benchNonUtf8Tokens(model) {
-  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS[model].vocab)).metadata);
+  const tok = benchTokenizer(model);
   const strict = new TextDecoder('utf-8', { fatal: true });
   const ids = [];
   for (let id = 0; id < tok.nVocab; id++) {

@@ -4,13 +4,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { benchNonUtf8Tokens, benchVocab, BENCH_MODELS } from '../../bench/models.js';
-import { readVocab } from '../../tools/make-synthetic.js';
-import { createTokenizer } from '../../web/tokenizer/index.js';
+import { benchNonUtf8Tokens, benchTokenizer } from '../../bench/models.js';
 
 test('SmolLM2 bench vocabulary: exactly the SentencePiece byte tokens <0x80>..<0xFF> are not UTF-8 alone', () => {
   const ids = benchNonUtf8Tokens('smollm2-135m');
-  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS['smollm2-135m'].vocab)).metadata);
+  const tok = benchTokenizer('smollm2-135m');
   const names = ids.map((id) => tok.tokens.get(id));
   assert.equal(ids.length, 128);
   assert.equal(names[0], '<0x80>');
@@ -20,7 +18,7 @@ test('SmolLM2 bench vocabulary: exactly the SentencePiece byte tokens <0x80>..<0
 
 test('what is left concatenates to valid UTF-8: a text of every other token decodes without a replacement', () => {
   const banned = new Set(benchNonUtf8Tokens('smollm2-135m'));
-  const tok = createTokenizer(readVocab(benchVocab(BENCH_MODELS['smollm2-135m'].vocab)).metadata);
+  const tok = benchTokenizer('smollm2-135m');
   const strict = new TextDecoder('utf-8', { fatal: true });
   const parts = [];
   for (let id = 3; id < tok.nVocab; id++) if (!banned.has(id)) parts.push(tok.tokenToPiece(id));
