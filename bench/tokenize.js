@@ -18,9 +18,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseGGUF } from '../web/gguf.js';
 import { createTokenizer } from '../web/tokenizer/index.js';
 import { convertTokenizerJson } from '../tools/tokenizer-json-to-gguf.js';
+import { SHARED_DIR } from '../tools/shared-data.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const shared = process.env.WASMLLM_SHARED ?? path.resolve(root, '..', 'shared');
+const shared = SHARED_DIR;
 
 function parseArgs(argv) {
   const args = { text: path.join(shared, 'data/corpus/tinyshakespeare.txt'), vocabs: ['llama-spm', 'gpt-2', 'deepseek-coder', 'phi-3', 'bert-bge'], runs: 3, ggufs: [], hf: true };

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { SHARED_DIR } from '../tools/shared-data.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const NODE_TEST_DIRS = ['tests/node', 'tests/parity', 'tests/browser', 'tests/edge'];
@@ -28,6 +29,14 @@ function testFiles(dir) {
   };
   if (fs.existsSync(dir)) visit(dir);
   return out.sort();
+}
+
+// The tokenizer vectors, chat templates and vocabularies most suites read:
+// without them every such test fails on its own ENOENT, so say it once.
+if (!fs.existsSync(path.join(SHARED_DIR, 'data', 'vocab'))) {
+  console.error(`run-all: the shared reference data is missing: ${path.join(SHARED_DIR, 'data', 'vocab')} does not exist `
+    + '(it is ../shared next to the checkout; set WASMLLM_SHARED to its folder when the checkout is elsewhere)');
+  process.exit(1);
 }
 
 let failed = false;

@@ -15,9 +15,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GGUFWriter } from './gguf-writer.js';
 import { gaussian, readVocab, tensorType } from './make-synthetic.js';
+import { sharedPath } from './shared-data.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-export const BERT_VOCAB = path.resolve(here, '..', '..', 'shared', 'data', 'vocab', 'ggml-vocab-bert-bge.gguf');
+export const BERT_VOCAB = sharedPath('data', 'vocab', 'ggml-vocab-bert-bge.gguf');
 
 /** llama.cpp's general.file_type numbers (LLAMA_FTYPE_*) for the plain types. */
 const FILE_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q4_1: 3, Q8_0: 7, Q5_0: 8, Q5_1: 9, BF16: 32 };

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { GGUFWriter, VT } from './gguf-writer.js';
 import { FORMATS, encode, decode } from './quantize.js';
 import { parseGGUF } from '../web/gguf.js';
+import { sharedPath } from './shared-data.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
@@ -323,7 +324,7 @@ export function resolveConfig(options) {
   const shapeName = options.shape ?? 'tiny-gqa';
   const base = shapeName === 'embedded' ? embeddedShape() : SHAPES[shapeName];
   if (!base) throw new Error(`make-synthetic: unknown shape ${shapeName} (have ${Object.keys(SHAPES).join(', ')})`);
-  const vocabHeader = readVocab(options.vocab ?? path.join(repoRoot, '..', 'shared', 'data', 'vocab', 'ggml-vocab-llama-spm.gguf'));
+  const vocabHeader = readVocab(options.vocab ?? sharedPath('data', 'vocab', 'ggml-vocab-llama-spm.gguf'));
   const tokens = vocabHeader.metadata.get('tokenizer.ggml.tokens');
   if (!Array.isArray(tokens)) throw new Error(`make-synthetic: ${options.vocab} has no tokenizer.ggml.tokens`);
   const arch = options.arch ?? base.arch;

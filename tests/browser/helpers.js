@@ -10,10 +10,11 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { startServer, serveFile } from '../../demo/serve.js';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
+import { sharedPath } from '../../tools/shared-data.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
-const VOCAB_SPM = path.resolve(ROOT, '../shared/data/vocab/ggml-vocab-llama-spm.gguf');
+const VOCAB_SPM = sharedPath('data/vocab/ggml-vocab-llama-spm.gguf');
 
 export const CHROMIUM_ARGS = [
   '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',

@@ -6,8 +6,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderChat, needsBos, encodeChatPrompt, strftime, listChatTemplates, CHATML_TEMPLATE } from '../../web/chat.js';
+import { sharedPath } from '../../tools/shared-data.js';
 
-const TEMPLATE_DIR = path.resolve(import.meta.dirname, '../../../shared/data/templates');
+const TEMPLATE_DIR = sharedPath('data/templates');
 
 const SYS = 'You are a terse pirate.';
 const U1 = 'What is the capital of France?';

@@ -11,8 +11,9 @@ import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli } from './runtime-fixtures.
 import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { parseGGUF } from '../../web/gguf.js';
 import { createTokenizer } from '../../web/tokenizer/index.js';
+import { sharedPath } from '../../tools/shared-data.js';
 
-const NEMO = fs.readFileSync(path.resolve(ROOT, '../shared/data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
+const NEMO = fs.readFileSync(sharedPath('data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
 const GREEDY = { temperature: 0, seed: 1 };
 
 /** Runs a chat turn to the end; returns the pieces and the Completion. */
@@ -177,7 +178,7 @@ test('Llama 3 vocabulary: prompt text and ids equal transformers.js apply_chat_t
   assert.ok(r.stopTokenIds.includes(128009));
 
   // The shared Llama 3.1 template (tools, ipython) on the same vocabulary.
-  const llama31 = fs.readFileSync(path.resolve(ROOT, '../shared/data/templates/meta-llama-Llama-3.1-8B-Instruct.jinja'), 'utf8');
+  const llama31 = fs.readFileSync(sharedPath('data/templates/meta-llama-Llama-3.1-8B-Instruct.jinja'), 'utf8');
   const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
   const withTools = renderChat(metadata, CONVERSATION, { template: llama31, tools });
   const ids31 = encodeChatPrompt(tokenizer, withTools.prompt, metadata);

@@ -7,6 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { GGUFWriter, VT } from '../../tools/gguf-writer.js';
 import { parseGGUF } from '../../web/gguf.js';
+import { sharedPath } from '../../tools/shared-data.js';
 import {
   FORMATS, encode, decode, f32ToF16Bits, f16BitsToF32, f32ToBf16Bits, bf16BitsToF32,
 } from '../../tools/quantize.js';
@@ -190,7 +191,7 @@ test('bad tensors are refused', () => {
 
 test('make-synthetic: deterministic per seed, real key names, tensor sets per architecture', async () => {
   const { buildSynthetic, tensorType } = await import('../../tools/make-synthetic.js');
-  const vocab = path.resolve(path.dirname(new URL(import.meta.url).pathname), '../../../shared/data/vocab/ggml-vocab-llama-spm.gguf');
+  const vocab = sharedPath('data/vocab/ggml-vocab-llama-spm.gguf');
   const build = (o) => buildSynthetic({ shape: 'tiny-gqa', type: 'Q8_0', vocab, layers: 1, ...o }).writer.toBuffer();
   const a = build({ seed: 3 });
   assert.deepEqual(build({ seed: 3 }), a, 'same seed, same bytes');

@@ -7,9 +7,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseGGUF } from '../../web/gguf.js';
+import { SHARED_DIR } from '../../tools/shared-data.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = process.env.WASMLLM_SHARED ?? path.resolve(ROOT, '..', 'shared');
+export const SHARED = SHARED_DIR;
 export const VOCAB_DIR = path.join(SHARED, 'data', 'vocab');
 export const REF_MODULES = path.join(ROOT, 'tests', 'ref', 'node_modules');
 

@@ -9,9 +9,10 @@ import crypto from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { makeSynthetic } from '../../tools/make-synthetic.js';
 import { CACHE_DIR } from './oracle.js';
+import { SHARED_DIR } from '../../tools/shared-data.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = path.resolve(repoRoot, '..', 'shared');
+export const SHARED = SHARED_DIR;
 export const VOCAB_LLAMA_SPM = path.join(SHARED, 'data', 'vocab', 'ggml-vocab-llama-spm.gguf');
 
 function generatorHash() {
