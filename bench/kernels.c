@@ -37,6 +37,8 @@ static float rnd(void) {
     return (float)rng_state / 4294967296.0f * 2.0f - 1.0f;
 }
 
+static const char *const layout_names[] = { "   ", " x4", "x16" };
+
 static wl_type type_by_name(const char *name) {
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
@@ -60,6 +62,7 @@ static void bench(wl_type type, int n_rows, int n_cols, int n_tokens, wl_pool *p
     for (size_t i = 0; i < (size_t)n_cols * n_tokens; i++) x[i] = rnd();
     float *out = malloc(sizeof(float) * (size_t)n_rows * n_tokens);
     wl_matrix m = { type, n_cols, n_rows, row, w };
+    wl_matrix_repack(&m); /* as a model load does, where this build has a SIMD layout */
     void *scratch = malloc(wl_matmul_scratch_size(&m, n_tokens) + 64);
 
     double flops = 2.0 * n_rows * n_cols * n_tokens;
@@ -75,8 +78,8 @@ static void bench(wl_type type, int n_rows, int n_cols, int n_tokens, wl_pool *p
         total += dt;
         if (dt < best) best = dt;
     }
-    printf("%-6s %6d x %-5d tokens %4d threads %d: %8.3f ms  %6.2f GFLOP/s\n", t->name, n_rows, n_cols,
-           n_tokens, wl_pool_size(pool), best * 1e3, flops / best * 1e-9);
+    printf("%-6s%s %6d x %-5d tokens %4d threads %d: %8.3f ms  %6.2f GFLOP/s\n", t->name, layout_names[m.layout],
+           n_rows, n_cols, n_tokens, wl_pool_size(pool), best * 1e3, flops / best * 1e-9);
     fflush(stdout);
     free(w); free(tmp); free(x); free(out); free(scratch);
 }
@@ -102,14 +105,14 @@ static void bench_cold(wl_type type, wl_pool *pool) {
     for (int i = 0; i < N; i++) x[i] = rnd();
     wl_matrix m = { type, N, N, row, w };
     void *scratch = malloc(wl_matmul_scratch_size(&m, 1) + 64);
-    /* the plain layout, then (where this build has it) the x4 layout */
-    for (int layout = WL_LAYOUT_ROWS; layout <= WL_LAYOUT_X4; layout++) {
-        if (layout == WL_LAYOUT_X4) {
+    /* the plain layout, then (where this build has one) the repacked layout */
+    for (int pass_layout = 0; pass_layout < 2; pass_layout++) {
+        if (pass_layout == 1) {
             int repacked = 0;
             for (int c = 0; c < copies; c++) {
                 m.data = w + (size_t)c * bytes;
                 m.layout = WL_LAYOUT_ROWS;
-                repacked += wl_matrix_repack_x4(&m);
+                repacked += wl_matrix_repack(&m);
             }
             if (!repacked) break;
         }
@@ -124,7 +127,7 @@ static void bench_cold(wl_type type, wl_pool *pool) {
             if (pass > 0 && dt < best) best = dt; /* pass 0 warms the engine up */
         }
         printf("%-6s%s cold %d x %d x %d copies threads %d: %6.2f GFLOP/s  %5.2f GB/s\n", t->name,
-               layout == WL_LAYOUT_X4 ? " x4" : "   ", N, N, copies, wl_pool_size(pool),
+               layout_names[m.layout], N, N, copies, wl_pool_size(pool),
                2.0 * N * N * copies / best * 1e-9, (double)bytes * copies / best * 1e-9);
         fflush(stdout);
     }

@@ -12,8 +12,10 @@
 #include "repack.h"
 
 /* Weight rows per chunk when several tokens share the pass: a tile small
- * enough to stay in L1 while every token's activations stream past it. */
+ * enough to stay in L1 while every token's activations stream past it,
+ * and a whole number of groups of every layout. */
 #define TILE_ROWS 16
+_Static_assert(TILE_ROWS % WL_X16_ROWS == 0 && TILE_ROWS % WL_X4_ROWS == 0, "chunks of whole groups");
 /* Chunks per thread for one token: enough to even out uneven threads. */
 #define CHUNKS_PER_THREAD 8
 
@@ -63,6 +65,7 @@ static wl_tile_fn tile_kernel_for(const wl_matrix *w, int n_tokens) {
 #ifdef WL_HAVE_TILES
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (w->layout == WL_LAYOUT_X4) return wl_tile_kernel_x4(w->type);
+    if (w->layout == WL_LAYOUT_X16) return wl_tile_kernel_x16(w->type);
     int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
     if (w->n_cols % multiple != 0) return NULL;
     /* Measured (bench/kernels.c, node 20): for one token the K-quants' own
@@ -143,14 +146,20 @@ static void matmul_task(void *ctx, int ith, int nth) {
     }
 }
 
+/* Rows in one group of the matrix's layout (4 for the plain one: the
+ * 4-row tiles). */
+static int64_t group_rows(const wl_matrix *w) {
+    return w->layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
+}
+
 /* Rows per chunk: for one token, about CHUNKS_PER_THREAD chunks per thread
- * in whole 4-row tiles; for several, an L1-sized tile. */
+ * in whole groups; for several, an L1-sized tile. */
 static int64_t chunk_rows_for(const wl_matrix *w, int n_tokens, int nth) {
     if (n_tokens > 1) return TILE_ROWS;
-    int64_t target = (int64_t)nth * CHUNKS_PER_THREAD;
+    const int64_t g = group_rows(w), target = (int64_t)nth * CHUNKS_PER_THREAD;
     int64_t rows = (w->n_rows + target - 1) / target;
-    rows = (rows + 3) & ~(int64_t)3;
-    return rows < 4 ? 4 : rows;
+    rows = (rows + g - 1) / g * g;
+    return rows < g ? g : rows;
 }
 
 /* Can b share the activations encoded for a? The same length, and the same
@@ -226,8 +235,9 @@ void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *out
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (!t || !t->to_float || r < 0 || r >= w->n_rows) return;
-    if (w->layout == WL_LAYOUT_X4 && r < (w->n_rows & ~(int64_t)(WL_X4_ROWS - 1))) {
-        wl_x4_get_row(w, r, dst);
+    if (w->layout != WL_LAYOUT_ROWS && r < w->n_rows / group_rows(w) * group_rows(w)) {
+        if (w->layout == WL_LAYOUT_X16) wl_x16_get_row(w, r, dst);
+        else wl_x4_get_row(w, r, dst);
         return;
     }
     t->to_float((const char *)w->data + (size_t)r * w->row_stride, dst, w->n_cols);

@@ -541,7 +541,7 @@ size_t wl_model_matmul_scratch(const wl_model *m, int n_tokens) {
 
 /* Rearranges one matrix (absent ones have no data); returns 1 if it did. */
 static int prepare_matrix(wl_matrix *w) {
-    return w->data && wl_matrix_repack_x4(w);
+    return w->data && wl_matrix_repack(w);
 }
 
 int wl_model_prepare(wl_model *m) {

@@ -215,6 +215,10 @@ wl_tile_fn wl_tile_kernel(int type);
  * interleaved, a last partial group (the matrix's final n_rows % 4 rows)
  * as plain rows. */
 wl_tile_fn wl_tile_kernel_x4(int type);
+/* The same for the x16 layout below (Q4_0); NULL for other types. Chunks
+ * start at a multiple of 16 rows; the matrix's final n_rows % 16 rows are
+ * plain rows. */
+wl_tile_fn wl_tile_kernel_x16(int type);
 #endif
 
 /* ---- the x4 layout (repack.c writes it, the x4 tile kernels read it) ----
@@ -252,6 +256,32 @@ static inline size_t wl_x4_bit_plane_offset(int type) {
 static inline size_t wl_x4_payload_offset(int type, int r) {
     size_t per_row = type == WL_TYPE_Q8_0 ? WL_QK : WL_QK / 2;
     return wl_x4_bit_plane_offset(type) + (wl_x4_has_bit_plane(type) ? 16 : 0) + per_row * (size_t)r;
+}
+
+/* ---- the x16 layout (Q4_0): sixteen rows' nibbles stacked in 16-bit lanes ----
+ * Block b of a group of 16 rows is the 16 rows' f16 scales (32 bytes, in
+ * row order), then 16 vectors of 16 bytes, vector c for the block's
+ * elements 2c and 2c + 1. In vector c, 16-bit lane 2k + e holds element
+ * 2c + e of rows k, 4 + k, 8 + k and 12 + k in bits 0-3, 4-7, 8-11 and
+ * 12-15: the value q as stored in the first three, q ^ 8 (q - 8 as a
+ * signed nibble) in the top one, so the lane read as int16 is exactly
+ * q0 + 16 q1 + 256 q2 + 4096 (q3 - 8). Why: i32x4.dot_i16x8 of vector c,
+ * and of it shifted right arithmetically by 4, 8 and 12, with the pair
+ * (y[2c], y[2c + 1]) in every lane gives four stacked sums whose lane k
+ * belongs to rows k, 4 + k, 8 + k and 12 + k; a shift and a subtraction
+ * per sum take them apart. That is 32 products per 4 dot instructions
+ * with no masks, widenings or horizontal sums; the x4 kernel needs about
+ * half again as many instructions per product (bench/kernels.c --cold
+ * measures both). A group block is exactly 16 plain blocks long. */
+#define WL_X16_ROWS 16
+#define WL_X16_SCALE_BYTES (2 * WL_X16_ROWS)
+/* Where element 2c + e of row r sits: the byte offset of its 16-bit lane
+ * inside a group block, and the lane's bit offset of its nibble. */
+static inline size_t wl_x16_lane_offset(int r, int c, int e) {
+    return WL_X16_SCALE_BYTES + 16 * (size_t)c + 2 * (size_t)(2 * (r % 4) + e);
+}
+static inline int wl_x16_field_shift(int r) {
+    return 4 * (r / 4);
 }
 
 #endif

@@ -1142,6 +1142,79 @@ TILES_X4(q4_K_tiles_x4, KIND_Q4_K)
 TILES_X4(q5_K_tiles_x4, KIND_Q5_K)
 TILES_X4(q6_K_tiles_x4, KIND_Q6_K)
 
+/* ---- Q4_0 in the x16 layout (quant.h): 16 rows' nibbles stacked ---- */
+
+#define X16_BLOCK_BYTES (WL_X16_ROWS * sizeof(wl_block_q4_0))
+
+/* One group (16 rows) x nt tokens (1 or 2, act_stride bytes apart) ->
+ * out[t * os + r]. Per block, sum[f] (f = 0..3) gathers vector c's lanes
+ * shifted right by 4f: lane k holds S_f = sum of y * (q_f + 16 q_{f+1} +
+ * ...), rows k + 4f upwards stacked, so row k + 4f's own sum is
+ * S_f - 16 S_{f+1} (exact: no sum comes near 2^31). The first three
+ * fields hold raw nibbles and take Q4_0's -8 per block as -8 * sum(y);
+ * the top one holds q - 8 already. Then, per lane, the twins' float
+ * steps: f32(sum) * (d_x * d_y) added in block order. */
+ALWAYS_INLINE void x16_group(int nt, int nb, const uint8_t *g, const uint8_t *act, size_t as, float *out,
+                             int64_t os) {
+    q8_act y[2];
+    v128_t acc[2][4];
+    for (int t = 0; t < nt; t++) {
+        y[t] = q8_act_at(act + (size_t)t * as, nb * WL_QK);
+        for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
+    }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * X16_BLOCK_BYTES;
+        v128_t sum[2][4];
+        for (int t = 0; t < nt; t++)
+            for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_splat(0);
+        for (int c = 0; c < WL_QK / 2; c++) {
+            const v128_t w0 = wasm_v128_load(gb + WL_X16_SCALE_BYTES + 16 * c);
+            const v128_t w[4] = { w0, wasm_i16x8_shr(w0, 4), wasm_i16x8_shr(w0, 8), wasm_i16x8_shr(w0, 12) };
+            for (int t = 0; t < nt; t++) {
+                const v128_t pair = wasm_v128_load32_splat(y[t].q + WL_QK * b + 2 * c);
+                for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_add(sum[t][f], wasm_i32x4_dot_i16x8(w[f], pair));
+            }
+        }
+        v128_t dx[4];
+        wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb), &dx[0], &dx[1]);
+        wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb + 16), &dx[2], &dx[3]);
+        for (int t = 0; t < nt; t++) {
+            const v128_t off = wasm_i32x4_splat(-8 * y[t].sum[b]), dy = wasm_f32x4_splat(y[t].d[b]);
+            for (int f = 0; f < 4; f++) {
+                v128_t own = f == 3 ? sum[t][3]
+                                    : wasm_i32x4_add(wasm_i32x4_sub(sum[t][f], wasm_i32x4_shl(sum[t][f + 1], 4)), off);
+                acc[t][f] = wasm_f32x4_add(acc[t][f], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(own),
+                                                                     wasm_f32x4_mul(dx[f], dy)));
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
+}
+
+/* A chunk of an x16 matrix: whole groups, tokens two at a time (the
+ * unpacking shifts shared), then the matrix's last n_rows % 16 rows (only
+ * in its final chunk) as plain rows. */
+static void q4_0_tiles_x16(int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                           int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t grouped = n_rows / WL_X16_ROWS * WL_X16_ROWS;
+    const int nb = n / WL_QK;
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2)
+        for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
+            x16_group(2, nb, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    for (; t < n_tokens; t++)
+        for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
+            x16_group(1, nb, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    if (grouped < n_rows)
+        q4_0_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+}
+
+wl_tile_fn wl_tile_kernel_x16(int type) {
+    return type == WL_TYPE_Q4_0 ? q4_0_tiles_x16 : 0;
+}
+
 wl_tile_fn wl_tile_kernel_x4(int type) {
     switch (type) {
     case WL_TYPE_Q4_0: return q4_0_tiles_x4;

@@ -1,5 +1,6 @@
-/* The x4 layout (quant.h): four rows' blocks side by side, written in place
- * once per matrix at load time. Why in place: the weights are the largest
+/* The x4 and x16 layouts (quant.h): four rows' blocks side by side, or
+ * sixteen Q4_0 rows' nibbles stacked, written in place once per matrix at
+ * load time. Why in place: the weights are the largest
  * thing in memory and a second copy would break the memory budget; a group
  * block is as long as the four plain blocks it replaces. */
 #include <stddef.h>
@@ -102,26 +103,87 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
     }
 }
 
-int wl_matrix_repack_x4(wl_matrix *m) {
+static int has_x16_kernel(wl_type t) {
+#ifdef WL_HAVE_TILES
+    return wl_tile_kernel_x16(t) != NULL;
+#else
+    (void)t;
+    return 0;
+#endif
+}
+
+/* Element j (0..31) of a plain Q4_0 block: its 4-bit q. */
+static inline int q4_0_nibble(const wl_block_q4_0 *b, int j) {
+    return j < 16 ? b->qs[j] & 15 : b->qs[j - 16] >> 4;
+}
+
+/* Sixteen plain Q4_0 rows (copied to tmp) into one x16 group (quant.h). */
+static void pack_group_x16(uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = group + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
+        memset(dst + WL_X16_SCALE_BYTES, 0, (size_t)WL_X16_ROWS * WL_QK / 2);
+        for (int r = 0; r < WL_X16_ROWS; r++) {
+            const wl_block_q4_0 *src = (const wl_block_q4_0 *)(tmp + (size_t)r * row_size) + b;
+            memcpy(dst + 2 * r, &src->d, 2);
+            const int sh = wl_x16_field_shift(r), top = r / 4 == 3;
+            for (int j = 0; j < WL_QK; j++) {
+                uint16_t lane;
+                uint8_t *at = dst + wl_x16_lane_offset(r, j / 2, j % 2);
+                memcpy(&lane, at, sizeof lane);
+                lane |= (uint16_t)((q4_0_nibble(src, j) ^ (top ? 8 : 0)) << sh);
+                memcpy(at, &lane, sizeof lane);
+            }
+        }
+    }
+}
+
+/* Row r's block b of an x16 group back as a plain Q4_0 block. */
+static void unpack_block_x16(const uint8_t *group, int b, int r, wl_block_q4_0 *out) {
+    const uint8_t *src = group + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
+    const int sh = wl_x16_field_shift(r), top = r / 4 == 3;
+    memcpy(&out->d, src + 2 * r, 2);
+    memset(out->qs, 0, sizeof out->qs);
+    for (int j = 0; j < WL_QK; j++) {
+        uint16_t lane;
+        memcpy(&lane, src + wl_x16_lane_offset(r, j / 2, j % 2), sizeof lane);
+        int q = ((lane >> sh) & 15) ^ (top ? 8 : 0);
+        out->qs[j % 16] |= (uint8_t)(j < 16 ? q : q << 4);
+    }
+}
+
+int wl_matrix_repack(wl_matrix *m) {
     const wl_type t = m->type;
     if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_x4_kernel(t)) return 0;
     const size_t row_size = wl_row_size(t, m->n_cols), bb = plain_block_bytes(t);
     if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
     const int nb = (int)(m->n_cols / wl_type_get((uint32_t)t)->block_size);
-    const int64_t groups = m->n_rows / WL_X4_ROWS;
+    const int x16 = has_x16_kernel(t) && m->n_rows >= WL_X16_ROWS;
+    const int rows = x16 ? WL_X16_ROWS : WL_X4_ROWS;
+    const int64_t groups = m->n_rows / rows;
     /* the K-quant kernels convert their scales for any f16 value */
-    if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * WL_X4_ROWS * nb, bb)) return 0;
-    uint8_t *tmp = malloc(WL_X4_ROWS * row_size);
+    if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * rows * nb, bb)) return 0;
+    uint8_t *tmp = malloc((size_t)rows * row_size);
     if (!tmp) return 0; /* the plain layout still runs */
     uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
     for (int64_t g = 0; g < groups; g++) {
-        uint8_t *group = data + (size_t)g * WL_X4_ROWS * row_size;
-        memcpy(tmp, group, WL_X4_ROWS * row_size);
-        pack_group(t, group, tmp, row_size, nb);
+        uint8_t *group = data + (size_t)g * rows * row_size;
+        memcpy(tmp, group, (size_t)rows * row_size);
+        if (x16) pack_group_x16(group, tmp, row_size, nb);
+        else pack_group(t, group, tmp, row_size, nb);
     }
     free(tmp);
-    m->layout = WL_LAYOUT_X4;
+    m->layout = x16 ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
     return 1;
+}
+
+void wl_x16_get_row(const wl_matrix *m, int64_t row, float *dst) {
+    const int nb = (int)(m->n_cols / WL_QK), r = (int)(row % WL_X16_ROWS);
+    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
+    for (int b = 0; b < nb; b++) {
+        wl_block_q4_0 blk;
+        unpack_block_x16(group, b, r, &blk);
+        q4_0_to_float(&blk, dst + (size_t)b * WL_QK, WL_QK);
+    }
 }
 
 void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {

@@ -19,7 +19,8 @@ static int exact_twins(wl_type type) {
 #endif
 }
 
-/* Which types this build rearranges into the x4 layout. */
+/* Which types this build rearranges (into the x4 layout, or Q4_0 with 16
+ * rows or more into the x16 one). */
 static int x4_expected(wl_type type) {
 #ifdef __wasm_simd128__
     return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL ||
@@ -31,20 +32,23 @@ static int x4_expected(wl_type type) {
 #endif
 }
 
-/* A matrix with an inf scale stays in the plain layout (the x4 kernels
- * convert scales assuming they are finite). */
+/* A matrix with an inf scale stays in the plain layout (the x4 and x16
+ * kernels convert scales assuming they are finite): 8 rows would go to
+ * x4, 32 to x16. */
 static void test_x4_refuses_inf_scale(void) {
-    enum { COLS = 64, ROWS = 8 };
-    static wl_block_q4_0 blocks[ROWS * COLS / WL_QK];
-    uint32_t rng = 5;
-    float wf[COLS];
-    for (int r = 0; r < ROWS; r++) {
-        fill_row(wf, COLS, &rng);
-        q4_0_from_float(wf, blocks + r * (COLS / WL_QK), COLS);
+    enum { COLS = 64, MAX_ROWS = 32 };
+    static wl_block_q4_0 blocks[MAX_ROWS * COLS / WL_QK];
+    for (int rows = 8; rows <= MAX_ROWS; rows *= 4) {
+        uint32_t rng = 5;
+        float wf[COLS];
+        for (int r = 0; r < rows; r++) {
+            fill_row(wf, COLS, &rng);
+            q4_0_from_float(wf, blocks + r * (COLS / WL_QK), COLS);
+        }
+        blocks[2 * rows - 3].d = 0x7c00;
+        wl_matrix m = { WL_TYPE_Q4_0, COLS, rows, sizeof(wl_block_q4_0) * (COLS / WL_QK), blocks };
+        CHECK(!wl_matrix_repack(&m) && m.layout == WL_LAYOUT_ROWS, "%d rows: inf scale repacked", rows);
     }
-    blocks[5].d = 0x7c00;
-    wl_matrix m = { WL_TYPE_Q4_0, COLS, ROWS, sizeof(wl_block_q4_0) * (COLS / WL_QK), blocks };
-    CHECK(!wl_matrix_repack_x4(&m) && m.layout == WL_LAYOUT_ROWS, "inf scale repacked");
 }
 
 /* Random rows of a K-quant with an inf d in row 5's second super-block
@@ -80,7 +84,7 @@ static void test_k_x4_inf_scale(wl_pool *pool, wl_type type) {
         wl_matrix m = { type, COLS, ROWS, row, w };
         void *scratch = malloc(wl_matmul_scratch_size(&m, nt) + 1);
         wl_matmul(pool, &m, x, nt, plain, scratch);
-        CHECK(wl_matrix_repack_x4(&m), "%s with an inf scale not repacked", t->name);
+        CHECK(wl_matrix_repack(&m), "%s with an inf scale not repacked", t->name);
         wl_matmul(pool, &m, x, nt, x4, scratch);
         for (int i = 0; i < ROWS * nt; i++) {
             int same = (isnan(plain[i]) && isnan(x4[i])) || memcmp(&plain[i], &x4[i], sizeof(float)) == 0;
@@ -160,23 +164,25 @@ static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, in
     wl_matrix_get_row(&w, n_rows - 1, row);
     CHECK(memcmp(row, wdq + (size_t)(n_rows - 1) * n_cols, sizeof(float) * n_cols) == 0, "%s get_row", t->name);
 
-    /* Repacked (x4 layout): the same bytes out of every product and every
-     * row lookup, at every thread count. */
-    if (wl_matrix_repack_x4(&w)) {
-        CHECK(w.layout == WL_LAYOUT_X4 && pad == 0 && n_rows >= 4, "%s repacked %d rows, pad %zu", t->name, n_rows, pad);
+    /* Repacked (x4 or x16 layout): the same bytes out of every product and
+     * every row lookup, at every thread count. */
+    if (wl_matrix_repack(&w)) {
+        const int want = type == WL_TYPE_Q4_0 && n_rows >= WL_X16_ROWS ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
+        CHECK(w.layout == want && pad == 0 && n_rows >= 4, "%s repacked %d rows as layout %d, pad %zu", t->name,
+              n_rows, w.layout, pad);
         CHECK(x4_expected(type), "%s has no x4 kernel but was repacked", t->name);
         for (int p = 0; p < 3; p++) {
             memset(out, 0xff, sizeof(float) * (size_t)n_rows * n_tokens);
             wl_matmul(pools[p], &w, x, n_tokens, out, scratch);
             for (size_t i = 0; i < (size_t)n_rows * n_tokens; i++) {
-                CHECK(out[i] == out1[i], "%s x4 t%d: out[%zu] %g != plain %g", t->name, p + 1, i, out[i], out1[i]);
+                CHECK(out[i] == out1[i], "%s layout %d t%d: out[%zu] %g != plain %g", t->name, w.layout, p + 1, i, out[i], out1[i]);
             }
         }
         for (int r = 0; r < n_rows; r++) {
             wl_matrix_get_row(&w, r, row);
-            CHECK(memcmp(row, wdq + (size_t)r * n_cols, sizeof(float) * n_cols) == 0, "%s x4 get_row %d", t->name, r);
+            CHECK(memcmp(row, wdq + (size_t)r * n_cols, sizeof(float) * n_cols) == 0, "%s layout %d get_row %d", t->name, w.layout, r);
         }
-        CHECK(!wl_matrix_repack_x4(&w), "%s repacked twice", t->name);
+        CHECK(!wl_matrix_repack(&w), "%s repacked twice", t->name);
     } else {
         CHECK(!x4_expected(type) || pad != 0 || n_rows < 4, "%s %dx%d not repacked", t->name, n_rows, n_cols);
     }
@@ -290,6 +296,9 @@ int main(void) {
         test_shape(pools, (wl_type)id, cols, 40, 19, 8); /* padded rows, still aligned */
         test_shape(pools, (wl_type)id, t->block_size, 1, 2, 0);
     }
+    test_shape(pools, WL_TYPE_Q4_0, 320, 9, 5, 0);  /* too few rows for x16: x4 */
+    test_shape(pools, WL_TYPE_Q4_0, 256, 48, 1, 0); /* x16, whole groups only, split over threads */
+    test_shape(pools, WL_TYPE_Q4_0, 256, 35, 2, 0); /* x16: 2 groups, one token pair, 3 plain rows */
     test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
     test_shape(pools, WL_TYPE_F16, 100, 9, 6, 2);
     test_f16_specials(pools[1]);
