@@ -160,6 +160,15 @@ static inline void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8
     }
 }
 
+/* The inverse: 6-bit scales and mins (0..63) into the 12 packed bytes. */
+static inline void wl_q4_K_pack_scales(const int sc[8], const int m[8], uint8_t q[12]) {
+    for (int j = 0; j < 4; j++) {
+        q[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));
+        q[j + 4] = (uint8_t)(m[j] | ((m[j + 4] >> 4) << 6));
+        q[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
+    }
+}
+
 /* Q4_K / Q5_K's mins term: sum over the 8 sub-blocks of m times the
  * sub-block's activation sum (two Q8_K bsums of 16 each). */
 static inline int wl_q4_K_mins_dot(const int m[8], const int16_t bsums[16]) {
@@ -215,7 +224,7 @@ wl_tile_fn wl_tile_kernel(int type);
  * interleaved, a last partial group (the matrix's final n_rows % 4 rows)
  * as plain rows. */
 wl_tile_fn wl_tile_kernel_x4(int type);
-/* The same for the x16 layout below (Q4_0); NULL for other types. Chunks
+/* The same for the x16 layout below (Q4_0, Q4_K); NULL for other types. Chunks
  * start at a multiple of 16 rows; the matrix's final n_rows % 16 rows are
  * plain rows. */
 wl_tile_fn wl_tile_kernel_x16(int type);
@@ -258,27 +267,40 @@ static inline size_t wl_x4_payload_offset(int type, int r) {
     return wl_x4_bit_plane_offset(type) + (wl_x4_has_bit_plane(type) ? 16 : 0) + per_row * (size_t)r;
 }
 
-/* ---- the x16 layout (Q4_0): sixteen rows' nibbles stacked in 16-bit lanes ----
- * Block b of a group of 16 rows is the 16 rows' f16 scales (32 bytes, in
- * row order), then 16 vectors of 16 bytes, vector c for the block's
- * elements 2c and 2c + 1. In vector c, 16-bit lane 2k + e holds element
- * 2c + e of rows k, 4 + k, 8 + k and 12 + k in bits 0-3, 4-7, 8-11 and
- * 12-15: the value q as stored in the first three, q ^ 8 (q - 8 as a
- * signed nibble) in the top one, so the lane read as int16 is exactly
- * q0 + 16 q1 + 256 q2 + 4096 (q3 - 8). Why: i32x4.dot_i16x8 of vector c,
- * and of it shifted right arithmetically by 4, 8 and 12, with the pair
- * (y[2c], y[2c + 1]) in every lane gives four stacked sums whose lane k
- * belongs to rows k, 4 + k, 8 + k and 12 + k; a shift and a subtraction
- * per sum take them apart. That is 32 products per 4 dot instructions
- * with no masks, widenings or horizontal sums; the x4 kernel needs about
- * half again as many instructions per product (bench/kernels.c --cold
- * measures both). A group block is exactly 16 plain blocks long. */
+/* ---- the x16 layout (Q4_0, Q4_K): sixteen rows' nibbles stacked in 16-bit lanes ----
+ * The unit is a nibble block: 32 consecutive elements of 16 rows in 16
+ * vectors of 16 bytes, vector c for elements 2c and 2c + 1. In vector c,
+ * 16-bit lane 2k + e holds element 2c + e of rows k, 4 + k, 8 + k and
+ * 12 + k in bits 0-3, 4-7, 8-11 and 12-15: the value q as stored in the
+ * first three, q ^ 8 (q - 8 as a signed nibble) in the top one, so the lane
+ * read as int16 is exactly q0 + 16 q1 + 256 q2 + 4096 (q3 - 8). Why:
+ * i32x4.dot_i16x8 of vector c, and of it shifted right arithmetically by 4,
+ * 8 and 12, with the pair (y[2c], y[2c + 1]) in every lane gives four
+ * stacked sums whose lane k belongs to rows k, 4 + k, 8 + k and 12 + k; a
+ * shift and a subtraction per sum take them apart. That is 32 products per
+ * 4 dot instructions with no masks, widenings or horizontal sums; the x4
+ * kernels need about half again as many instructions per product
+ * (bench/kernels.c --cold measures both).
+ * Q4_0, per block of 32: the 16 rows' f16 scales (32 bytes, in row order),
+ * then the nibble block. Q4_K, per super-block of 256: the 16 rows' d (32
+ * bytes), their dmin (32 bytes), then the 6-bit sub-block scales sc and
+ * mins m: for sub-block j, 16 bytes whose byte r is sc & 15 | (m & 15) << 4
+ * of row r; for each pair of sub-blocks 2p, 2p + 1, 16 bytes whose byte r
+ * holds the top two bits of row r's sc and m of 2p + 1 in bits 0-1 and 2-3,
+ * of 2p in bits 4-5 and 6-7 (so one mask or one shift and a mask puts them
+ * at bits 4-5); then the 8 sub-blocks' nibble blocks. Either way a group
+ * block is exactly 16 plain blocks long. */
 #define WL_X16_ROWS 16
 #define WL_X16_SCALE_BYTES (2 * WL_X16_ROWS)
-/* Where element 2c + e of row r sits: the byte offset of its 16-bit lane
- * inside a group block, and the lane's bit offset of its nibble. */
+#define WL_X16_NIBBLE_BLOCK_BYTES (WL_X16_ROWS * WL_QK / 2)
+/* Q4_K: where the scale bytes and the first nibble block start. */
+#define WL_X16_K_SCALES (2 * WL_X16_SCALE_BYTES)
+#define WL_X16_K_HIGH_BITS (WL_X16_K_SCALES + 8 * WL_X16_ROWS)
+#define WL_X16_K_NIBBLES (WL_X16_K_HIGH_BITS + 4 * WL_X16_ROWS)
+/* Where element 2c + e of row r sits in a nibble block: the byte offset of
+ * its 16-bit lane, and the bit offset of its nibble in the lane. */
 static inline size_t wl_x16_lane_offset(int r, int c, int e) {
-    return WL_X16_SCALE_BYTES + 16 * (size_t)c + 2 * (size_t)(2 * (r % 4) + e);
+    return 16 * (size_t)c + 2 * (size_t)(2 * (r % 4) + e);
 }
 static inline int wl_x16_field_shift(int r) {
     return 4 * (r / 4);

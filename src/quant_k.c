@@ -283,14 +283,6 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * qs[32c + l], element 64c + 32 + l its high nibble; Q5_K's fifth bits are
  * bit 2c (low) and 2c + 1 (high) of qh[l]. */
 
-static void k4_pack_scales(const int sc[8], const int m[8], uint8_t q[12]) {
-    for (int j = 0; j < 4; j++) {
-        q[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));
-        q[j + 4] = (uint8_t)(m[j] | ((m[j + 4] >> 4) << 6));
-        q[j + 8] = (uint8_t)((sc[j + 4] & 15) | ((m[j + 4] & 15) << 4));
-    }
-}
-
 static inline int k4_nibble(const uint8_t *qs, int e) {
     uint8_t byte = qs[32 * (e / 64) + e % 32];
     return (e % 64) < 32 ? byte & 15 : byte >> 4;
@@ -333,7 +325,7 @@ void q4_K_from_float(const float *src, void *dst, int64_t n) {
         int ls[8], lm[8];
         uint8_t q[WL_QK_K];
         k4_fit(src + i * WL_QK_K, 15, &b[i].d, &b[i].dmin, ls, lm, q);
-        k4_pack_scales(ls, lm, b[i].scales);
+        wl_q4_K_pack_scales(ls, lm, b[i].scales);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) b[i].qs[32 * c + l] = (uint8_t)(q[64 * c + l] | (q[64 * c + 32 + l] << 4));
         }
@@ -417,7 +409,7 @@ void q5_K_from_float(const float *src, void *dst, int64_t n) {
         int ls[8], lm[8];
         uint8_t q[WL_QK_K];
         k4_fit(src + i * WL_QK_K, 31, &b[i].d, &b[i].dmin, ls, lm, q);
-        k4_pack_scales(ls, lm, b[i].scales);
+        wl_q4_K_pack_scales(ls, lm, b[i].scales);
         memset(b[i].qh, 0, sizeof b[i].qh);
         for (int c = 0; c < 4; c++) {
             for (int l = 0; l < 32; l++) {

@@ -1142,20 +1142,47 @@ TILES_X4(q4_K_tiles_x4, KIND_Q4_K)
 TILES_X4(q5_K_tiles_x4, KIND_Q5_K)
 TILES_X4(q6_K_tiles_x4, KIND_Q6_K)
 
-/* ---- Q4_0 in the x16 layout (quant.h): 16 rows' nibbles stacked ---- */
+/* ---- Q4_0 and Q4_K in the x16 layout (quant.h): 16 rows' nibbles stacked ---- */
 
-#define X16_BLOCK_BYTES (WL_X16_ROWS * sizeof(wl_block_q4_0))
+/* The first `pairs` vectors of a nibble block (16 rows x 2 * pairs
+ * elements) against nt tokens' wide values y[t]: out[t][f] lane k = row 4f + k's sum of q * y, except that
+ * the top rows (f = 3) get (q - 8) * y. sum[f] gathers the lanes shifted
+ * right by 4f, so lane k holds S_f = sum of y * (q_f + 16 q_{f+1} + ...)
+ * and row 4f + k's own sum is S_f - 16 S_{f+1} (exact: no sum comes near
+ * 2^31). The shifts are shared by the tokens. */
+ALWAYS_INLINE void x16_nibble_sums(int nt, int pairs, const uint8_t *nb, const int16_t *const y[2], v128_t out[2][4]) {
+    v128_t sum[2][4];
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_splat(0);
+    for (int c = 0; c < pairs; c++) {
+        const v128_t w0 = wasm_v128_load(nb + 16 * c);
+        const v128_t w[4] = { w0, wasm_i16x8_shr(w0, 4), wasm_i16x8_shr(w0, 8), wasm_i16x8_shr(w0, 12) };
+        for (int t = 0; t < nt; t++) {
+            const v128_t pair = wasm_v128_load32_splat(y[t] + 2 * c);
+            for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_add(sum[t][f], wasm_i32x4_dot_i16x8(w[f], pair));
+        }
+    }
+    for (int t = 0; t < nt; t++) {
+        for (int f = 0; f < 3; f++) out[t][f] = wasm_i32x4_sub(sum[t][f], wasm_i32x4_shl(sum[t][f + 1], 4));
+        out[t][3] = sum[t][3];
+    }
+}
 
-/* One group (16 rows) x nt tokens (1 or 2, act_stride bytes apart) ->
- * out[t * os + r]. Per block, sum[f] (f = 0..3) gathers vector c's lanes
- * shifted right by 4f: lane k holds S_f = sum of y * (q_f + 16 q_{f+1} +
- * ...), rows k + 4f upwards stacked, so row k + 4f's own sum is
- * S_f - 16 S_{f+1} (exact: no sum comes near 2^31). The first three
- * fields hold raw nibbles and take Q4_0's -8 per block as -8 * sum(y);
- * the top one holds q - 8 already. Then, per lane, the twins' float
- * steps: f32(sum) * (d_x * d_y) added in block order. */
-ALWAYS_INLINE void x16_group(int nt, int nb, const uint8_t *g, const uint8_t *act, size_t as, float *out,
-                             int64_t os) {
+/* 16 bytes (one per row) to four i32x4 in row order: rows 4f..4f + 3 in v[f]. */
+ALWAYS_INLINE void x16_bytes_to_i32(v128_t b, v128_t v[4]) {
+    const v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
+    v[0] = wasm_u32x4_extend_low_u16x8(lo);
+    v[1] = wasm_u32x4_extend_high_u16x8(lo);
+    v[2] = wasm_u32x4_extend_low_u16x8(hi);
+    v[3] = wasm_u32x4_extend_high_u16x8(hi);
+}
+
+/* Q4_0: one group (16 rows) x nt tokens (1 or 2, as bytes apart) ->
+ * out[t * os + r]. Q4_0's -8 goes in per block as -8 * sum(y) for the
+ * rows whose nibbles are raw; then, per lane, the twins' float steps:
+ * f32(sum) * (d_x * d_y) added in block order. */
+ALWAYS_INLINE void x16_q4_0_group(int nt, int nb, const uint8_t *g, const uint8_t *act, size_t as, float *out,
+                                  int64_t os) {
     q8_act y[2];
     v128_t acc[2][4];
     for (int t = 0; t < nt; t++) {
@@ -1163,27 +1190,17 @@ ALWAYS_INLINE void x16_group(int nt, int nb, const uint8_t *g, const uint8_t *ac
         for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
     }
     for (int b = 0; b < nb; b++) {
-        const uint8_t *gb = g + (size_t)b * X16_BLOCK_BYTES;
-        v128_t sum[2][4];
-        for (int t = 0; t < nt; t++)
-            for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_splat(0);
-        for (int c = 0; c < WL_QK / 2; c++) {
-            const v128_t w0 = wasm_v128_load(gb + WL_X16_SCALE_BYTES + 16 * c);
-            const v128_t w[4] = { w0, wasm_i16x8_shr(w0, 4), wasm_i16x8_shr(w0, 8), wasm_i16x8_shr(w0, 12) };
-            for (int t = 0; t < nt; t++) {
-                const v128_t pair = wasm_v128_load32_splat(y[t].q + WL_QK * b + 2 * c);
-                for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_add(sum[t][f], wasm_i32x4_dot_i16x8(w[f], pair));
-            }
-        }
-        v128_t dx[4];
+        const uint8_t *gb = g + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
+        const int16_t *yq[2] = { y[0].q + WL_QK * b, nt > 1 ? y[1].q + WL_QK * b : NULL };
+        v128_t own[2][4], dx[4];
+        x16_nibble_sums(nt, WL_QK / 2, gb + WL_X16_SCALE_BYTES, yq, own);
         wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb), &dx[0], &dx[1]);
         wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb + 16), &dx[2], &dx[3]);
         for (int t = 0; t < nt; t++) {
             const v128_t off = wasm_i32x4_splat(-8 * y[t].sum[b]), dy = wasm_f32x4_splat(y[t].d[b]);
             for (int f = 0; f < 4; f++) {
-                v128_t own = f == 3 ? sum[t][3]
-                                    : wasm_i32x4_add(wasm_i32x4_sub(sum[t][f], wasm_i32x4_shl(sum[t][f + 1], 4)), off);
-                acc[t][f] = wasm_f32x4_add(acc[t][f], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(own),
+                v128_t sums = f == 3 ? own[t][3] : wasm_i32x4_add(own[t][f], off);
+                acc[t][f] = wasm_f32x4_add(acc[t][f], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums),
                                                                      wasm_f32x4_mul(dx[f], dy)));
             }
         }
@@ -1192,27 +1209,93 @@ ALWAYS_INLINE void x16_group(int nt, int nb, const uint8_t *g, const uint8_t *ac
         for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
 }
 
+/* Q4_K: the same for super-blocks. Per sub-block j, the 16 rows' 6-bit sc
+ * and m are put together from their low nibbles and top bits (quant.h),
+ * the nibble sums (the top rows' -8 undone as +8 * sum(y)) are multiplied
+ * by sc, and m by the sub-block's sum(y); then k_combine's float steps, as
+ * the twin: d_x * d_y * f32(isum) - dmin_x * d_y * f32(mins). */
+ALWAYS_INLINE void x16_q4_K_group(int nt, int nb, const uint8_t *g, const uint8_t *act, size_t as, float *out,
+                                  int64_t os) {
+    const v128_t low4 = wasm_i8x16_splat(0x0f), bits45 = wasm_i8x16_splat(0x30);
+    k_act y[2];
+    v128_t acc[2][4];
+    for (int t = 0; t < nt; t++) {
+        y[t] = k_act_at(act + (size_t)t * as, nb * WL_QK_K);
+        for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
+    }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_K);
+        v128_t isum[2][4], mins[2][4];
+        for (int t = 0; t < nt; t++)
+            for (int f = 0; f < 4; f++) isum[t][f] = mins[t][f] = wasm_i32x4_splat(0);
+        for (int j = 0; j < 8; j++) {
+            const v128_t lo = wasm_v128_load(gb + WL_X16_K_SCALES + 16 * j);
+            const v128_t hi = wasm_v128_load(gb + WL_X16_K_HIGH_BITS + 16 * (j / 2));
+            const v128_t sc_top = j % 2 ? wasm_i16x8_shl(hi, 4) : hi, m_top = j % 2 ? wasm_i16x8_shl(hi, 2) : wasm_u16x8_shr(hi, 2);
+            v128_t sc[4], m[4];
+            x16_bytes_to_i32(wasm_v128_or(wasm_v128_and(lo, low4), wasm_v128_and(sc_top, bits45)), sc);
+            x16_bytes_to_i32(wasm_v128_or(wasm_u8x16_shr(lo, 4), wasm_v128_and(m_top, bits45)), m);
+            const int16_t *yq[2] = { y[0].q + WL_QK_K * b + WL_QK * j, nt > 1 ? y[1].q + WL_QK_K * b + WL_QK * j : NULL };
+            v128_t own[2][4];
+            x16_nibble_sums(nt, WL_QK / 2, gb + WL_X16_K_NIBBLES + (size_t)j * WL_X16_NIBBLE_BLOCK_BYTES, yq, own);
+            for (int t = 0; t < nt; t++) {
+                const int16_t *bs = y[t].bsums + 16 * b + 2 * j;
+                const int32_t ysum = bs[0] + bs[1];
+                own[t][3] = wasm_i32x4_add(own[t][3], wasm_i32x4_splat(8 * ysum));
+                for (int f = 0; f < 4; f++) {
+                    isum[t][f] = wasm_i32x4_add(isum[t][f], wasm_i32x4_mul(own[t][f], sc[f]));
+                    mins[t][f] = wasm_i32x4_add(mins[t][f], wasm_i32x4_mul(m[f], wasm_i32x4_splat(ysum)));
+                }
+            }
+        }
+        v128_t dx[4], dmx[4];
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(gb), &dx[0], &dx[1]);
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(gb + 16), &dx[2], &dx[3]);
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(gb + WL_X16_SCALE_BYTES), &dmx[0], &dmx[1]);
+        wl_fp16x8_to_f32x4x2(wasm_v128_load(gb + WL_X16_SCALE_BYTES + 16), &dmx[2], &dmx[3]);
+        for (int t = 0; t < nt; t++) {
+            const v128_t dy = wasm_f32x4_splat(y[t].d[b]);
+            for (int f = 0; f < 4; f++) acc[t][f] = k_combine(acc[t][f], dx[f], dmx[f], dy, isum[t][f], mins[t][f]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
+}
+
+ALWAYS_INLINE void x16_group(int type, int nt, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out,
+                             int64_t os) {
+    if (type == WL_TYPE_Q4_0) x16_q4_0_group(nt, n / WL_QK, g, act, as, out, os);
+    else x16_q4_K_group(nt, n / WL_QK_K, g, act, as, out, os);
+}
+
 /* A chunk of an x16 matrix: whole groups, tokens two at a time (the
- * unpacking shifts shared), then the matrix's last n_rows % 16 rows (only
- * in its final chunk) as plain rows. */
-static void q4_0_tiles_x16(int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                           int n_tokens, float *out, int64_t os) {
+ * unpacking shifts and scales shared), then the matrix's last n_rows % 16
+ * rows (only in its final chunk) as plain rows. */
+ALWAYS_INLINE void tiles_x16(int type, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                             int n_tokens, float *out, int64_t os) {
     const uint8_t *w = vw, *act = vact;
     const int64_t grouped = n_rows / WL_X16_ROWS * WL_X16_ROWS;
-    const int nb = n / WL_QK;
     int t = 0;
     for (; t + 2 <= n_tokens; t += 2)
         for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
-            x16_group(2, nb, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+            x16_group(type, 2, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
     for (; t < n_tokens; t++)
         for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
-            x16_group(1, nb, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    if (grouped < n_rows)
-        q4_0_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+            x16_group(type, 1, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    if (grouped == n_rows) return;
+    if (type == WL_TYPE_Q4_0) q4_0_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+    else q4_K_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
 }
 
+TILE_FN(q4_0_tiles_x16, tiles_x16, WL_TYPE_Q4_0)
+TILE_FN(q4_K_tiles_x16, tiles_x16, WL_TYPE_Q4_K)
+
 wl_tile_fn wl_tile_kernel_x16(int type) {
-    return type == WL_TYPE_Q4_0 ? q4_0_tiles_x16 : 0;
+    switch (type) {
+    case WL_TYPE_Q4_0: return q4_0_tiles_x16;
+    case WL_TYPE_Q4_K: return q4_K_tiles_x16;
+    default: return 0;
+    }
 }
 
 wl_tile_fn wl_tile_kernel_x4(int type) {

@@ -33,11 +33,12 @@ static size_t payload_bytes(wl_type t) {
     return t == WL_TYPE_Q8_0 ? WL_QK : WL_QK / 2;
 }
 
-static int has_x4_kernel(wl_type t) {
+/* Does this build have a kernel for t in that layout (WL_LAYOUT_X*)? */
+static int has_kernel(int layout, wl_type t) {
 #ifdef WL_HAVE_TILES
-    return wl_tile_kernel_x4(t) != NULL;
+    return (layout == WL_LAYOUT_X16 ? wl_tile_kernel_x16(t) : wl_tile_kernel_x4(t)) != NULL;
 #else
-    (void)t;
+    (void)layout, (void)t;
     return 0; /* no kernel reads the layout in this build: leave rows as they are */
 #endif
 }
@@ -103,62 +104,109 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
     }
 }
 
-static int has_x16_kernel(wl_type t) {
-#ifdef WL_HAVE_TILES
-    return wl_tile_kernel_x16(t) != NULL;
-#else
-    (void)t;
-    return 0;
-#endif
-}
-
-/* Element j (0..31) of a plain Q4_0 block: its 4-bit q. */
+/* Element j (0..31) of a plain Q4_0 block, element e (0..255) of a Q4_K
+ * super-block: its 4-bit q. */
 static inline int q4_0_nibble(const wl_block_q4_0 *b, int j) {
     return j < 16 ? b->qs[j] & 15 : b->qs[j - 16] >> 4;
 }
 
-/* Sixteen plain Q4_0 rows (copied to tmp) into one x16 group (quant.h). */
-static void pack_group_x16(uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
-    for (int b = 0; b < nb; b++) {
-        uint8_t *dst = group + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
-        memset(dst + WL_X16_SCALE_BYTES, 0, (size_t)WL_X16_ROWS * WL_QK / 2);
-        for (int r = 0; r < WL_X16_ROWS; r++) {
-            const wl_block_q4_0 *src = (const wl_block_q4_0 *)(tmp + (size_t)r * row_size) + b;
-            memcpy(dst + 2 * r, &src->d, 2);
-            const int sh = wl_x16_field_shift(r), top = r / 4 == 3;
-            for (int j = 0; j < WL_QK; j++) {
-                uint16_t lane;
-                uint8_t *at = dst + wl_x16_lane_offset(r, j / 2, j % 2);
-                memcpy(&lane, at, sizeof lane);
-                lane |= (uint16_t)((q4_0_nibble(src, j) ^ (top ? 8 : 0)) << sh);
-                memcpy(at, &lane, sizeof lane);
-            }
-        }
-    }
+static inline int q4_K_nibble(const wl_block_q4_K *b, int e) {
+    const uint8_t byte = b->qs[32 * (e / 64) + e % 32];
+    return e % 64 < 32 ? byte & 15 : byte >> 4;
 }
 
-/* Row r's block b of an x16 group back as a plain Q4_0 block. */
-static void unpack_block_x16(const uint8_t *group, int b, int r, wl_block_q4_0 *out) {
+/* Puts q, element j (0..31) of row r, into nibble block nb (zeroed first). */
+static void x16_put(uint8_t *nb, int r, int j, int q) {
+    uint16_t lane;
+    uint8_t *at = nb + wl_x16_lane_offset(r, j / 2, j % 2);
+    memcpy(&lane, at, sizeof lane);
+    lane |= (uint16_t)((q ^ (r / 4 == 3 ? 8 : 0)) << wl_x16_field_shift(r));
+    memcpy(at, &lane, sizeof lane);
+}
+
+static int x16_get(const uint8_t *nb, int r, int j) {
+    uint16_t lane;
+    memcpy(&lane, nb + wl_x16_lane_offset(r, j / 2, j % 2), sizeof lane);
+    return ((lane >> wl_x16_field_shift(r)) & 15) ^ (r / 4 == 3 ? 8 : 0);
+}
+
+/* Row r's block b of an x16 Q4_0 group back as a plain block. */
+static void x16_q4_0_block(const uint8_t *group, int b, int r, wl_block_q4_0 *out) {
     const uint8_t *src = group + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
-    const int sh = wl_x16_field_shift(r), top = r / 4 == 3;
     memcpy(&out->d, src + 2 * r, 2);
     memset(out->qs, 0, sizeof out->qs);
     for (int j = 0; j < WL_QK; j++) {
-        uint16_t lane;
-        memcpy(&lane, src + wl_x16_lane_offset(r, j / 2, j % 2), sizeof lane);
-        int q = ((lane >> sh) & 15) ^ (top ? 8 : 0);
+        const int q = x16_get(src + WL_X16_SCALE_BYTES, r, j);
         out->qs[j % 16] |= (uint8_t)(j < 16 ? q : q << 4);
     }
 }
 
+/* The same for Q4_K's super-block b. */
+static void x16_q4_K_block(const uint8_t *group, int b, int r, wl_block_q4_K *out) {
+    const uint8_t *src = group + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_K);
+    int sc[8], m[8];
+    memcpy(&out->d, src + 2 * r, 2);
+    memcpy(&out->dmin, src + WL_X16_SCALE_BYTES + 2 * r, 2);
+    for (int j = 0; j < 8; j++) {
+        const uint8_t lo = src[WL_X16_K_SCALES + 16 * j + r], hi = src[WL_X16_K_HIGH_BITS + 16 * (j / 2) + r];
+        const int top = j % 2 ? hi & 15 : hi >> 4;
+        sc[j] = (lo & 15) | (top & 3) << 4;
+        m[j] = (lo >> 4) | (top >> 2) << 4;
+    }
+    wl_q4_K_pack_scales(sc, m, out->scales);
+    memset(out->qs, 0, sizeof out->qs);
+    for (int e = 0; e < WL_QK_K; e++) {
+        const int q = x16_get(src + WL_X16_K_NIBBLES + (size_t)(e / WL_QK) * WL_X16_NIBBLE_BLOCK_BYTES, r, e % WL_QK);
+        out->qs[32 * (e / 64) + e % 32] |= (uint8_t)(e % 64 < 32 ? q : q << 4);
+    }
+}
+
+/* Sixteen plain rows (copied to tmp) into one x16 group (quant.h). */
+static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
+    const size_t bb = plain_block_bytes(t);
+    memset(group, 0, (size_t)WL_X16_ROWS * row_size);
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = group + (size_t)b * WL_X16_ROWS * bb;
+        for (int r = 0; r < WL_X16_ROWS; r++) {
+            const uint8_t *src = tmp + (size_t)r * row_size + (size_t)b * bb;
+            if (t == WL_TYPE_Q4_0) {
+                const wl_block_q4_0 *blk = (const wl_block_q4_0 *)src;
+                memcpy(dst + 2 * r, &blk->d, 2);
+                for (int j = 0; j < WL_QK; j++) x16_put(dst + WL_X16_SCALE_BYTES, r, j, q4_0_nibble(blk, j));
+                continue;
+            }
+            const wl_block_q4_K *blk = (const wl_block_q4_K *)src;
+            int sc[8], m[8];
+            memcpy(dst + 2 * r, &blk->d, 2);
+            memcpy(dst + WL_X16_SCALE_BYTES + 2 * r, &blk->dmin, 2);
+            wl_q4_K_unpack_scales(blk->scales, sc, m);
+            for (int j = 0; j < 8; j++) {
+                dst[WL_X16_K_SCALES + 16 * j + r] = (uint8_t)((sc[j] & 15) | (m[j] & 15) << 4);
+                const int top = (sc[j] >> 4) | (m[j] >> 4) << 2;
+                dst[WL_X16_K_HIGH_BITS + 16 * (j / 2) + r] |= (uint8_t)(j % 2 ? top : top << 4);
+            }
+            for (int e = 0; e < WL_QK_K; e++)
+                x16_put(dst + WL_X16_K_NIBBLES + (size_t)(e / WL_QK) * WL_X16_NIBBLE_BLOCK_BYTES, r, e % WL_QK,
+                        q4_K_nibble(blk, e));
+        }
+    }
+}
+
+/* The layout m gets: the widest group its type has kernels for and its
+ * rows fill at least once. */
+static int layout_for(const wl_matrix *m) {
+    if (has_kernel(WL_LAYOUT_X16, m->type) && m->n_rows >= WL_X16_ROWS) return WL_LAYOUT_X16;
+    return WL_LAYOUT_X4;
+}
+
 int wl_matrix_repack(wl_matrix *m) {
     const wl_type t = m->type;
-    if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_x4_kernel(t)) return 0;
+    if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_kernel(WL_LAYOUT_X4, t)) return 0;
     const size_t row_size = wl_row_size(t, m->n_cols), bb = plain_block_bytes(t);
     if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
     const int nb = (int)(m->n_cols / wl_type_get((uint32_t)t)->block_size);
-    const int x16 = has_x16_kernel(t) && m->n_rows >= WL_X16_ROWS;
-    const int rows = x16 ? WL_X16_ROWS : WL_X4_ROWS;
+    const int layout = layout_for(m);
+    const int rows = layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
     const int64_t groups = m->n_rows / rows;
     /* the K-quant kernels convert their scales for any f16 value */
     if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * rows * nb, bb)) return 0;
@@ -168,22 +216,12 @@ int wl_matrix_repack(wl_matrix *m) {
     for (int64_t g = 0; g < groups; g++) {
         uint8_t *group = data + (size_t)g * rows * row_size;
         memcpy(tmp, group, (size_t)rows * row_size);
-        if (x16) pack_group_x16(group, tmp, row_size, nb);
+        if (layout == WL_LAYOUT_X16) pack_group_x16(t, group, tmp, row_size, nb);
         else pack_group(t, group, tmp, row_size, nb);
     }
     free(tmp);
-    m->layout = x16 ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
+    m->layout = layout;
     return 1;
-}
-
-void wl_x16_get_row(const wl_matrix *m, int64_t row, float *dst) {
-    const int nb = (int)(m->n_cols / WL_QK), r = (int)(row % WL_X16_ROWS);
-    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
-    for (int b = 0; b < nb; b++) {
-        wl_block_q4_0 blk;
-        unpack_block_x16(group, b, r, &blk);
-        q4_0_to_float(&blk, dst + (size_t)b * WL_QK, WL_QK);
-    }
 }
 
 void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
@@ -210,5 +248,23 @@ void wl_x4_get_row(const wl_matrix *m, int64_t row, float *dst) {
             memcpy(blk + plain_qh_offset(t), &qh, sizeof qh);
         }
         tt->to_float(blk, dst + (size_t)b * WL_QK, WL_QK);
+    }
+}
+
+void wl_x16_get_row(const wl_matrix *m, int64_t row, float *dst) {
+    const wl_type_traits *tt = wl_type_get((uint32_t)m->type);
+    const int nb = (int)(m->n_cols / tt->block_size), r = (int)(row % WL_X16_ROWS);
+    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
+    for (int b = 0; b < nb; b++) {
+        float *out = dst + (size_t)b * tt->block_size;
+        if (m->type == WL_TYPE_Q4_0) {
+            wl_block_q4_0 blk;
+            x16_q4_0_block(group, b, r, &blk);
+            q4_0_to_float(&blk, out, WL_QK);
+        } else {
+            wl_block_q4_K blk;
+            x16_q4_K_block(group, b, r, &blk);
+            q4_K_to_float(&blk, out, WL_QK_K);
+        }
     }
 }

@@ -7,9 +7,9 @@
 #include "matmul.h"
 
 /* Rewrites m's rows in place in a SIMD layout when the build has kernels
- * for it and that pays: Q4_0 with at least 16 rows in the x16 layout;
- * Q4_0 (fewer rows), Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q4_K, Q5_K and Q6_K
- * with at least 4 rows in the x4 layout. Rows must be densely stored and
+ * for it and that pays: Q4_0 and Q4_K with at least 16 rows in the x16
+ * layout; Q4_0 and Q4_K with fewer, Q4_1, Q5_0, Q5_1, Q8_0, IQ4_NL, Q5_K
+ * and Q6_K, with at least 4 rows, in the x4 layout. Rows must be densely stored and
  * (except for the K-quants) have only finite scales and mins. Returns 1 if
  * it did (m->layout says which), 0 if m is left as it was. */
 int wl_matrix_repack(wl_matrix *m);

@@ -19,8 +19,8 @@ static int exact_twins(wl_type type) {
 #endif
 }
 
-/* Which types this build rearranges (into the x4 layout, or Q4_0 with 16
- * rows or more into the x16 one). */
+/* Which types this build rearranges (into the x4 layout, or Q4_0 and Q4_K
+ * with 16 rows or more into the x16 one). */
 static int x4_expected(wl_type type) {
 #ifdef __wasm_simd128__
     return type == WL_TYPE_Q4_0 || type == WL_TYPE_Q5_0 || type == WL_TYPE_Q8_0 || type == WL_TYPE_IQ4_NL ||
@@ -68,25 +68,26 @@ static void k_rows_with_inf(wl_type type, unsigned char *w, int rows, int cols) 
     if (type != WL_TYPE_Q6_K) memcpy(w + 2 * row + 2, &inf, 2);
 }
 
-/* The K-quants' x4 kernels convert any f16 scale: a matrix with an inf
- * scale is repacked and gives the plain layout's results, the inf or NaN
- * rows included, for one token and for four-token tiles. */
-static void test_k_x4_inf_scale(wl_pool *pool, wl_type type) {
-    enum { COLS = 512, ROWS = 8, TOKENS = 5 };
+/* The K-quants' x4 and x16 kernels convert any f16 scale: a matrix with
+ * an inf scale is repacked and gives the plain layout's results, the inf
+ * or NaN rows included, for one token and for several (rows 8: x4; 20:
+ * Q4_K's x16 and 4 plain rows). */
+static void test_k_x4_inf_scale(wl_pool *pool, wl_type type, int rows) {
+    enum { COLS = 512, TOKENS = 5 };
     const wl_type_traits *t = wl_type_get(type);
     const size_t row = wl_row_size(type, COLS);
-    unsigned char *w = malloc(row * ROWS);
-    float *x = malloc(sizeof(float) * COLS * TOKENS), *plain = malloc(sizeof(float) * ROWS * TOKENS);
-    float *x4 = malloc(sizeof(float) * ROWS * TOKENS);
+    unsigned char *w = malloc(row * rows);
+    float *x = malloc(sizeof(float) * COLS * TOKENS), *plain = malloc(sizeof(float) * rows * TOKENS);
+    float *x4 = malloc(sizeof(float) * rows * TOKENS);
     for (int i = 0; i < COLS * TOKENS; i++) x[i] = (float)((i * 37) % 19) / 9.0f - 1.0f;
     for (int nt = 1; nt <= TOKENS; nt += TOKENS - 1) {
-        k_rows_with_inf(type, w, ROWS, COLS);
-        wl_matrix m = { type, COLS, ROWS, row, w };
+        k_rows_with_inf(type, w, rows, COLS);
+        wl_matrix m = { type, COLS, rows, row, w };
         void *scratch = malloc(wl_matmul_scratch_size(&m, nt) + 1);
         wl_matmul(pool, &m, x, nt, plain, scratch);
         CHECK(wl_matrix_repack(&m), "%s with an inf scale not repacked", t->name);
         wl_matmul(pool, &m, x, nt, x4, scratch);
-        for (int i = 0; i < ROWS * nt; i++) {
+        for (int i = 0; i < rows * nt; i++) {
             int same = (isnan(plain[i]) && isnan(x4[i])) || memcmp(&plain[i], &x4[i], sizeof(float)) == 0;
             CHECK(same, "%s inf scale, %d tokens: out[%d] %g != plain %g", t->name, nt, i, x4[i], plain[i]);
         }
@@ -167,7 +168,7 @@ static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, in
     /* Repacked (x4 or x16 layout): the same bytes out of every product and
      * every row lookup, at every thread count. */
     if (wl_matrix_repack(&w)) {
-        const int want = type == WL_TYPE_Q4_0 && n_rows >= WL_X16_ROWS ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
+        const int want = (type == WL_TYPE_Q4_0 || type == WL_TYPE_Q4_K) && n_rows >= WL_X16_ROWS ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
         CHECK(w.layout == want && pad == 0 && n_rows >= 4, "%s repacked %d rows as layout %d, pad %zu", t->name,
               n_rows, w.layout, pad);
         CHECK(x4_expected(type), "%s has no x4 kernel but was repacked", t->name);
@@ -282,9 +283,10 @@ int main(void) {
     test_unsupported();
     test_x4_refuses_inf_scale();
 #ifdef __wasm_simd128__
-    test_k_x4_inf_scale(pools[0], WL_TYPE_Q4_K);
-    test_k_x4_inf_scale(pools[0], WL_TYPE_Q5_K);
-    test_k_x4_inf_scale(pools[1], WL_TYPE_Q6_K);
+    test_k_x4_inf_scale(pools[0], WL_TYPE_Q4_K, 8);
+    test_k_x4_inf_scale(pools[1], WL_TYPE_Q4_K, 20);
+    test_k_x4_inf_scale(pools[0], WL_TYPE_Q5_K, 8);
+    test_k_x4_inf_scale(pools[1], WL_TYPE_Q6_K, 8);
 #endif
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
@@ -299,6 +301,8 @@ int main(void) {
     test_shape(pools, WL_TYPE_Q4_0, 320, 9, 5, 0);  /* too few rows for x16: x4 */
     test_shape(pools, WL_TYPE_Q4_0, 256, 48, 1, 0); /* x16, whole groups only, split over threads */
     test_shape(pools, WL_TYPE_Q4_0, 256, 35, 2, 0); /* x16: 2 groups, one token pair, 3 plain rows */
+    test_shape(pools, WL_TYPE_Q4_K, 512, 48, 1, 0);
+    test_shape(pools, WL_TYPE_Q4_K, 768, 35, 2, 0);
     test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
     test_shape(pools, WL_TYPE_F16, 100, 9, 6, 2);
     test_f16_specials(pools[1]);
