@@ -1177,6 +1177,18 @@ ALWAYS_INLINE void x16_bytes_to_i32(v128_t b, v128_t v[4]) {
     v[3] = wasm_u32x4_extend_high_u16x8(hi);
 }
 
+/* The x16 kernels' float accumulators: zeroed, then stored as
+ * out[t * os + 4f + k] (row 4f + k, token t). */
+ALWAYS_INLINE void x16_acc_zero(int nt, v128_t acc[2][4]) {
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
+}
+
+ALWAYS_INLINE void x16_acc_store(int nt, v128_t acc[2][4], float *out, int64_t os) {
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
+}
+
 /* Q4_0: one group (16 rows) x nt tokens (1 or 2, as bytes apart) ->
  * out[t * os + r]. Q4_0's -8 goes in per block as -8 * sum(y) for the
  * rows whose nibbles are raw; then, per lane, the twins' float steps:
@@ -1185,10 +1197,8 @@ ALWAYS_INLINE void x16_q4_0_group(int nt, int nb, const uint8_t *g, const uint8_
                                   int64_t os) {
     q8_act y[2];
     v128_t acc[2][4];
-    for (int t = 0; t < nt; t++) {
-        y[t] = q8_act_at(act + (size_t)t * as, nb * WL_QK);
-        for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
-    }
+    x16_acc_zero(nt, acc);
+    for (int t = 0; t < nt; t++) y[t] = q8_act_at(act + (size_t)t * as, nb * WL_QK);
     for (int b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
         const int16_t *yq[2] = { y[0].q + WL_QK * b, nt > 1 ? y[1].q + WL_QK * b : NULL };
@@ -1205,8 +1215,7 @@ ALWAYS_INLINE void x16_q4_0_group(int nt, int nb, const uint8_t *g, const uint8_
             }
         }
     }
-    for (int t = 0; t < nt; t++)
-        for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
+    x16_acc_store(nt, acc, out, os);
 }
 
 /* Q4_K: the same for super-blocks. Per sub-block j, the 16 rows' 6-bit sc
@@ -1219,10 +1228,8 @@ ALWAYS_INLINE void x16_q4_K_group(int nt, int nb, const uint8_t *g, const uint8_
     const v128_t low4 = wasm_i8x16_splat(0x0f), bits45 = wasm_i8x16_splat(0x30);
     k_act y[2];
     v128_t acc[2][4];
-    for (int t = 0; t < nt; t++) {
-        y[t] = k_act_at(act + (size_t)t * as, nb * WL_QK_K);
-        for (int f = 0; f < 4; f++) acc[t][f] = wasm_f32x4_splat(0.0f);
-    }
+    x16_acc_zero(nt, acc);
+    for (int t = 0; t < nt; t++) y[t] = k_act_at(act + (size_t)t * as, nb * WL_QK_K);
     for (int b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_K);
         v128_t isum[2][4], mins[2][4];
@@ -1258,8 +1265,7 @@ ALWAYS_INLINE void x16_q4_K_group(int nt, int nb, const uint8_t *g, const uint8_
             for (int f = 0; f < 4; f++) acc[t][f] = k_combine(acc[t][f], dx[f], dmx[f], dy, isum[t][f], mins[t][f]);
         }
     }
-    for (int t = 0; t < nt; t++)
-        for (int f = 0; f < 4; f++) wasm_v128_store(out + t * os + 4 * f, acc[t][f]);
+    x16_acc_store(nt, acc, out, os);
 }
 
 ALWAYS_INLINE void x16_group(int type, int nt, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out,
