@@ -276,6 +276,30 @@ function loadFailure(e) {
   return new ApiError(transient ? 503 : 500, `the model could not be loaded (${code}): ${e?.message ?? e}; the next request retries`, { code: 'model_load_failed' });
 }
 
+/** How far past the limit a refused body is still read (see discardBody). */
+const DISCARD_LIMIT_FACTOR = 16;
+
+/**
+ * Reads and drops a body that will be refused, as web/server.js does with
+ * req.resume(): a client still uploading when the answer comes may see the
+ * connection close instead of the 413 (undici reports "fetch failed"). Gives
+ * up past `cap` bytes, so a hostile upload is not read forever.
+ * @param {Request} request @param {number} cap
+ */
+async function discardBody(request, cap) {
+  if (!request.body) return;
+  const reader = request.body.getReader();
+  for (let size = 0; ;) {
+    const { done, value } = await reader.read().catch(() => ({ done: true }));
+    if (done) return;
+    size += value.length;
+    if (size > cap) {
+      await reader.cancel().catch(() => {});
+      return;
+    }
+  }
+}
+
 /**
  * Reads a JSON body of at most `limit` bytes.
  * @param {Request} request @param {number} limit
@@ -283,6 +307,7 @@ function loadFailure(e) {
 async function readJsonBody(request, limit) {
   const declared = Number(request.headers.get('content-length'));
   if (Number.isFinite(declared) && declared > limit) {
+    await discardBody(request, DISCARD_LIMIT_FACTOR * limit);
     throw new ApiError(413, `request body of ${declared} bytes exceeds the limit of ${limit} bytes`, { code: 'body_too_large' });
   }
   const chunks = [];

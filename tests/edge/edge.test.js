@@ -105,21 +105,22 @@ test('non-streamed completion equals the Node runtime\'s greedy output', { skip,
 });
 
 test('bad requests get OpenAI-shaped 4xx errors', { skip, timeout: 60000 }, async () => {
+  // One request at a time, each named: a failed fetch then says which case it was.
   const cases = [
-    [post(`${worker.url}/v1/completions`, '{"prompt": "x",'), 400, 'invalid_json'],
-    [post(`${worker.url}/v1/completions`, { prompt: 'x', max_tokens: 'many' }), 400, null],
-    [post(`${worker.url}/v1/chat/completions`, { messages: [] }), 400, null],
-    [post(`${worker.url}/v1/completions`, { model: 'gpt-4', prompt: 'x' }), 404, 'model_not_found'],
-    [post(`${worker.url}/v1/completions`, { prompt: 'x'.repeat(2 << 20) }), 413, 'body_too_large'],
-    [fetch(`${worker.url}/v1/nothing`), 404, 'not_found'],
-    [post(`${worker.url}/v1/completions`, 'prompt=x', { headers: { 'content-type': 'text/plain' } }), 415, null],
+    ['truncated JSON', () => post(`${worker.url}/v1/completions`, '{"prompt": "x",'), 400, 'invalid_json'],
+    ['max_tokens not a number', () => post(`${worker.url}/v1/completions`, { prompt: 'x', max_tokens: 'many' }), 400, null],
+    ['no messages', () => post(`${worker.url}/v1/chat/completions`, { messages: [] }), 400, null],
+    ['unknown model', () => post(`${worker.url}/v1/completions`, { model: 'gpt-4', prompt: 'x' }), 404, 'model_not_found'],
+    ['4 MB body', () => post(`${worker.url}/v1/completions`, { prompt: 'x'.repeat(2 << 20) }), 413, 'body_too_large'],
+    ['unknown path', () => fetch(`${worker.url}/v1/nothing`), 404, 'not_found'],
+    ['text/plain body', () => post(`${worker.url}/v1/completions`, 'prompt=x', { headers: { 'content-type': 'text/plain' } }), 415, null],
   ];
-  for (const [pending, status, code] of cases) {
-    const r = await pending;
+  for (const [name, send, status, code] of cases) {
+    const r = await send().catch((e) => assert.fail(`${name}: ${e.message} (${e.cause?.code ?? e.cause?.message ?? 'no cause'})`));
     const json = await r.json();
-    assert.equal(r.status, status, JSON.stringify(json));
-    assert.equal(typeof json.error.message, 'string');
-    if (code) assert.equal(json.error.code, code);
+    assert.equal(r.status, status, `${name}: ${JSON.stringify(json)}`);
+    assert.equal(typeof json.error.message, 'string', name);
+    if (code) assert.equal(json.error.code, code, name);
   }
 });
 
