@@ -146,17 +146,11 @@ static void matmul_task(void *ctx, int ith, int nth) {
     }
 }
 
-/* Rows in one group of the matrix's layout (4 for the plain one: the
- * 4-row tiles). */
-static int64_t group_rows(const wl_matrix *w) {
-    return w->layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
-}
-
 /* Rows per chunk: for one token, about CHUNKS_PER_THREAD chunks per thread
  * in whole groups; for several, an L1-sized tile. */
 static int64_t chunk_rows_for(const wl_matrix *w, int n_tokens, int nth) {
     if (n_tokens > 1) return TILE_ROWS;
-    const int64_t g = group_rows(w), target = (int64_t)nth * CHUNKS_PER_THREAD;
+    const int64_t g = wl_layout_group_rows(w->layout), target = (int64_t)nth * CHUNKS_PER_THREAD;
     int64_t rows = (w->n_rows + target - 1) / target;
     rows = (rows + g - 1) / g * g;
     return rows < g ? g : rows;
@@ -235,7 +229,8 @@ void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *out
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (!t || !t->to_float || r < 0 || r >= w->n_rows) return;
-    if (w->layout != WL_LAYOUT_ROWS && r < w->n_rows / group_rows(w) * group_rows(w)) {
+    const int64_t g = wl_layout_group_rows(w->layout);
+    if (w->layout != WL_LAYOUT_ROWS && r < w->n_rows / g * g) {
         if (w->layout == WL_LAYOUT_X16) wl_x16_get_row(w, r, dst);
         else wl_x4_get_row(w, r, dst);
         return;

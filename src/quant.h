@@ -160,7 +160,16 @@ static inline void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8
     }
 }
 
-/* The inverse: 6-bit scales and mins (0..63) into the 12 packed bytes. */
+/* Q4_K / Q5_K: the 4-bit q of element e (0..255) of a super-block's qs.
+ * Element 64c + l (l < 32) is the low nibble of qs[32c + l], element
+ * 64c + 32 + l its high nibble. */
+static inline int wl_q4_K_nibble(const uint8_t qs[128], int e) {
+    const uint8_t byte = qs[32 * (e / 64) + e % 32];
+    return e % 64 < 32 ? byte & 15 : byte >> 4;
+}
+
+/* The inverse of wl_q4_K_unpack_scales: 6-bit scales and mins (0..63)
+ * into the 12 packed bytes. */
 static inline void wl_q4_K_pack_scales(const int sc[8], const int m[8], uint8_t q[12]) {
     for (int j = 0; j < 4; j++) {
         q[j] = (uint8_t)(sc[j] | ((sc[j + 4] >> 4) << 6));

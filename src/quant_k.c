@@ -283,14 +283,9 @@ void q3_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * qs[32c + l], element 64c + 32 + l its high nibble; Q5_K's fifth bits are
  * bit 2c (low) and 2c + 1 (high) of qh[l]. */
 
-static inline int k4_nibble(const uint8_t *qs, int e) {
-    uint8_t byte = qs[32 * (e / 64) + e % 32];
-    return (e % 64) < 32 ? byte & 15 : byte >> 4;
-}
-
 static inline int q5_K_value(const wl_block_q5_K *b, int e) {
     int bit = 2 * (e / 64) + ((e % 64) >= 32);
-    return k4_nibble(b->qs, e) | (((b->qh[e % 32] >> bit) & 1) << 4);
+    return wl_q4_K_nibble(b->qs, e) | (((b->qh[e % 32] >> bit) & 1) << 4);
 }
 
 /* Fits 8 affine sub-blocks; returns the 6-bit scales/mins and q values. */
@@ -314,7 +309,7 @@ void q4_K_to_float(const void *src, float *dst, int64_t n) {
         int sc[8], m[8];
         wl_q4_K_unpack_scales(b[i].scales, sc, m);
         for (int e = 0; e < WL_QK_K; e++) {
-            dst[i * WL_QK_K + e] = d * (float)sc[e / 32] * (float)k4_nibble(b[i].qs, e) - dmin * (float)m[e / 32];
+            dst[i * WL_QK_K + e] = d * (float)sc[e / 32] * (float)wl_q4_K_nibble(b[i].qs, e) - dmin * (float)m[e / 32];
         }
     }
 }
@@ -355,7 +350,7 @@ void q4_K_dot_q8_K_ref(int n, float *s, const void *vx, const void *vy) {
     float sum = 0.0f;
     uint8_t vals[WL_QK_K];
     for (int i = 0; i < n / WL_QK_K; i++) {
-        for (int e = 0; e < WL_QK_K; e++) vals[e] = (uint8_t)k4_nibble(x[i].qs, e);
+        for (int e = 0; e < WL_QK_K; e++) vals[e] = (uint8_t)wl_q4_K_nibble(x[i].qs, e);
         sum += k45_block_ref(x[i].scales, x[i].d, x[i].dmin, vals, &y[i]);
     }
     *s = sum;

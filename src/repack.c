@@ -1,8 +1,8 @@
 /* The x4 and x16 layouts (quant.h): four rows' blocks side by side, or
- * sixteen Q4_0 rows' nibbles stacked, written in place once per matrix at
- * load time. Why in place: the weights are the largest
- * thing in memory and a second copy would break the memory budget; a group
- * block is as long as the four plain blocks it replaces. */
+ * sixteen Q4_0 / Q4_K rows' nibbles stacked, written in place once per
+ * matrix at load time. Why in place: the weights are the largest thing in
+ * memory and a second copy would break the memory budget; a group block is
+ * as long as the plain blocks it replaces. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,15 +104,9 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
     }
 }
 
-/* Element j (0..31) of a plain Q4_0 block, element e (0..255) of a Q4_K
- * super-block: its 4-bit q. */
+/* Element j (0..31) of a plain Q4_0 block: its 4-bit q. */
 static inline int q4_0_nibble(const wl_block_q4_0 *b, int j) {
     return j < 16 ? b->qs[j] & 15 : b->qs[j - 16] >> 4;
-}
-
-static inline int q4_K_nibble(const wl_block_q4_K *b, int e) {
-    const uint8_t byte = b->qs[32 * (e / 64) + e % 32];
-    return e % 64 < 32 ? byte & 15 : byte >> 4;
 }
 
 /* Puts q, element j (0..31) of row r, into nibble block nb (zeroed first). */
@@ -187,7 +181,7 @@ static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t
             }
             for (int e = 0; e < WL_QK_K; e++)
                 x16_put(dst + WL_X16_K_NIBBLES + (size_t)(e / WL_QK) * WL_X16_NIBBLE_BLOCK_BYTES, r, e % WL_QK,
-                        q4_K_nibble(blk, e));
+                        wl_q4_K_nibble(blk->qs, e));
         }
     }
 }
@@ -199,6 +193,10 @@ static int layout_for(const wl_matrix *m) {
     return WL_LAYOUT_X4;
 }
 
+int64_t wl_layout_group_rows(int layout) {
+    return layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
+}
+
 int wl_matrix_repack(wl_matrix *m) {
     const wl_type t = m->type;
     if (m->layout != WL_LAYOUT_ROWS || !m->data || !has_kernel(WL_LAYOUT_X4, t)) return 0;
@@ -206,7 +204,7 @@ int wl_matrix_repack(wl_matrix *m) {
     if (row_size == 0 || m->row_stride != row_size || m->n_rows < WL_X4_ROWS) return 0;
     const int nb = (int)(m->n_cols / wl_type_get((uint32_t)t)->block_size);
     const int layout = layout_for(m);
-    const int rows = layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
+    const int rows = (int)wl_layout_group_rows(layout);
     const int64_t groups = m->n_rows / rows;
     /* the K-quant kernels convert their scales for any f16 value */
     if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * rows * nb, bb)) return 0;

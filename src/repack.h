@@ -14,6 +14,10 @@
  * it did (m->layout says which), 0 if m is left as it was. */
 int wl_matrix_repack(wl_matrix *m);
 
+/* Rows in one group of a layout: 16 for x16, 4 for x4 (and for the plain
+ * layout, whose tiles take 4 rows at a time). */
+int64_t wl_layout_group_rows(int layout);
+
 /* Row r of an x4 matrix as floats (the same values as before repacking). */
 void wl_x4_get_row(const wl_matrix *m, int64_t r, float *dst);
 /* Row r (in a whole group of 16) of an x16 matrix as floats. */
