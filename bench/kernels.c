@@ -37,7 +37,7 @@ static float rnd(void) {
     return (float)rng_state / 4294967296.0f * 2.0f - 1.0f;
 }
 
-static const char *const layout_names[] = { "   ", " x4", "x16" };
+static const char *const layout_names[] = { "   ", " x4", "x16", "x96" };
 
 static wl_type type_by_name(const char *name) {
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {

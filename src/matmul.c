@@ -66,6 +66,7 @@ static wl_tile_fn tile_kernel_for(const wl_matrix *w, int n_tokens) {
     const wl_type_traits *t = wl_type_get((uint32_t)w->type);
     if (w->layout == WL_LAYOUT_X4) return wl_tile_kernel_x4(w->type);
     if (w->layout == WL_LAYOUT_X16) return wl_tile_kernel_x16(w->type);
+    if (w->layout == WL_LAYOUT_X96) return wl_tile_kernel_x96(w->type);
     int multiple = is_float_type(w->type) ? 8 : t && is_k_type(t) ? WL_QK_K : WL_QK;
     if (w->n_cols % multiple != 0) return NULL;
     /* Measured (bench/kernels.c, node 20): for one token the K-quants' own
@@ -147,10 +148,11 @@ static void matmul_task(void *ctx, int ith, int nth) {
 }
 
 /* Rows per chunk: for one token, about CHUNKS_PER_THREAD chunks per thread
- * in whole groups; for several, an L1-sized tile. */
+ * in whole groups; for several, an L1-sized tile, or one group of a layout
+ * with larger groups. */
 static int64_t chunk_rows_for(const wl_matrix *w, int n_tokens, int nth) {
-    if (n_tokens > 1) return TILE_ROWS;
     const int64_t g = wl_layout_group_rows(w->layout), target = (int64_t)nth * CHUNKS_PER_THREAD;
+    if (n_tokens > 1) return g > TILE_ROWS ? g : TILE_ROWS;
     int64_t rows = (w->n_rows + target - 1) / target;
     rows = (rows + g - 1) / g * g;
     return rows < g ? g : rows;
@@ -231,7 +233,8 @@ void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {
     if (!t || !t->to_float || r < 0 || r >= w->n_rows) return;
     const int64_t g = wl_layout_group_rows(w->layout);
     if (w->layout != WL_LAYOUT_ROWS && r < w->n_rows / g * g) {
-        if (w->layout == WL_LAYOUT_X16) wl_x16_get_row(w, r, dst);
+        if (w->layout == WL_LAYOUT_X96) wl_x96_get_row(w, r, dst);
+        else if (w->layout == WL_LAYOUT_X16) wl_x16_get_row(w, r, dst);
         else wl_x4_get_row(w, r, dst);
         return;
     }

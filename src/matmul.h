@@ -8,8 +8,8 @@
 #include "types.h"
 
 /* How a matrix's bytes are arranged: as in GGUF, or rearranged at load
- * time for the SIMD kernels (repack.h; the x4 and x16 layouts in quant.h). */
-enum { WL_LAYOUT_ROWS = 0, WL_LAYOUT_X4 = 1, WL_LAYOUT_X16 = 2 };
+ * time for the SIMD kernels (repack.h; the x4, x16 and x96 layouts in quant.h). */
+enum { WL_LAYOUT_ROWS = 0, WL_LAYOUT_X4 = 1, WL_LAYOUT_X16 = 2, WL_LAYOUT_X96 = 3 };
 
 /* A 2-D weight matrix as stored in GGUF: n_rows rows of n_cols elements
  * (GGUF ne[0] = n_cols is the contiguous dimension), row_stride bytes apart. */

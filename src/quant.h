@@ -160,6 +160,23 @@ static inline void wl_q4_K_unpack_scales(const uint8_t q[12], int sc[8], int m[8
     }
 }
 
+/* Q6_K: the stored 6-bit q (0..63) of element e (0..255); the value is
+ * q - 32. Element 128h + 32k + l (l < 32) keeps its low four bits in the
+ * low (k < 2) or high (k >= 2) nibble of ql[64h + 32(k & 1) + l] and its
+ * top two bits at bits 2k, 2k + 1 of qh[32h + l]. */
+static inline int wl_q6_K_q(const wl_block_q6_K *b, int e) {
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    const uint8_t low = b->ql[64 * h + 32 * (k & 1) + l];
+    return (k < 2 ? low & 15 : low >> 4) | ((b->qh[32 * h + l] >> (2 * k)) & 3) << 4;
+}
+
+/* The inverse: stores q as element e of b (whose ql and qh start zeroed). */
+static inline void wl_q6_K_put(wl_block_q6_K *b, int e, int q) {
+    const int h = e / 128, k = (e % 128) / 32, l = e % 32;
+    b->ql[64 * h + 32 * (k & 1) + l] |= (uint8_t)((q & 15) << (k < 2 ? 0 : 4));
+    b->qh[32 * h + l] |= (uint8_t)((q >> 4) << (2 * k));
+}
+
 /* Q4_K / Q5_K: the 4-bit q of element e (0..255) of a super-block's qs.
  * Element 64c + l (l < 32) is the low nibble of qs[32c + l], element
  * 64c + 32 + l its high nibble. */
@@ -237,6 +254,10 @@ wl_tile_fn wl_tile_kernel_x4(int type);
  * start at a multiple of 16 rows; the matrix's final n_rows % 16 rows are
  * plain rows. */
 wl_tile_fn wl_tile_kernel_x16(int type);
+/* The same for the x96 layout below (Q6_K); NULL for other types. Chunks
+ * start at a multiple of 96 rows; the matrix's final n_rows % 96 rows are
+ * plain rows. */
+wl_tile_fn wl_tile_kernel_x96(int type);
 #endif
 
 /* ---- the x4 layout (repack.c writes it, the x4 tile kernels read it) ----
@@ -313,6 +334,55 @@ static inline size_t wl_x16_lane_offset(int r, int c, int e) {
 }
 static inline int wl_x16_field_shift(int r) {
     return 4 * (r / 4);
+}
+
+
+/* ---- the x96 layout (Q6_K): three rows' 6-bit values in one 16-bit lane ----
+ * A group is 96 rows: A rows 0-31, B rows 32-63, C rows 64-95, and row
+ * set s (0..7) is A rows 4s..4s + 3 with the B and C rows 32 and 64 further
+ * on. Per super-block of 256 columns, in the order the kernel reads them:
+ *   d:  the 96 rows' f16 scales (row order, 192 bytes);
+ *   hi: for sub-block j (16 columns) and column pair c (0..7), a vector
+ *       whose 16-bit lane 2k + e holds the top two bits (q >> 4) of column
+ *       16j + 2c + e of C rows 64 + 4f + k at bits 2f, 2f + 1 (f = 0..7),
+ *       the top one stored ^ 2 (so the lane read as int16 is exactly
+ *       h0 + 4 h1 + ... + 4^7 (h7 - 2));
+ *   then per row set s: its 16 sub-blocks' int8 scales, 12 bytes each
+ *       (A rows, B rows, C rows, four each), and its tri vectors: for
+ *       sub-block j and column pair c, lane 2k + e holds column 16j + 2c + e
+ *       of A row 4s + k at bits 0-5, of B row 32 + 4s + k at bits 6-11 and
+ *       the low four bits of C row 64 + 4s + k at bits 12-15, stored ^ 8
+ *       (so the lane is exact as int16: qA + 64 qB + 4096 (lowC - 8)).
+ * Why: like x16, i32x4.dot_i16x8 of a tri vector with the column pair
+ * splatted, and of it shifted right arithmetically by 6 and 12, gives
+ * stacked sums S0, S1, S2 whose lane k is a row; A = S0 - 64 S1,
+ * B = S1 - 64 S2, and C = S2 plus 16 times the hi vectors' sums: about
+ * six values per dot with no masks or widening (the x4 kernel assembles
+ * every value from two nibble fields and widens it). The order is the
+ * order of reading, so weights streamed from memory come in one forward
+ * stream (a layout with the scales of all sets together ran at 60% of the
+ * speed cold). A group block is exactly 96 plain super-blocks long. */
+#define WL_X96_ROWS 96
+#define WL_X96_SETS 8
+#define WL_X96_HI (2 * WL_X96_ROWS)                 /* after the f16 scales */
+#define WL_X96_SET_SCALES 192                       /* 16 sub-blocks x 12 bytes */
+#define WL_X96_SET_BYTES (WL_X96_SET_SCALES + 2048) /* + 16 sub-blocks x 8 pairs x 16 bytes */
+#define WL_X96_FIRST_SET (WL_X96_HI + 2048)
+_Static_assert(WL_X96_FIRST_SET + WL_X96_SETS * WL_X96_SET_BYTES == WL_X96_ROWS * sizeof(wl_block_q6_K),
+               "an x96 group block is 96 plain super-blocks");
+/* Row r of a group (0..95): its set, and which of the set's three row
+ * quads (0 A, 1 B, 2 C) and which lane slot k it is. */
+static inline int wl_x96_set(int r) {
+    return (r % 32) / 4;
+}
+static inline int wl_x96_role(int r) {
+    return r / 32;
+}
+/* Where column col (0..255) of the row with lane slot k lies in the hi
+ * vectors, or in its set's tri vectors: the byte offset of its 16-bit lane
+ * from the first vector. */
+static inline size_t wl_x96_lane_offset(int col, int k) {
+    return 128 * (size_t)(col / 16) + 16 * (size_t)((col % 16) / 2) + 2 * (size_t)(2 * k + col % 2);
 }
 
 #endif

@@ -467,11 +467,7 @@ void q5_K_dot_q8_K(int n, float *s, const void *vx, const void *vy) {
  * and its top 2 bits from bits 2k of qh[32h + l]. */
 
 static inline int q6_K_value(const wl_block_q6_K *b, int e) {
-    int h = e / 128, k = (e % 128) / 32, l = e % 32;
-    uint8_t lowbyte = b->ql[64 * h + l + 32 * (k & 1)];
-    int low = k < 2 ? lowbyte & 15 : lowbyte >> 4;
-    int high = (b->qh[32 * h + l] >> (2 * k)) & 3;
-    return (low | (high << 4)) - 32;
+    return wl_q6_K_q(b, e) - 32;
 }
 
 void q6_K_to_float(const void *src, float *dst, int64_t n) {
@@ -498,11 +494,7 @@ void q6_K_from_float(const float *src, void *dst, int64_t n) {
         }
         memset(b[i].ql, 0, sizeof b[i].ql);
         memset(b[i].qh, 0, sizeof b[i].qh);
-        for (int e = 0; e < WL_QK_K; e++) {
-            int h = e / 128, k = (e % 128) / 32, l = e % 32;
-            b[i].ql[64 * h + l + 32 * (k & 1)] |= (uint8_t)((q[e] & 15) << (k < 2 ? 0 : 4));
-            b[i].qh[32 * h + l] |= (uint8_t)((q[e] >> 4) << (2 * k));
-        }
+        for (int e = 0; e < WL_QK_K; e++) wl_q6_K_put(&b[i], e, q[e]);
     }
 }
 

@@ -1154,11 +1154,13 @@ ALWAYS_INLINE void x16_nibble_sums(int nt, int pairs, const uint8_t *nb, const i
     v128_t sum[2][4];
     for (int t = 0; t < nt; t++)
         for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_splat(0);
-    for (int c = 0; c < pairs; c++) {
-        const v128_t w0 = wasm_v128_load(nb + 16 * c);
+    const int16_t *yt[2] = { y[0], nt > 1 ? y[1] : y[0] };
+    /* pointers step, as in x96_tri_sums */
+    for (const uint8_t *end = nb + 16 * pairs; nb != end; nb += 16, yt[0] += 2, yt[1] += 2) {
+        const v128_t w0 = wasm_v128_load(nb);
         const v128_t w[4] = { w0, wasm_i16x8_shr(w0, 4), wasm_i16x8_shr(w0, 8), wasm_i16x8_shr(w0, 12) };
         for (int t = 0; t < nt; t++) {
-            const v128_t pair = wasm_v128_load32_splat(y[t] + 2 * c);
+            const v128_t pair = wasm_v128_load32_splat(yt[t]);
             for (int f = 0; f < 4; f++) sum[t][f] = wasm_i32x4_add(sum[t][f], wasm_i32x4_dot_i16x8(w[f], pair));
         }
     }
@@ -1295,6 +1297,129 @@ ALWAYS_INLINE void tiles_x16(int type, int n, const void *vw, size_t ws, int64_t
 
 TILE_FN(q4_0_tiles_x16, tiles_x16, WL_TYPE_Q4_0)
 TILE_FN(q4_K_tiles_x16, tiles_x16, WL_TYPE_Q4_K)
+
+/* ---- Q6_K in the x96 layout (quant.h): three rows' values per 16-bit lane ---- */
+
+/* One sub-block's hi vectors (8 column pairs) against one token's 16
+ * values y: what C rows 64 + 4f + k need on top of their low four bits,
+ * 16 * sum(y * (q >> 4)), less 24 * sum(y), which with the +8 that undoes
+ * the low bits' ^ 8 makes the -32 of every Q6_K value (see x96_set).
+ * The sums come stacked as in x16_nibble_sums, two bits per field. The
+ * loop stays rolled: unrolled, the engine hoists every load and spills. */
+ALWAYS_INLINE void x96_hi_sums(const uint8_t *hi, const int16_t *y, int32_t ysum, v128_t cfix[8]) {
+    v128_t t[8];
+    for (int f = 0; f < 8; f++) t[f] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+    for (const uint8_t *end = hi + 128; hi != end; hi += 16, y += 2) {
+        const v128_t w = wasm_v128_load(hi), pair = wasm_v128_load32_splat(y);
+        for (int f = 0; f < 8; f++) t[f] = wasm_i32x4_add(t[f], wasm_i32x4_dot_i16x8(wasm_i16x8_shr(w, 2 * f), pair));
+    }
+    const v128_t fix = wasm_i32x4_splat(-24 * ysum);
+    for (int f = 0; f < 7; f++)
+        cfix[f] = wasm_i32x4_add(wasm_i32x4_shl(wasm_i32x4_sub(t[f], wasm_i32x4_shl(t[f + 1], 2)), 4), fix);
+    cfix[7] = wasm_i32x4_add(wasm_i32x4_shl(wasm_i32x4_add(t[7], wasm_i32x4_splat(2 * ysum)), 4), fix);
+}
+
+/* One row set's sub-block (8 tri vectors) against nt tokens: the stacked
+ * sums S0, S1, S2 (lane k: rows 4s + k of A, B and C), shifts shared.
+ * Pointers step through both loops: indexing from the loop counter costs
+ * the engine about five integer instructions per vector (8% here). */
+ALWAYS_INLINE void x96_tri_sums(int nt, const uint8_t *tri, const int16_t *const y[2], v128_t sum[2][3]) {
+    const int16_t *yt[2] = { y[0], nt > 1 ? y[1] : y[0] };
+    for (int t = 0; t < nt; t++) sum[t][0] = sum[t][1] = sum[t][2] = wasm_i32x4_splat(0);
+#pragma clang loop unroll(disable)
+    for (const uint8_t *end = tri + 128; tri != end; tri += 16, yt[0] += 2, yt[1] += 2) {
+        const v128_t w0 = wasm_v128_load(tri);
+        const v128_t w[3] = { w0, wasm_i16x8_shr(w0, 6), wasm_i16x8_shr(w0, 12) };
+        for (int t = 0; t < nt; t++) {
+            const v128_t pair = wasm_v128_load32_splat(yt[t]);
+            for (int f = 0; f < 3; f++) sum[t][f] = wasm_i32x4_add(sum[t][f], wasm_i32x4_dot_i16x8(w[f], pair));
+        }
+    }
+}
+
+/* One group (96 rows) x nt tokens (1 or 2, as bytes apart) -> out[t * os + r].
+ * Per sub-block j of row set s: A = S0 - 64 S1 and B = S1 - 64 S2, less
+ * 32 * sum(y) for the values' -32; C = S2 plus the hi sums' fix; each
+ * times its row's scale into the row's integer sum, exact as in the twin
+ * (sum of scale * sum((q - 32) * y)). Then the twin's float step per
+ * super-block, f32(isum) * (d_x * d_y), in block order. */
+ALWAYS_INLINE void x96_group(int nt, int nb, const uint8_t *g, const uint8_t *act, size_t as, float *out, int64_t os) {
+    k_act y[2];
+    v128_t acc[2][24];
+    for (int t = 0; t < nt; t++) {
+        y[t] = k_act_at(act + (size_t)t * as, nb * WL_QK_K);
+        for (int i = 0; i < 24; i++) acc[t][i] = wasm_f32x4_splat(0.0f);
+    }
+    for (int b = 0; b < nb; b++) {
+        const uint8_t *gb = g + (size_t)b * WL_X96_ROWS * sizeof(wl_block_q6_K);
+        v128_t cfix[2][16][8], y32[2][16];
+        for (int t = 0; t < nt; t++) {
+            for (int j = 0; j < 16; j++) {
+                const int32_t ysum = y[t].bsums[16 * b + j];
+                x96_hi_sums(gb + WL_X96_HI + 128 * j, y[t].q + WL_QK_K * b + 16 * j, ysum, cfix[t][j]);
+                y32[t][j] = wasm_i32x4_splat(32 * ysum);
+            }
+        }
+        for (int s = 0; s < WL_X96_SETS; s++) {
+            const uint8_t *set = gb + WL_X96_FIRST_SET + (size_t)s * WL_X96_SET_BYTES;
+            v128_t isum[2][3];
+            for (int t = 0; t < nt; t++) isum[t][0] = isum[t][1] = isum[t][2] = wasm_i32x4_splat(0);
+            for (int j = 0; j < 16; j++) {
+                const int16_t *yq[2] = { y[0].q + WL_QK_K * b + 16 * j, nt > 1 ? y[1].q + WL_QK_K * b + 16 * j : NULL };
+                v128_t sum[2][3];
+                x96_tri_sums(nt, set + WL_X96_SET_SCALES + 128 * j, yq, sum);
+                /* the 12 scales: A and B rows from one 8-byte load, C rows from the next */
+                const v128_t ab = wasm_i16x8_load8x8(set + 12 * j);
+                const v128_t sc[3] = { wasm_i32x4_extend_low_i16x8(ab), wasm_i32x4_extend_high_i16x8(ab),
+                                       wasm_i32x4_extend_low_i16x8(wasm_i16x8_load8x8(set + 12 * j + 8)) };
+                for (int t = 0; t < nt; t++) {
+                    const v128_t a = wasm_i32x4_sub(wasm_i32x4_sub(sum[t][0], wasm_i32x4_shl(sum[t][1], 6)), y32[t][j]);
+                    const v128_t bq = wasm_i32x4_sub(wasm_i32x4_sub(sum[t][1], wasm_i32x4_shl(sum[t][2], 6)), y32[t][j]);
+                    const v128_t c = wasm_i32x4_add(sum[t][2], cfix[t][j][s]);
+                    isum[t][0] = wasm_i32x4_add(isum[t][0], wasm_i32x4_mul(a, sc[0]));
+                    isum[t][1] = wasm_i32x4_add(isum[t][1], wasm_i32x4_mul(bq, sc[1]));
+                    isum[t][2] = wasm_i32x4_add(isum[t][2], wasm_i32x4_mul(c, sc[2]));
+                }
+            }
+            for (int role = 0; role < 3; role++) {
+                v128_t dx[2];
+                wl_fp16x8_to_f32x4x2(wasm_v128_load64_zero(gb + 2 * (32 * role + 4 * s)), &dx[0], &dx[1]);
+                for (int t = 0; t < nt; t++) {
+                    const v128_t scale = wasm_f32x4_mul(dx[0], wasm_f32x4_splat(y[t].d[b]));
+                    v128_t *a = &acc[t][8 * role + s];
+                    *a = wasm_f32x4_add(*a, wasm_f32x4_mul(wasm_f32x4_convert_i32x4(isum[t][role]), scale));
+                }
+            }
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (int i = 0; i < 24; i++) wasm_v128_store(out + t * os + 4 * (i % 8) + 32 * (i / 8), acc[t][i]);
+}
+
+/* A chunk of an x96 matrix: whole groups, tokens two at a time (the
+ * unpacking shifts shared), then the matrix's last n_rows % 96 rows (only
+ * in its final chunk) as plain rows. */
+ALWAYS_INLINE void tiles_x96(int type, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                             int n_tokens, float *out, int64_t os) {
+    (void)type;
+    const uint8_t *w = vw, *act = vact;
+    const int64_t grouped = n_rows / WL_X96_ROWS * WL_X96_ROWS;
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2)
+        for (int64_t r = 0; r < grouped; r += WL_X96_ROWS)
+            x96_group(2, n / WL_QK_K, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    for (; t < n_tokens; t++)
+        for (int64_t r = 0; r < grouped; r += WL_X96_ROWS)
+            x96_group(1, n / WL_QK_K, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    if (grouped < n_rows) q6_K_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+}
+
+TILE_FN(q6_K_tiles_x96, tiles_x96, WL_TYPE_Q6_K)
+
+wl_tile_fn wl_tile_kernel_x96(int type) {
+    return type == WL_TYPE_Q6_K ? q6_K_tiles_x96 : 0;
+}
 
 wl_tile_fn wl_tile_kernel_x16(int type) {
     switch (type) {

@@ -1,6 +1,6 @@
-/* The x4 and x16 layouts (quant.h): four rows' blocks side by side, or
- * sixteen Q4_0 / Q4_K rows' nibbles stacked, written in place once per
- * matrix at load time. Why in place: the weights are the largest thing in
+/* The x4, x16 and x96 layouts (quant.h): four rows' blocks side by side,
+ * sixteen Q4_0 / Q4_K rows' nibbles stacked, or three Q6_K rows' values
+ * per 16-bit lane, written in place once per matrix at load time. Why in place: the weights are the largest thing in
  * memory and a second copy would break the memory budget; a group block is
  * as long as the plain blocks it replaces. */
 #include <stddef.h>
@@ -36,7 +36,11 @@ static size_t payload_bytes(wl_type t) {
 /* Does this build have a kernel for t in that layout (WL_LAYOUT_X*)? */
 static int has_kernel(int layout, wl_type t) {
 #ifdef WL_HAVE_TILES
-    return (layout == WL_LAYOUT_X16 ? wl_tile_kernel_x16(t) : wl_tile_kernel_x4(t)) != NULL;
+    switch (layout) {
+    case WL_LAYOUT_X96: return wl_tile_kernel_x96(t) != NULL;
+    case WL_LAYOUT_X16: return wl_tile_kernel_x16(t) != NULL;
+    default: return wl_tile_kernel_x4(t) != NULL;
+    }
 #else
     (void)layout, (void)t;
     return 0; /* no kernel reads the layout in this build: leave rows as they are */
@@ -186,15 +190,93 @@ static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t
     }
 }
 
+/* A Q6_K super-block's 256 stored 6-bit q, the fast way round (this runs
+ * for every super-block of every Q6_K matrix at load): each (h, l) byte
+ * triple of ql, ql + 32 and qh gives four values. */
+static void q6_K_unpack_q(const wl_block_q6_K *b, uint8_t q[WL_QK_K]) {
+    for (int h = 0; h < 2; h++) {
+        for (int l = 0; l < 32; l++) {
+            const uint8_t ql0 = b->ql[64 * h + l], ql1 = b->ql[64 * h + 32 + l], qh = b->qh[32 * h + l];
+            q[128 * h + l] = (uint8_t)((ql0 & 15) | (qh & 3) << 4);
+            q[128 * h + 32 + l] = (uint8_t)((ql1 & 15) | ((qh >> 2) & 3) << 4);
+            q[128 * h + 64 + l] = (uint8_t)((ql0 >> 4) | ((qh >> 4) & 3) << 4);
+            q[128 * h + 96 + l] = (uint8_t)((ql1 >> 4) | (qh >> 6) << 4);
+        }
+    }
+}
+
+/* The 16-bit lane at p. */
+static inline uint16_t lane_get(const uint8_t *p) {
+    uint16_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static inline void lane_set(uint8_t *p, uint16_t v) {
+    memcpy(p, &v, sizeof v);
+}
+
+/* Ninety-six plain Q6_K rows (copied to tmp) into one x96 group (quant.h);
+ * q is scratch for one super-block's values of every row. */
+static void pack_group_x96(uint8_t *group, const uint8_t *tmp, size_t row_size, int nb, uint8_t (*q)[WL_QK_K]) {
+    static const int set_row[3] = { 0, 32, 64 }; /* first row of each role */
+    for (int b = 0; b < nb; b++) {
+        uint8_t *dst = group + (size_t)b * WL_X96_ROWS * sizeof(wl_block_q6_K);
+        memset(dst + WL_X96_HI, 0, WL_X96_FIRST_SET - WL_X96_HI); /* the hi vectors are ORed together */
+        for (int r = 0; r < WL_X96_ROWS; r++) {
+            const wl_block_q6_K *blk = (const wl_block_q6_K *)(tmp + (size_t)r * row_size + (size_t)b * sizeof(wl_block_q6_K));
+            uint8_t *set = dst + WL_X96_FIRST_SET + (size_t)wl_x96_set(r) * WL_X96_SET_BYTES;
+            memcpy(dst + 2 * r, &blk->d, 2);
+            for (int j = 0; j < 16; j++) set[12 * j + 4 * wl_x96_role(r) + r % 4] = (uint8_t)blk->scales[j];
+            q6_K_unpack_q(blk, q[r]);
+        }
+        for (int s = 0; s < WL_X96_SETS; s++) {
+            uint8_t *tri = dst + WL_X96_FIRST_SET + (size_t)s * WL_X96_SET_BYTES + WL_X96_SET_SCALES;
+            for (int k = 0; k < 4; k++) {
+                const uint8_t *qa = q[set_row[0] + 4 * s + k], *qb = q[set_row[1] + 4 * s + k], *qc = q[set_row[2] + 4 * s + k];
+                for (int col = 0; col < WL_QK_K; col++) {
+                    const size_t at = wl_x96_lane_offset(col, k);
+                    lane_set(tri + at, (uint16_t)(qa[col] | qb[col] << 6 | ((qc[col] & 15) ^ 8) << 12));
+                    const int top = (qc[col] >> 4) ^ (s == WL_X96_SETS - 1 ? 2 : 0);
+                    lane_set(dst + WL_X96_HI + at, (uint16_t)(lane_get(dst + WL_X96_HI + at) | top << (2 * s)));
+                }
+            }
+        }
+    }
+}
+
+/* Row r's super-block b of an x96 group back as a plain block. */
+static void x96_q6_K_block(const uint8_t *group, int b, int r, wl_block_q6_K *out) {
+    const uint8_t *src = group + (size_t)b * WL_X96_ROWS * sizeof(wl_block_q6_K);
+    const int s = wl_x96_set(r), role = wl_x96_role(r), k = r % 4;
+    const uint8_t *set = src + WL_X96_FIRST_SET + (size_t)s * WL_X96_SET_BYTES;
+    memcpy(&out->d, src + 2 * r, 2);
+    for (int j = 0; j < 16; j++) out->scales[j] = (int8_t)set[12 * j + 4 * role + k];
+    memset(out->ql, 0, sizeof out->ql);
+    memset(out->qh, 0, sizeof out->qh);
+    for (int col = 0; col < WL_QK_K; col++) {
+        const size_t at = wl_x96_lane_offset(col, k);
+        const int lane = lane_get(set + WL_X96_SET_SCALES + at);
+        int q = role == 0 ? lane & 63 : role == 1 ? (lane >> 6) & 63 : ((lane >> 12) & 15) ^ 8;
+        if (role == 2) q |= (((lane_get(src + WL_X96_HI + at) >> (2 * s)) & 3) ^ (s == WL_X96_SETS - 1 ? 2 : 0)) << 4;
+        wl_q6_K_put(out, col, q);
+    }
+}
+
 /* The layout m gets: the widest group its type has kernels for and its
  * rows fill at least once. */
 static int layout_for(const wl_matrix *m) {
+    if (has_kernel(WL_LAYOUT_X96, m->type) && m->n_rows >= WL_X96_ROWS) return WL_LAYOUT_X96;
     if (has_kernel(WL_LAYOUT_X16, m->type) && m->n_rows >= WL_X16_ROWS) return WL_LAYOUT_X16;
     return WL_LAYOUT_X4;
 }
 
 int64_t wl_layout_group_rows(int layout) {
-    return layout == WL_LAYOUT_X16 ? WL_X16_ROWS : WL_X4_ROWS;
+    switch (layout) {
+    case WL_LAYOUT_X96: return WL_X96_ROWS;
+    case WL_LAYOUT_X16: return WL_X16_ROWS;
+    default: return WL_X4_ROWS;
+    }
 }
 
 int wl_matrix_repack(wl_matrix *m) {
@@ -208,13 +290,16 @@ int wl_matrix_repack(wl_matrix *m) {
     const int64_t groups = m->n_rows / rows;
     /* the K-quant kernels convert their scales for any f16 value */
     if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * rows * nb, bb)) return 0;
-    uint8_t *tmp = malloc((size_t)rows * row_size);
+    /* the rows of one group, and for x96 one super-block's values of each */
+    const size_t q_bytes = layout == WL_LAYOUT_X96 ? (size_t)WL_X96_ROWS * WL_QK_K : 0;
+    uint8_t *tmp = malloc((size_t)rows * row_size + q_bytes);
     if (!tmp) return 0; /* the plain layout still runs */
     uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
     for (int64_t g = 0; g < groups; g++) {
         uint8_t *group = data + (size_t)g * rows * row_size;
         memcpy(tmp, group, (size_t)rows * row_size);
-        if (layout == WL_LAYOUT_X16) pack_group_x16(t, group, tmp, row_size, nb);
+        if (layout == WL_LAYOUT_X96) pack_group_x96(group, tmp, row_size, nb, (uint8_t(*)[WL_QK_K])(tmp + (size_t)rows * row_size));
+        else if (layout == WL_LAYOUT_X16) pack_group_x16(t, group, tmp, row_size, nb);
         else pack_group(t, group, tmp, row_size, nb);
     }
     free(tmp);
@@ -264,5 +349,15 @@ void wl_x16_get_row(const wl_matrix *m, int64_t row, float *dst) {
             x16_q4_K_block(group, b, r, &blk);
             q4_K_to_float(&blk, out, WL_QK_K);
         }
+    }
+}
+
+void wl_x96_get_row(const wl_matrix *m, int64_t row, float *dst) {
+    const int nb = (int)(m->n_cols / WL_QK_K), r = (int)(row % WL_X96_ROWS);
+    const uint8_t *group = (const uint8_t *)m->data + (size_t)(row - r) * m->row_stride;
+    for (int b = 0; b < nb; b++) {
+        wl_block_q6_K blk;
+        x96_q6_K_block(group, b, r, &blk);
+        q6_K_to_float(&blk, dst + (size_t)b * WL_QK_K, WL_QK_K);
     }
 }

@@ -68,10 +68,10 @@ static void k_rows_with_inf(wl_type type, unsigned char *w, int rows, int cols) 
     if (type != WL_TYPE_Q6_K) memcpy(w + 2 * row + 2, &inf, 2);
 }
 
-/* The K-quants' x4 and x16 kernels convert any f16 scale: a matrix with
- * an inf scale is repacked and gives the plain layout's results, the inf
- * or NaN rows included, for one token and for several (rows 8: x4; 20:
- * Q4_K's x16 and 4 plain rows). */
+/* The K-quants' x4, x16 and x96 kernels convert any f16 scale: a matrix
+ * with an inf scale is repacked and gives the plain layout's results, the
+ * inf or NaN rows included, for one token and for several (rows 8: x4; 20:
+ * Q4_K's x16 and 4 plain rows; 100: Q6_K's x96 and 4 plain rows). */
 static void test_k_x4_inf_scale(wl_pool *pool, wl_type type, int rows) {
     enum { COLS = 512, TOKENS = 5 };
     const wl_type_traits *t = wl_type_get(type);
@@ -168,7 +168,9 @@ static void test_shape(wl_pool **pools, wl_type type, int n_cols, int n_rows, in
     /* Repacked (x4 or x16 layout): the same bytes out of every product and
      * every row lookup, at every thread count. */
     if (wl_matrix_repack(&w)) {
-        const int want = (type == WL_TYPE_Q4_0 || type == WL_TYPE_Q4_K) && n_rows >= WL_X16_ROWS ? WL_LAYOUT_X16 : WL_LAYOUT_X4;
+        const int want = type == WL_TYPE_Q6_K && n_rows >= WL_X96_ROWS                                  ? WL_LAYOUT_X96
+                         : (type == WL_TYPE_Q4_0 || type == WL_TYPE_Q4_K) && n_rows >= WL_X16_ROWS ? WL_LAYOUT_X16
+                                                                                                  : WL_LAYOUT_X4;
         CHECK(w.layout == want && pad == 0 && n_rows >= 4, "%s repacked %d rows as layout %d, pad %zu", t->name,
               n_rows, w.layout, pad);
         CHECK(x4_expected(type), "%s has no x4 kernel but was repacked", t->name);
@@ -287,6 +289,7 @@ int main(void) {
     test_k_x4_inf_scale(pools[1], WL_TYPE_Q4_K, 20);
     test_k_x4_inf_scale(pools[0], WL_TYPE_Q5_K, 8);
     test_k_x4_inf_scale(pools[1], WL_TYPE_Q6_K, 8);
+    test_k_x4_inf_scale(pools[1], WL_TYPE_Q6_K, 100);
 #endif
     for (uint32_t id = 0; id < WL_TYPE_COUNT; id++) {
         const wl_type_traits *t = wl_type_get(id);
@@ -303,6 +306,10 @@ int main(void) {
     test_shape(pools, WL_TYPE_Q4_0, 256, 35, 2, 0); /* x16: 2 groups, one token pair, 3 plain rows */
     test_shape(pools, WL_TYPE_Q4_K, 512, 48, 1, 0);
     test_shape(pools, WL_TYPE_Q4_K, 768, 35, 2, 0);
+    test_shape(pools, WL_TYPE_Q6_K, 256, 96, 1, 0);  /* x96: one whole group */
+    test_shape(pools, WL_TYPE_Q6_K, 512, 295, 1, 0); /* x96: 3 groups split over threads, 7 plain rows */
+    test_shape(pools, WL_TYPE_Q6_K, 512, 200, 2, 0); /* x96: one token pair */
+    test_shape(pools, WL_TYPE_Q6_K, 768, 200, 5, 0); /* x96: two pairs and an odd token, 8 plain rows */
     test_shape(pools, WL_TYPE_F32, 101, 5, 2, 4); /* float rows need no block multiple */
     test_shape(pools, WL_TYPE_F16, 100, 9, 6, 2);
     test_f16_specials(pools[1]);
