@@ -61,9 +61,10 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     int fused_qkv = 0;
     for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
 
-    /* per thread: wl_attend's scratch for this cache type, padded apart */
-    c->attn_tmp_stride =
-        wl_attend_scratch_floats(c->kv.type, c->kv.type, hp->head_dim_k, hp->head_dim_v) + 16;
+    /* per thread: wl_attend_group's scratch for a whole group of query
+     * heads and this cache type, padded apart */
+    c->attn_tmp_stride = wl_attend_group_scratch_floats(c->kv.type, c->kv.type, hp->head_dim_k, hp->head_dim_v,
+                                                        hp->n_head / hp->n_head_kv) + 16;
     const scratch_req plan[] = {
         { &c->x, C * hp->n_embd },
         { &c->xn, C * hp->n_embd },

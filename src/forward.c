@@ -33,7 +33,10 @@ static void add_bias_rows(float *x, const float *b, int width, int n) {
     for (int t = 0; t < n; t++) wl_add(x + (int64_t)t * width, b, width);
 }
 
-/* ---- attention, split over (token, head) items across the pool ---- */
+/* ---- attention, split over (token, query heads) items across the pool ----
+ * An item is one token and `per_item` query heads of one K/V group, which
+ * wl_attend_group runs reading each cached row once for all of them; the
+ * group is split when that leaves fewer than two items per thread. */
 
 typedef struct {
     wl_context *c;
@@ -42,7 +45,18 @@ typedef struct {
     int pos0;
     int window; /* 0 = no sliding window */
     int causal; /* 0: every token sees the whole chunk (encoders) */
+    int per_item; /* query heads per item: a divisor of the group */
 } attn_task;
+
+static int heads_per_item(const wl_hparams *hp, int n_tokens, int nth) {
+    const int group = hp->n_head / hp->n_head_kv;
+    int per = group;
+    while (per > 1 && (int64_t)n_tokens * (hp->n_head / per) < 2 * (int64_t)nth) {
+        do per--;
+        while (group % per != 0);
+    }
+    return per;
+}
 
 static void attn_worker(void *arg, int ith, int nth) {
     const attn_task *a = arg;
@@ -51,10 +65,11 @@ static void attn_worker(void *arg, int ith, int nth) {
     const int group = hp->n_head / hp->n_head_kv;
     float *scratch = c->attn_tmp + (int64_t)ith * c->attn_tmp_stride;
 
-    const int64_t n_items = (int64_t)a->n_tokens * hp->n_head;
+    const int items_per_token = hp->n_head / a->per_item;
+    const int64_t n_items = (int64_t)a->n_tokens * items_per_token;
     for (int64_t item = ith; item < n_items; item += nth) {
-        const int t = (int)(item / hp->n_head);
-        const int h = (int)(item % hp->n_head);
+        const int t = (int)(item / items_per_token);
+        const int h = (int)(item % items_per_token) * a->per_item; /* the first of the item's heads */
         const int kvh = h / group;
         const int pos = a->pos0 + t;
         /* causal: a token sees itself and everything before it; SWA keeps
@@ -62,10 +77,10 @@ static void attn_worker(void *arg, int ith, int nth) {
         int lo = 0;
         if (a->window > 0 && pos - a->window + 1 > 0) lo = pos - a->window + 1;
         wl_attn_head head = {
-            .k = c->kv.k[a->il] + (size_t)kvh * c->kv.k_head,
-            .v = c->kv.v[a->il] + (size_t)kvh * c->kv.v_head,
-            .k_stride = c->kv.k_row,
-            .v_stride = c->kv.v_row,
+            .k = wl_kv_k(&c->kv, a->il, kvh, 0),
+            .v = wl_kv_v(&c->kv, a->il, kvh, 0),
+            .k_stride = c->kv.k_pos,
+            .v_stride = c->kv.v_pos,
             .k_type = c->kv.type,
             .v_type = c->kv.type,
             .head_dim_k = hp->head_dim_k,
@@ -76,7 +91,7 @@ static void attn_worker(void *arg, int ith, int nth) {
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
         const int hi = a->causal ? pos + 1 : a->pos0 + a->n_tokens;
-        wl_attend(&head, q, lo, hi, out, scratch);
+        wl_attend_group(&head, q, a->per_item, lo, hi, out, scratch);
     }
 }
 
@@ -142,11 +157,15 @@ static void head_norms(const wl_hparams *hp, float *x, const float *w, int n_hea
  * rounding, or Q8_0 blocks quantized like ggml's copy into a q8_0 cache). */
 static void store_kv(wl_context *c, int il, int pos0, int n) {
     const wl_type_traits *kv_type = wl_type_get(c->kv.type);
-    const int64_t n_k = (int64_t)c->model->hp.n_head_kv * c->model->hp.head_dim_k;
-    const int64_t n_v = (int64_t)c->model->hp.n_head_kv * c->model->hp.head_dim_v;
+    const wl_hparams *hp = &c->model->hp;
+    const int hk = hp->head_dim_k, hv = hp->head_dim_v;
     for (int t = 0; t < n; t++) {
-        kv_type->from_float(c->k + (int64_t)t * n_k, wl_kv_k(&c->kv, il, pos0 + t), n_k);
-        kv_type->from_float(c->v + (int64_t)t * n_v, wl_kv_v(&c->kv, il, pos0 + t), n_v);
+        for (int h = 0; h < hp->n_head_kv; h++) {
+            const float *k = c->k + ((int64_t)t * hp->n_head_kv + h) * hk;
+            const float *v = c->v + ((int64_t)t * hp->n_head_kv + h) * hv;
+            kv_type->from_float(k, wl_kv_k(&c->kv, il, h, pos0 + t), hk);
+            kv_type->from_float(v, wl_kv_v(&c->kv, il, h, pos0 + t), hv);
+        }
     }
 }
 
@@ -174,7 +193,8 @@ static void attention_block(wl_context *c, int il, int pos0, int n) {
     if (hp->q_prescale) wl_scale(c->q, hp->attn_scale, n * hp->n_head * hp->head_dim_k);
     store_kv(c, il, pos0, n);
 
-    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0, hp->causal };
+    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0, hp->causal,
+                       heads_per_item(hp, n, wl_pool_size(c->pool)) };
     wl_pool_run(c->pool, attn_worker, &task);
 
     project(c, &l->wo, c->attn, n, c->proj);

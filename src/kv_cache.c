@@ -10,8 +10,8 @@ wl_status wl_kv_cache_check(const wl_hparams *hp, wl_type type, wl_error *err) {
                        WL_TYPE_F16, WL_TYPE_Q8_0);
     }
     const wl_type_traits *t = wl_type_get(type);
-    /* Rows are quantized per position across all heads; blocks that fit a
-     * head exactly keep every head's K and V addressable on its own. */
+    /* Each head's values are stored on their own: blocks must fit a head
+     * exactly. */
     if (hp->head_dim_k % t->block_size != 0 || hp->head_dim_v % t->block_size != 0) {
         const int bad = hp->head_dim_k % t->block_size != 0 ? hp->head_dim_k : hp->head_dim_v;
         return wl_fail(err, WL_ERR_BAD_ARG,
@@ -45,19 +45,19 @@ wl_status wl_kv_cache_init(wl_kv_cache *kv, const wl_hparams *hp, wl_type type, 
         kv->n_layer = 0;
         return st;
     }
-    kv->k_head = wl_row_size(type, hp->head_dim_k);
-    kv->v_head = wl_row_size(type, hp->head_dim_v);
-    kv->k_row = wl_row_size(type, (int64_t)hp->n_head_kv * hp->head_dim_k);
-    kv->v_row = wl_row_size(type, (int64_t)hp->n_head_kv * hp->head_dim_v);
+    kv->k_pos = wl_row_size(type, hp->head_dim_k);
+    kv->v_pos = wl_row_size(type, hp->head_dim_v);
     kv->k = calloc((size_t)hp->n_layer, sizeof *kv->k);
     kv->v = calloc((size_t)hp->n_layer, sizeof *kv->v);
-    if (!kv->k || !kv->v || kv->k_row == 0 || kv->v_row == 0) goto oom;
+    if (!kv->k || !kv->v || kv->k_pos == 0 || kv->v_pos == 0) goto oom;
     /* One block per layer and kind: smaller allocations fit a fragmented
      * wasm heap more easily than one huge block. */
     /* 64-bit sizes: on wasm32 the size_t product could wrap to a small block */
-    const uint64_t k_bytes = (uint64_t)n_ctx * (uint64_t)kv->k_row;
-    const uint64_t v_bytes = (uint64_t)n_ctx * (uint64_t)kv->v_row;
+    const uint64_t k_head = (uint64_t)n_ctx * (uint64_t)kv->k_pos, v_head = (uint64_t)n_ctx * (uint64_t)kv->v_pos;
+    const uint64_t k_bytes = (uint64_t)hp->n_head_kv * k_head, v_bytes = (uint64_t)hp->n_head_kv * v_head;
     if (k_bytes > SIZE_MAX || v_bytes > SIZE_MAX) goto oom;
+    kv->k_head = (size_t)k_head;
+    kv->v_head = (size_t)v_head;
     for (int il = 0; il < hp->n_layer; il++) {
         kv->k[il] = malloc((size_t)k_bytes);
         kv->v[il] = malloc((size_t)v_bytes);

@@ -232,6 +232,14 @@ static inline v128_t f16_normal_lanes(v128_t x) {
                          wasm_i32x4_splat(0x477ff000 - 0x38800000));
 }
 
+/* The complement of f16_normal_lanes with signed compares, which cost one
+ * instruction each on x86 where the unsigned one takes three (|x|'s bits
+ * are non-negative as int32). */
+static inline v128_t f16_abnormal_lanes(v128_t x) {
+    const v128_t a = wasm_v128_and(x, wasm_i32x4_splat(0x7fffffff));
+    return wasm_v128_or(wasm_i32x4_lt(a, wasm_i32x4_splat(0x38800000)), wasm_i32x4_gt(a, wasm_i32x4_splat(0x477fefff)));
+}
+
 static inline v128_t round_f16x4_normal(v128_t x) {
     v128_t odd = wasm_v128_and(wasm_u32x4_shr(x, 13), wasm_i32x4_splat(1));
     v128_t r = wasm_i32x4_add(x, wasm_i32x4_add(wasm_i32x4_splat(0xfff), odd));
@@ -318,13 +326,17 @@ int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k,
 /* q . k_j, scaled (and soft-capped) as ggml does. An F16 K row is dotted
  * with q32 (q's f16 values as floats, converted once per head); other
  * types go through K's vec_dot with q_enc. */
+static inline float attn_finish_score(const wl_attn_head *h, float s) {
+    if (h->softcap != 0.0f) return h->softcap * tanhf(s * (h->scale / h->softcap));
+    return s * h->scale;
+}
+
 static float attn_score(const wl_attn_head *h, wl_vec_dot_fn dot, const void *q_enc, const float *q32, int j) {
     const uint8_t *row = (const uint8_t *)h->k + (size_t)j * h->k_stride;
     float s;
     if (q32) s = wl_f16_dot_f32((const uint16_t *)row, q32, h->head_dim_k);
     else dot(h->head_dim_k, &s, row, q_enc);
-    if (h->softcap != 0.0f) return h->softcap * tanhf(s * (h->scale / h->softcap));
-    return s * h->scale;
+    return attn_finish_score(h, s);
 }
 
 /* acc *= ms when a new maximum score appears: ggml rescales an f16
@@ -383,4 +395,197 @@ void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, floa
     }
     const float inv = S == 0.0f ? 0.0f : 1.0f / S;
     for (int d = 0; d < dv; d++) out[d] *= inv;
+}
+
+/* ---- grouped-query attention: the heads that share one K/V head ----
+ * With an F16 cache (the default) wl_attend spends most of its time
+ * converting K and V rows from f16, and in decode every one of a group's
+ * query heads converts the same rows again. Here the group goes through a
+ * block of positions in three passes: scores (each K row converted once
+ * for up to four heads), the online-softmax factors (scalar, exactly
+ * wl_attend's sequence of M, S, rescales and weights per head), then the
+ * f16 running sums, dims 8 at a time from V rows converted once for all the
+ * heads, with the sums kept in registers across the block. Every head
+ * sees the same operations in the same order as in wl_attend, so the bits
+ * are the same (test_kv_cache compares them). */
+#define ATTN_BLOCK 64
+
+/* Scratch layout for n_q heads: q32 (n_q x head_dim_k), then per head M, S,
+ * and ATTN_BLOCK scores, rescale factors and weights, then a block of V
+ * rows as floats. */
+int64_t wl_attend_group_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v, int n_q) {
+    const int64_t one = wl_attend_scratch_floats(k_type, v_type, head_dim_k, head_dim_v);
+    const int64_t grouped = (int64_t)n_q * (head_dim_k + 2 + 3 * ATTN_BLOCK) + (int64_t)head_dim_v * ATTN_BLOCK;
+    return one > grouped ? one : grouped;
+}
+
+#ifdef __wasm_simd128__
+typedef struct {
+    float *q32;            /* n_q x head_dim_k: q rounded through f16 */
+    float *m, *sum;        /* per head: running max and denominator */
+    float *score, *rescale, *weight; /* per head, ATTN_BLOCK each */
+    float *vbuf;           /* the block's V rows as floats (group_v_rows) */
+} attn_group_scratch;
+
+/* Scores of positions [j0, j1) for heads [t0, t0 + T): each K row's f16
+ * halves converted once, then wl_f16_dot_f32's lanes and order per head. */
+static inline __attribute__((always_inline)) void group_scores(const wl_attn_head *h, const attn_group_scratch *g,
+                                                               int t0, int T, int j0, int j1) {
+    const int hd = h->head_dim_k, n8 = hd / 8 * 8;
+    for (int j = j0; j < j1; j++) {
+        const uint16_t *k = (const uint16_t *)((const uint8_t *)h->k + (size_t)j * h->k_stride);
+        v128_t a0[4], a1[4];
+        for (int t = 0; t < T; t++) a0[t] = a1[t] = wasm_f32x4_splat(0.0f);
+        for (int i = 0; i < n8; i += 8) {
+            v128_t kl, kh;
+            wl_fp16x8_to_f32x4x2(wasm_v128_load(k + i), &kl, &kh);
+            for (int t = 0; t < T; t++) {
+                const float *q = g->q32 + (size_t)(t0 + t) * hd + i;
+                a0[t] = wasm_f32x4_add(a0[t], wasm_f32x4_mul(kl, wasm_v128_load(q)));
+                a1[t] = wasm_f32x4_add(a1[t], wasm_f32x4_mul(kh, wasm_v128_load(q + 4)));
+            }
+        }
+        for (int t = 0; t < T; t++) {
+            const float *q = g->q32 + (size_t)(t0 + t) * hd;
+            float sum = wl_hsum_f32x4(wasm_f32x4_add(a0[t], a1[t]));
+            for (int i = n8; i < hd; i++) sum += wl_fp16_to_fp32(k[i]) * q[i];
+            g->score[(size_t)(t0 + t) * ATTN_BLOCK + (j - j0)] = attn_finish_score(h, sum);
+        }
+    }
+}
+
+/* The block's V rows as floats, dims 8 at a time: vbuf holds dims
+ * [8c, 8c + 8) of position j0 + p at 8 * (c * ATTN_BLOCK + p), so the
+ * values pass reads one forward stream per 8 dims (cache rows are often a
+ * multiple of 1 KB apart, which maps them onto a few L1 sets). */
+static void group_v_rows(const wl_attn_head *h, float *vbuf, int j0, int j1) {
+    const int d8 = h->head_dim_v / 8 * 8;
+    for (int j = j0; j < j1; j++) {
+        const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + (size_t)j * h->v_stride);
+        for (int d = 0; d < d8; d += 8) {
+            v128_t lo, hi;
+            wl_fp16x8_to_f32x4x2(wasm_v128_load(v + d), &lo, &hi);
+            float *dst = vbuf + 8 * ((size_t)(d / 8) * ATTN_BLOCK + (j - j0));
+            wasm_v128_store(dst, lo);
+            wasm_v128_store(dst + 4, hi);
+        }
+    }
+}
+
+/* The running sums of dims [d, d + 8) of heads [t0, t0 + T) over the
+ * block's positions: wl_f16_acc_scale's rounding for a rescale, then
+ * wl_f16_acc_mad's update, per position in order. */
+static inline __attribute__((always_inline)) void group_values(const wl_attn_head *h, const attn_group_scratch *g,
+                                                               float *out, int t0, int T, int d, int j0, int j1) {
+    const int dv = h->head_dim_v;
+    const float *vrow = g->vbuf + (size_t)(d / 8) * ATTN_BLOCK * 8;
+    v128_t acc[2][2];
+    for (int t = 0; t < T; t++) {
+        acc[t][0] = wasm_v128_load(out + (size_t)(t0 + t) * dv + d);
+        acc[t][1] = wasm_v128_load(out + (size_t)(t0 + t) * dv + d + 4);
+    }
+    for (int j = j0; j < j1; j++, vrow += 8) {
+        const v128_t vl = wasm_v128_load(vrow), vh = wasm_v128_load(vrow + 4);
+        for (int t = 0; t < T; t++) {
+            const size_t at = (size_t)(t0 + t) * ATTN_BLOCK + (j - j0);
+            const float ms = g->rescale[at];
+            if (ms != 1.0f) { /* a new maximum (rescaling by exactly 1 changes no f16 value) */
+                const v128_t m = wasm_f32x4_splat(ms);
+                acc[t][0] = round_f16x4(wasm_f32x4_mul(acc[t][0], m));
+                acc[t][1] = round_f16x4(wasm_f32x4_mul(acc[t][1], m));
+            }
+            const v128_t vs = wasm_f32x4_splat(g->weight[at]);
+            const v128_t x0 = wasm_f32x4_add(acc[t][0], wasm_f32x4_mul(vl, vs));
+            const v128_t x1 = wasm_f32x4_add(acc[t][1], wasm_f32x4_mul(vh, vs));
+            if (!wasm_v128_any_true(wasm_v128_or(f16_abnormal_lanes(x0), f16_abnormal_lanes(x1)))) {
+                acc[t][0] = round_f16x4_normal(x0);
+                acc[t][1] = round_f16x4_normal(x1);
+            } else {
+                acc[t][0] = round_f16x4(x0);
+                acc[t][1] = round_f16x4(x1);
+            }
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        wasm_v128_store(out + (size_t)(t0 + t) * dv + d, acc[t][0]);
+        wasm_v128_store(out + (size_t)(t0 + t) * dv + d + 4, acc[t][1]);
+    }
+}
+
+static void attend_group_f16(const wl_attn_head *h, const float *q, int n_q, int kv_lo, int kv_hi, float *out,
+                             float *scratch) {
+    const int hk = h->head_dim_k, dv = h->head_dim_v, d8 = dv / 8 * 8;
+    attn_group_scratch g;
+    g.q32 = scratch;
+    g.m = g.q32 + (size_t)n_q * hk;
+    g.sum = g.m + n_q;
+    g.score = g.sum + n_q;
+    g.rescale = g.score + (size_t)n_q * ATTN_BLOCK;
+    g.weight = g.rescale + (size_t)n_q * ATTN_BLOCK;
+    g.vbuf = g.weight + (size_t)n_q * ATTN_BLOCK;
+    for (int t = 0; t < n_q; t++) {
+        /* q through f16, as wl_attend's q_enc and q32 */
+        for (int i = 0; i < hk; i++) g.q32[(size_t)t * hk + i] = wl_fp16_to_fp32(wl_fp32_to_fp16(q[(size_t)t * hk + i]));
+        g.m[t] = -INFINITY;
+        g.sum[t] = 0.0f;
+    }
+    for (int i = 0; i < n_q * dv; i++) out[i] = 0.0f;
+    for (int j0 = kv_lo; j0 < kv_hi; j0 += ATTN_BLOCK) {
+        const int j1 = kv_hi - j0 < ATTN_BLOCK ? kv_hi : j0 + ATTN_BLOCK;
+        int t = 0;
+        for (; t + 4 <= n_q; t += 4) group_scores(h, &g, t, 4, j0, j1);
+        for (; t < n_q; t++) group_scores(h, &g, t, 1, j0, j1);
+        /* wl_attend's online softmax, per head */
+        for (t = 0; t < n_q; t++) {
+            float M = g.m[t], S = g.sum[t];
+            for (int j = j0; j < j1; j++) {
+                const size_t at = (size_t)t * ATTN_BLOCK + (j - j0);
+                const float s = g.score[at];
+                float ms = 1.0f, vs = 1.0f;
+                if (s > M) {
+                    const float m_old = M;
+                    M = s;
+                    ms = expf(m_old - M);
+                } else {
+                    vs = expf(s - M);
+                }
+                g.rescale[at] = ms;
+                g.weight[at] = vs;
+                S = S * ms + vs;
+            }
+            g.m[t] = M;
+            g.sum[t] = S;
+        }
+        group_v_rows(h, g.vbuf, j0, j1);
+        for (int d = 0; d < d8; d += 8) {
+            for (t = 0; t + 2 <= n_q; t += 2) group_values(h, &g, out, t, 2, d, j0, j1);
+            for (; t < n_q; t++) group_values(h, &g, out, t, 1, d, j0, j1);
+        }
+        for (t = 0; t < n_q; t++) { /* dims past the last 8: the scalar steps */
+            float *acc = out + (size_t)t * dv;
+            for (int j = j0; j < j1; j++) {
+                const size_t at = (size_t)t * ATTN_BLOCK + (j - j0);
+                const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + (size_t)j * h->v_stride);
+                if (g.rescale[at] != 1.0f) wl_f16_acc_scale_ref(acc + d8, g.rescale[at], dv - d8);
+                wl_f16_acc_mad_ref(acc + d8, v + d8, g.weight[at], dv - d8);
+            }
+        }
+    }
+    for (int t = 0; t < n_q; t++) {
+        const float inv = g.sum[t] == 0.0f ? 0.0f : 1.0f / g.sum[t];
+        for (int d = 0; d < dv; d++) out[(size_t)t * dv + d] *= inv;
+    }
+}
+#endif
+
+void wl_attend_group(const wl_attn_head *h, const float *q, int n_q, int kv_lo, int kv_hi, float *out,
+                     float *scratch) {
+#ifdef __wasm_simd128__
+    if (h->k_type == WL_TYPE_F16 && h->v_type == WL_TYPE_F16 && kv_lo < kv_hi) {
+        attend_group_f16(h, q, n_q, kv_lo, kv_hi, out, scratch);
+        return;
+    }
+#endif
+    for (int t = 0; t < n_q; t++)
+        wl_attend(h, q + (size_t)t * h->head_dim_k, kv_lo, kv_hi, out + (size_t)t * h->head_dim_v, scratch);
 }

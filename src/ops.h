@@ -77,5 +77,13 @@ typedef struct {
 int64_t wl_attend_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v);
 void wl_attend(const wl_attn_head *h, const float *q, int kv_lo, int kv_hi, float *out,
                float *scratch);
+/* The same for n_q query heads sharing this K/V head (grouped-query
+ * attention): q holds their vectors one after another (head_dim_k apart),
+ * out gets head_dim_v floats per head. Bit for bit n_q calls of wl_attend;
+ * with an F16 cache under SIMD128 each K and V row is converted once for
+ * several heads. scratch: wl_attend_group_scratch_floats floats. */
+void wl_attend_group(const wl_attn_head *h, const float *q, int n_q, int kv_lo, int kv_hi, float *out,
+                     float *scratch);
+int64_t wl_attend_group_scratch_floats(wl_type k_type, wl_type v_type, int head_dim_k, int head_dim_v, int n_q);
 
 #endif

@@ -20,6 +20,9 @@
 #include <math.h>
 #include <string.h>
 
+#include <stdlib.h>
+
+#include "../../src/fp16.h"
 #include "../../src/kv_cache.h"
 #include "../../src/ops.h"
 #include "../../src/types.h"
@@ -195,6 +198,89 @@ static void test_attend_q8_0(const attn_case *c, uint32_t seed) {
            hd, c->lo, c->n_pos, c->softcap, err, widest, delta, rounding, err_zeros, err_swapped);
 }
 
+/* wl_attend_group is n_q calls of wl_attend, bit for bit: F16 caches (the
+ * grouped SIMD path: blocks of 64 positions, heads four and two at a time
+ * plus leftovers, dims eight at a time plus a scalar tail) and Q8_0 ones,
+ * with values that reach f16's subnormals, its overflow to infinity and
+ * NaN, and windows that start mid-block. */
+static void test_attend_group(wl_type kv_type, int n_q, int hk, int hv, int lo, int n_pos, float softcap,
+                              float v_gain, uint32_t seed) {
+    const wl_type_traits *t = wl_type_get(kv_type);
+    const size_t k_row = wl_row_size(kv_type, hk), v_row = wl_row_size(kv_type, hv);
+    float *k = malloc(sizeof(float) * (size_t)n_pos * hk), *v = malloc(sizeof(float) * (size_t)n_pos * hv);
+    float *q = malloc(sizeof(float) * (size_t)n_q * hk);
+    unsigned char *kc = malloc(k_row * n_pos), *vc = malloc(v_row * n_pos);
+    float *one = malloc(sizeof(float) * (size_t)n_q * hv), *group = malloc(sizeof(float) * (size_t)n_q * hv);
+    const int64_t scratch_floats = wl_attend_group_scratch_floats(kv_type, kv_type, hk, hv, n_q);
+    float *scratch = malloc(sizeof(float) * (size_t)scratch_floats);
+    uint32_t rng = seed;
+    for (int i = 0; i < n_pos * hk; i++) k[i] = rng_uniform(&rng);
+    for (int i = 0; i < n_pos * hv; i++) v[i] = v_gain * (rng_uniform(&rng));
+    for (int i = 0; i < n_q * hk; i++) q[i] = 3.0f * (rng_uniform(&rng));
+    for (int j = 0; j < n_pos; j++) {
+        t->from_float(k + (size_t)j * hk, kc + (size_t)j * k_row, hk);
+        t->from_float(v + (size_t)j * hv, vc + (size_t)j * v_row, hv);
+    }
+    wl_attn_head h = { .k = kc, .v = vc, .k_stride = k_row, .v_stride = v_row, .k_type = kv_type, .v_type = kv_type,
+                       .head_dim_k = hk, .head_dim_v = hv, .scale = 1.0f / sqrtf((float)hk), .softcap = softcap };
+    for (int i = 0; i < n_q; i++) wl_attend(&h, q + (size_t)i * hk, lo, n_pos, one + (size_t)i * hv, scratch);
+    memset(group, 0xff, sizeof(float) * (size_t)n_q * hv);
+    wl_attend_group(&h, q, n_q, lo, n_pos, group, scratch);
+    int diff = 0;
+    for (int i = 0; i < n_q * hv; i++) {
+        const int same = (isnan(one[i]) && isnan(group[i])) || memcmp(&one[i], &group[i], sizeof(float)) == 0;
+        if (!same && diff++ == 0)
+            CHECK(0, "%s group of %d, hd %d/%d, [%d, %d), gain %g: out[%d] %.9g != one head's %.9g", t->name, n_q, hk,
+                  hv, lo, n_pos, v_gain, i, group[i], one[i]);
+    }
+    free(k); free(v); free(q); free(kc); free(vc); free(one); free(group); free(scratch);
+}
+
+static void test_attend_groups(void) {
+    /* n_q, hk, hv, lo, n_pos, softcap, v_gain */
+    static const struct { int n_q, hk, hv, lo, n_pos; float softcap, v_gain; } cases[] = {
+        { 4, 64, 64, 0, 150, 0.0f, 1.0f },     /* Llama-3.2-1B's groups */
+        { 7, 64, 64, 0, 200, 0.0f, 1.0f },     /* Qwen2.5-0.5B's: four, two and one at a time */
+        { 1, 64, 64, 0, 65, 0.0f, 1.0f },
+        { 3, 72, 40, 10, 129, 0.0f, 1.0f },    /* dims past the last 8; a window mid-block */
+        { 2, 128, 128, 0, 64, 50.0f, 1.0f },   /* softcap; exactly one block */
+        { 4, 64, 64, 0, 300, 0.0f, 2e-5f },    /* running sums among f16 subnormals */
+        { 4, 64, 64, 0, 300, 0.0f, 60000.0f }, /* sums overflowing to infinity */
+        { 2, 64, 64, 5, 6, 0.0f, 1.0f },       /* one position */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        for (int ty = 0; ty < 2; ty++) {
+            const wl_type kv_type = ty ? WL_TYPE_Q8_0 : WL_TYPE_F16;
+            if (kv_type == WL_TYPE_Q8_0 && (cases[i].hk % 32 || cases[i].hv % 32)) continue;
+            test_attend_group(kv_type, cases[i].n_q, cases[i].hk, cases[i].hv, cases[i].lo, cases[i].n_pos,
+                              cases[i].softcap, cases[i].v_gain, 7u + (uint32_t)i);
+        }
+    }
+    /* NaN in V reaches the same heads and dims either way */
+    {
+        enum { NQ = 4, HD = 64, NP = 80 };
+        const size_t row = wl_row_size(WL_TYPE_F16, HD);
+        uint16_t kc[NP * HD], vc[NP * HD];
+        float q[NQ * HD], one[NQ * HD], group[NQ * HD];
+        float *scratch = malloc(sizeof(float) * (size_t)wl_attend_group_scratch_floats(WL_TYPE_F16, WL_TYPE_F16, HD, HD, NQ));
+        uint32_t rng = 99;
+        for (int i = 0; i < NP * HD; i++) kc[i] = wl_fp32_to_fp16(0.5f * rng_uniform(&rng)), vc[i] = wl_fp32_to_fp16(rng_uniform(&rng));
+        for (int i = 0; i < NQ * HD; i++) q[i] = rng_uniform(&rng);
+        vc[70 * HD + 9] = 0x7e00;  /* NaN */
+        vc[30 * HD + 17] = 0x7c00; /* inf */
+        wl_attn_head h = { .k = kc, .v = vc, .k_stride = row, .v_stride = row, .k_type = WL_TYPE_F16,
+                           .v_type = WL_TYPE_F16, .head_dim_k = HD, .head_dim_v = HD, .scale = 0.125f };
+        for (int i = 0; i < NQ; i++) wl_attend(&h, q + i * HD, 0, NP, one + i * HD, scratch);
+        wl_attend_group(&h, q, NQ, 0, NP, group, scratch);
+        for (int i = 0; i < NQ * HD; i++) {
+            const int same = (isnan(one[i]) && isnan(group[i])) || memcmp(&one[i], &group[i], sizeof(float)) == 0;
+            CHECK(same, "NaN/inf V: out[%d] %g != one head's %g", i, group[i], one[i]);
+        }
+        CHECK(isnan(one[9]) && !isfinite(one[17]), "the NaN and inf did not reach the output");
+        free(scratch);
+    }
+}
+
 static wl_hparams hparams(int n_layer, int n_head_kv, int head_dim_k, int head_dim_v) {
     wl_hparams hp;
     memset(&hp, 0, sizeof hp);
@@ -215,14 +301,16 @@ static void test_cache_bytes(void) {
     CHECK(q8 == 30.0 * 3 * (2 * 34 + 2 * 34) * 4096, "Q8_0 cache: %.0f bytes", q8);
     CHECK(q8 / f16 == 17.0 / 32.0, "Q8_0 / F16 = %g", q8 / f16);
 
-    /* The allocated rows match: per position 3 heads of 2 blocks each. */
+    /* The allocated rows match: 2 blocks per head and position, each head's
+     * 8 positions together. */
     wl_kv_cache kv;
     wl_error err = {0};
     CHECK(wl_kv_cache_init(&kv, &hp, WL_TYPE_Q8_0, 8, &err) == WL_OK, "init: %s", err.message);
     if (kv.k) {
-        CHECK(kv.k_row == 3 * 2 * 34 && kv.v_row == kv.k_row && kv.k_head == 2 * 34,
-              "rows %zu / %zu bytes, head %zu", kv.k_row, kv.v_row, kv.k_head);
-        CHECK(wl_kv_k(&kv, 29, 7) == kv.k[29] + 7 * kv.k_row, "position 7 of layer 29");
+        CHECK(kv.k_pos == 2 * 34 && kv.v_pos == kv.k_pos && kv.k_head == 8 * 2 * 34 && kv.v_head == kv.k_head,
+              "positions %zu / %zu bytes, heads %zu / %zu", kv.k_pos, kv.v_pos, kv.k_head, kv.v_head);
+        CHECK(wl_kv_k(&kv, 29, 2, 7) == kv.k[29] + 2 * kv.k_head + 7 * kv.k_pos, "head 2, position 7 of layer 29");
+        CHECK(wl_kv_v(&kv, 29, 2, 7) == kv.v[29] + 2 * kv.v_head + 7 * kv.v_pos, "V: head 2, position 7 of layer 29");
         wl_kv_cache_free(&kv);
     }
 }
@@ -258,6 +346,7 @@ int main(void) {
         { 32, 1, 0, 0.17677670f, 0.0f, 1.0f },     /* one position: out = v0 */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attend_q8_0(&cases[i], 101u + (uint32_t)i);
+    test_attend_groups();
     test_cache_bytes();
     test_refusals();
     return test_summary("test_kv_cache");
