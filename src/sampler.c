@@ -8,6 +8,9 @@
 #include <string.h>
 
 #include "wasmllm.h"
+#ifdef __wasm_simd128__
+#include <wasm_simd128.h>
+#endif
 
 typedef struct {
     int32_t id;
@@ -244,12 +247,48 @@ static int32_t draw(wl_sampler *s, const candidate *cand, int n, double total) {
 
 /* argmax over the logits themselves: greedy decoding without penalties
  * needs no candidate list (copying 128k of them cost about 1 ms a token). */
-static int32_t argmax_logits(const float *logits, int n) {
+static int32_t argmax_logits_ref(const float *logits, int n) {
     int best = 0;
     for (int i = 1; i < n; i++) {
         if (logits[i] > logits[best]) best = i; /* as argmax: lowest id wins ties */
     }
     return best;
+}
+
+/* The same answer four lanes at a time: each lane keeps its first maximum
+ * (strict >), then the largest value's lowest index wins. A NaN anywhere
+ * goes to the scalar loop, whose answer then depends on where it is. */
+static int32_t argmax_logits(const float *logits, int n) {
+#ifdef __wasm_simd128__
+    if (n >= 8) {
+        const int n4 = n / 4 * 4;
+        v128_t best = wasm_v128_load(logits), best_i = wasm_i32x4_make(0, 1, 2, 3), nan = wasm_f32x4_ne(best, best);
+        v128_t idx = best_i;
+        for (int i = 4; i < n4; i += 4) {
+            const v128_t x = wasm_v128_load(logits + i);
+            idx = wasm_i32x4_add(idx, wasm_i32x4_splat(4));
+            const v128_t gt = wasm_f32x4_gt(x, best);
+            best = wasm_v128_bitselect(x, best, gt);
+            best_i = wasm_v128_bitselect(idx, best_i, gt);
+            nan = wasm_v128_or(nan, wasm_f32x4_ne(x, x));
+        }
+        if (!wasm_v128_any_true(nan)) {
+            float v[4];
+            int32_t at[4];
+            wasm_v128_store(v, best);
+            wasm_v128_store(at, best_i);
+            int b = 0;
+            for (int k = 1; k < 4; k++)
+                if (v[k] > v[b] || (v[k] == v[b] && at[k] < at[b])) b = k;
+            int32_t arg = at[b];
+            for (int i = n4; i < n; i++) {
+                if (logits[i] > logits[arg]) arg = i;
+            }
+            return arg;
+        }
+    }
+#endif
+    return argmax_logits_ref(logits, n);
 }
 
 int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {

@@ -30,6 +30,41 @@ static void test_greedy(void) {
     wl_sampler_free(k1);
 }
 
+/* Greedy over a long vocabulary (the four-lane argmax in SIMD builds):
+ * the first of equal maxima wherever they fall among the lanes, a maximum
+ * in the tail past the last whole vector, and NaN where the plain loop's
+ * answer depends on its position. */
+static int argmax_plain(const float *x, int n) {
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > x[best]) best = i;
+    return best;
+}
+
+static void test_greedy_long(void) {
+    enum { N = 1003 };
+    static float x[N];
+    wl_sampler *s = greedy_with(1.0f, 64, 0.0f, 0.0f);
+    for (int i = 0; i < N; i++) x[i] = sinf((float)i * 0.37f) * 3.0f;
+    CHECK(wl_sampler_sample(s, x, N) == argmax_plain(x, N), "long vocabulary");
+    x[901] = 9.0f, x[518] = 9.0f, x[517] = 8.0f;
+    CHECK(wl_sampler_sample(s, x, N) == 518, "first of equal maxima in different lanes: %d", wl_sampler_sample(s, x, N));
+    x[517] = 9.0f;
+    CHECK(wl_sampler_sample(s, x, N) == 517, "first of equal maxima: %d", wl_sampler_sample(s, x, N));
+    x[1001] = 10.0f;
+    CHECK(wl_sampler_sample(s, x, N) == 1001, "maximum in the tail: %d", wl_sampler_sample(s, x, N));
+    x[1002] = 10.0f;
+    CHECK(wl_sampler_sample(s, x, N) == 1001, "tie in the tail: %d", wl_sampler_sample(s, x, N));
+    x[0] = -INFINITY;
+    x[600] = NAN;
+    CHECK(wl_sampler_sample(s, x, N) == argmax_plain(x, N), "a NaN in the middle");
+    x[0] = NAN;
+    CHECK(wl_sampler_sample(s, x, N) == 0 && argmax_plain(x, N) == 0, "NaN first: the plain loop's 0");
+    for (int i = 0; i < N; i++) x[i] = -INFINITY;
+    CHECK(wl_sampler_sample(s, x, N) == 0, "all -inf: the first id");
+    wl_sampler_free(s);
+}
+
 static void test_penalties(void) {
     const float logits[3] = {2.0f, 1.9f, 0.5f};
     wl_sampler *s = greedy_with(1.5f, 64, 0.0f, 0.0f);
@@ -185,6 +220,7 @@ static void test_partial_sort_is_exact(void) {
 
 int main(void) {
     test_greedy();
+    test_greedy_long();
     test_penalties();
     test_seeded();
     test_filters();
