@@ -108,20 +108,6 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
     }
 }
 
-/* Element j (0..31) of a plain Q4_0 block: its 4-bit q. */
-static inline int q4_0_nibble(const wl_block_q4_0 *b, int j) {
-    return j < 16 ? b->qs[j] & 15 : b->qs[j - 16] >> 4;
-}
-
-/* Puts q, element j (0..31) of row r, into nibble block nb (zeroed first). */
-static void x16_put(uint8_t *nb, int r, int j, int q) {
-    uint16_t lane;
-    uint8_t *at = nb + wl_x16_lane_offset(r, j / 2, j % 2);
-    memcpy(&lane, at, sizeof lane);
-    lane |= (uint16_t)((q ^ (r / 4 == 3 ? 8 : 0)) << wl_x16_field_shift(r));
-    memcpy(at, &lane, sizeof lane);
-}
-
 static int x16_get(const uint8_t *nb, int r, int j) {
     uint16_t lane;
     memcpy(&lane, nb + wl_x16_lane_offset(r, j / 2, j % 2), sizeof lane);
@@ -159,18 +145,36 @@ static void x16_q4_K_block(const uint8_t *group, int b, int r, wl_block_q4_K *ou
     }
 }
 
-/* Sixteen plain rows (copied to tmp) into one x16 group (quant.h). */
-static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb) {
+/* A nibble block's 16 vectors from the 16 rows' 32 values q[r * stride + j]
+ * (quant.h), a whole 16-bit lane at a time: this runs for every block of
+ * every Q4_0 and Q4_K matrix at load, and a read-modify-write per nibble
+ * ran at a quarter of the speed. */
+static void x16_lanes(uint8_t *nb, const uint8_t *q, size_t stride) {
+    for (int j = 0; j < WL_QK; j++) {
+        for (int k = 0; k < 4; k++) {
+            const uint16_t lane = (uint16_t)(q[(size_t)k * stride + j] | q[(size_t)(4 + k) * stride + j] << 4 |
+                                             q[(size_t)(8 + k) * stride + j] << 8 |
+                                             (q[(size_t)(12 + k) * stride + j] ^ 8) << 12);
+            memcpy(nb + wl_x16_lane_offset(k, j / 2, j % 2), &lane, sizeof lane);
+        }
+    }
+}
+
+/* Sixteen plain rows (copied to tmp) into one x16 group (quant.h); q is
+ * scratch for one block's or super-block's values of every row. */
+static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row_size, int nb, uint8_t *q) {
     const size_t bb = plain_block_bytes(t);
+    const int per_block = t == WL_TYPE_Q4_0 ? WL_QK : WL_QK_K;
     memset(group, 0, (size_t)WL_X16_ROWS * row_size);
     for (int b = 0; b < nb; b++) {
         uint8_t *dst = group + (size_t)b * WL_X16_ROWS * bb;
         for (int r = 0; r < WL_X16_ROWS; r++) {
             const uint8_t *src = tmp + (size_t)r * row_size + (size_t)b * bb;
+            uint8_t *qr = q + (size_t)r * per_block;
             if (t == WL_TYPE_Q4_0) {
                 const wl_block_q4_0 *blk = (const wl_block_q4_0 *)src;
                 memcpy(dst + 2 * r, &blk->d, 2);
-                for (int j = 0; j < WL_QK; j++) x16_put(dst + WL_X16_SCALE_BYTES, r, j, q4_0_nibble(blk, j));
+                for (int j = 0; j < WL_QK / 2; j++) qr[j] = blk->qs[j] & 15, qr[j + 16] = blk->qs[j] >> 4;
                 continue;
             }
             const wl_block_q4_K *blk = (const wl_block_q4_K *)src;
@@ -183,10 +187,21 @@ static void pack_group_x16(wl_type t, uint8_t *group, const uint8_t *tmp, size_t
                 const int top = (sc[j] >> 4) | (m[j] >> 4) << 2;
                 dst[WL_X16_K_HIGH_BITS + 16 * (j / 2) + r] |= (uint8_t)(j % 2 ? top : top << 4);
             }
-            for (int e = 0; e < WL_QK_K; e++)
-                x16_put(dst + WL_X16_K_NIBBLES + (size_t)(e / WL_QK) * WL_X16_NIBBLE_BLOCK_BYTES, r, e % WL_QK,
-                        wl_q4_K_nibble(blk->qs, e));
+            /* wl_q4_K_nibble's order, a byte at a time */
+            for (int c = 0; c < 4; c++) {
+                for (int l = 0; l < 32; l++) {
+                    const uint8_t byte = blk->qs[32 * c + l];
+                    qr[64 * c + l] = byte & 15;
+                    qr[64 * c + 32 + l] = byte >> 4;
+                }
+            }
         }
+        if (t == WL_TYPE_Q4_0) {
+            x16_lanes(dst + WL_X16_SCALE_BYTES, q, WL_QK);
+            continue;
+        }
+        for (int j = 0; j < 8; j++)
+            x16_lanes(dst + WL_X16_K_NIBBLES + (size_t)j * WL_X16_NIBBLE_BLOCK_BYTES, q + WL_QK * j, WL_QK_K);
     }
 }
 
@@ -222,7 +237,6 @@ static void pack_group_x96(uint8_t *group, const uint8_t *tmp, size_t row_size, 
     static const int set_row[3] = { 0, 32, 64 }; /* first row of each role */
     for (int b = 0; b < nb; b++) {
         uint8_t *dst = group + (size_t)b * WL_X96_ROWS * sizeof(wl_block_q6_K);
-        memset(dst + WL_X96_HI, 0, WL_X96_FIRST_SET - WL_X96_HI); /* the hi vectors are ORed together */
         for (int r = 0; r < WL_X96_ROWS; r++) {
             const wl_block_q6_K *blk = (const wl_block_q6_K *)(tmp + (size_t)r * row_size + (size_t)b * sizeof(wl_block_q6_K));
             uint8_t *set = dst + WL_X96_FIRST_SET + (size_t)wl_x96_set(r) * WL_X96_SET_BYTES;
@@ -230,15 +244,25 @@ static void pack_group_x96(uint8_t *group, const uint8_t *tmp, size_t row_size, 
             for (int j = 0; j < 16; j++) set[12 * j + 4 * wl_x96_role(r) + r % 4] = (uint8_t)blk->scales[j];
             q6_K_unpack_q(blk, q[r]);
         }
+        /* whole lanes, in the order they are stored */
+        uint8_t *hi = dst + WL_X96_HI;
+        for (int col = 0; col < WL_QK_K; col += 2) {
+            for (int k = 0; k < 4; k++) {
+                for (int e = 0; e < 2; e++, hi += 2) {
+                    int lane = 0;
+                    for (int f = 0; f < WL_X96_SETS; f++)
+                        lane |= ((q[set_row[2] + 4 * f + k][col + e] >> 4) ^ (f == WL_X96_SETS - 1 ? 2 : 0)) << (2 * f);
+                    lane_set(hi, (uint16_t)lane);
+                }
+            }
+        }
         for (int s = 0; s < WL_X96_SETS; s++) {
             uint8_t *tri = dst + WL_X96_FIRST_SET + (size_t)s * WL_X96_SET_BYTES + WL_X96_SET_SCALES;
-            for (int k = 0; k < 4; k++) {
-                const uint8_t *qa = q[set_row[0] + 4 * s + k], *qb = q[set_row[1] + 4 * s + k], *qc = q[set_row[2] + 4 * s + k];
-                for (int col = 0; col < WL_QK_K; col++) {
-                    const size_t at = wl_x96_lane_offset(col, k);
-                    lane_set(tri + at, (uint16_t)(qa[col] | qb[col] << 6 | ((qc[col] & 15) ^ 8) << 12));
-                    const int top = (qc[col] >> 4) ^ (s == WL_X96_SETS - 1 ? 2 : 0);
-                    lane_set(dst + WL_X96_HI + at, (uint16_t)(lane_get(dst + WL_X96_HI + at) | top << (2 * s)));
+            for (int col = 0; col < WL_QK_K; col += 2) {
+                for (int k = 0; k < 4; k++) {
+                    const uint8_t *qa = q[set_row[0] + 4 * s + k], *qb = q[set_row[1] + 4 * s + k], *qc = q[set_row[2] + 4 * s + k];
+                    for (int e = 0; e < 2; e++, tri += 2)
+                        lane_set(tri, (uint16_t)(qa[col + e] | qb[col + e] << 6 | ((qc[col + e] & 15) ^ 8) << 12));
                 }
             }
         }
@@ -290,16 +314,17 @@ int wl_matrix_repack(wl_matrix *m) {
     const int64_t groups = m->n_rows / rows;
     /* the K-quant kernels convert their scales for any f16 value */
     if (!wl_x4_whole_blocks(t) && !scales_finite(m, groups * rows * nb, bb)) return 0;
-    /* the rows of one group, and for x96 one super-block's values of each */
-    const size_t q_bytes = layout == WL_LAYOUT_X96 ? (size_t)WL_X96_ROWS * WL_QK_K : 0;
+    /* the rows of one group, and one (super-)block's values of each */
+    const size_t q_bytes = layout == WL_LAYOUT_X4 ? 0 : (size_t)rows * WL_QK_K;
     uint8_t *tmp = malloc((size_t)rows * row_size + q_bytes);
     if (!tmp) return 0; /* the plain layout still runs */
     uint8_t *data = (uint8_t *)m->data; /* the file's bytes, owned by the wl_file and writable */
     for (int64_t g = 0; g < groups; g++) {
         uint8_t *group = data + (size_t)g * rows * row_size;
         memcpy(tmp, group, (size_t)rows * row_size);
-        if (layout == WL_LAYOUT_X96) pack_group_x96(group, tmp, row_size, nb, (uint8_t(*)[WL_QK_K])(tmp + (size_t)rows * row_size));
-        else if (layout == WL_LAYOUT_X16) pack_group_x16(t, group, tmp, row_size, nb);
+        uint8_t *q = tmp + (size_t)rows * row_size;
+        if (layout == WL_LAYOUT_X96) pack_group_x96(group, tmp, row_size, nb, (uint8_t(*)[WL_QK_K])q);
+        else if (layout == WL_LAYOUT_X16) pack_group_x16(t, group, tmp, row_size, nb, q);
         else pack_group(t, group, tmp, row_size, nb);
     }
     free(tmp);
