@@ -11,11 +11,13 @@
 #include "threadpool.h"
 
 /* Prompt tokens are processed this many at a time (matrix x matrix), which
- * bounds scratch memory independently of the prompt length. 64 tokens already
- * read each weight once per 64 tokens (a weight pass is a few percent of a
- * chunk's time even for 135M models), while the scratch (FFN activations
- * above all) is half of 128's: 8 MB less resident for Llama-3.2-1B. */
-#define WL_MAX_CHUNK 64
+ * bounds scratch memory independently of the prompt length. 32 tokens read
+ * each weight once per 32 tokens, a few percent of a chunk's time even for
+ * 135M models (prompt speed within noise of 64's for SmolLM2 and
+ * Llama-3.2-1B shapes), while the resident memory of a Llama-3.2-1B run is
+ * 10 MiB below 64's (FFN activations above all); 64 had left two benchmark
+ * cells within 0-2 MB of the file + KV + 64 MB budget. */
+#define WL_MAX_CHUNK 32
 
 struct wl_context {
     const wl_model *model;

@@ -15,7 +15,7 @@ import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
  * batches. The C side's chunk (WL_MAX_CHUNK): a larger batch would only be
  * split there again.
  */
-export const PROMPT_BATCH = 64;
+export const PROMPT_BATCH = 32;
 /** Context size when the caller names none: the training context, capped so the KV cache stays small. */
 const DEFAULT_MAX_CONTEXT = 4096;
 

@@ -571,7 +571,7 @@ static void test_decoder_embeddings(void) {
 
 int main(void) {
     test_batch_equals_sequential(&base_spec, 10, 64, 2);
-    /* several chunks (WL_MAX_CHUNK = 64) */
+    /* several chunks (WL_MAX_CHUNK = 32) */
     test_batch_equals_sequential(&base_spec, 300, 320, 3);
     tiny_spec f16 = base_spec;
     f16.wtype = WL_TYPE_F16;
