@@ -224,17 +224,10 @@ static inline v128_t round_f16x4(v128_t x) {
 #endif
 
 #ifdef __wasm_simd128__
-/* Lanes whose magnitude is in f16's normal range, where rounding is only
- * the mantissa step of round_f16x4 (no subnormal, overflow or NaN case). */
-static inline v128_t f16_normal_lanes(v128_t x) {
-    const v128_t a = wasm_v128_and(x, wasm_i32x4_splat(0x7fffffff));
-    return wasm_u32x4_lt(wasm_i32x4_sub(a, wasm_i32x4_splat(0x38800000)),
-                         wasm_i32x4_splat(0x477ff000 - 0x38800000));
-}
-
-/* The complement of f16_normal_lanes with signed compares, which cost one
- * instruction each on x86 where the unsigned one takes three (|x|'s bits
- * are non-negative as int32). */
+/* Lanes whose magnitude is outside f16's normal range, where rounding is
+ * more than the mantissa step of round_f16x4 (a subnormal, overflow or NaN
+ * case). Signed compares, which cost one instruction each on x86 where an
+ * unsigned one takes three (|x|'s bits are non-negative as int32). */
 static inline v128_t f16_abnormal_lanes(v128_t x) {
     const v128_t a = wasm_v128_and(x, wasm_i32x4_splat(0x7fffffff));
     return wasm_v128_or(wasm_i32x4_lt(a, wasm_i32x4_splat(0x38800000)), wasm_i32x4_gt(a, wasm_i32x4_splat(0x477fefff)));
@@ -244,6 +237,18 @@ static inline v128_t round_f16x4_normal(v128_t x) {
     v128_t odd = wasm_v128_and(wasm_u32x4_shr(x, 13), wasm_i32x4_splat(1));
     v128_t r = wasm_i32x4_add(x, wasm_i32x4_add(wasm_i32x4_splat(0xfff), odd));
     return wasm_v128_and(r, wasm_i32x4_splat(~0x1fff));
+}
+
+/* Eight running-sum lanes after an update, rounded to f16: nearly every
+ * update stays in the normal range, which rounds cheaply. */
+static inline void round_f16x8(v128_t x0, v128_t x1, v128_t *lo, v128_t *hi) {
+    if (!wasm_v128_any_true(wasm_v128_or(f16_abnormal_lanes(x0), f16_abnormal_lanes(x1)))) {
+        *lo = round_f16x4_normal(x0);
+        *hi = round_f16x4_normal(x1);
+    } else {
+        *lo = round_f16x4(x0);
+        *hi = round_f16x4(x1);
+    }
 }
 #endif
 
@@ -256,14 +261,9 @@ void wl_f16_acc_mad(float *acc, const uint16_t *v, float s, int n) {
         wl_fp16x8_to_f32x4x2(wasm_v128_load(v + i), &lo, &hi);
         const v128_t a0 = wasm_f32x4_add(wasm_v128_load(acc + i), wasm_f32x4_mul(lo, vs));
         const v128_t a1 = wasm_f32x4_add(wasm_v128_load(acc + i + 4), wasm_f32x4_mul(hi, vs));
-        /* nearly every update stays in the normal range: round cheaply */
-        if (wasm_i32x4_all_true(wasm_v128_and(f16_normal_lanes(a0), f16_normal_lanes(a1)))) {
-            wasm_v128_store(acc + i, round_f16x4_normal(a0));
-            wasm_v128_store(acc + i + 4, round_f16x4_normal(a1));
-        } else {
-            wasm_v128_store(acc + i, round_f16x4(a0));
-            wasm_v128_store(acc + i + 4, round_f16x4(a1));
-        }
+        round_f16x8(a0, a1, &lo, &hi);
+        wasm_v128_store(acc + i, lo);
+        wasm_v128_store(acc + i + 4, hi);
     }
     wl_f16_acc_mad_ref(acc + i, v + i, s, n - i);
 #else
@@ -495,15 +495,8 @@ static inline __attribute__((always_inline)) void group_values(const wl_attn_hea
                 acc[t][1] = round_f16x4(wasm_f32x4_mul(acc[t][1], m));
             }
             const v128_t vs = wasm_f32x4_splat(g->weight[at]);
-            const v128_t x0 = wasm_f32x4_add(acc[t][0], wasm_f32x4_mul(vl, vs));
-            const v128_t x1 = wasm_f32x4_add(acc[t][1], wasm_f32x4_mul(vh, vs));
-            if (!wasm_v128_any_true(wasm_v128_or(f16_abnormal_lanes(x0), f16_abnormal_lanes(x1)))) {
-                acc[t][0] = round_f16x4_normal(x0);
-                acc[t][1] = round_f16x4_normal(x1);
-            } else {
-                acc[t][0] = round_f16x4(x0);
-                acc[t][1] = round_f16x4(x1);
-            }
+            round_f16x8(wasm_f32x4_add(acc[t][0], wasm_f32x4_mul(vl, vs)), wasm_f32x4_add(acc[t][1], wasm_f32x4_mul(vh, vs)),
+                        &acc[t][0], &acc[t][1]);
         }
     }
     for (int t = 0; t < T; t++) {

@@ -1270,40 +1270,12 @@ ALWAYS_INLINE void x16_q4_K_group(int nt, int nb, const uint8_t *g, const uint8_
     x16_acc_store(nt, acc, out, os);
 }
 
-ALWAYS_INLINE void x16_group(int type, int nt, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out,
-                             int64_t os) {
-    if (type == WL_TYPE_Q4_0) x16_q4_0_group(nt, n / WL_QK, g, act, as, out, os);
-    else x16_q4_K_group(nt, n / WL_QK_K, g, act, as, out, os);
-}
-
-/* A chunk of an x16 matrix: whole groups, tokens two at a time (the
- * unpacking shifts and scales shared), then the matrix's last n_rows % 16
- * rows (only in its final chunk) as plain rows. */
-ALWAYS_INLINE void tiles_x16(int type, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                             int n_tokens, float *out, int64_t os) {
-    const uint8_t *w = vw, *act = vact;
-    const int64_t grouped = n_rows / WL_X16_ROWS * WL_X16_ROWS;
-    int t = 0;
-    for (; t + 2 <= n_tokens; t += 2)
-        for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
-            x16_group(type, 2, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    for (; t < n_tokens; t++)
-        for (int64_t r = 0; r < grouped; r += WL_X16_ROWS)
-            x16_group(type, 1, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    if (grouped == n_rows) return;
-    if (type == WL_TYPE_Q4_0) q4_0_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
-    else q4_K_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
-}
-
-TILE_FN(q4_0_tiles_x16, tiles_x16, WL_TYPE_Q4_0)
-TILE_FN(q4_K_tiles_x16, tiles_x16, WL_TYPE_Q4_K)
-
 /* ---- Q6_K in the x96 layout (quant.h): three rows' values per 16-bit lane ---- */
 
 /* One sub-block's hi vectors (8 column pairs) against one token's 16
  * values y: what C rows 64 + 4f + k need on top of their low four bits,
  * 16 * sum(y * (q >> 4)), less 24 * sum(y), which with the +8 that undoes
- * the low bits' ^ 8 makes the -32 of every Q6_K value (see x96_set).
+ * the low bits' ^ 8 makes the -32 of every Q6_K value (see x96_group).
  * The sums come stacked as in x16_nibble_sums, two bits per field. The
  * loop stays rolled: unrolled, the engine hoists every load and spills. */
 ALWAYS_INLINE void x96_hi_sums(const uint8_t *hi, const int16_t *y, int32_t ysum, v128_t cfix[8]) {
@@ -1397,25 +1369,40 @@ ALWAYS_INLINE void x96_group(int nt, int nb, const uint8_t *g, const uint8_t *ac
         for (int i = 0; i < 24; i++) wasm_v128_store(out + t * os + 4 * (i % 8) + 32 * (i / 8), acc[t][i]);
 }
 
-/* A chunk of an x96 matrix: whole groups, tokens two at a time (the
- * unpacking shifts shared), then the matrix's last n_rows % 96 rows (only
- * in its final chunk) as plain rows. */
-ALWAYS_INLINE void tiles_x96(int type, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
-                             int n_tokens, float *out, int64_t os) {
-    (void)type;
-    const uint8_t *w = vw, *act = vact;
-    const int64_t grouped = n_rows / WL_X96_ROWS * WL_X96_ROWS;
-    int t = 0;
-    for (; t + 2 <= n_tokens; t += 2)
-        for (int64_t r = 0; r < grouped; r += WL_X96_ROWS)
-            x96_group(2, n / WL_QK_K, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    for (; t < n_tokens; t++)
-        for (int64_t r = 0; r < grouped; r += WL_X96_ROWS)
-            x96_group(1, n / WL_QK_K, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
-    if (grouped < n_rows) q6_K_tiles(n, w + (size_t)grouped * ws, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+/* ---- one driver for the stacked layouts (x16: Q4_0, Q4_K; x96: Q6_K) ---- */
+
+/* One group x nt tokens (1 or 2) of type's stacked layout. */
+ALWAYS_INLINE void stacked_group(int type, int nt, int n, const uint8_t *g, const uint8_t *act, size_t as, float *out,
+                                 int64_t os) {
+    if (type == WL_TYPE_Q4_0) x16_q4_0_group(nt, n / WL_QK, g, act, as, out, os);
+    else if (type == WL_TYPE_Q4_K) x16_q4_K_group(nt, n / WL_QK_K, g, act, as, out, os);
+    else x96_group(nt, n / WL_QK_K, g, act, as, out, os);
 }
 
-TILE_FN(q6_K_tiles_x96, tiles_x96, WL_TYPE_Q6_K)
+/* A chunk of an x16 or x96 matrix: whole groups, tokens two at a time (the
+ * unpacking shifts and scales shared), then the matrix's last rows past its
+ * last whole group (only in its final chunk) as plain rows. */
+ALWAYS_INLINE void tiles_stacked(int type, int n, const void *vw, size_t ws, int64_t n_rows, const void *vact, size_t as,
+                                 int n_tokens, float *out, int64_t os) {
+    const uint8_t *w = vw, *act = vact;
+    const int64_t rows = type == WL_TYPE_Q6_K ? WL_X96_ROWS : WL_X16_ROWS, grouped = n_rows / rows * rows;
+    int t = 0;
+    for (; t + 2 <= n_tokens; t += 2)
+        for (int64_t r = 0; r < grouped; r += rows)
+            stacked_group(type, 2, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    for (; t < n_tokens; t++)
+        for (int64_t r = 0; r < grouped; r += rows)
+            stacked_group(type, 1, n, w + (size_t)r * ws, act + (size_t)t * as, as, out + t * os + r, os);
+    if (grouped == n_rows) return;
+    const uint8_t *tail = w + (size_t)grouped * ws;
+    if (type == WL_TYPE_Q4_0) q4_0_tiles(n, tail, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+    else if (type == WL_TYPE_Q4_K) q4_K_tiles(n, tail, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+    else q6_K_tiles(n, tail, ws, n_rows - grouped, act, as, n_tokens, out + grouped, os);
+}
+
+TILE_FN(q4_0_tiles_x16, tiles_stacked, WL_TYPE_Q4_0)
+TILE_FN(q4_K_tiles_x16, tiles_stacked, WL_TYPE_Q4_K)
+TILE_FN(q6_K_tiles_x96, tiles_stacked, WL_TYPE_Q6_K)
 
 wl_tile_fn wl_tile_kernel_x96(int type) {
     return type == WL_TYPE_Q6_K ? q6_K_tiles_x96 : 0;

@@ -203,6 +203,11 @@ static void test_attend_q8_0(const attn_case *c, uint32_t seed) {
  * plus leftovers, dims eight at a time plus a scalar tail) and Q8_0 ones,
  * with values that reach f16's subnormals, its overflow to infinity and
  * NaN, and windows that start mid-block. */
+/* The same float bits, or NaN on both sides (a NaN's payload may differ). */
+static int same_result(float a, float b) {
+    return (isnan(a) && isnan(b)) || memcmp(&a, &b, sizeof a) == 0;
+}
+
 static void test_attend_group(wl_type kv_type, int n_q, int hk, int hv, int lo, int n_pos, float softcap,
                               float v_gain, uint32_t seed) {
     const wl_type_traits *t = wl_type_get(kv_type);
@@ -228,8 +233,7 @@ static void test_attend_group(wl_type kv_type, int n_q, int hk, int hv, int lo, 
     wl_attend_group(&h, q, n_q, lo, n_pos, group, scratch);
     int diff = 0;
     for (int i = 0; i < n_q * hv; i++) {
-        const int same = (isnan(one[i]) && isnan(group[i])) || memcmp(&one[i], &group[i], sizeof(float)) == 0;
-        if (!same && diff++ == 0)
+        if (!same_result(one[i], group[i]) && diff++ == 0)
             CHECK(0, "%s group of %d, hd %d/%d, [%d, %d), gain %g: out[%d] %.9g != one head's %.9g", t->name, n_q, hk,
                   hv, lo, n_pos, v_gain, i, group[i], one[i]);
     }
@@ -273,8 +277,7 @@ static void test_attend_groups(void) {
         for (int i = 0; i < NQ; i++) wl_attend(&h, q + i * HD, 0, NP, one + i * HD, scratch);
         wl_attend_group(&h, q, NQ, 0, NP, group, scratch);
         for (int i = 0; i < NQ * HD; i++) {
-            const int same = (isnan(one[i]) && isnan(group[i])) || memcmp(&one[i], &group[i], sizeof(float)) == 0;
-            CHECK(same, "NaN/inf V: out[%d] %g != one head's %g", i, group[i], one[i]);
+            CHECK(same_result(one[i], group[i]), "NaN/inf V: out[%d] %g != one head's %g", i, group[i], one[i]);
         }
         CHECK(isnan(one[9]) && !isfinite(one[17]), "the NaN and inf did not reach the output");
         free(scratch);
