@@ -195,7 +195,7 @@ function peakRssMb(pid) {
 
 /** Runs in the page: wasmllm through its public browser API. */
 async function measureWasmllm({ url, threads, prompt, gen }) {
-  const { loadModel } = await import('/web/browser.js');
+  const { loadModel } = await import('/web/browser/index.js');
   const model = await loadModel(url, { threads, contextSize: prompt.length + gen + 8, cache: false });
   try {
     for await (const _ of model.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0 })) { /* warm-up */ }

@@ -57,7 +57,7 @@ function parseArgs(argv) {
 // ------------------------------------------------------------ child: one measurement
 
 async function measureWasmllm({ file, threads, prompt, gen }) {
-  const { loadModel } = await import('../web/index.js');
+  const { loadModel } = await import('../web/node/index.js');
   const baseMb = process.memoryUsage().rss / MB; // the runtime imported, nothing loaded yet
   const model = await loadModel(file, { threads, contextSize: prompt.length + gen + 8 });
   try {

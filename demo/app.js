@@ -6,7 +6,7 @@
  * Page parameters: ?model=URL (preload another model), ?nopreload,
  * ?threads=N, ?cacheLimit=BYTES (cache budget), ?retryDelayMs=N, ?hfEndpoint=URL.
  */
-import { loadModel, modelCache, isCrossOriginIsolated, WasmllmError } from '../web/browser.js';
+import { loadModel, modelCache, isCrossOriginIsolated, WasmllmError } from '../web/browser/index.js';
 
 const EMBEDDED_URL = new URL('models/shakespeare.gguf', location.href).href;
 const params = new URLSearchParams(location.search);
@@ -31,7 +31,7 @@ const ui = {
 const state = {
   /** @type {'idle'|'loading'|'ready'|'generating'|'error'} */
   phase: 'idle',
-  /** @type {import('../web/browser.js').BrowserModel | null} */
+  /** @type {import('../web/browser/index.js').BrowserModel | null} */
   model: null,
   lastError: null,
   lastWarning: null,

@@ -121,7 +121,7 @@ async function nodeReference(file, contextSize) {
     return r;
   };
   try {
-    const { loadModel } = await import('../web/index.js');
+    const { loadModel } = await import('../web/node/index.js');
     const model = await loadModel(file, { variant: 'st', threads: 1, contextSize });
     try {
       // Timed like the client times the worker: from the first piece to the
@@ -145,7 +145,7 @@ async function nodeReference(file, contextSize) {
   }
 }
 
-const { readHeaders } = await import('../web/index.js');
+const { readHeaders } = await import('../web/node/index.js');
 const [{ header }] = await readHeaders(modelFile);
 const trained = Number(header.metadata.get(`${header.metadata.get('general.architecture')}.context_length`));
 // The worker's context: min(training, 2048) when embedded; url-worker.mjs asks for 512.

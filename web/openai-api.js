@@ -1,6 +1,6 @@
 /**
  * The OpenAI-compatible HTTP API as plain functions of (method, path, body):
- * shared by the Node server (web/server.js) and the edge worker (web/worker.js),
+ * shared by the Node server (web/node/server.js) and the edge worker (web/edge/index.js),
  * which only adapt their transport to it.
  */
 import { WasmllmError } from './errors.js';

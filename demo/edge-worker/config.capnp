@@ -17,7 +17,7 @@ const config :Workerd.Config = (
 const edgeWorker :Workerd.Worker = (
   modules = [
     (name = "demo/edge-worker/worker.mjs", esModule = embed "./worker.mjs"),
-    (name = "web/worker.js", esModule = embed "../../web/worker.js"),
+    (name = "web/edge/index.js", esModule = embed "../../web/edge/index.js"),
     (name = "dist/mjs/wasmllm-st.mjs", esModule = embed "../../dist/mjs/wasmllm-st.mjs"),
     (name = "web/errors.js", esModule = embed "../../web/errors.js"),
     (name = "web/gguf.js", esModule = embed "../../web/gguf.js"),

@@ -7,7 +7,7 @@
  *   npx wrangler r2 object put wasmllm-models/shakespeare.gguf --file ../../models/shakespeare.gguf
  *   npx wrangler deploy --env r2
  */
-import { createWorkerHandler } from '../../web/worker.js';
+import { createWorkerHandler } from '../../web/edge/index.js';
 import wasmModule from '../../dist/mjs/wasmllm-st.wasm';
 
 export default createWorkerHandler({

@@ -11,7 +11,7 @@
  * In an app that installed the package, the imports read
  * 'wasmllm/worker', 'wasmllm/dist/mjs/wasmllm-st.wasm' and your own .gguf.
  */
-import { createWorkerHandler } from '../../web/worker.js';
+import { createWorkerHandler } from '../../web/edge/index.js';
 import wasmModule from '../../dist/mjs/wasmllm-st.wasm';
 import model from '../../models/shakespeare.gguf';
 

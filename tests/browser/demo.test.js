@@ -93,7 +93,7 @@ test('demo page: a truncated model shows a readable error, nothing is cached', {
   assert.match(notice, /cut\.gguf/);
   assert.match(notice, /truncated|ended|needs/i);
   assert.equal(await browser.page.isVisible('#notice'), true);
-  const cached = await browser.page.evaluate(async () => (await (await import('/web/browser.js')).modelCache().list()).length);
+  const cached = await browser.page.evaluate(async () => (await (await import('/web/browser/index.js')).modelCache().list()).length);
   assert.equal(cached, 0, 'a file that failed to load is not cached');
 });
 
@@ -132,6 +132,6 @@ test('demo page: storage quota exceeded is a readable warning and the model stil
   const notice = await browser.page.textContent('#notice');
   assert.match(notice, /Not cached/);
   assert.match(notice, /storage quota exceeded/);
-  const cached = await browser.page.evaluate(async () => (await (await import('/web/browser.js')).modelCache().list()).length);
+  const cached = await browser.page.evaluate(async () => (await (await import('/web/browser/index.js')).modelCache().list()).length);
   assert.equal(cached, 0, 'nothing half-written in the cache');
 });

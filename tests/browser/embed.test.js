@@ -1,5 +1,5 @@
 /**
- * Embeddings in real Chromium (web/browser.js, the model in its worker): the
+ * Embeddings in real Chromium (web/browser/index.js, the model in its worker): the
  * vectors equal Node's for the same file, pooling options pass through, an
  * abort stops a batch, and generation on an embedding model is refused.
  */
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { skipReason, launch, server, fixtures } from './helpers.js';
 import { makeEncoderSynthetic } from '../../tools/make-synthetic-encoder.js';
-import { loadModel } from '../../web/index.js';
+import { loadModel } from '../../web/node/index.js';
 
 const skip = skipReason() || false;
 const TEXTS = ['Hello world, embeddings!', 'The quick brown fox jumps over the lazy dog.', 'Café naïve résumé 你好'];
@@ -30,7 +30,7 @@ after(async () => {
 
 test('browser: embed() in the worker gives Node\'s vectors; pooling, abort and the generation refusal carry over', { skip, timeout: 90_000 }, async () => {
   const r = await browser.page.evaluate(async ({ url, texts }) => {
-    const w = await import('/web/browser.js');
+    const w = await import('/web/browser/index.js');
     const model = await w.loadModel(url);
     const out = { info: model.info() };
     const vectors = await model.embed(texts);

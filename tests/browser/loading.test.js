@@ -1,5 +1,5 @@
 /**
- * The browser API in real Chromium (web/browser.js in a page, the model in
+ * The browser API in real Chromium (web/browser/index.js in a page, the model in
  * its worker): shard lists, gguf-split discovery, Hugging Face sources,
  * local files, parallel downloads with progress, cache and partial-cache
  * resume, resume after a dropped connection, and every bad input as a
@@ -40,7 +40,7 @@ after(async () => {
  */
 async function loadInPage(source, options = {}, generate = 4) {
   return page.evaluate(async ({ source, options, generate }) => {
-    const w = await import('/web/browser.js');
+    const w = await import('/web/browser/index.js');
     const progress = [];
     const warnings = [];
     try {
@@ -63,11 +63,11 @@ async function loadInPage(source, options = {}, generate = 4) {
 
 /** URLs of the cached shards (path part). */
 async function cachedPaths() {
-  return page.evaluate(async () => (await (await import('/web/browser.js')).modelCache().list()).map((e) => new URL(e.url).pathname).sort());
+  return page.evaluate(async () => (await (await import('/web/browser/index.js')).modelCache().list()).map((e) => new URL(e.url).pathname).sort());
 }
 
 async function clearCache() {
-  await page.evaluate(async () => { await (await import('/web/browser.js')).modelCache().clear(); });
+  await page.evaluate(async () => { await (await import('/web/browser/index.js')).modelCache().clear(); });
 }
 
 const fx = (name) => `${srv.origin}/fx/${name}`;
@@ -100,7 +100,7 @@ test('shard URLs: parallel download with per-shard and overall progress, then th
 
 test('a partially cached model downloads only the missing shard', { skip, timeout: 60_000 }, async () => {
   await loadInPage(shards.map((s) => `/fx/${s}`)); // make sure all three are cached
-  await page.evaluate(async (url) => { await (await import('/web/browser.js')).modelCache().delete(url); }, fx(shards[1]));
+  await page.evaluate(async (url) => { await (await import('/web/browser/index.js')).modelCache().delete(url); }, fx(shards[1]));
   const counts = shards.map((s) => requestsFor(srv.requests, `/fx/${s}`).length);
   const r = await loadInPage(shards.map((s) => `/fx/${s}`));
   assert.ok(r.ok, r.message);
@@ -200,7 +200,7 @@ test('bad inputs are readable WasmllmErrors and leave nothing in the cache', { s
 
 test('storage quota exceeded (a wrapped CacheStorage): ERR_QUOTA, no entry left', { skip, timeout: 30_000 }, async () => {
   const r = await page.evaluate(async () => {
-    const { ShardCache } = await import('/web/browser.js');
+    const { ShardCache } = await import('/web/browser/index.js');
     // Accepts puts like a real cache until its body is read, then refuses, as a full disk does.
     const storage = {
       open: async (name) => {
@@ -237,7 +237,7 @@ test('storage quota exceeded (a wrapped CacheStorage): ERR_QUOTA, no entry left'
 
 test('generation: AbortSignal stops it, leaving the loop early stops the worker, then it runs again', { skip, timeout: 60_000 }, async () => {
   const r = await page.evaluate(async () => {
-    const w = await import('/web/browser.js');
+    const w = await import('/web/browser/index.js');
     const model = await w.loadModel('/models/shakespeare.gguf');
     const out = {};
     const controller = new AbortController();
@@ -359,7 +359,7 @@ test('aborting a load mid-download: ERR_ABORTED, and the next load works', { ski
   // the abort reaches the worker (without it this tiny model sometimes won the race).
   srv.faults.set(shards[2], { stallAt: 1000 });
   const r = await page.evaluate(async (urls) => {
-    const w = await import('/web/browser.js');
+    const w = await import('/web/browser/index.js');
     const controller = new AbortController();
     try {
       await w.loadModel(urls, { signal: controller.signal, onProgress: (p) => { if (p.loaded > 0) controller.abort(); } });

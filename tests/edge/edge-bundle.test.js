@@ -50,5 +50,5 @@ test('collectModules: the demo reaches the wasm, the model, the glue and jinja, 
   assert.match(byName.get('web/@huggingface/jinja')?.file ?? '', /node_modules\/@huggingface\/jinja\/dist\/index\.js$/);
   for (const name of ['web/openai-api.js', 'web/slots.js', 'web/model.js', 'web/chat.js']) assert.ok(byName.has(name), name);
   assert.ok(modules.every((m) => !m.name.includes('node:')));
-  assert.ok(!byName.has('web/server.js') && !byName.has('web/cli.js'), 'Node-only hosts must not be bundled');
+  assert.ok(!byName.has('web/node/server.js') && !byName.has('web/node/cli.js'), 'Node-only hosts must not be bundled');
 });

@@ -93,7 +93,7 @@ test('non-streamed completion equals the Node runtime\'s greedy output', { skip,
   const json = await r.json();
   assert.equal(json.object, 'text_completion');
   assert.equal(json.usage.completion_tokens, 24);
-  const { loadModel } = await import('../../web/index.js');
+  const { loadModel } = await import('../../web/node/index.js');
   const model = await loadModel(MODEL, { variant: 'st', threads: 1 });
   try {
     let text = '';

@@ -11,7 +11,7 @@ import path from 'node:path';
 import http from 'node:http';
 import { WORKERD_BIN, startWorkerd } from '../../tools/workerd.js';
 import { makeEncoderSynthetic } from '../../tools/make-synthetic-encoder.js';
-import { loadModel } from '../../web/index.js';
+import { loadModel } from '../../web/node/index.js';
 
 const skip = fs.existsSync(WORKERD_BIN) ? false : 'workerd is not installed in tests/ref (run `node tools/setup.js --test`)';
 const TEXTS = ['Hello world, embeddings!', 'The quick brown fox jumps over the lazy dog.'];

@@ -1,11 +1,11 @@
-// The public Node API (web/index.js) on a tiny synthetic llama, through the
+// The public Node API (web/node/index.js) on a tiny synthetic llama, through the
 // real wasm builds: every way of passing a model gives the same greedy text,
 // abort leaves the model usable, seeds reproduce, dispose frees.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import http from 'node:http';
-import { loadModel, WasmllmError, parseGGUF, createTokenizer } from '../../web/index.js';
+import { loadModel, WasmllmError, parseGGUF, createTokenizer } from '../../web/node/index.js';
 import { tinyModel, tinyShards, vocabVectors, VOCAB_SPM } from './runtime-fixtures.js';
 
 const PROMPT = 'The quick brown fox';

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import http from 'node:http';
-import { loadModel, WasmllmError } from '../../web/index.js';
+import { loadModel, WasmllmError } from '../../web/node/index.js';
 import { tempDir, tinyModel, tinyWriter, runCli } from './runtime-fixtures.js';
 
 /** Writes `bytes` into the temp folder and returns the path. */

@@ -4,7 +4,7 @@
 //
 // Most cases use a scripted stand-in model injected into runChatCli, so the
 // REPL's behaviour is checked exactly and quickly; the last case runs the
-// real wasm runtime on a small synthetic GGUF through web/cli.js.
+// real wasm runtime on a small synthetic GGUF through web/node/cli.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -12,10 +12,10 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseChatArgs } from '../../web/cli-chat.js';
+import { parseChatArgs } from '../../web/node/cli-chat.js';
 
 const ROOT = path.resolve(fileURLToPath(import.meta.url), '../../..');
-const CLI_CHAT_URL = pathToFileURL(path.join(ROOT, 'web/cli-chat.js')).href;
+const CLI_CHAT_URL = pathToFileURL(path.join(ROOT, 'web/node/cli-chat.js')).href;
 
 /**
  * A child-process program running runChatCli with a stand-in model. Its

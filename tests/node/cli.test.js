@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../../web/index.js';
+import { loadModel } from '../../web/node/index.js';
 import { tinyModel, runCli, vocabVectors, tempDir, VOCAB_SPM, EMBEDDED } from './runtime-fixtures.js';
 
 test('tokenize on a vocab-only GGUF prints llama.cpp\'s ids as one JSON array', async () => {

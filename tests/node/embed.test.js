@@ -10,8 +10,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
-import { loadModel } from '../../web/index.js';
-import { createServer } from '../../web/server.js';
+import { loadModel } from '../../web/node/index.js';
+import { createServer } from '../../web/node/server.js';
 import { makeEncoderSynthetic } from '../../tools/make-synthetic-encoder.js';
 import { ROOT, CLI, EMBEDDED, tempDir, runCli } from './runtime-fixtures.js';
 

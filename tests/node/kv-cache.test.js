@@ -21,9 +21,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../../web/index.js';
-import { parseChatArgs } from '../../web/cli-chat.js';
-import { runServeCli } from '../../web/cli-serve.js';
+import { loadModel } from '../../web/node/index.js';
+import { parseChatArgs } from '../../web/node/cli-chat.js';
+import { runServeCli } from '../../web/node/cli-serve.js';
 import { EMBEDDED, ROOT, loadWithLogits, runCli, tinyModel } from './runtime-fixtures.js';
 
 const STEPS = 64;
@@ -193,7 +193,7 @@ test('--kv-type: run/complete, chat and serve take f16|q8_0 and refuse anything 
 });
 
 test('edge worker: config.kvType is checked when the handler is made (tests/edge runs q8_0 in workerd)', async () => {
-  const { createWorkerHandler } = await import('../../web/worker.js');
+  const { createWorkerHandler } = await import('../../web/edge/index.js');
   const wasmModule = await WebAssembly.compile(fs.readFileSync(path.join(ROOT, 'dist/mjs/wasmllm-st.wasm')));
   const model = new Uint8Array(fs.readFileSync(EMBEDDED));
   assert.doesNotThrow(() => createWorkerHandler({ model, wasmModule, kvType: 'q8_0' }));

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../../web/index.js';
+import { loadModel } from '../../web/node/index.js';
 import { EMBEDDED, tempDir, tinyModel } from './runtime-fixtures.js';
 
 /** -sMAXIMUM_MEMORY=4GB: the last 64 KiB page is not addressable by wasm32. */

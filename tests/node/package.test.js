@@ -21,7 +21,7 @@ let packed;
 
 const REQUIRED = [
   'package.json', 'README.md', 'LICENSE', 'models/shakespeare.gguf',
-  'web/index.js', 'web/index.d.ts', 'web/worker.js', 'web/worker.d.ts', 'web/browser.js', 'web/cli.js',
+  'web/node/index.js', 'web/node/index.d.ts', 'web/edge/index.js', 'web/edge/index.d.ts', 'web/browser/index.js', 'web/node/cli.js',
   ...['cjs/wasmllm-st.cjs', 'cjs/wasmllm-st.wasm', 'cjs/wasmllm-mt.cjs', 'cjs/wasmllm-mt.wasm',
     'mjs/wasmllm-st.mjs', 'mjs/wasmllm-st.wasm', 'mjs/wasmllm-mt.mjs', 'mjs/wasmllm-mt.wasm'].map((f) => `dist/${f}`),
 ];

@@ -92,7 +92,7 @@ after(() => server?.close());
 /** Loads `source` in a child process, generates 16 tokens, reports memory. */
 async function measure(source) {
   const script = `
-    const { loadModel } = await import(${JSON.stringify(path.join(ROOT, 'web/index.js'))});
+    const { loadModel } = await import(${JSON.stringify(path.join(ROOT, 'web/node/index.js'))});
     const base = process.memoryUsage().rss;
     const model = await loadModel(${JSON.stringify(source)}, { threads: 1, contextSize: ${CONTEXT} });
     let n = 0;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs';
-import { formatProgress, formatBytes } from '../../web/progress.js';
+import { formatProgress, formatBytes } from '../../web/node/progress.js';
 import { EMBEDDED, runCli } from './runtime-fixtures.js';
 
 test('formatProgress shows bytes, percentage, rate and ETA', () => {

@@ -18,7 +18,7 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { loadModel, WasmllmError } from '../../web/index.js';
+import { loadModel, WasmllmError } from '../../web/node/index.js';
 import { PROMPT_BATCH } from '../../web/model.js';
 import { hostileCases } from '../../tools/make-hostile-ggufs.js';
 import { createTokenizer } from '../../web/tokenizer/index.js';

@@ -10,11 +10,11 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
-import { loadModel } from '../../web/index.js';
+import { loadModel } from '../../web/node/index.js';
 import { sharedPath } from '../../tools/shared-data.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = path.join(ROOT, 'web/cli.js');
+export const CLI = path.join(ROOT, 'web/node/cli.js');
 export const VOCAB_SPM = sharedPath('data/vocab/ggml-vocab-llama-spm.gguf');
 export const EMBEDDED = path.join(ROOT, 'models/shakespeare.gguf');
 

@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import { loadModel } from '../../web/index.js';
-import { createServer } from '../../web/server.js';
+import { loadModel } from '../../web/node/index.js';
+import { createServer } from '../../web/node/server.js';
 import { ROOT, EMBEDDED } from './runtime-fixtures.js';
 
 const REF = path.join(ROOT, 'tests/ref/node_modules');

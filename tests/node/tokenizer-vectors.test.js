@@ -44,7 +44,7 @@ test('vectors through `wasmllm tokenize --no-special`', () => {
       for (const [i, v] of picks.entries()) {
         const input = path.join(dir, `${name}-${i}.txt`);
         fs.writeFileSync(input, v.text);
-        const out = execFileSync(process.execPath, [path.join(ROOT, 'web', 'cli.js'), 'tokenize', '--model', file, '--file', input, '--no-special'], { encoding: 'utf8' });
+        const out = execFileSync(process.execPath, [path.join(ROOT, 'web', 'node', 'cli.js'), 'tokenize', '--model', file, '--file', input, '--no-special'], { encoding: 'utf8' });
         assert.deepEqual(JSON.parse(out), v.ids, `${name}: ${JSON.stringify(v.text)}`);
       }
     }

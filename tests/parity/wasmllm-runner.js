@@ -1,14 +1,14 @@
 /**
  * The runtime-under-test side of the parity tests: wasmllm's public API
- * (web/index.js) under Node, greedy, from raw token ids.
+ * (web/node/index.js) under Node, greedy, from raw token ids.
  */
 import { performance } from 'node:perf_hooks';
 
 let apiPromise = null;
 
-/** web/index.js, imported lazily so a missing runtime fails only the tests that use it. */
+/** web/node/index.js, imported lazily so a missing runtime fails only the tests that use it. */
 export function wasmllm() {
-  apiPromise ??= import('../../web/index.js');
+  apiPromise ??= import('../../web/node/index.js');
   return apiPromise;
 }
 

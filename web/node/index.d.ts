@@ -1,4 +1,4 @@
-// Type declarations for the public API of wasmllm (web/index.js).
+// Type declarations for the public API of wasmllm (web/node/index.js).
 
 /** A model source: a file path (Node), a URL, bytes, a Blob/File, or the shards of a split model. */
 export type ModelSource =

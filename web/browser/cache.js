@@ -5,7 +5,7 @@
  * arrived, so a failure (quota, abort) leaves no half-written entry.
  * Also the cache manager: list, sizes, delete, clear.
  */
-import { WasmllmError } from './errors.js';
+import { WasmllmError } from '../errors.js';
 
 export const DEFAULT_CACHE_NAME = 'wasmllm-shards-v1';
 const SIZE_HEADER = 'x-wasmllm-size';

@@ -1,15 +1,15 @@
 /**
  * `wasmllm serve`: loads one model and serves the OpenAI-compatible API
- * (web/server.js) until SIGINT/SIGTERM.
+ * (web/node/server.js) until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { loadModel } from './model.js';
+import { loadModel } from '../model.js';
 import { createServer } from './server.js';
 import { loadProgress } from './progress.js';
-import { parseKvType } from './kv-type.js';
+import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
 
 export const SERVE_USAGE = `usage: wasmllm serve [options]
 

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { WasmllmError } from './errors.js';
-import { loadModel } from './model.js';
+import { WasmllmError } from '../errors.js';
+import { loadModel } from '../model.js';
 import { loadProgress } from './progress.js';
 
 export const EMBED_USAGE = `usage: wasmllm embed --model PATH|URL (--text T [--text T ...] | --file F) [options]

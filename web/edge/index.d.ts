@@ -1,4 +1,4 @@
-// Type declarations for `wasmllm/worker` (web/worker.js): the OpenAI-compatible
+// Type declarations for `wasmllm/worker` (web/edge/index.js): the OpenAI-compatible
 // API as a Workers-style fetch handler (Cloudflare Workers, workerd).
 
 /** GGUF bytes, a URL to fetch them from, or a streamed body. */

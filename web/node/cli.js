@@ -1,19 +1,19 @@
 #!/usr/bin/env node
 /**
  * The `wasmllm` command line: run, complete, info, tokenize (here) and chat
- * (web/cli-chat.js). Bad arguments exit 2 with the usage on stderr; runtime
+ * (web/node/cli-chat.js). Bad arguments exit 2 with the usage on stderr; runtime
  * errors print `wasmllm: CODE: message` and exit 1.
  */
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { WasmllmError } from './errors.js';
-import { readHeaders } from './sources.js';
-import { GGUFStringArray } from './gguf-strings.js';
+import { WasmllmError } from '../errors.js';
+import { readHeaders } from '../sources.js';
+import { GGUFStringArray } from '../gguf-strings.js';
 import { loadProgress } from './progress.js';
-import { parseKvType } from './kv-type.js';
+import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
 const EMBEDDED_PROMPT = 'ROMEO:';
 
 const USAGE = `usage: wasmllm <command> [options]
@@ -140,7 +140,7 @@ async function generate(command, args) {
   if (values['prompt-file'] !== undefined) prompt = readTextFile(values['prompt-file']);
   prompt ??= values.model === undefined ? EMBEDDED_PROMPT : '';
 
-  const { loadModel } = await import('./model.js');
+  const { loadModel } = await import('../model.js');
   const controller = new AbortController();
   const onSigint = () => controller.abort(new WasmllmError('ERR_ABORTED', 'interrupted'));
   process.once('SIGINT', onSigint);
@@ -267,7 +267,7 @@ async function tokenize(args) {
   // Vocab-only GGUFs have no tensor data: no wasm is needed to tokenize.
   const shards = await readHeaders(values.model ?? EMBEDDED_MODEL, { allowNoData: true, packStrings: true });
   const main = shards.find((s) => (s.header.metadata.get('split.no') ?? 0) === 0) ?? shards[0];
-  const { createTokenizer } = await import('./tokenizer/index.js');
+  const { createTokenizer } = await import('../tokenizer/index.js');
   const tokenizer = createTokenizer(main.header.metadata);
   const special = !values['no-special'];
   const ids = tokenizer.encode(text, { addSpecial: special, parseSpecial: special });

@@ -5,11 +5,11 @@
  * byte goes straight into its shard's heap buffer. Plugs into loadModel()
  * through the `loadShards` option of web/sources.js.
  */
-import { WasmllmError } from './errors.js';
-import { parseGGUF } from './gguf.js';
-import { expandSources, openSource, abortError } from './sources.js';
-import { downloadToSink, runLimited } from './download.js';
-import { isHfSource, resolveHfShards } from './hf.js';
+import { WasmllmError } from '../errors.js';
+import { parseGGUF } from '../gguf.js';
+import { expandSources, openSource, abortError } from '../sources.js';
+import { downloadToSink, runLimited } from '../download.js';
+import { isHfSource, resolveHfShards } from '../hf.js';
 import { ShardCache, formatBytes } from './cache.js';
 
 /** wasm32 memory tops out at 4 GiB (-sMAXIMUM_MEMORY=4GB, less the last 64 KiB page). */
@@ -39,7 +39,7 @@ const PROGRESS_INTERVAL_MS = 100;
  * the size was not announced.
  */
 class HeapShard {
-  /** @param {import('./wasm-loader.js').WasmInstance} wasm @param {string} name */
+  /** @param {import('../wasm-loader.js').WasmInstance} wasm @param {string} name */
   constructor(wasm, name) {
     this.wasm = wasm;
     this.name = name;
@@ -190,7 +190,7 @@ export function createShardLoader(options = {}) {
   /**
    * The `loadShards` hook of web/sources.js.
    * @param {any} source
-   * @param {import('./wasm-loader.js').WasmInstance} wasm
+   * @param {import('../wasm-loader.js').WasmInstance} wasm
    * @param {{ signal?: AbortSignal, onProgress?: (p: LoadProgress) => void }} loadOptions
    */
   async function loadShards(source, wasm, loadOptions) {

@@ -1,7 +1,7 @@
 /**
  * wasmllm in the browser: the same API as in Node (loadModel, complete,
  * chat, dispose, AbortSignal), with the model running in a dedicated Web
- * Worker (web/worker-host.js) so generation never blocks the page.
+ * Worker (web/browser/worker-host.js) so generation never blocks the page.
  *
  *   import { loadModel } from 'wasmllm';           // the "browser" export
  *   const model = await loadModel('https://example.com/model.gguf', { onProgress: console.log });
@@ -19,13 +19,13 @@
  * (MAX_SHARD_BYTES, one heap block); split bigger files with llama-gguf-split.
  * A 2.7 GB model in three shards loads and runs in Chromium (2.8 GB heap).
  */
-import { WasmllmError } from './errors.js';
+import { WasmllmError } from '../errors.js';
 import { ShardCache } from './cache.js';
 import { MAX_HEAP_BYTES, MAX_SHARD_BYTES } from './shard-loader.js';
 
 export { WasmllmError, ShardCache, MAX_HEAP_BYTES, MAX_SHARD_BYTES };
-export { hfFileUrl, resolveHfShards } from './hf.js';
-export { parseGGUF, readGGUFHeader, GGUFStringArray } from './gguf.js';
+export { hfFileUrl, resolveHfShards } from '../hf.js';
+export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
 
 const ISOLATION_WARNING = 'wasmllm: this page is not cross-origin isolated, so the single-threaded build runs '
   + '(one core, slower). To use every core, serve the page with the headers '
@@ -44,7 +44,7 @@ export function modelCache(options) {
 }
 
 /**
- * @typedef {import('./model.js').LoadOptions & import('./shard-loader.js').ShardLoaderOptions & {
+ * @typedef {import('../model.js').LoadOptions & import('./shard-loader.js').ShardLoaderOptions & {
  *   onWarning?: (error: WasmllmError) => void,
  *   workerUrl?: string | URL,
  * }} BrowserLoadOptions
@@ -130,7 +130,7 @@ class Rpc {
     worker.onerror = (e) => {
       e.preventDefault?.();
       const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
-      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : 'it could not load (check that web/worker-host.js and its imports are served)'}`));
+      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : 'it could not load (check that web/browser/worker-host.js and its imports are served)'}`));
     };
     worker.onmessageerror = () => this.fail(new WasmllmError('ERR_WORKER', 'a message from the wasmllm worker could not be read'));
   }
@@ -234,7 +234,7 @@ export class BrowserModel {
 
   /**
    * @param {string | ArrayLike<number>} prompt
-   * @param {import('./model.js').CompleteOptions} [options]
+   * @param {import('../model.js').CompleteOptions} [options]
    * @returns {AsyncGenerator<{ token: number, text: string }, any, void>}
    */
   complete(prompt, options = {}) {
@@ -243,8 +243,8 @@ export class BrowserModel {
   }
 
   /**
-   * @param {import('./chat.js').ChatMessage[]} messages
-   * @param {import('./model.js').CompleteOptions & { tools?: object[], template?: string }} [options]
+   * @param {import('../chat.js').ChatMessage[]} messages
+   * @param {import('../model.js').CompleteOptions & { tools?: object[], template?: string }} [options]
    */
   chat(messages, options = {}) {
     return this.#generate('chat', { messages }, options);
@@ -253,7 +253,7 @@ export class BrowserModel {
   /**
    * Embeddings, computed in the worker (see Model.embed in web/model.js).
    * @param {string | Array<string | ArrayLike<number>>} texts
-   * @param {import('./model.js').EmbedOptions} [options]
+   * @param {import('../model.js').EmbedOptions} [options]
    * @returns {Promise<Float32Array[]>}
    */
   async embed(texts, options = {}) {

@@ -14,12 +14,12 @@
  *   import { createWorkerHandler } from 'wasmllm/worker';
  *   export default createWorkerHandler({ model, wasmModule });
  */
-import createWasmllmSt from '../dist/mjs/wasmllm-st.mjs';
-import { WasmllmError } from './errors.js';
-import { readGGUFHeader } from './gguf.js';
-import { loadModel } from './model.js';
-import { parseKvType } from './kv-type.js';
-import { ApiError, createApi, errorResponse } from './openai-api.js';
+import createWasmllmSt from '../../dist/mjs/wasmllm-st.mjs';
+import { WasmllmError } from '../errors.js';
+import { readGGUFHeader } from '../gguf.js';
+import { loadModel } from '../model.js';
+import { parseKvType } from '../kv-type.js';
+import { ApiError, createApi, errorResponse } from '../openai-api.js';
 
 const CORS = { 'access-control-allow-origin': '*' };
 const DEFAULT_MAX_BODY = 1 << 20;
@@ -280,7 +280,7 @@ function loadFailure(e) {
 const DISCARD_LIMIT_FACTOR = 16;
 
 /**
- * Reads and drops a body that will be refused, as web/server.js does with
+ * Reads and drops a body that will be refused, as web/node/server.js does with
  * req.resume(): a client still uploading when the answer comes may see the
  * connection close instead of the 413 (undici reports "fetch failed"). Gives
  * up past `cap` bytes, so a hostile upload is not read forever.
@@ -338,7 +338,7 @@ async function readJsonBody(request, limit) {
   }
 }
 
-/** @param {import('./openai-api.js').ApiResponse} r */
+/** @param {import('../openai-api.js').ApiResponse} r */
 function jsonResponse(r) {
   return new Response(JSON.stringify(r.json), { status: r.status, headers: { ...r.headers, ...CORS } });
 }
@@ -347,7 +347,7 @@ function jsonResponse(r) {
  * Pulls SSE chunks from the API only as fast as the client reads them. stop()
  * (the client went away: a cancelled body or request.signal) aborts the
  * generation and closes the chunk iterator, which frees the model.
- * @param {import('./openai-api.js').ApiResponse} r @param {AbortController} controller
+ * @param {import('../openai-api.js').ApiResponse} r @param {AbortController} controller
  * @param {() => void} release frees the generation turn
  */
 function streamResponse(r, controller, release) {

@@ -4,7 +4,7 @@
  * web/openai-api.js.
  */
 import http from 'node:http';
-import { ApiError, createApi, errorResponse } from './openai-api.js';
+import { ApiError, createApi, errorResponse } from '../openai-api.js';
 
 /** Reads a request body up to `limit` bytes; rejects with 413 past it. */
 function readBody(req, limit) {
@@ -41,7 +41,7 @@ function parseJson(raw) {
   }
 }
 
-/** @param {http.ServerResponse} res @param {import('./openai-api.js').ApiResponse} r @param {AbortSignal} signal */
+/** @param {http.ServerResponse} res @param {import('../openai-api.js').ApiResponse} r @param {AbortSignal} signal */
 async function send(res, r, signal) {
   const headers = { ...r.headers, 'access-control-allow-origin': '*' };
   if (!r.stream) {

@@ -1,11 +1,11 @@
-// Type declarations for the browser entry of wasmllm (web/browser.js): the
+// Type declarations for the browser entry of wasmllm (web/browser/index.js): the
 // model runs in a dedicated Web Worker; the API mirrors Node's (index.d.ts).
 import type {
   CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
-} from './index.js';
+} from '../node/index.js';
 
-export { WasmllmError, parseGGUF, readGGUFHeader, GGUFStringArray } from './index.js';
-export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions } from './index.js';
+export { WasmllmError, parseGGUF, readGGUFHeader, GGUFStringArray } from '../node/index.js';
+export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions } from '../node/index.js';
 
 /** Hugging Face Hub file: resolved to `${endpoint}/${repo}/resolve/${revision}/${file}`. */
 export interface HfSource {
@@ -80,7 +80,7 @@ export interface BrowserLoadOptions {
   cache?: boolean | { maxBytes?: number; name?: string };
   /** Default https://huggingface.co */
   hfEndpoint?: string;
-  /** Where web/worker-host.js is served, when a bundler moves it. */
+  /** Where web/browser/worker-host.js is served, when a bundler moves it. */
   workerUrl?: string | URL;
 }
 

@@ -14,10 +14,10 @@ import readline from 'node:readline';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { WasmllmError } from './errors.js';
-import { parseKvType } from './kv-type.js';
+import { WasmllmError } from '../errors.js';
+import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../models/shakespeare.gguf', import.meta.url));
+const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
 
 export const CHAT_USAGE = `usage: wasmllm chat [--model PATH|URL] [--system TEXT] [options]
 
@@ -62,7 +62,7 @@ const MINIMUM = { threads: 1, ctx: 1, 'ctx-size': 1, 'max-tokens': 0 };
  *   help: boolean, verbose: boolean, model: string, system: string | undefined, template: string | undefined,
  *   extra: Record<string, unknown>,
  *   load: { threads?: number, contextSize?: number, kvType?: 'f16' | 'q8_0' },
- *   sampling: import('./model.js').CompleteOptions,
+ *   sampling: import('../model.js').CompleteOptions,
  * }} ChatArgs
  */
 
@@ -151,7 +151,7 @@ function lineQueue(rl) {
  * Runs the chat. Resolves with the exit code once the user leaves.
  * @param {string[]} argv arguments after `chat`
  * @param {{ stdin?: NodeJS.ReadStream, stdout?: NodeJS.WriteStream, stderr?: NodeJS.WriteStream,
- *   loadModel?: typeof import('./model.js').loadModel }} [io] streams and loader (tests)
+ *   loadModel?: typeof import('../model.js').loadModel }} [io] streams and loader (tests)
  * @returns {Promise<number>}
  */
 export async function runChatCli(argv, io = {}) {
@@ -162,14 +162,14 @@ export async function runChatCli(argv, io = {}) {
     return 0;
   }
   const template = args.template === undefined ? undefined : readTemplate(args.template);
-  const loadModel = io.loadModel ?? (await import('./model.js')).loadModel;
+  const loadModel = io.loadModel ?? (await import('../model.js')).loadModel;
   // Line editing and prompts only when a person is at both ends; otherwise plain lines in, answers out.
   const interactive = Boolean(stdin.isTTY && stdout.isTTY);
 
   if (interactive) stderr.write(`loading ${args.model} ...\n`);
   const model = await loadModel(args.model, args.load);
   try {
-    const { renderChat } = await import('./chat.js');
+    const { renderChat } = await import('../chat.js');
     // Render once up front: a broken template is reported before the first question.
     const { usedFallback } = renderChat(model.metadata, [{ role: 'user', content: 'hi' }], {
       template, extra: args.extra, warn: () => {},
@@ -203,12 +203,12 @@ function readTemplate(file) {
 
 /**
  * The read-answer loop.
- * @param {{ model: import('./model.js').Model, args: ChatArgs, template: string | undefined,
+ * @param {{ model: import('../model.js').Model, args: ChatArgs, template: string | undefined,
  *   stdin: NodeJS.ReadStream, stdout: NodeJS.WriteStream, stderr: NodeJS.WriteStream, interactive: boolean }} ctx
  */
 async function chatLoop({ model, args, template, stdin, stdout, stderr, interactive }) {
   const fresh = () => (args.system ? [{ role: 'system', content: args.system }] : []);
-  /** @type {import('./chat.js').ChatMessage[]} */
+  /** @type {import('../chat.js').ChatMessage[]} */
   let messages = fresh();
 
   const rl = readline.createInterface({ input: stdin, output: interactive ? stdout : undefined, terminal: interactive, prompt: '> ' });

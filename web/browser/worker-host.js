@@ -1,6 +1,6 @@
 /**
- * Runs inside the dedicated Web Worker that web/browser.js starts: one model
- * per worker. Loads it (shards into the wasm heap, see web/shard-loader.js),
+ * Runs inside the dedicated Web Worker that web/browser/index.js starts: one model
+ * per worker. Loads it (shards into the wasm heap, see web/browser/shard-loader.js),
  * runs generation and streams tokens back with postMessage, so the page's
  * main thread never blocks on a matmul. Message protocol (all carry `id`):
  *
@@ -10,13 +10,13 @@
  *   out: progress {progress} | warning {error} | token {token, text, heapBytes}
  *        | done {value} | error {error}
  */
-import { loadModel, PREPARE_WEIGHTS } from './model.js';
+import { loadModel, PREPARE_WEIGHTS } from '../model.js';
 import { createShardLoader } from './shard-loader.js';
-import { WasmllmError } from './errors.js';
+import { WasmllmError } from '../errors.js';
 
-/** @type {import('./model.js').Model | null} */
+/** @type {import('../model.js').Model | null} */
 let model = null;
-/** @type {import('./wasm-loader.js').WasmInstance | null} */
+/** @type {import('../wasm-loader.js').WasmInstance | null} */
 let wasm = null;
 /** AbortControllers of the load or generations in flight, by message id. */
 const running = new Map();

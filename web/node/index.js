@@ -1,0 +1,14 @@
+/**
+ * wasmllm: run GGUF language models on the CPU in WebAssembly.
+ *
+ *   import { loadModel } from 'wasmllm';
+ *   const model = await loadModel('model.gguf');
+ *   for await (const { text } of model.complete('Once upon a time')) process.stdout.write(text);
+ *   model.dispose();
+ */
+export { loadModel, Model, Session } from '../model.js';
+export { WasmllmError } from '../errors.js';
+export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
+export { readHeaders } from '../sources.js';
+export { createTokenizer } from '../tokenizer/index.js';
+export { defaultThreadCount, canUseThreads } from '../wasm-loader.js';
