@@ -1,11 +1,12 @@
 // Type declarations for the browser entry of wasmllm (web/browser/index.js): the
-// model runs in a dedicated Web Worker; the API mirrors Node's (index.d.ts).
+// model runs in a dedicated Web Worker. What it shares with the Node entry is in
+// ../types.d.ts; tokenize() and detokenize() return promises here (the tokenizer
+// lives in the worker).
 import type {
-  CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
-} from '../node/index.js';
+  KvType, CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
+} from '../types.js';
 
-export { WasmllmError, parseGGUF, readGGUFHeader, GGUFStringArray } from '../node/index.js';
-export type { CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions } from '../node/index.js';
+export * from '../types.js';
 
 /** Hugging Face Hub file: resolved to `${endpoint}/${repo}/resolve/${revision}/${file}`. */
 export interface HfSource {
@@ -62,23 +63,27 @@ export interface BrowserLoadProgress {
 export interface BrowserLoadOptions {
   /** Default: navigator.hardwareConcurrency when cross-origin isolated, else 1 (single-threaded build). */
   threads?: number;
+  /** KV cache size in tokens. Default: the training context, at most 4096. */
   contextSize?: number;
   /** KV cache type, as in Node's LoadOptions.kvType: 'f16' (default) or 'q8_0' (~53% of the bytes). */
-  kvType?: 'f16' | 'q8_0';
+  kvType?: KvType;
+  /** Force the pthreads ('mt', needs cross-origin isolation) or single-threaded ('st') build; 'st' also silences the isolation warning. */
   variant?: 'mt' | 'st';
+  /** Stops the download and the load (ERR_ABORTED) and terminates the worker. */
   signal?: AbortSignal;
+  /** Called at most every 100 ms per shard while bytes arrive, and when a shard starts and ends. */
   onProgress?: (progress: BrowserLoadProgress) => void;
   /** Non-fatal problems, e.g. ERR_QUOTA when the shards could not be cached. Default: console.warn. */
   onWarning?: (warning: WasmllmError) => void;
   /** Shards downloading at once (default 3). */
   parallel?: number;
-  /** Failed attempts in a row allowed after the first, per shard (default 4). */
+  /** Tries again per shard after a network error or HTTP 408/425/429/5xx, counted since the last byte arrived (default 4). */
   retries?: number;
   /** First backoff delay, doubled per retry, at most 8 s (default 500). */
   retryDelayMs?: number;
   /** Keep downloaded shards in the Cache API (default true); maxBytes caps the cache (ERR_QUOTA past it). */
   cache?: boolean | { maxBytes?: number; name?: string };
-  /** Default https://huggingface.co */
+  /** Where Hugging Face sources without their own `endpoint` resolve. Default https://huggingface.co */
   hfEndpoint?: string;
   /** Where web/browser/worker-host.js is served, when a bundler moves it. */
   workerUrl?: string | URL;
@@ -97,8 +102,9 @@ export declare class BrowserModel {
   private constructor();
   /** How the shards arrived. */
   readonly loadReport: LoadReport;
-  /** Bytes of wasm memory the model's instance uses (updated with every token). */
+  /** Size of the worker's wasm memory (it only grows), refreshed at load and with every token. */
   readonly heapBytes: number;
+  /** The last finished or aborted completion. */
   readonly lastCompletion: Completion | null;
   info(): ModelInfo & { heapBytes: number };
   complete(prompt: string | ArrayLike<number>, options?: CompleteOptions): AsyncGenerator<TokenPiece, Completion, void>;
@@ -125,11 +131,20 @@ export interface CacheEntry {
 }
 
 export declare class ShardCache {
+  /** `name` defaults to 'wasmllm-shards-v1'; past `maxBytes` a put fails with ERR_QUOTA. */
   constructor(options?: { storage?: CacheStorage; name?: string; maxBytes?: number });
+  /** Whether this context has the Cache API (not in opaque origins or some private modes). */
   readonly available: boolean;
+  /** A complete cached shard (its recorded size, SHA-256 when one was checked, and bytes), or null. */
+  match(url: string): Promise<{ size: number; sha256: string | null; body: ReadableStream<Uint8Array> } | null>;
+  /** Stores one shard whose bytes come from `read(offset, n)`; all or nothing (ERR_QUOTA, ERR_CACHE). */
+  put(url: string, size: number, read: (offset: number, n: number) => Uint8Array, meta?: { sha256?: string | null }): Promise<void>;
   list(): Promise<CacheEntry[]>;
+  /** Bytes of cached shards, and the origin's storage estimate when the browser gives one. */
   usage(): Promise<{ entries: number; bytes: number; originUsage: number | null; originQuota: number | null }>;
+  /** Whether an entry was deleted. */
   delete(url: string): Promise<boolean>;
+  /** Deletes every cached shard (the whole named cache). */
   clear(): Promise<boolean>;
 }
 

@@ -1,5 +1,6 @@
 // Type declarations for `wasmllm/worker` (web/edge/index.js): the OpenAI-compatible
 // API as a Workers-style fetch handler (Cloudflare Workers, workerd).
+import type { WasmModule } from '../types.js';
 
 /** GGUF bytes, a URL to fetch them from, or a streamed body. */
 export type WorkerModelBytes = ArrayBuffer | ArrayBufferView | string | URL | ReadableStream<Uint8Array> | Response;
@@ -18,7 +19,7 @@ export interface WorkerHandlerConfig {
    */
   model: WorkerModelBytes | ((env: any) => Promise<WorkerModelBytes | BucketObject | null | undefined>);
   /** dist/mjs/wasmllm-st.wasm imported as a module (edge runtimes refuse to compile wasm bytes). */
-  wasmModule: WebAssembly.Module;
+  wasmModule: WasmModule;
   /** The id /v1/models reports and requests may name. Default: the GGUF's general.name, else 'wasmllm'. */
   modelId?: string;
   /** KV cache size in tokens. Default: min(training context, 2048) for bytes; 2048 for streamed sources. */

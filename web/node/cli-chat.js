@@ -13,11 +13,10 @@
 import readline from 'node:readline';
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { WasmllmError } from '../errors.js';
 import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
+import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 
 export const CHAT_USAGE = `usage: wasmllm chat [--model PATH|URL] [--system TEXT] [options]
 

@@ -3,13 +3,12 @@
  * (web/node/server.js) until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { fileURLToPath } from 'node:url';
 import { loadModel } from '../model.js';
 import { createServer } from './server.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
+import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 
 export const SERVE_USAGE = `usage: wasmllm serve [options]
 

@@ -13,7 +13,7 @@ import { GGUFStringArray } from '../gguf-strings.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
 
-const EMBEDDED_MODEL = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
+import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 const EMBEDDED_PROMPT = 'ROMEO:';
 
 const USAGE = `usage: wasmllm <command> [options]

@@ -12,3 +12,4 @@ export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
 export { readHeaders } from '../sources.js';
 export { createTokenizer } from '../tokenizer/index.js';
 export { defaultThreadCount, canUseThreads } from '../wasm-loader.js';
+export { embeddedModelPath } from './embedded-model.js';

@@ -1,0 +1,31 @@
+// Type declarations for `wasmllm/server` (web/node/server.js): the OpenAI-compatible
+// API over node:http, as `wasmllm serve` runs it.
+import type { Server } from 'node:http';
+import type { Session } from './index.js';
+
+export interface ServerConfig {
+  /**
+   * The slots: requests generate in these at once, one each; more wait in a queue.
+   * A Model and the sessions created from it (`model.createSession()`), e.g. `[model]`.
+   */
+  engines: Session[];
+  /** The id /v1/models reports; a request that names another model gets 404. */
+  modelId: string;
+  /** Request body limit in bytes (413 beyond). Default 1 MiB. */
+  maxBodyBytes?: number;
+  /** Requests that may wait for a slot (503 beyond). Default 256. */
+  maxQueue?: number;
+  /** max_tokens when a request names none. Default 256. */
+  maxTokensDefault?: number;
+  /** Serve POST /v1/embeddings from the first engine (an embedding model). Default false. */
+  embeddings?: boolean;
+  /** Called with one line per request ("POST /v1/completions 200"). */
+  log?: (line: string) => void;
+}
+
+/**
+ * A node:http server (not yet listening) for GET /health, GET /v1/models, POST /v1/completions,
+ * POST /v1/chat/completions and, with `embeddings`, POST /v1/embeddings. Call `listen()` on it;
+ * disposing the engines is the caller's job once it is closed.
+ */
+export declare function createServer(config: ServerConfig): Server;

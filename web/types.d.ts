@@ -1,0 +1,214 @@
+// Declarations shared by every host's entry: the options, results and errors of the
+// generation API, and the GGUF reader. web/node/index.d.ts and web/browser/index.d.ts
+// re-export these; what differs per host (sources, load options, the model class) is
+// declared there.
+
+/**
+ * A compiled wasm module: WebAssembly.Module where the project's lib declares it (DOM,
+ * WebWorker), else any object (Node's own types have no WebAssembly namespace).
+ */
+export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: any) => infer M } } ? M : object;
+
+/** KV cache types: llama.cpp's names. */
+export type KvType = 'f16' | 'q8_0';
+
+export interface SamplingOptions {
+  /** Default 256. Generation also ends at an end-of-generation token or when the context is full. */
+  maxTokens?: number;
+  /** Default 0.8; 0 (or less) is greedy. */
+  temperature?: number;
+  /** Default 40; 0 disables. */
+  topK?: number;
+  /** Default 0.95; 1 disables. */
+  topP?: number;
+  /** Default 0.05; 0 disables. */
+  minP?: number;
+  /** Default 1 (off). */
+  repeatPenalty?: number;
+  /** Default 64. */
+  repeatLastN?: number;
+  /** Default 0. */
+  frequencyPenalty?: number;
+  /** Default 0. */
+  presencePenalty?: number;
+  /** Default random. The same seed, prompt and options give the same text. */
+  seed?: number;
+  /** Generation ends when one of these texts appears; it is not included in the output. */
+  stop?: string[];
+  /** Token ids that end generation, besides the model's end-of-generation tokens. */
+  stopTokens?: number[];
+  /** Ends the iteration with a WasmllmError of code 'ERR_ABORTED'; the model stays usable. */
+  signal?: AbortSignal;
+}
+
+export interface CompleteOptions extends SamplingOptions {
+  /** String prompts: add BOS/EOS as the model's metadata asks. Default true. */
+  addSpecial?: boolean;
+  /** String prompts: turn special-token text (e.g. "<|im_start|>") into its token. Default true. */
+  parseSpecial?: boolean;
+}
+
+export interface ChatMessage {
+  role: 'system' | 'user' | 'assistant' | 'tool' | string;
+  content?: string | null | Array<{ type: string; text?: string }>;
+  tool_calls?: Array<{ id?: string; type?: string; function: { name: string; arguments: object | string } }>;
+  tool_call_id?: string;
+  name?: string;
+  reasoning_content?: string;
+}
+
+export interface ChatOptions extends SamplingOptions {
+  tools?: object[];
+  /** A Jinja template to use instead of the model's. */
+  template?: string;
+  /** One of the GGUF's named templates (tokenizer.chat_template.NAME). */
+  templateName?: string;
+  /** Extra template variables, e.g. { enable_thinking: false }. */
+  extra?: Record<string, unknown>;
+}
+
+export interface EmbedOptions {
+  /** Default: the GGUF's `<arch>.pooling_type`, else 'mean' for encoders and 'last' for decoders. */
+  pooling?: 'mean' | 'cls' | 'last' | 1 | 2 | 3;
+  /** Divide each vector by its L2 norm (default true). */
+  normalize?: boolean;
+  /** String inputs: add the model's special tokens, e.g. bert's [CLS] ... [SEP] (default true). */
+  addSpecial?: boolean;
+  /** String inputs: turn special-token text into its id (default true). */
+  parseSpecial?: boolean;
+  /** Checked between texts. */
+  signal?: AbortSignal;
+}
+
+/**
+ * One step of generation. `text` is always whole UTF-8 characters: bytes of a
+ * character split across tokens are held back until it is complete. A final
+ * piece of held-back text has token -1.
+ */
+export interface TokenPiece {
+  token: number;
+  text: string;
+}
+
+export interface Completion {
+  promptTokens: number[];
+  tokens: number[];
+  text: string;
+  /** 'stop': an end-of-generation token or stop string; 'length': maxTokens; 'context': the context is full. */
+  finishReason: 'stop' | 'length' | 'context';
+  /** Prompt tokens actually evaluated (the rest were reused from the KV cache). */
+  promptEvaluated: number;
+  timings: {
+    promptMs: number;
+    decodeMs: number;
+    promptTokensPerSecond: number;
+    decodeTokensPerSecond: number;
+  };
+}
+
+export interface ModelInfo {
+  architecture: string;
+  name: string | null;
+  nParams: number;
+  nVocab: number;
+  nCtxTrain: number;
+  embeddingLength: number;
+  layers: number;
+  heads: number | null;
+  headsKv: number | null;
+  /** llama.cpp's file type name, e.g. 'MOSTLY_Q8_0'. */
+  fileType: string | null;
+  tensorCount: number;
+  tensorBytes: number;
+  /** Tensor count per type name, e.g. { Q8_0: 154, F32: 61 }. */
+  tensorTypes: Record<string, number>;
+  shards: number;
+  fileBytes: number;
+  /** The KV cache size in tokens. */
+  contextSize: number;
+  /** The KV cache type (LoadOptions.kvType). */
+  kvType: KvType;
+  /** Bytes of the default session's KV cache: layers x positions x KV heads x (K + V head bytes). */
+  kvCacheBytes: number;
+  threads: number;
+  wasmVariant: 'mt' | 'st';
+  loadMs: number;
+  /** Weight matrices rearranged at load time for the SIMD kernels (4-row interleaved Q4_0, Q5_0, Q8_0, IQ4_NL). */
+  repackedMatrices: number;
+  /** How embed() pools by default: encoders always pool; decoders only when the file names a pooling_type (else null). */
+  pooling: 'mean' | 'cls' | 'last' | null;
+  /** An embedding-only model (bert, nomic-bert): complete() and chat() fail with ERR_BAD_ARG. */
+  isEncoder: boolean;
+}
+
+export type WasmllmErrorCode =
+  | 'ERR_TRUNCATED' | 'ERR_BAD_MAGIC' | 'ERR_BAD_VERSION' | 'ERR_BAD_VALUE' | 'ERR_UNKNOWN_TYPE'
+  | 'ERR_BAD_TENSOR' | 'ERR_UNSUPPORTED_ARCH' | 'ERR_MISSING_KEY' | 'ERR_MISSING_TENSOR' | 'ERR_OOM'
+  | 'ERR_CONTEXT_FULL' | 'ERR_BAD_ARG' | 'ERR_SHARDS' | 'ERR_NOT_FOUND' | 'ERR_FETCH' | 'ERR_ABORTED'
+  | 'ERR_TOKENIZER' | 'ERR_TEMPLATE' | 'ERR_WASM' | 'ERR_BUSY' | 'ERR_DISPOSED' | (string & {});
+
+export declare class WasmllmError extends Error {
+  constructor(code: string, message: string, options?: { cause?: unknown });
+  readonly name: 'WasmllmError';
+  readonly code: WasmllmErrorCode;
+}
+
+export interface GGUFTensorInfo {
+  name: string;
+  nDims: number;
+  shape: number[];
+  type: number;
+  typeName: string;
+  offset: number;
+  nBytes: number;
+}
+
+/**
+ * A GGUF array of strings kept as UTF-8 bytes plus offsets (what parseGGUF returns with
+ * `packStrings`, and what a loaded model's metadata holds): a 150k-token vocabulary is a
+ * few MB instead of tens of MB of JS strings. Elements are decoded when asked for.
+ */
+export declare class GGUFStringArray implements Iterable<string> {
+  /** `offsets` has length + 1 entries: element i is `bytes[offsets[i], offsets[i + 1])`, well-formed UTF-8. */
+  constructor(bytes: Uint8Array, offsets: Uint32Array);
+  static from(strings: Iterable<string> | ArrayLike<string>): GGUFStringArray;
+  readonly bytes: Uint8Array;
+  readonly offsets: Uint32Array;
+  readonly length: number;
+  /** Element i, or undefined out of range. */
+  get(i: number): string | undefined;
+  at(i: number): string | undefined;
+  byteLength(i: number): number;
+  /** Compares bytes: nothing is decoded. */
+  indexOf(s: string, fromIndex?: number): number;
+  includes(s: string): boolean;
+  /** Every element equal to one of `strings`, as [index, string] in index order. */
+  findAll(strings: Iterable<string>): Array<[number, string]>;
+  slice(start?: number, end?: number): string[];
+  toArray(): string[];
+  toJSON(): string[];
+  [Symbol.iterator](): Iterator<string>;
+}
+
+export interface GGUFHeader {
+  version: number;
+  metadata: Map<string, unknown>;
+  /** GGUF value type of each key. */
+  types: Map<string, number>;
+  tensors: GGUFTensorInfo[];
+  alignment: number;
+  dataOffset: number;
+  headerSize: number;
+}
+
+/**
+ * Parses a GGUF header (metadata and tensor table); `bytes` may be a prefix of a file of `totalSize`
+ * bytes. Arrays of strings come back as string[], or as GGUFStringArray with `packStrings`.
+ */
+export declare function parseGGUF(bytes: Uint8Array, options?: { totalSize?: number; allowNoData?: boolean; packStrings?: boolean }): GGUFHeader;
+
+export declare function readGGUFHeader(
+  readPrefix: (n: number) => Promise<Uint8Array>,
+  totalSize: number,
+  options?: { allowNoData?: boolean; packStrings?: boolean },
+): Promise<GGUFHeader>;
