@@ -34,9 +34,21 @@ export function defaultMounts(root = ROOT) {
     '/web/': path.join(root, 'web'),
     '/dist/mjs/': path.join(process.env.WASMLLM_DIST ? path.resolve(process.env.WASMLLM_DIST) : path.join(root, 'dist'), 'mjs'),
     '/models/': path.join(root, 'models'),
-    '/vendor/jinja/': path.join(root, 'node_modules/@huggingface/jinja/dist'),
+    '/vendor/jinja/': path.join(findPackage(root, '@huggingface/jinja') ?? path.join(root, 'node_modules/@huggingface/jinja'), 'dist'),
     '/': path.join(root, 'demo'),
   };
+}
+
+/**
+ * A dependency's folder as Node would find it from `root`: in a clone it is
+ * root/node_modules, in an app that installed wasmllm it sits beside it.
+ */
+function findPackage(root, name) {
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'node_modules', name);
+    if (fs.existsSync(path.join(candidate, 'package.json'))) return candidate;
+    if (path.dirname(dir) === dir) return null;
+  }
 }
 
 /** Rewrites applied to served JS files (what an import map or bundler would do). */
