@@ -5,7 +5,7 @@
  * cross-origin isolated (SharedArrayBuffer, so the multi-threaded build).
  * Range requests, ETag, and a request log (the browser tests read it).
  *
- *   node demo/serve.js [--port 8080] [--host 127.0.0.1] [--no-isolation] [--log]
+ *   node demo/serve.js [--port 8080] [--host 127.0.0.1] [--no-isolation] [--cors] [--log]
  *
  * Used as a module by tests/browser and bench/browser.js: startServer().
  */
@@ -25,8 +25,8 @@ const TYPES = {
 };
 
 /**
- * URL prefix -> folder. web/chat.js's one bare import is mapped to the file a
- * bundler would pick. WASMLLM_DIST names another wasm output folder (a
+ * URL prefix -> folder. /vendor/jinja/ serves @huggingface/jinja, which the
+ * page's import map names. WASMLLM_DIST names another wasm output folder (a
  * scratch build's WL_DIST_DIR), as in the Node smoke test.
  */
 export function defaultMounts(root = ROOT) {
@@ -51,17 +51,13 @@ function findPackage(root, name) {
   }
 }
 
-/** Rewrites applied to served JS files (what an import map or bundler would do). */
-const REWRITES = [
-  { file: /[\\/]web[\\/]chat\.js$/, from: /from '@huggingface\/jinja'/, to: "from '/vendor/jinja/index.js'" },
-];
-
 /**
  * @typedef {{ method: string, path: string, range: string | null, status: number, bytes: number }} LoggedRequest
  * @typedef {object} ServerOptions
  * @property {number} [port]          0 picks a free port
  * @property {string} [host]
  * @property {boolean} [isolation]    COOP/COEP headers (default true)
+ * @property {boolean} [cors]         serve other origins too, as a CDN would (CORS and CORP headers)
  * @property {Record<string, string>} [mounts]  extra URL prefix -> folder (checked before the defaults)
  * @property {(req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>} [handle]
  *   called first; return true when it answered (tests inject faults here)
@@ -97,7 +93,18 @@ export async function startServer(options = {}) {
       res.setHeader('Cross-Origin-Opener-Policy', 'same-origin');
       res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
     }
-    res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    if (options.cors) {
+      // What a CDN serving the library (or models) to other origins sends.
+      res.setHeader('Access-Control-Allow-Origin', '*');
+      res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag');
+      res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
+      if (req.method === 'OPTIONS') {
+        res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Max-Age': '600' });
+        return res.end();
+      }
+    } else {
+      res.setHeader('Cross-Origin-Resource-Policy', 'same-origin');
+    }
     try {
       if (options.handle && await options.handle(req, res, url)) return;
       const file = resolveFile(mounts, url.pathname);
@@ -156,12 +163,6 @@ export function serveFile(req, res, file, faults = {}) {
   const size = Math.min(st.size, faults.size ?? st.size);
   const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
   const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
-  const rewrite = REWRITES.find((r) => r.file.test(file));
-  if (rewrite) {
-    const body = Buffer.from(fs.readFileSync(file, 'utf8').replace(rewrite.from, rewrite.to));
-    res.writeHead(200, { 'Content-Type': type, 'Content-Length': body.length, 'Cache-Control': 'no-cache' });
-    return res.end(req.method === 'HEAD' ? undefined : body);
-  }
   let start = 0, end = size - 1, status = 200;
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
   const ifRange = req.headers['if-range'];
@@ -213,12 +214,13 @@ async function main() {
       port: { type: 'string', default: process.env.PORT ?? '8080' },
       host: { type: 'string', default: '127.0.0.1' },
       'no-isolation': { type: 'boolean', default: false },
+      cors: { type: 'boolean', default: false },
       log: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    console.log('usage: node demo/serve.js [--port 8080] [--host 127.0.0.1] [--no-isolation] [--log]');
+    console.log('usage: node demo/serve.js [--port 8080] [--host 127.0.0.1] [--no-isolation] [--cors] [--log]');
     return;
   }
   const port = Number(values.port);
@@ -232,7 +234,7 @@ async function main() {
   let started;
   try {
     started = await startServer({
-      port, host: values.host, isolation: !values['no-isolation'],
+      port, host: values.host, isolation: !values['no-isolation'], cors: values.cors,
       onRequest: values.log ? (r) => console.log(`${r.method} ${r.path}${r.range ? ` [${r.range}]` : ''} -> ${r.status} (${r.bytes} bytes)`) : undefined,
     });
   } catch (e) {

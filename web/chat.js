@@ -11,11 +11,11 @@
  *   // (trim the stop string from the answer).
  *
  * Templates are rendered with @huggingface/jinja (the renderer transformers.js
- * uses). Where a template lacks a feature (no system role, no tools, no tool
+ * uses), loaded by web/jinja.js: await loadJinja() before rendering. Where a template lacks a feature (no system role, no tools, no tool
  * calls or tool results) the conversation is rewritten into a form it does
  * accept, as llama.cpp does, rather than failing: see `applyPolyfills`.
  */
-import { Template, Environment, Interpreter, tokenize as jinjaTokenize, parse as jinjaParse } from '@huggingface/jinja';
+import { Template, Environment, Interpreter, tokenize as jinjaTokenize, parse as jinjaParse, requireJinja } from './jinja.js';
 import { WasmllmError } from './errors.js';
 import { GGUFStringArray, asStringArray, stringAt } from './gguf-strings.js';
 
@@ -734,6 +734,7 @@ export function detectStops(source, metadata) {
  */
 export function renderChat(metadata, messages, options = {}) {
   if (!(metadata instanceof Map)) throw new WasmllmError('ERR_BAD_ARG', 'renderChat needs the GGUF metadata Map');
+  requireJinja();
   const { addGenerationPrompt = true, tools, template: override, templateName, extra = {}, warn = console.warn } = options;
   if (tools != null && !Array.isArray(tools)) throw new WasmllmError('ERR_BAD_ARG', 'tools must be an array');
 

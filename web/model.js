@@ -44,6 +44,10 @@ const FILE_TYPES = {
  *                                   each gets its own thread pool, and the workers are started up front
  * @property {WebAssembly.Module} [wasmModule]  a precompiled build (edge workers), with wasmFactory
  * @property {(settings: object) => Promise<any>} [wasmFactory]  that build's ES6 glue (default export)
+ * @property {import('./sources.js').OpenPath} [openPath]  the host's file reader (Node: web/node/load.js
+ *                                   passes it; without one, file paths are refused)
+ * @property {import('./wasm-loader.js').LoadBuild} [loadBuild]  the host's way to find the wasm builds
+ * @property {() => number | Promise<number>} [defaultThreads]  the host's core count
  *
  * @typedef {object} CompleteOptions
  * @property {number} [maxTokens]         default 256; generation also ends when the context is full
@@ -123,6 +127,7 @@ export async function loadModel(source, options = {}) {
   const wasm = await loadWasm({
     threads: options.threads, variant: options.variant, sessions,
     wasmModule: options.wasmModule, wasmFactory: options.wasmFactory,
+    loadBuild: options.loadBuild, defaultThreads: options.defaultThreads,
   });
   const M = wasm.module;
   /** @type {Core} */
@@ -392,7 +397,8 @@ export class Session {
     // chat.js (and its Jinja dependency) loads only when chat is used.
     return (async function* chatTurn() {
       self.#checkGenerates(); // before the template lookup, which would warn about a model that never chats
-      const { renderChat, encodeChatPrompt } = await import('./chat.js');
+      const [{ renderChat, encodeChatPrompt }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
+      await loadJinja();
       const { prompt, stopStrings, stopTokenIds } = renderChat(self.metadata, messages, {
         addGenerationPrompt: true,
         tools: options.tools,

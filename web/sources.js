@@ -7,7 +7,6 @@
 import { WasmllmError } from './errors.js';
 import { parseGGUF, readGGUFHeader, NeedMoreBytes } from './gguf.js';
 
-const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
 const CHUNK = 4 << 20;
 /** wasm32's heap limit (-sMAXIMUM_MEMORY=4GB, less the last page). */
 const MAX_HEAP_BYTES = 4294901760;
@@ -48,18 +47,23 @@ export function expandSources(source) {
 }
 
 /**
+ * @typedef {(path: string | URL) => Promise<Opened>} OpenPath
+ *   opens a file path or file: URL; only the Node host has one (web/node/files.js)
+ */
+
+/**
  * @param {any} source one shard: path, URL, ArrayBuffer, typed array, Blob/File
  * @param {AbortSignal} [signal]
+ * @param {OpenPath} [openPath] how to read files (absent: paths are refused)
  * @returns {Promise<Opened>}
  */
-export async function openSource(source, signal) {
+export async function openSource(source, signal, openPath) {
   if (typeof source === 'string') {
     if (/^(https?|blob|data):/i.test(source)) return openUrl(source, signal);
-    if (/^file:/i.test(source)) return openPath(await fileUrlToPath(source));
-    return openPath(source);
+    return openFile(source, openPath);
   }
   if (source instanceof URL) {
-    if (source.protocol === 'file:') return openPath(await fileUrlToPath(source));
+    if (source.protocol === 'file:') return openFile(source, openPath);
     return openUrl(source.href, signal);
   }
   if (source instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && source instanceof SharedArrayBuffer)) {
@@ -75,72 +79,17 @@ export async function openSource(source, signal) {
   throw new WasmllmError('ERR_BAD_ARG', `cannot load a model from ${describe(source)}: give a path, URL, ArrayBuffer, Uint8Array, Blob, Response, ReadableStream or an array of them`);
 }
 
+/** @param {string | URL} path @param {OpenPath} [openPath] */
+function openFile(path, openPath) {
+  if (!openPath) throw new WasmllmError('ERR_BAD_ARG', `file paths work only in Node; fetch ${path} by URL instead`);
+  return openPath(path);
+}
+
 /** @param {any} v */
 function describe(v) {
   if (v === null) return 'null';
   if (typeof v === 'object') return `an object of type ${v.constructor?.name ?? 'Object'}`;
   return `a ${typeof v}`;
-}
-
-/** @param {string|URL} url */
-async function fileUrlToPath(url) {
-  const { fileURLToPath } = await import('node:url');
-  return fileURLToPath(url);
-}
-
-/** @param {string} path @returns {Promise<Opened>} */
-async function openPath(path) {
-  if (!IS_NODE) throw new WasmllmError('ERR_BAD_ARG', `file paths work only in Node; fetch ${path} by URL instead`);
-  const fs = await import('node:fs');
-  let size;
-  try {
-    const st = await fs.promises.stat(path);
-    if (!st.isFile()) throw new WasmllmError('ERR_NOT_FOUND', `${path} is not a file`);
-    size = st.size;
-  } catch (e) {
-    if (e instanceof WasmllmError) throw e;
-    if (e?.code === 'ENOENT') throw new WasmllmError('ERR_NOT_FOUND', `model file not found: ${path}`, { cause: e });
-    throw new WasmllmError('ERR_NOT_FOUND', `cannot read ${path}: ${e?.message ?? e}`, { cause: e });
-  }
-  /** Reads [pos, pos + len) of the file into view, looping over short reads. */
-  const readFully = async (view, pos, len) => {
-    const fh = await fs.promises.open(path, 'r');
-    try {
-      let done = 0;
-      while (done < len) {
-        const { bytesRead } = await fh.read(view, done, len - done, pos + done);
-        if (bytesRead === 0) throw new WasmllmError('ERR_TRUNCATED', `${path} ended after ${pos + done} bytes while reading`);
-        done += bytesRead;
-      }
-    } finally {
-      await fh.close();
-    }
-  };
-  return {
-    name: path,
-    size,
-    // A plain Uint8Array, not a Buffer: gguf.js slices it and expects copies.
-    readPrefix: async (n) => {
-      const out = new Uint8Array(Math.min(n, size));
-      await readFully(out, 0, out.length);
-      return out;
-    },
-    stream: async (write, signal) => {
-      const fh = await fs.promises.open(path, 'r');
-      try {
-        const buf = new Uint8Array(Math.min(CHUNK, size));
-        for (let pos = 0; pos < size;) {
-          signal?.throwIfAborted();
-          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
-          if (bytesRead === 0) throw new WasmllmError('ERR_TRUNCATED', `${path} shrank while it was being read`);
-          write(buf.subarray(0, bytesRead));
-          pos += bytesRead;
-        }
-      } finally {
-        await fh.close();
-      }
-    },
-  };
 }
 
 /** @param {Uint8Array} bytes @param {string} name @returns {Opened} */
@@ -289,13 +238,13 @@ class HeapBuffer {
  * tokenizer, `wasmllm info` and `wasmllm tokenize`. `packStrings`: string
  * arrays as GGUFStringArray (see parseGGUF).
  * @param {any} source
- * @param {{ signal?: AbortSignal, allowNoData?: boolean, packStrings?: boolean }} [options]
+ * @param {{ signal?: AbortSignal, allowNoData?: boolean, packStrings?: boolean, openPath?: OpenPath }} [options]
  * @returns {Promise<{ name: string, size: number, header: GGUFHeader }[]>}
  */
 export async function readHeaders(source, options = {}) {
   const out = [];
   for (const one of expandSources(source)) {
-    const opened = await openSource(one, options.signal);
+    const opened = await openSource(one, options.signal, options.openPath);
     if (opened.readPrefix && opened.size !== undefined) {
       const header = await readGGUFHeader(opened.readPrefix, opened.size, { allowNoData: options.allowNoData, packStrings: options.packStrings });
       out.push({ name: opened.name, size: opened.size, header });
@@ -338,7 +287,7 @@ async function probeHeader(o) {
  * header in JS. On failure every buffer allocated so far is freed.
  * @param {any} source
  * @param {import('./wasm-loader.js').WasmInstance} wasm
- * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void,
+ * @param {{ signal?: AbortSignal, onProgress?: (p: Progress) => void, openPath?: OpenPath,
  *   loadShards?: (source: any, wasm: import('./wasm-loader.js').WasmInstance, options: object) => Promise<HeapShard[]> }} [options]
  *   loadShards replaces this function's body (it must free what it allocated when it fails)
  * @returns {Promise<HeapShard[]>}
@@ -352,7 +301,7 @@ export async function loadIntoHeap(source, wasm, options = {}) {
   const opened = [];
   for (const one of list) {
     signal?.throwIfAborted();
-    opened.push(await openSource(one, signal));
+    opened.push(await openSource(one, signal, options.openPath));
   }
   // Check what we can before allocating anything (a bad file fails fast): the
   // first MB, which holds a whole header unless the vocabulary is large. A

@@ -7,23 +7,17 @@
  */
 import { WasmllmError } from './errors.js';
 
-const IS_NODE = typeof process === 'object' && typeof process.versions?.node === 'string';
-
-/** The default thread count: every core the host reports. */
+/** The default thread count of a browser or edge host: the cores it reports (Node's comes from web/node/wasm-build.js). */
 export async function defaultThreadCount() {
-  if (IS_NODE) {
-    const os = await import('node:os');
-    return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-  }
   return globalThis.navigator?.hardwareConcurrency || 1;
 }
 
 /** Whether this host can run the pthreads build. */
 export function canUseThreads() {
   if (typeof SharedArrayBuffer === 'undefined') return false;
-  if (IS_NODE) return true;
   // Browsers expose SharedArrayBuffer only in cross-origin isolated pages,
   // but some older ones did without isolation: ask for isolation explicitly.
+  // Node has no crossOriginIsolated at all.
   return globalThis.crossOriginIsolated !== false;
 }
 
@@ -38,18 +32,30 @@ export function canUseThreads() {
 
 /** Compiled modules, per variant, so a second model skips compilation. */
 const compiled = new Map();
+/** The pthread workers' script URL, per variant, when the glue's own guess is wrong (undefined: it is right). */
+const pthreadScripts = new Map();
+
+/**
+ * @typedef {{ factory: (settings: object) => Promise<any>, wasmModule: WebAssembly.Module, scriptUrl?: string,
+ *   pthreadUrl?: string }} Build  a variant's glue factory and compiled module; scriptUrl and
+ *   pthreadUrl: where pthread workers import the glue from, and their own script
+ * @typedef {(variant: 'mt'|'st') => Promise<Build>} LoadBuild
+ */
 
 /**
  * @param {{ threads?: number, variant?: 'mt'|'st', sessions?: number, wasmModule?: WebAssembly.Module,
- *   wasmFactory?: (settings: object) => Promise<any> }} [options]
+ *   wasmFactory?: (settings: object) => Promise<any>, loadBuild?: LoadBuild,
+ *   defaultThreads?: () => number | Promise<number> }} [options]
  *   wasmModule + wasmFactory: a precompiled module and its ES6 glue's default
  *   export, for hosts that can neither fetch nor compile wasm bytes at run
  *   time (edge workers import both as modules); they must be the same variant.
+ *   loadBuild, defaultThreads: the host's way to find the builds and count
+ *   cores (Node's are in web/node/wasm-build.js); default: fetched by URL.
  * @returns {Promise<WasmInstance>}
  */
 export async function loadWasm(options = {}) {
   const given = givenBuild(options);
-  let threads = options.threads ?? (given ? 1 : await defaultThreadCount());
+  let threads = options.threads ?? (given ? 1 : await (options.defaultThreads ?? defaultThreadCount)());
   if (!Number.isInteger(threads) || threads < 1) {
     throw new WasmllmError('ERR_BAD_ARG', `threads must be a positive integer, got ${options.threads}`);
   }
@@ -57,7 +63,7 @@ export async function loadWasm(options = {}) {
   if (variant === 'st') threads = 1;
   const sessions = options.sessions ?? 1;
 
-  const { factory, wasmModule, scriptUrl } = given ?? (IS_NODE ? await loadNodeVariant(variant) : await loadWebVariant(variant));
+  const { factory, wasmModule, scriptUrl, pthreadUrl } = given ?? await (options.loadBuild ?? loadWebBuild)(variant);
   let failInstantiate;
   const instantiateFailed = new Promise((_, reject) => { failInstantiate = reject; });
   const settings = {
@@ -81,21 +87,19 @@ export async function loadWasm(options = {}) {
     // A given build has no file to find; without locateFile the ES6 glue
     // builds a URL from import.meta.url, which edge runtimes leave undefined.
     ...(given ? { locateFile: (file) => file } : {}),
+    // The pthread workers' script when it is not beside the glue (a bundler
+    // renamed or inlined it) or not on our origin. Otherwise the glue's own
+    // `new Worker(new URL(…, import.meta.url))` runs, which dev servers (Vite)
+    // rewrite to serve the script as a classic worker.
+    ...(pthreadUrl ? { locateFile: (file, prefix) => (file.endsWith('.worker.js') ? pthreadUrl : prefix + file) } : {}),
     print: () => {},
     printErr: (text) => { if (globalThis.process?.env?.WASMLLM_DEBUG) console.error(text); },
   };
-  // Emscripten's Node glue installs process-wide uncaughtException and
-  // unhandledRejection handlers (one pair per instance) that rethrow: they
-  // would change the host application's error policy and pile up one pair per
-  // model. Remove whatever the factory adds.
-  const before = IS_NODE ? snapshotProcessListeners() : null;
   let module;
   try {
     module = await Promise.race([factory(settings), instantiateFailed]);
   } catch (e) {
     throw new WasmllmError('ERR_WASM', `could not start the ${variant} wasm build: ${e?.message ?? e}`, { cause: e });
-  } finally {
-    if (before) removeAddedProcessListeners(before);
   }
   // The pthreads build's memory is shared and can be grown by any thread, so
   // a cached view can go stale without notice: compare buffers every time.
@@ -122,53 +126,77 @@ function givenBuild(options) {
   return { factory: wasmFactory, wasmModule };
 }
 
-const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'];
+/**
+ * The web builds' files. Each is a literal `new URL('…', import.meta.url)`:
+ * bundlers (Vite, webpack, Parcel) recognise that form, copy the file into
+ * their output and rewrite the URL, so the builds are found after bundling.
+ */
+const WEB_BUILDS = {
+  mt: () => ({
+    glue: new URL('../dist/mjs/wasmllm-mt.mjs', import.meta.url),
+    wasm: new URL('../dist/mjs/wasmllm-mt.wasm', import.meta.url),
+    pthread: new URL('../dist/mjs/wasmllm-mt.worker.js', import.meta.url),
+  }),
+  st: () => ({
+    glue: new URL('../dist/mjs/wasmllm-st.mjs', import.meta.url),
+    wasm: new URL('../dist/mjs/wasmllm-st.wasm', import.meta.url),
+    pthread: null,
+  }),
+};
 
-function snapshotProcessListeners() {
-  return new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
-}
-
-/** @param {Map<string, Set<Function>>} before */
-function removeAddedProcessListeners(before) {
-  for (const e of PROCESS_EVENTS) {
-    for (const l of process.listeners(e)) if (!before.get(e).has(l)) process.removeListener(e, l);
-  }
-}
-
-/** @param {'mt'|'st'} variant */
-async function loadNodeVariant(variant) {
-  const { createRequire } = await import('node:module');
-  const fs = await import('node:fs');
-  const jsUrl = new URL(`../dist/cjs/wasmllm-${variant}.cjs`, import.meta.url);
-  const wasmUrl = new URL(`../dist/cjs/wasmllm-${variant}.wasm`, import.meta.url);
-  if (!fs.existsSync(jsUrl) || !fs.existsSync(wasmUrl)) {
-    throw new WasmllmError('ERR_WASM', `the ${variant} wasm build is missing (${jsUrl.pathname}); run \`npm run build\``);
-  }
-  const require = createRequire(import.meta.url);
-  const factory = require(jsUrl.pathname);
-  // Emscripten's loader would fetch() the .wasm path on Node 18+, which fails:
-  // compile it ourselves (once per process).
+/** @type {LoadBuild} */
+async function loadWebBuild(variant) {
+  const files = WEB_BUILDS[variant]();
+  const { default: factory } = await import(/* @vite-ignore */ /* webpackIgnore: true */ files.glue.href);
   let wasmModule = compiled.get(variant);
   if (!wasmModule) {
-    wasmModule = await WebAssembly.compile(fs.readFileSync(wasmUrl));
-    compiled.set(variant, wasmModule);
-  }
-  return { factory, wasmModule };
-}
-
-/** @param {'mt'|'st'} variant */
-async function loadWebVariant(variant) {
-  const jsUrl = new URL(`../dist/mjs/wasmllm-${variant}.mjs`, import.meta.url);
-  const wasmUrl = new URL(`../dist/mjs/wasmllm-${variant}.wasm`, import.meta.url);
-  const { default: factory } = await import(/* webpackIgnore: true */ jsUrl.href);
-  let wasmModule = compiled.get(variant);
-  if (!wasmModule) {
-    const response = await fetch(wasmUrl);
-    if (!response.ok) throw new WasmllmError('ERR_FETCH', `could not fetch ${wasmUrl.href}: HTTP ${response.status}`);
+    let response;
+    try {
+      response = await fetch(files.wasm);
+    } catch (e) {
+      throw new WasmllmError('ERR_FETCH', `could not fetch ${files.wasm.href}: ${e?.message ?? e}${crossOriginHint(files.wasm)}`, { cause: e });
+    }
+    if (!response.ok) throw new WasmllmError('ERR_FETCH', `could not fetch ${files.wasm.href}: HTTP ${response.status}`);
     wasmModule = typeof WebAssembly.compileStreaming === 'function'
       ? await WebAssembly.compileStreaming(response)
       : await WebAssembly.compile(await response.arrayBuffer());
     compiled.set(variant, wasmModule);
   }
-  return { factory, wasmModule, scriptUrl: jsUrl.href };
+  let pthreadUrl = pthreadScripts.get(variant);
+  if (files.pthread && !pthreadScripts.has(variant)) {
+    const beside = files.pthread.href === new URL(`wasmllm-${variant}.worker.js`, files.glue).href;
+    pthreadUrl = beside && isSameOrigin(files.pthread) ? undefined : await sameOriginScript(files.pthread);
+    pthreadScripts.set(variant, pthreadUrl);
+  }
+  return { factory, wasmModule, scriptUrl: files.glue.href, pthreadUrl };
+}
+
+/**
+ * A URL a Worker can start from: the script itself when it shares our
+ * origin, else a blob: copy of it (a Worker's script must be same-origin; a
+ * module on a CDN is not). Its imports are absolute URLs, so the copy works.
+ * @param {URL} url
+ */
+async function sameOriginScript(url) {
+  if (isSameOrigin(url)) return url.href;
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new WasmllmError('ERR_FETCH', `could not fetch ${url.href}: ${e?.message ?? e}${crossOriginHint(url)}`, { cause: e });
+  }
+  if (!response.ok) throw new WasmllmError('ERR_FETCH', `could not fetch ${url.href}: HTTP ${response.status}`);
+  return URL.createObjectURL(new Blob([await response.text()], { type: 'text/javascript' }));
+}
+
+/** @param {URL} url */
+function isSameOrigin(url) {
+  const here = globalThis.location?.origin;
+  return !here || url.origin === here;
+}
+
+/** @param {URL} url */
+function crossOriginHint(url) {
+  const here = globalThis.location?.origin;
+  return here && url.origin !== here ? ` (it is on another origin: ${url.origin} must send Access-Control-Allow-Origin)` : '';
 }

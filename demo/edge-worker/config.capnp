@@ -2,11 +2,7 @@
 # re-run `node tools/edge-bundle.js` after changing imports.
 #   workerd serve config.capnp [--socket-addr http=127.0.0.1:PORT]
 # web/wasm-loader.js: 1 import() of a computed specifier, not bundled (a Node or browser path)
-# web/wasm-loader.js: skipped node:os (Node only)
-# web/wasm-loader.js: skipped node:module (Node only)
-# web/wasm-loader.js: skipped node:fs (Node only)
-# web/sources.js: skipped node:url (Node only)
-# web/sources.js: skipped node:fs (Node only)
+# web/jinja.js: 1 import() of a computed specifier, not bundled (a Node or browser path)
 using Workerd = import "/workerd/workerd.capnp";
 
 const config :Workerd.Config = (
@@ -46,6 +42,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "web/tokenizer/decode.js", esModule = embed "../../web/tokenizer/decode.js"),
     (name = "web/kv-type.js", esModule = embed "../../web/kv-type.js"),
     (name = "web/chat.js", esModule = embed "../../web/chat.js"),
+    (name = "web/jinja.js", esModule = embed "../../web/jinja.js"),
     (name = "web/@huggingface/jinja", esModule = embed "../../node_modules/@huggingface/jinja/dist/index.js"),
     (name = "web/openai-api.js", esModule = embed "../../web/openai-api.js"),
     (name = "web/slots.js", esModule = embed "../../web/slots.js"),

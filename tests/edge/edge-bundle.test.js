@@ -46,7 +46,7 @@ test('collectModules: the demo reaches the wasm, the model, the glue and jinja, 
   assert.equal(byName.get('dist/mjs/wasmllm-st.wasm')?.kind, 'wasm');
   assert.equal(byName.get('models/shakespeare.gguf')?.kind, 'data');
   assert.equal(byName.get('dist/mjs/wasmllm-st.mjs')?.kind, 'esModule');
-  // workerd resolves the bare specifier against web/chat.js's name.
+  // workerd resolves the bare specifier against web/jinja.js's name.
   assert.match(byName.get('web/@huggingface/jinja')?.file ?? '', /node_modules\/@huggingface\/jinja\/dist\/index\.js$/);
   for (const name of ['web/openai-api.js', 'web/slots.js', 'web/model.js', 'web/chat.js']) assert.ok(byName.has(name), name);
   assert.ok(modules.every((m) => !m.name.includes('node:')));

@@ -6,7 +6,10 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { renderChat, needsBos, encodeChatPrompt, strftime, listChatTemplates, CHATML_TEMPLATE } from '../../web/chat.js';
+import { loadJinja } from '../../web/jinja.js';
 import { sharedPath } from '../../tools/shared-data.js';
+
+await loadJinja(); // renderChat is synchronous: the template engine loads first
 
 const TEMPLATE_DIR = sharedPath('data/templates');
 

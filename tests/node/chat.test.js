@@ -5,13 +5,16 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../../web/model.js';
+import { loadModel } from '../../web/node/index.js';
 import { renderChat, encodeChatPrompt } from '../../web/chat.js';
+import { loadJinja } from '../../web/jinja.js';
 import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli } from './runtime-fixtures.js';
 import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { parseGGUF } from '../../web/gguf.js';
 import { createTokenizer } from '../../web/tokenizer/index.js';
 import { sharedPath } from '../../tools/shared-data.js';
+
+await loadJinja(); // renderChat is synchronous: the template engine loads first
 
 const NEMO = fs.readFileSync(sharedPath('data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
 const GREEDY = { temperature: 0, seed: 1 };

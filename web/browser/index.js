@@ -65,9 +65,8 @@ export async function loadModel(source, options = {}) {
     warnedIsolation = true;
     console.warn(ISOLATION_WARNING);
   }
-  const workerUrl = options.workerUrl ?? new URL('./worker-host.js', import.meta.url);
-  const worker = new Worker(workerUrl, { type: 'module', name: 'wasmllm' });
-  const rpc = new Rpc(worker);
+  const { worker, from } = startWorker(options.workerUrl);
+  const rpc = new Rpc(worker, from);
   try {
     await rpc.ready;
     const { value } = await rpc.request('load', {
@@ -75,7 +74,7 @@ export async function loadModel(source, options = {}) {
       options: {
         threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
         parallel: options.parallel, retries: options.retries, retryDelayMs: options.retryDelayMs,
-        cache: options.cache, hfEndpoint: options.hfEndpoint,
+        cache: options.cache, hfEndpoint: options.hfEndpoint, jinjaUrl: resolveJinja(),
       },
     }, {
       signal: options.signal,
@@ -92,6 +91,61 @@ export async function loadModel(source, options = {}) {
   } catch (e) {
     rpc.close();
     throw e;
+  }
+}
+
+const WORKER_OPTIONS = /** @type {const} */ ({ type: 'module', name: 'wasmllm' });
+
+/**
+ * Starts the model's worker; `from` is the script's origin when it is not the page's.
+ * @param {string | URL | undefined} workerUrl
+ * @returns {{ worker: Worker, from: string | null }}
+ */
+function startWorker(workerUrl) {
+  if (workerUrl !== undefined) return workerFrom(new URL(workerUrl, globalThis.location?.href));
+  try {
+    // This literal form is what Vite, webpack and Parcel look for: they bundle
+    // worker-host.js with its imports and rewrite the URL. Keep it as it is.
+    return { worker: new Worker(new URL('./worker-host.js', import.meta.url), { type: 'module', name: 'wasmllm' }), from: null };
+  } catch (e) {
+    // A Worker's script must be same-origin; this module came from elsewhere (a CDN).
+    if (/** @type {any} */ (e)?.name !== 'SecurityError') throw e;
+    return workerFrom(new URL(WORKER_HOST, import.meta.url));
+  }
+}
+
+/** Not a literal on purpose: bundlers must only see the form in startWorker. */
+const WORKER_HOST = './worker-host.js';
+
+/**
+ * A module worker for `url`; on another origin, a same-origin blob: module
+ * that imports it (the browser refuses a cross-origin Worker script, not a
+ * cross-origin import, which CORS governs).
+ * @param {URL} url
+ */
+function workerFrom(url) {
+  const here = globalThis.location?.origin;
+  if (!here || url.origin === here) return { worker: new Worker(url, WORKER_OPTIONS), from: null };
+  const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
+  try {
+    return { worker: new Worker(bootstrap, WORKER_OPTIONS), from: url.origin };
+  } finally {
+    // The worker has fetched its script by the time it runs; the URL is not needed after the constructor.
+    setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
+  }
+}
+
+/**
+ * Where @huggingface/jinja lives for this page, if an import map names it:
+ * import maps do not apply inside Web Workers, so the worker gets the URL.
+ * Bundled pages have no map (resolve throws) and bundle it into the worker.
+ * @returns {string | undefined}
+ */
+function resolveJinja() {
+  try {
+    return import.meta.resolve?.('@huggingface/jinja');
+  } catch {
+    return undefined;
   }
 }
 
@@ -114,8 +168,8 @@ function toError(e) {
 
 /** Request/response and streams over one worker's messages. */
 class Rpc {
-  /** @param {Worker} worker */
-  constructor(worker) {
+  /** @param {Worker} worker @param {string | null} from the worker script's origin, when not the page's */
+  constructor(worker, from) {
     this.worker = worker;
     this.nextId = 1;
     /** @type {Map<number, (msg: any) => void>} */
@@ -130,7 +184,10 @@ class Rpc {
     worker.onerror = (e) => {
       e.preventDefault?.();
       const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
-      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : 'it could not load (check that web/browser/worker-host.js and its imports are served)'}`));
+      const unloaded = from
+        ? `it could not load from ${from} (that origin must serve web/ and dist/mjs/ with Access-Control-Allow-Origin, and Cross-Origin-Resource-Policy: cross-origin under COEP)`
+        : 'it could not load (check that web/browser/worker-host.js and its imports are served as text/javascript)';
+      this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : unloaded}`));
     };
     worker.onmessageerror = () => this.fail(new WasmllmError('ERR_WORKER', 'a message from the wasmllm worker could not be read'));
   }

@@ -13,11 +13,14 @@
 import { loadModel, PREPARE_WEIGHTS } from '../model.js';
 import { createShardLoader } from './shard-loader.js';
 import { WasmllmError } from '../errors.js';
+import { loadJinja } from '../jinja.js';
 
 /** @type {import('../model.js').Model | null} */
 let model = null;
 /** @type {import('../wasm-loader.js').WasmInstance | null} */
 let wasm = null;
+/** Where the page found @huggingface/jinja (its import map), if it did. */
+let jinjaUrl;
 /** AbortControllers of the load or generations in flight, by message id. */
 const running = new Map();
 
@@ -42,6 +45,7 @@ function packCompletion(result) {
 
 async function onLoad(id, source, options) {
   if (model) throw new WasmllmError('ERR_BUSY', 'this worker already holds a model');
+  jinjaUrl = options.jinjaUrl;
   const controller = new AbortController();
   running.set(id, controller);
   const loader = createShardLoader({
@@ -79,6 +83,7 @@ async function onGenerate(id, msg) {
   running.set(id, controller);
   try {
     const options = { ...msg.options, signal: controller.signal };
+    if (msg.type === 'chat') await loadJinja(jinjaUrl);
     const iterator = msg.type === 'chat' ? model.chat(msg.messages, options) : model.complete(msg.prompt, options);
     for (;;) {
       const step = await iterator.next();

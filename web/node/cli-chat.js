@@ -150,7 +150,7 @@ function lineQueue(rl) {
  * Runs the chat. Resolves with the exit code once the user leaves.
  * @param {string[]} argv arguments after `chat`
  * @param {{ stdin?: NodeJS.ReadStream, stdout?: NodeJS.WriteStream, stderr?: NodeJS.WriteStream,
- *   loadModel?: typeof import('../model.js').loadModel }} [io] streams and loader (tests)
+ *   loadModel?: typeof import('./load.js').loadModel }} [io] streams and loader (tests)
  * @returns {Promise<number>}
  */
 export async function runChatCli(argv, io = {}) {
@@ -161,7 +161,7 @@ export async function runChatCli(argv, io = {}) {
     return 0;
   }
   const template = args.template === undefined ? undefined : readTemplate(args.template);
-  const loadModel = io.loadModel ?? (await import('../model.js')).loadModel;
+  const loadModel = io.loadModel ?? (await import('./load.js')).loadModel;
   // Line editing and prompts only when a person is at both ends; otherwise plain lines in, answers out.
   const interactive = Boolean(stdin.isTTY && stdout.isTTY);
 
@@ -169,6 +169,7 @@ export async function runChatCli(argv, io = {}) {
   const model = await loadModel(args.model, args.load);
   try {
     const { renderChat } = await import('../chat.js');
+    await (await import('../jinja.js')).loadJinja();
     // Render once up front: a broken template is reported before the first question.
     const { usedFallback } = renderChat(model.metadata, [{ role: 'user', content: 'hi' }], {
       template, extra: args.extra, warn: () => {},

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WasmllmError } from '../errors.js';
-import { loadModel } from '../model.js';
+import { loadModel } from './load.js';
 import { loadProgress } from './progress.js';
 
 export const EMBED_USAGE = `usage: wasmllm embed --model PATH|URL (--text T [--text T ...] | --file F) [options]

@@ -3,7 +3,7 @@
  * (web/node/server.js) until SIGINT/SIGTERM.
  */
 import { parseArgs } from 'node:util';
-import { loadModel } from '../model.js';
+import { loadModel } from './load.js';
 import { createServer } from './server.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { WasmllmError } from '../errors.js';
-import { readHeaders } from '../sources.js';
+import { readHeaders } from './load.js';
 import { GGUFStringArray } from '../gguf-strings.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
@@ -140,7 +140,7 @@ async function generate(command, args) {
   if (values['prompt-file'] !== undefined) prompt = readTextFile(values['prompt-file']);
   prompt ??= values.model === undefined ? EMBEDDED_PROMPT : '';
 
-  const { loadModel } = await import('../model.js');
+  const { loadModel } = await import('./load.js');
   const controller = new AbortController();
   const onSigint = () => controller.abort(new WasmllmError('ERR_ABORTED', 'interrupted'));
   process.once('SIGINT', onSigint);

@@ -6,10 +6,10 @@
  *   for await (const { text } of model.complete('Once upon a time')) process.stdout.write(text);
  *   model.dispose();
  */
-export { loadModel, Model, Session } from '../model.js';
+export { loadModel, readHeaders } from './load.js';
+export { Model, Session } from '../model.js';
 export { WasmllmError } from '../errors.js';
 export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
-export { readHeaders } from '../sources.js';
 export { createTokenizer } from '../tokenizer/index.js';
-export { defaultThreadCount, canUseThreads } from '../wasm-loader.js';
+export { defaultThreadCount, canUseThreads } from './wasm-build.js';
 export { embeddedModelPath } from './embedded-model.js';

@@ -1,0 +1,60 @@
+/**
+ * How Node finds and starts the wasm builds: the CommonJS glue from
+ * dist/cjs/, the .wasm compiled from disk (Emscripten's loader would fetch()
+ * the path, which Node cannot), cores counted with node:os. Handed to
+ * web/wasm-loader.js by the Node entry, so that file stays free of `node:`
+ * imports that break browser bundles.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import { createRequire } from 'node:module';
+import { WasmllmError } from '../errors.js';
+
+/** The default thread count: every core the host reports. */
+export async function defaultThreadCount() {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+export { canUseThreads } from '../wasm-loader.js';
+
+/** Compiled modules, per variant, so a second model skips compilation. */
+const compiled = new Map();
+const require = createRequire(import.meta.url);
+
+/** @type {import('../wasm-loader.js').LoadBuild} */
+export async function loadNodeBuild(variant) {
+  const jsUrl = new URL(`../../dist/cjs/wasmllm-${variant}.cjs`, import.meta.url);
+  const wasmUrl = new URL(`../../dist/cjs/wasmllm-${variant}.wasm`, import.meta.url);
+  if (!fs.existsSync(jsUrl) || !fs.existsSync(wasmUrl)) {
+    throw new WasmllmError('ERR_WASM', `the ${variant} wasm build is missing (${jsUrl.pathname}); run \`npm run build\``);
+  }
+  const factory = require(jsUrl.pathname);
+  let wasmModule = compiled.get(variant);
+  if (!wasmModule) {
+    wasmModule = await WebAssembly.compile(fs.readFileSync(wasmUrl));
+    compiled.set(variant, wasmModule);
+  }
+  return { factory: keepProcessListeners(factory), wasmModule };
+}
+
+const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'];
+
+/**
+ * Emscripten's Node glue installs process-wide uncaughtException and
+ * unhandledRejection handlers (one pair per instance) that rethrow: they
+ * would change the host application's error policy and pile up one pair per
+ * model. The wrapped factory removes whatever the glue adds.
+ * @param {(settings: object) => Promise<any>} factory
+ */
+function keepProcessListeners(factory) {
+  return async (settings) => {
+    const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(process.listeners(e))]));
+    try {
+      return await factory(settings);
+    } finally {
+      for (const e of PROCESS_EVENTS) {
+        for (const l of process.listeners(e)) if (!before.get(e).has(l)) process.removeListener(e, l);
+      }
+    }
+  };
+}
