@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startServer, serveFile } from '../../demo/serve.js';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { sharedPath } from '../../tools/shared-data.js';
@@ -97,14 +97,23 @@ export function writeSplitModel(name, { layers = 2, seed = 7, shards = 3 } = {})
  * The demo server plus test routes:
  *   /fx/NAME               fixture files, with faults set in `faults` (by NAME)
  *   /hf/OWNER/REPO/resolve/REV/NAME   the same files, Hugging Face style
- * @param {{ isolation?: boolean }} [options]
+ * @param {{ isolation?: boolean, mounts?: Record<string, string>, cors?: boolean,
+ *   pages?: Record<string, string> }} [options]  pages: path -> HTML served as is
  */
 export async function server(options = {}) {
   /** @type {Map<string, { dropAt?: number, stallAt?: number, size?: number, times?: number, status?: number }>} */
   const faults = new Map();
   const started = await startServer({
     isolation: options.isolation ?? true,
+    mounts: options.mounts,
+    cors: options.cors,
     handle: (req, res, url) => {
+      const page = options.pages?.[url.pathname];
+      if (page !== undefined) {
+        res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Cache-Control': 'no-cache' });
+        res.end(page);
+        return true;
+      }
       const m = /^\/fx\/([^/]+)$/.exec(url.pathname) ?? /^\/hf\/[\w.-]+\/[\w.-]+\/resolve\/[^/]+\/([^/]+)$/.exec(url.pathname);
       if (!m) return false;
       const name = decodeURIComponent(m[1]);
@@ -132,4 +141,92 @@ export async function server(options = {}) {
 /** Requests for paths that end with `suffix` (the downloads of one file). */
 export function requestsFor(requests, suffix) {
   return requests.filter((r) => r.path.endsWith(suffix) && r.method === 'GET');
+}
+
+/**
+ * wasmllm laid out as an installed package: dir/node_modules/wasmllm holds
+ * what package.json's "files" ships to a browser app (web/, dist/,
+ * package.json), beside its dependency @huggingface/jinja.
+ * @param {string} dir @returns {string} the package folder
+ */
+export function installPackage(dir) {
+  const pkg = path.join(dir, 'node_modules/wasmllm');
+  fs.mkdirSync(pkg, { recursive: true });
+  fs.cpSync(path.join(ROOT, 'web'), path.join(pkg, 'web'), { recursive: true });
+  const dist = process.env.WASMLLM_DIST ? path.resolve(process.env.WASMLLM_DIST) : path.join(ROOT, 'dist');
+  fs.cpSync(path.join(dist, 'mjs'), path.join(pkg, 'dist/mjs'), { recursive: true });
+  fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(pkg, 'package.json'));
+  fs.cpSync(path.join(ROOT, 'node_modules/@huggingface/jinja'), path.join(dir, 'node_modules/@huggingface/jinja'), { recursive: true });
+  return pkg;
+}
+
+/** Vite from tests/ref (a test-only dependency), or null when it is not installed. */
+export async function vite() {
+  const require = createRequire(path.join(ROOT, 'tests/ref/package.json'));
+  let manifest;
+  try {
+    manifest = require.resolve('vite/package.json');
+  } catch {
+    return null;
+  }
+  const { exports } = JSON.parse(fs.readFileSync(manifest, 'utf8'));
+  const entry = typeof exports['.'] === 'string' ? exports['.'] : exports['.'].import ?? exports['.'].default;
+  return import(pathToFileURL(path.join(path.dirname(manifest), entry)).href);
+}
+
+/** The page headers that make a page cross-origin isolated (the threaded build runs). */
+export const ISOLATION_HEADERS = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+};
+
+/**
+ * Drives a loaded page that exposes the browser API as `window.wasmllm`:
+ * load, stream a completion, chat, abort mid-stream, generate again.
+ * @param {import('playwright-core').Page} page @param {string} modelUrl @param {object} [options] loadModel options
+ */
+export function driveApp(page, modelUrl, options = {}) {
+  return page.evaluate(async ({ modelUrl, options }) => {
+    const w = /** @type {any} */ (window).wasmllm;
+    const out = { isolated: w.isCrossOriginIsolated() };
+    const model = await w.loadModel(modelUrl, { contextSize: 256, ...options });
+    try {
+      out.info = model.info();
+      out.streamed = [];
+      for await (const { text } of model.complete('Hello', { maxTokens: 8, temperature: 0 })) out.streamed.push(text);
+      out.chat = '';
+      for await (const { text } of model.chat([{ role: 'user', content: 'Hi there' }], { maxTokens: 6, temperature: 0 })) out.chat += text;
+      out.chatFinish = model.lastCompletion?.finishReason;
+      const controller = new AbortController();
+      out.beforeAbort = 0;
+      try {
+        for await (const _ of model.complete('Once upon a time', { maxTokens: 200, signal: controller.signal })) {
+          if (++out.beforeAbort === 3) controller.abort();
+        }
+        out.aborted = 'finished';
+      } catch (e) {
+        out.aborted = e.code;
+      }
+      out.after = 0;
+      for await (const _ of model.complete('Again', { maxTokens: 4, temperature: 0 })) out.after++;
+    } catch (e) {
+      out.error = `${e.code}: ${e.message}`;
+    } finally {
+      model.dispose();
+    }
+    return out;
+  }, { modelUrl, options });
+}
+
+/** The checks every real-app test makes on driveApp()'s result. */
+export function assertDriven(assert, r, { variant }) {
+  assert.equal(r.error, undefined, r.error);
+  assert.equal(r.info.wasmVariant, variant);
+  if (variant === 'mt') assert.ok(r.info.threads >= 2, `threads: ${r.info.threads}`);
+  assert.equal(r.streamed.length, 8, 'eight tokens streamed one by one');
+  assert.ok(r.chat.length > 0, 'chat() answered');
+  assert.ok(['stop', 'length'].includes(r.chatFinish), r.chatFinish);
+  assert.equal(r.aborted, 'ERR_ABORTED');
+  assert.ok(r.beforeAbort >= 3 && r.beforeAbort < 200, `the abort ended the stream early (${r.beforeAbort} tokens)`);
+  assert.equal(r.after, 4, 'the model generates again after an abort');
 }
