@@ -20,9 +20,12 @@ import { Sha256 } from './sha256.js';
  * @property {number} [retryDelayMs]  first backoff delay, doubled each retry, capped at 8 s (default 500)
  * @property {string} [sha256]        expected digest (hex); a mismatch throws ERR_CHECKSUM
  * @property {(loaded: number, total: number | undefined) => void} [onBytes]
+ * @property {(r: RetryInfo) => void} [onRetry]  before each backoff wait (a retry is otherwise silent for seconds)
  * @property {typeof fetch} [fetch]   for tests and custom transports
  *
  * @typedef {{ size: number, sha256: string | null, requests: number, resumed: number }} DownloadResult
+ * @typedef {{ url: string, attempt: number, retries: number, delayMs: number, reason: string }} RetryInfo
+ *   attempt: which retry comes next (1 = the first), of `retries`
  */
 
 const MAX_BACKOFF_MS = 8000;
@@ -133,7 +136,9 @@ export async function downloadToSink(url, sink, options = {}) {
       const where = got > 0 ? ` at byte ${got}${size !== undefined ? ` of ${size}` : ''}` : '';
       throw new WasmllmError('ERR_FETCH', `download of ${url} failed after ${retries + 1} attempts${where}: ${reason}`);
     }
-    await sleep(Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** (failures - 1)), signal, url);
+    const delayMs = Math.min(MAX_BACKOFF_MS, retryDelayMs * 2 ** (failures - 1));
+    options.onRetry?.({ url, attempt: failures, retries, delayMs, reason });
+    await sleep(delayMs, signal, url);
   }
 
   let digest = null;

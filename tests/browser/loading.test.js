@@ -153,6 +153,10 @@ test('network failure mid-download: ERR_FETCH after the retries, nothing cached 
   assert.equal(r.ok, false);
   assert.equal(r.code, 'ERR_FETCH');
   assert.match(r.message, new RegExp(`${shards[2]}.*failed after 3 attempts`));
+  // Each retry is announced as it is scheduled, not only the final failure.
+  assert.deepEqual(r.warnings.map((w) => w.code), ['ERR_FETCH', 'ERR_FETCH'], JSON.stringify(r.warnings));
+  assert.match(r.warnings[0].message, new RegExp(`${shards[2]}: .*; retry 1 of 2 in 10 ms$`));
+  assert.match(r.warnings[1].message, /retry 2 of 2 in 20 ms$/);
   assert.ok(!(await cachedPaths()).includes(`/fx/${shards[2]}`), 'the failed shard is not cached');
   // The shards that arrived whole are kept, so the next try fetches only the failed one.
   const counts = shards.map((s) => requestsFor(srv.requests, `/fx/${s}`).length);

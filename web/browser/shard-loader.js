@@ -31,7 +31,8 @@ const PROGRESS_INTERVAL_MS = 100;
  * @property {ShardCache} [shardCache] a ready cache (tests pass one with a wrapped storage)
  * @property {string} [hfEndpoint]    default https://huggingface.co
  * @property {typeof fetch} [fetch]
- * @property {(w: WasmllmError) => void} [onWarning]  non-fatal problems (the cache could not be written)
+ * @property {(w: WasmllmError) => void} [onWarning]  non-fatal problems: the cache could not be written
+ *   (ERR_QUOTA, ERR_CACHE), a download failed and will be retried (ERR_FETCH, "retry N of M in T")
  */
 
 /**
@@ -187,6 +188,12 @@ export function createShardLoader(options = {}) {
     }
   }
 
+  /** @param {import('../download.js').RetryInfo} r */
+  function warnRetry(r) {
+    options.onWarning?.(new WasmllmError('ERR_FETCH',
+      `${r.url}: ${r.reason}; retry ${r.attempt} of ${r.retries} in ${r.delayMs < 1000 ? `${r.delayMs} ms` : `${(r.delayMs / 1000).toFixed(1)} s`}`));
+  }
+
   /**
    * The `loadShards` hook of web/sources.js.
    * @param {any} source
@@ -248,7 +255,7 @@ export function createShardLoader(options = {}) {
           if (hit) await cache.delete(entry.url).catch(() => {});
           const r = await downloadToSink(entry.url, sink, {
             signal: controller.signal, retries: options.retries, retryDelayMs: options.retryDelayMs,
-            sha256: entry.sha256, fetch: options.fetch,
+            sha256: entry.sha256, fetch: options.fetch, onRetry: warnRetry,
           });
           report.downloaded++;
           report.bytesDownloaded += r.size;
