@@ -9,6 +9,8 @@
 import { loadModel, modelCache, isCrossOriginIsolated, WasmllmError } from '../web/browser/index.js';
 
 const EMBEDDED_URL = new URL('models/shakespeare.gguf', location.href).href;
+/** Prompt tokens (one evaluation batch) below which a prompt speed is not shown. */
+const MIN_PROMPT_FOR_RATE = 32;
 const params = new URLSearchParams(location.search);
 const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 
@@ -33,6 +35,8 @@ const state = {
   phase: 'idle',
   /** @type {import('../web/browser/index.js').BrowserModel | null} */
   model: null,
+  /** The loaded model's name, shown again when loading another one fails. */
+  label: '',
   lastError: null,
   lastWarning: null,
   loads: 0,
@@ -98,13 +102,57 @@ function showFacts(info, report) {
   }));
 }
 
+/**
+ * Download speed over the last few seconds (a whole-load average would hide
+ * a stall or a slow start), and the time left at that speed.
+ */
+class RateMeter {
+  constructor(windowMs = 3000) {
+    this.windowMs = windowMs;
+    /** @type {{ t: number, bytes: number }[]} */
+    this.samples = [];
+  }
+
+  /** @param {number} bytes downloaded so far (cache reads excluded) @param {number} [t] */
+  add(bytes, t = performance.now()) {
+    this.samples.push({ t, bytes });
+    while (this.samples.length > 2 && t - this.samples[1].t > this.windowMs) this.samples.shift();
+  }
+
+  /** Bytes per second, or 0 until there are half a second of samples. */
+  rate() {
+    const first = this.samples[0], last = this.samples[this.samples.length - 1];
+    if (!first || last.t - first.t < 500) return 0;
+    return (last.bytes - first.bytes) / ((last.t - first.t) / 1000);
+  }
+}
+
+function formatSeconds(s) {
+  if (s < 60) return `${Math.ceil(s)} s`;
+  const m = Math.floor(s / 60);
+  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+}
+
+/** @type {RateMeter | null} */
+let meter = null;
+
 function showProgress(p) {
   ui.progressWrap.hidden = false;
   const pct = p.total ? Math.min(100, (100 * p.loaded) / p.total) : 0;
   ui.progressBar.style.width = `${pct.toFixed(1)}%`;
   const cached = p.perShard?.filter((s) => s.fromCache).length ?? 0;
   const shards = p.shards > 1 ? ` · ${p.perShard.filter((s) => s.done).length}/${p.shards} shards` : '';
-  ui.progressText.textContent = `${formatBytes(p.loaded)}${p.total ? ` of ${formatBytes(p.total)} (${pct.toFixed(0)}%)` : ''}${shards}${cached ? ` · ${cached} from cache` : ''}`;
+  // Only network bytes count toward the speed: a cache read is not a download.
+  const downloaded = p.perShard ? p.perShard.filter((s) => !s.fromCache).reduce((n, s) => n + s.loaded, 0) : p.loaded;
+  meter ??= new RateMeter();
+  meter.add(downloaded);
+  const rate = meter.rate();
+  let speed = '';
+  if (rate > 0 && p.loaded < (p.total ?? Infinity)) {
+    speed = ` · ${formatBytes(rate)}/s`;
+    if (p.total) speed += ` · ${formatSeconds((p.total - p.loaded) / rate)} left`;
+  }
+  ui.progressText.textContent = `${formatBytes(p.loaded)}${p.total ? ` of ${formatBytes(p.total)} (${pct.toFixed(0)}%)` : ''}${shards}${cached ? ` · ${cached} from cache` : ''}${speed}`;
 }
 
 /**
@@ -113,16 +161,17 @@ function showProgress(p) {
 async function load(source, label) {
   if (state.phase === 'loading' || state.phase === 'generating') return;
   hideNotice();
-  state.model?.dispose();
-  state.model = null;
+  // The loaded model stays until the new one is ready: a typo in a URL must
+  // not leave the page with nothing (two models are in memory meanwhile).
+  const previous = state.model;
   state.lastError = null;
   state.lastWarning = null;
   setPhase('loading');
-  ui.modelName.textContent = label;
-  ui.facts.replaceChildren();
+  ui.modelName.textContent = `Loading ${label}…`;
   ui.progressBar.style.width = '0%';
   ui.progressText.textContent = 'starting…';
   ui.progressWrap.hidden = false;
+  meter = null;
   const controller = new AbortController();
   state.running = controller;
   try {
@@ -135,10 +184,19 @@ async function load(source, label) {
       onProgress: showProgress,
       onWarning: (w) => {
         state.lastWarning = { code: w.code, message: w.message };
-        showNotice('warn', 'Not cached:', describeError(w));
+        // ERR_FETCH: a download failed and is retried after a pause; say so, or the page looks stuck.
+        if (w.code === 'ERR_FETCH') {
+          showNotice('warn', 'Download interrupted, retrying:', describeError(w));
+          ui.progressText.textContent = `retrying: ${w.message.replace(/^.*; /, '')}`;
+        } else {
+          showNotice('warn', 'Not cached:', describeError(w));
+        }
       },
     });
+    if (state.lastWarning?.code === 'ERR_FETCH') hideNotice(); // the retry worked
+    previous?.dispose();
     state.model = model;
+    state.label = label;
     state.loads++;
     const info = model.info();
     ui.modelName.textContent = label;
@@ -149,11 +207,12 @@ async function load(source, label) {
     setPhase('ready');
   } catch (e) {
     state.lastError = { code: e?.code ?? 'ERR_INTERNAL', message: e?.message ?? String(e) };
-    ui.modelName.textContent = `${label} — failed`;
     ui.progressWrap.hidden = true;
-    if (e?.code === 'ERR_ABORTED') showNotice('warn', 'Loading stopped.', 'Load a model to continue.');
-    else showNotice('error', 'Could not load the model:', describeError(e));
-    setPhase('error');
+    const kept = previous ? ` ${state.label} is still loaded.` : ' Load a model to continue.';
+    if (e?.code === 'ERR_ABORTED') showNotice('warn', 'Loading stopped.', kept.trim());
+    else showNotice('error', 'Could not load the model:', `${describeError(e)}${kept}`);
+    ui.modelName.textContent = previous ? state.label : `${label} — failed`;
+    setPhase(previous ? 'ready' : 'error');
   } finally {
     state.running = null;
     refreshCache();
@@ -227,6 +286,7 @@ async function generate() {
   let n = 0, tFirst = 0;
   ui.tokens.textContent = '0';
   ui.tps.textContent = '–';
+  ui.promptTps.textContent = '–'; // a stopped run has no prompt figure: never show the last run's
   const options = { ...samplingOptions(), signal: controller.signal };
   let ended = 'end';
   try {
@@ -243,7 +303,9 @@ async function generate() {
     }
     const c = model.lastCompletion;
     if (c) {
-      ui.promptTps.textContent = c.timings.promptTokensPerSecond.toFixed(0);
+      // A few tokens take about as long as one batch: their rate says nothing about prompt speed.
+      if (c.promptEvaluated >= MIN_PROMPT_FOR_RATE) ui.promptTps.textContent = c.timings.promptTokensPerSecond.toFixed(0);
+      ui.promptTps.title = c.promptEvaluated >= MIN_PROMPT_FOR_RATE ? '' : `the prompt had ${c.promptEvaluated} new tokens: too few to measure`;
       if (c.timings.decodeTokensPerSecond) ui.tps.textContent = c.timings.decodeTokensPerSecond.toFixed(1);
       ended = c.finishReason === 'length' ? 'max tokens' : c.finishReason === 'context' ? 'context full' : 'end';
     }

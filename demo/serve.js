@@ -153,10 +153,11 @@ function sendText(res, status, text) {
 /**
  * Serves one file with Range support. `faults` lets tests cut the body short.
  * @param {http.IncomingMessage} req @param {http.ServerResponse} res @param {string} file
- * @param {{ dropAt?: number, stallAt?: number, size?: number }} [faults]
+ * @param {{ dropAt?: number, stallAt?: number, size?: number, bytesPerSecond?: number }} [faults]
  *   dropAt: cut the connection when the transfer reaches this byte of the file;
  *   stallAt: send nothing past this byte, keeping the connection open (a stalled download);
- *   size: pretend the file is this long (a truncated file)
+ *   size: pretend the file is this long (a truncated file);
+ *   bytesPerSecond: send no faster than this (a slow network)
  */
 export function serveFile(req, res, file, faults = {}) {
   const st = fs.statSync(file);
@@ -201,9 +202,14 @@ export function serveFile(req, res, file, faults = {}) {
       return;
     }
     pos += chunk.length;
-    if (!res.write(chunk)) stream.pause();
+    const drained = res.write(chunk);
+    if (faults.bytesPerSecond) {
+      stream.pause();
+      const resume = () => stream.resume();
+      setTimeout(() => (res.writableNeedDrain ? res.once('drain', resume) : resume()), (1000 * chunk.length) / faults.bytesPerSecond);
+    } else if (!drained) stream.pause();
   });
-  res.on('drain', () => stream.resume());
+  res.on('drain', () => { if (!faults.bytesPerSecond) stream.resume(); });
   stream.on('end', () => res.end());
   stream.on('error', () => res.destroy());
 }

@@ -101,7 +101,7 @@ export function writeSplitModel(name, { layers = 2, seed = 7, shards = 3 } = {})
  *   pages?: Record<string, string> }} [options]  pages: path -> HTML served as is
  */
 export async function server(options = {}) {
-  /** @type {Map<string, { dropAt?: number, stallAt?: number, size?: number, times?: number, status?: number }>} */
+  /** @type {Map<string, { dropAt?: number, stallAt?: number, size?: number, bytesPerSecond?: number, times?: number, status?: number }>} */
   const faults = new Map();
   const started = await startServer({
     isolation: options.isolation ?? true,
