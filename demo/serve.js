@@ -57,7 +57,8 @@ function findPackage(root, name) {
  * @property {number} [port]          0 picks a free port
  * @property {string} [host]
  * @property {boolean} [isolation]    COOP/COEP headers (default true)
- * @property {boolean} [cors]         serve other origins too, as a CDN would (CORS and CORP headers)
+ * @property {Record<string, string>} [types]  Content-Type by file extension, over the defaults
+ * @property {boolean} [cors]         serve other origins too, as a CDN would (Access-Control-Allow-Origin)
  * @property {Record<string, string>} [mounts]  extra URL prefix -> folder (checked before the defaults)
  * @property {(req: http.IncomingMessage, res: http.ServerResponse, url: URL) => boolean | Promise<boolean>} [handle]
  *   called first; return true when it answered (tests inject faults here)
@@ -70,7 +71,7 @@ function findPackage(root, name) {
  */
 export async function startServer(options = {}) {
   const isolation = options.isolation ?? true;
-  const mounts = Object.entries({ ...options.mounts, ...defaultMounts() })
+  const mounts = Object.entries({ ...defaultMounts(), ...options.mounts })
     .sort((a, b) => b[0].length - a[0].length);
   /** @type {LoggedRequest[]} */
   const requests = [];
@@ -94,10 +95,10 @@ export async function startServer(options = {}) {
       res.setHeader('Cross-Origin-Embedder-Policy', 'require-corp');
     }
     if (options.cors) {
-      // What a CDN serving the library (or models) to other origins sends.
+      // What a CDN serving the library (or models) to other origins must send:
+      // every file is fetched in CORS mode, so no Cross-Origin-Resource-Policy is needed.
       res.setHeader('Access-Control-Allow-Origin', '*');
       res.setHeader('Access-Control-Expose-Headers', 'Content-Length, Content-Range, Accept-Ranges, ETag');
-      res.setHeader('Cross-Origin-Resource-Policy', 'cross-origin');
       if (req.method === 'OPTIONS') {
         res.writeHead(204, { 'Access-Control-Allow-Methods': 'GET, HEAD', 'Access-Control-Allow-Headers': 'Range, If-Range', 'Access-Control-Max-Age': '600' });
         return res.end();
@@ -109,7 +110,7 @@ export async function startServer(options = {}) {
       if (options.handle && await options.handle(req, res, url)) return;
       const file = resolveFile(mounts, url.pathname);
       if (!file) return sendText(res, 404, `not found: ${url.pathname}\n`);
-      serveFile(req, res, file);
+      serveFile(req, res, file, {}, options.types);
     } catch (e) {
       if (!res.headersSent) sendText(res, 500, `server error: ${e?.message ?? e}\n`);
       else res.destroy();
@@ -158,12 +159,13 @@ function sendText(res, status, text) {
  *   stallAt: send nothing past this byte, keeping the connection open (a stalled download);
  *   size: pretend the file is this long (a truncated file);
  *   bytesPerSecond: send no faster than this (a slow network)
+ * @param {Record<string, string>} [types] Content-Type by file extension, over the defaults
  */
-export function serveFile(req, res, file, faults = {}) {
+export function serveFile(req, res, file, faults = {}, types = {}) {
   const st = fs.statSync(file);
   const size = Math.min(st.size, faults.size ?? st.size);
   const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-  const type = TYPES[path.extname(file)] ?? 'application/octet-stream';
+  const type = types[path.extname(file)] ?? TYPES[path.extname(file)] ?? 'application/octet-stream';
   let start = 0, end = size - 1, status = 200;
   const range = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
   const ifRange = req.headers['if-range'];

@@ -157,7 +157,11 @@ async function loadWebBuild(variant) {
       throw new WasmllmError('ERR_FETCH', `could not fetch ${files.wasm.href}: ${e?.message ?? e}${crossOriginHint(files.wasm)}`, { cause: e });
     }
     if (!response.ok) throw new WasmllmError('ERR_FETCH', `could not fetch ${files.wasm.href}: HTTP ${response.status}`);
-    wasmModule = typeof WebAssembly.compileStreaming === 'function'
+    // Streaming compilation needs the application/wasm type; a server that
+    // sends another (some static servers do) still works, compiled whole.
+    const streams = typeof WebAssembly.compileStreaming === 'function'
+      && /^application\/wasm\b/i.test(response.headers.get('content-type') ?? '');
+    wasmModule = streams
       ? await WebAssembly.compileStreaming(response)
       : await WebAssembly.compile(await response.arrayBuffer());
     compiled.set(variant, wasmModule);
