@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startServer, serveFile } from '../../demo/serve.js';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { sharedPath } from '../../tools/shared-data.js';
+import { readmeExamples } from '../node/readme-examples.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const ARTIFACTS = path.join(ROOT, 'test-artifacts');
@@ -97,7 +98,7 @@ export function writeSplitModel(name, { layers = 2, seed = 7, shards = 3 } = {})
  * The demo server plus test routes:
  *   /fx/NAME               fixture files, with faults set in `faults` (by NAME)
  *   /hf/OWNER/REPO/resolve/REV/NAME   the same files, Hugging Face style
- * @param {{ isolation?: boolean, mounts?: Record<string, string>, cors?: boolean,
+ * @param {{ isolation?: boolean, mounts?: Record<string, string>, cors?: boolean, types?: Record<string, string>,
  *   pages?: Record<string, string> }} [options]  pages: path -> HTML served as is
  */
 export async function server(options = {}) {
@@ -107,6 +108,7 @@ export async function server(options = {}) {
     isolation: options.isolation ?? true,
     mounts: options.mounts,
     cors: options.cors,
+    types: options.types,
     handle: (req, res, url) => {
       const page = options.pages?.[url.pathname];
       if (page !== undefined) {
@@ -174,12 +176,6 @@ export async function vite() {
   return import(pathToFileURL(path.join(path.dirname(manifest), entry)).href);
 }
 
-/** The page headers that make a page cross-origin isolated (the threaded build runs). */
-export const ISOLATION_HEADERS = {
-  'Cross-Origin-Opener-Policy': 'same-origin',
-  'Cross-Origin-Embedder-Policy': 'require-corp',
-};
-
 /**
  * Drives a loaded page that exposes the browser API as `window.wasmllm`:
  * load, stream a completion, chat, abort mid-stream, generate again.
@@ -229,4 +225,12 @@ export function assertDriven(assert, r, { variant }) {
   assert.equal(r.aborted, 'ERR_ABORTED');
   assert.ok(r.beforeAbort >= 3 && r.beforeAbort < 200, `the abort ended the stream early (${r.beforeAbort} tokens)`);
   assert.equal(r.after, 4, 'the model generates again after an abort');
+}
+
+/** The README's example NAME (the fenced block after `<!-- example: NAME -->`), character for character. */
+export function readmeExample(name) {
+  const markdown = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+  const found = readmeExamples(markdown).get(name);
+  if (!found) throw new Error(`README.md has no example named ${name}`);
+  return found.code;
 }

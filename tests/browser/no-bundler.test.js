@@ -1,33 +1,37 @@
 /**
- * wasmllm without a bundler, in real Chromium: a page whose import map names
- * `wasmllm` and `@huggingface/jinja` in the installed package's node_modules
- * layout loads, streams, chats and aborts (the worker cannot see import
- * maps, so it must get the template engine's URL from the page); and the
- * same page importing the library from another origin, as from a CDN, still
- * starts its worker (a same-origin blob that imports the module), threads
- * and chat included.
+ * wasmllm without a bundler, in real Chromium, from the README's examples: the
+ * import-map page (served as written, the installed package's node_modules
+ * layout) chats, and a page with its import map loads, streams, chats and
+ * aborts (the worker cannot see import maps, so it must get the template
+ * engine's URL from the page). Then the README's CDN import map, pointed at a
+ * second local origin that sends only Access-Control-Allow-Origin: the
+ * worker still starts (a same-origin blob that imports the module), threads
+ * and chat included, and so does an explicit cross-origin workerUrl.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { skipReason, launch, server, fixtures, writeSplitModel, installPackage, driveApp, assertDriven } from './helpers.js';
+import {
+  skipReason, launch, server, fixtures, writeSplitModel, installPackage, driveApp, assertDriven, readmeExample,
+} from './helpers.js';
 
 const skip = skipReason() || false;
-let site, cdn, browser, model;
+const CDN = 'https://cdn.jsdelivr.net/npm/';
+let site, cdn, browser, packages;
 
-/** A page with no build step: an import map, then the app's module. */
-function importMapPage(base) {
-  const imports = {
-    wasmllm: `${base}/wasmllm/web/browser/index.js`,
-    '@huggingface/jinja': `${base}/@huggingface/jinja/dist/index.js`,
-  };
+/** The `<script type="importmap">` of a README example. */
+function importMap(html) {
+  const script = /<script type="importmap">[\s\S]*?<\/script>/.exec(html)?.[0];
+  assert.ok(script, 'the example has an import map');
+  return script;
+}
+
+/** A page with that import map whose module hands the API to the test. */
+function testPage(map) {
   return `<!doctype html>
 <html lang="en">
-<head>
-  <meta charset="utf-8">
-  <script type="importmap">${JSON.stringify({ imports })}</script>
-</head>
+<head><meta charset="utf-8">${map}</head>
 <body>
   <script type="module">
     import * as wasmllm from 'wasmllm';
@@ -39,17 +43,33 @@ function importMapPage(base) {
 `;
 }
 
+const version = (dir) => JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
+
 before(async () => {
   if (skip) return;
   const dir = fs.mkdtempSync(path.join(fixtures(), 'installed-'));
   installPackage(dir);
-  [model] = writeSplitModel('plain-model', { shards: 1 });
-  const packages = path.join(dir, 'node_modules');
-  // The "CDN": another origin (port) serving the installed package with CORS and CORP headers.
-  cdn = await server({ isolation: false, cors: true, mounts: { '/npm/': packages } });
+  packages = path.join(dir, 'node_modules');
+  const [model] = writeSplitModel('plain-model', { shards: 1 });
+  fs.mkdirSync(path.join(dir, 'models'));
+  fs.copyFileSync(path.join(fixtures(), model), path.join(dir, 'models/model.gguf'));
+  // The "CDN": another origin (port), jsDelivr's /npm/NAME@VERSION/ paths, CORS and nothing more.
+  const wasmllm = path.join(packages, 'wasmllm');
+  const jinja = path.join(packages, '@huggingface/jinja');
+  cdn = await server({
+    isolation: false, cors: true,
+    mounts: { [`/npm/wasmllm@${version(wasmllm)}/`]: wasmllm, [`/npm/@huggingface/jinja@${version(jinja)}/`]: jinja },
+  });
+  const readmePage = readmeExample('import-map-page');
   site = await server({
-    mounts: { '/node_modules/': packages },
-    pages: { '/plain.html': importMapPage('/node_modules'), '/cdn.html': importMapPage(`${cdn.origin}/npm`) },
+    mounts: { '/node_modules/': packages, '/models/': path.join(dir, 'models') },
+    pages: {
+      '/readme.html': readmePage,
+      '/plain.html': testPage(importMap(readmePage)),
+      '/cdn.html': testPage(importMap(readmeExample('cdn-import-map')).replaceAll(CDN, `${cdn.origin}/npm/`)),
+    },
+    // A static server that does not know .wasm: the build is compiled whole instead of streamed.
+    types: { '.wasm': 'application/octet-stream' },
   });
   browser = await launch();
 });
@@ -60,31 +80,37 @@ after(async () => {
   await cdn?.close();
 });
 
-test('no bundler: an import map page loads, streams, chats (the worker gets jinja\'s URL) and aborts', { skip, timeout: 120_000 }, async () => {
+test('no bundler: the README\'s import-map page chats; load, stream, chat and abort from its import map', { skip, timeout: 120_000 }, async () => {
   const { page, logs } = browser;
+  await page.goto(`${site.origin}/readme.html`);
+  await page.waitForFunction(() => document.getElementById('out').textContent.length > 0, null, { timeout: 30_000 });
+  assert.ok(!logs.some((l) => /^pageerror/.test(l)), logs.join('\n'));
+  assert.deepEqual(site.requests.filter((q) => q.status >= 400 && q.path !== '/favicon.ico'), []);
+
   await page.goto(`${site.origin}/plain.html`);
   await page.waitForFunction(() => document.title === 'ready', null, { timeout: 20_000 });
-  const r = await driveApp(page, `${site.origin}/fx/${model}`, { threads: 2 });
+  const r = await driveApp(page, `${site.origin}/models/model.gguf`, { threads: 2 });
   assert.equal(r.isolated, true, logs.join('\n'));
   assertDriven(assert, r, { variant: 'mt' });
   assert.ok(site.requests.some((q) => q.path === '/node_modules/@huggingface/jinja/dist/index.js' && q.status === 200),
     'the worker loaded the template engine from the page\'s import map URL');
 });
 
-test('from another origin (a CDN): the worker starts through a same-origin blob; threads, chat and workerUrl work', { skip, timeout: 120_000 }, async () => {
+test('from another origin (the README\'s CDN import map): the worker starts through a same-origin blob; threads, chat and workerUrl work', { skip, timeout: 120_000 }, async () => {
   const { page, logs } = browser;
   await page.goto(`${site.origin}/cdn.html`);
   await page.waitForFunction(() => document.title === 'ready', null, { timeout: 20_000 });
-  const r = await driveApp(page, `${site.origin}/fx/${model}`, { threads: 2 });
+  const r = await driveApp(page, `${site.origin}/models/model.gguf`, { threads: 2 });
   assert.equal(r.isolated, true, logs.join('\n'));
   assertDriven(assert, r, { variant: 'mt' });
-  const fromCdn = new Set(cdn.requests.filter((q) => q.status === 200).map((q) => q.path));
+  const fromCdn = new Set(cdn.requests.filter((q) => q.status === 200).map((q) => q.path.replace(/@[\d.]+\//, '/')));
   for (const file of ['web/browser/worker-host.js', 'web/model.js', 'dist/mjs/wasmllm-mt.mjs', 'dist/mjs/wasmllm-mt.wasm', 'dist/mjs/wasmllm-mt.worker.js']) {
     assert.ok(fromCdn.has(`/npm/wasmllm/${file}`), `${file} came from the CDN`);
   }
   assert.ok(fromCdn.has('/npm/@huggingface/jinja/dist/index.js'));
 
   // An explicit workerUrl on the other origin takes the same way in.
+  const workerUrl = [...cdn.requests].find((q) => q.path.endsWith('/web/browser/worker-host.js')).path;
   const explicit = await page.evaluate(async ({ modelUrl, workerUrl }) => {
     try {
       const m = await window.wasmllm.loadModel(modelUrl, { workerUrl, variant: 'st' });
@@ -95,6 +121,6 @@ test('from another origin (a CDN): the worker starts through a same-origin blob;
     } catch (e) {
       return `${e.name} ${e.code}: ${e.message}`;
     }
-  }, { modelUrl: `${site.origin}/fx/${model}`, workerUrl: `${cdn.origin}/npm/wasmllm/web/browser/worker-host.js` });
+  }, { modelUrl: `${site.origin}/models/model.gguf`, workerUrl: `${cdn.origin}${workerUrl}` });
   assert.equal(explicit, 3);
 });

@@ -1,9 +1,10 @@
 /**
  * wasmllm in a Vite app, as a web developer ships it: a minimal app imports
- * `wasmllm` from node_modules (laid out as the installed package), `vite
- * build` bundles it (Vite is a test-only dependency in tests/ref; the build
- * needs no network), `vite preview` serves dist/ with COOP/COEP, and Chromium
- * loads a model, streams, chats and aborts with both wasm builds. The build
+ * `wasmllm` from node_modules (laid out as the installed package), with the
+ * README's vite.config.js; `vite build` bundles it (Vite is a test-only
+ * dependency in tests/ref; the build needs no network), `vite preview`
+ * serves dist/ with the config's COOP/COEP, and Chromium loads a model,
+ * streams, chats and aborts with both wasm builds; then the same in `vite` dev. The build
  * log must not externalize Node modules, and the worker must be a bundle
  * with its imports, not a copy of worker-host.js.
  */
@@ -12,7 +13,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  skipReason, launch, fixtures, writeSplitModel, installPackage, vite, driveApp, assertDriven, ISOLATION_HEADERS,
+  skipReason, launch, fixtures, writeSplitModel, installPackage, vite, driveApp, assertDriven, readmeExample,
 } from './helpers.js';
 
 const Vite = skipReason() ? null : await vite();
@@ -37,6 +38,7 @@ before(async () => {
   installPackage(app);
   fs.writeFileSync(path.join(app, 'index.html'), INDEX_HTML);
   fs.writeFileSync(path.join(app, 'main.js'), MAIN_JS);
+  fs.writeFileSync(path.join(app, 'vite.config.js'), readmeExample('vite-config'));
   fs.writeFileSync(path.join(app, 'package.json'), JSON.stringify({ name: 'vite-app', private: true, type: 'module', dependencies: { wasmllm: '*' } }));
   const [model] = writeSplitModel('vite-model', { shards: 1 });
   fs.mkdirSync(path.join(app, 'public'));
@@ -47,13 +49,10 @@ before(async () => {
   const keep = (msg) => warnings.push(String(msg));
   const customLogger = { ...logger, warn: keep, warnOnce: keep, error: keep };
   const started = Date.now();
-  await Vite.build({ root: app, configFile: false, logLevel: 'warn', customLogger });
+  await Vite.build({ root: app, logLevel: 'warn', customLogger });
   build = { warnings, ms: Date.now() - started, files: fs.readdirSync(path.join(app, 'dist/assets')) };
 
-  preview = await Vite.preview({
-    root: app, configFile: false, logLevel: 'silent',
-    preview: { host: '127.0.0.1', port: 0, headers: ISOLATION_HEADERS },
-  });
+  preview = await Vite.preview({ root: app, logLevel: 'silent', preview: { host: '127.0.0.1', port: 0 } });
   browser = await launch();
 });
 
@@ -80,7 +79,7 @@ test('vite build: no Node module externalized, the worker bundled with its impor
   // limit; the threaded run below shows the workers start from it.
 });
 
-test('vite preview (COOP/COEP): load, stream, chat and abort with the threaded build', { skip, timeout: 120_000 }, async () => {
+test('vite preview (the README config\'s COOP/COEP): load, stream, chat and abort with the threaded build', { skip, timeout: 120_000 }, async () => {
   const { page, logs } = browser;
   const url = preview.resolvedUrls.local[0];
   await page.goto(url);
@@ -96,10 +95,7 @@ test('vite preview (COOP/COEP): load, stream, chat and abort with the threaded b
 test('vite dev server (COOP/COEP): the same app runs unbundled, threads included', { skip, timeout: 120_000 }, async () => {
   // Dev mode serves the package's files one by one (dependencies pre-bundled):
   // the glue's own pthread-worker URL must stay in charge there.
-  const server = await Vite.createServer({
-    root: app, configFile: false, logLevel: 'silent',
-    server: { host: '127.0.0.1', port: 0, headers: ISOLATION_HEADERS },
-  });
+  const server = await Vite.createServer({ root: app, logLevel: 'silent', server: { host: '127.0.0.1', port: 0 } });
   try {
     await server.listen();
     const url = server.resolvedUrls.local[0];

@@ -40,6 +40,8 @@ const REQUIRED = [
 const FORBIDDEN = /^(tests|src|build|bench|wasm|node_modules|\.cache|test-artifacts)\/|^tools\/(?!train\/README\.md$)|\.(c|h|tgz|o|a)$|CMakeLists\.txt$/;
 // The README examples this file runs or type-checks, by the name in their `<!-- example: NAME -->` marker.
 const EXAMPLES = ['node', 'cli', 'server', 'browser', 'edge'];
+/** Examples the browser tests run instead (tests/browser/vite-app.test.js, tests/browser/no-bundler.test.js). */
+const BROWSER_RUN = ['vite-config', 'import-map-page', 'cdn-import-map'];
 
 /** Runs `node args` in the installed project; returns stdout. */
 const nodeIn = (args, timeout = 60000) => execFileSync(process.execPath, args, { cwd: project, encoding: 'utf8', timeout });
@@ -104,7 +106,7 @@ console.log(JSON.stringify({ text, tokens: info.nVocab, variant: info.wasmVarian
 });
 
 test('the README marks the examples this test runs', () => {
-  assert.deepEqual([...examples.keys()].sort(), [...EXAMPLES].sort());
+  assert.deepEqual([...examples.keys()].sort(), [...EXAMPLES, ...BROWSER_RUN].sort());
 });
 
 test("the README's Node example runs verbatim in a project that installed the package", { timeout: 120000 }, () => {
