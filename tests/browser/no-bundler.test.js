@@ -123,4 +123,20 @@ test('from another origin (the README\'s CDN import map): the worker starts thro
     }
   }, { modelUrl: `${site.origin}/models/model.gguf`, workerUrl: `${cdn.origin}${workerUrl}` });
   assert.equal(explicit, 3);
+
+  // A server without CORS headers: a readable error that says what it must send, not a raw SecurityError.
+  const noCors = await server({ isolation: false, mounts: { '/npm/': packages } });
+  try {
+    const refused = await page.evaluate(async ({ modelUrl, workerUrl }) => {
+      try {
+        (await window.wasmllm.loadModel(modelUrl, { workerUrl })).dispose();
+        return 'loaded';
+      } catch (e) {
+        return `${e.name} ${e.code}: ${e.message}`;
+      }
+    }, { modelUrl: `${site.origin}/models/model.gguf`, workerUrl: `${noCors.origin}/npm/wasmllm/web/browser/worker-host.js` });
+    assert.match(refused, new RegExp(`^WasmllmError ERR_WORKER: .*could not load from ${noCors.origin}.*Access-Control-Allow-Origin`));
+  } finally {
+    await noCors.close();
+  }
 });

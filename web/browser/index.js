@@ -185,7 +185,7 @@ class Rpc {
       e.preventDefault?.();
       const where = e.filename ? ` (${e.filename}:${e.lineno})` : '';
       const unloaded = from
-        ? `it could not load from ${from} (that origin must serve web/ and dist/mjs/ with Access-Control-Allow-Origin, and Cross-Origin-Resource-Policy: cross-origin under COEP)`
+        ? `it could not load from ${from} (that origin must serve web/ and dist/mjs/ with an Access-Control-Allow-Origin header)`
         : 'it could not load (check that web/browser/worker-host.js and its imports are served as text/javascript)';
       this.fail(new WasmllmError('ERR_WORKER', `the wasmllm worker failed: ${e.message ? `${e.message}${where}` : unloaded}`));
     };
