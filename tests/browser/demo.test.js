@@ -212,6 +212,15 @@ test('demo page: prompt tok/s only for prompts long enough to measure, and never
   await page.waitForFunction(() => wasmllmDemo.phase === 'ready', null, { timeout: 10_000 });
   assert.equal(await page.evaluate(() => wasmllmDemo.lastEnd), 'stopped');
   assert.equal(await page.textContent('#stat-prompt'), '–');
+
+  // Chat mode: the worker loads the template engine from the page's import map URL.
+  await page.selectOption('#mode', 'chat');
+  await page.fill('#max-tokens', '6');
+  await page.evaluate(() => { wasmllmDemo.lastEnd = null; });
+  await page.click('#generate');
+  await page.waitForFunction(() => wasmllmDemo.phase === 'ready' && wasmllmDemo.lastEnd, null, { timeout: 30_000 });
+  const chat = await page.evaluate(() => ({ end: wasmllmDemo.lastEnd, error: wasmllmDemo.lastError, turns: wasmllmDemo.messages.length }));
+  assert.deepEqual(chat, { end: 'max tokens', error: null, turns: 2 });
 });
 
 test('demo page on a phone: one page that scrolls, no control hidden in an inner scroll box', { skip, timeout: 120_000 }, async (t) => {
