@@ -127,12 +127,10 @@ function workerFrom(url) {
   const here = globalThis.location?.origin;
   if (!here || url.origin === here) return { worker: new Worker(url, WORKER_OPTIONS), from: null };
   const bootstrap = URL.createObjectURL(new Blob([`import ${JSON.stringify(url.href)};\n`], { type: 'text/javascript' }));
-  try {
-    return { worker: new Worker(bootstrap, WORKER_OPTIONS), from: url.origin };
-  } finally {
-    // The worker has fetched its script by the time it runs; the URL is not needed after the constructor.
-    setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
-  }
+  const worker = new Worker(bootstrap, WORKER_OPTIONS);
+  // Not revoked at once: the worker may read the blob after the constructor returns.
+  setTimeout(() => URL.revokeObjectURL(bootstrap), 60_000);
+  return { worker, from: url.origin };
 }
 
 /**
