@@ -147,7 +147,12 @@ const WEB_BUILDS = {
 /** @type {LoadBuild} */
 async function loadWebBuild(variant) {
   const files = WEB_BUILDS[variant]();
-  const { default: factory } = await import(/* @vite-ignore */ /* webpackIgnore: true */ files.glue.href);
+  let factory;
+  try {
+    ({ default: factory } = await import(/* @vite-ignore */ /* webpackIgnore: true */ files.glue.href));
+  } catch (e) {
+    throw new WasmllmError('ERR_WASM', `could not import ${files.glue.href}: ${e?.message ?? e}${crossOriginHint(files.glue)}`, { cause: e });
+  }
   let wasmModule = compiled.get(variant);
   if (!wasmModule) {
     let response;
@@ -178,7 +183,8 @@ async function loadWebBuild(variant) {
 /**
  * A URL a Worker can start from: the script itself when it shares our
  * origin, else a blob: copy of it (a Worker's script must be same-origin; a
- * module on a CDN is not). Its imports are absolute URLs, so the copy works.
+ * module on a CDN is not). The copy works: the one thing the pthread script
+ * imports, the glue, it gets by absolute URL (mainScriptUrlOrBlob).
  * @param {URL} url
  */
 async function sameOriginScript(url) {

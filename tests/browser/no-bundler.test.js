@@ -58,7 +58,10 @@ before(async () => {
   const jinja = path.join(packages, '@huggingface/jinja');
   cdn = await server({
     isolation: false, cors: true,
-    mounts: { [`/npm/wasmllm@${version(wasmllm)}/`]: wasmllm, [`/npm/@huggingface/jinja@${version(jinja)}/`]: jinja },
+    mounts: {
+      [`/npm/wasmllm@${version(wasmllm)}/`]: wasmllm, [`/npm/@huggingface/jinja@${version(jinja)}/`]: jinja,
+      '/web-only/web/': path.join(wasmllm, 'web'), // a deployment that forgot dist/mjs/
+    },
   });
   const readmePage = readmeExample('import-map-page');
   site = await server({
@@ -123,6 +126,17 @@ test('from another origin (the README\'s CDN import map): the worker starts thro
     }
   }, { modelUrl: `${site.origin}/models/model.gguf`, workerUrl: `${cdn.origin}${workerUrl}` });
   assert.equal(explicit, 3);
+
+  // web/ served without dist/mjs/: the error names the file that is missing.
+  const missing = await page.evaluate(async ({ modelUrl, workerUrl }) => {
+    try {
+      (await window.wasmllm.loadModel(modelUrl, { workerUrl, variant: 'st' })).dispose();
+      return 'loaded';
+    } catch (e) {
+      return `${e.name} ${e.code}: ${e.message}`;
+    }
+  }, { modelUrl: `${site.origin}/models/model.gguf`, workerUrl: `${cdn.origin}/web-only/web/browser/worker-host.js` });
+  assert.match(missing, new RegExp(`^WasmllmError ERR_WASM: could not import ${cdn.origin}/web-only/dist/mjs/wasmllm-st\\.mjs`));
 
   // A server without CORS headers: a readable error that says what it must send, not a raw SecurityError.
   const noCors = await server({ isolation: false, mounts: { '/npm/': packages } });
