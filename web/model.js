@@ -81,6 +81,16 @@ const FILE_TYPES = {
  *   timings: { promptMs: number, decodeMs: number, promptTokensPerSecond: number, decodeTokensPerSecond: number } }} Completion
  */
 
+/**
+ * The sampling every host uses when a request or flag names none: llama.cpp's
+ * (llama-cli and llama-server agree), repeat penalty off. The CLI, the server
+ * and the edge worker all fall through to these.
+ */
+export const SAMPLING_DEFAULTS = Object.freeze({
+  maxTokens: 256, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05,
+  repeatPenalty: 1, repeatLastN: 64, frequencyPenalty: 0, presencePenalty: 0,
+});
+
 /** Pooling names <-> wl_embed's pooling codes (llama.cpp's pooling_type numbers). */
 const POOLING_CODES = { mean: 1, cls: 2, last: 3 };
 const POOLING_NAMES = { 1: 'mean', 2: 'cls', 3: 'last' };
@@ -397,16 +407,15 @@ export class Session {
     // chat.js (and its Jinja dependency) loads only when chat is used.
     return (async function* chatTurn() {
       self.#checkGenerates(); // before the template lookup, which would warn about a model that never chats
-      const [{ renderChat, encodeChatPrompt }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
+      const [{ chatPromptIds }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
       await loadJinja();
-      const { prompt, stopStrings, stopTokenIds } = renderChat(self.metadata, messages, {
-        addGenerationPrompt: true,
+      const { ids, stopStrings, stopTokenIds } = chatPromptIds(self.metadata, self.#core.tokenizer, messages, {
         tools: options.tools,
         template: options.template,
         templateName: options.templateName,
         extra: options.extra,
       });
-      const ids = encodeChatPrompt(self.#core.tokenizer, prompt, self.metadata);
+      self.#checkFits(ids, 'the chat prompt');
       return yield* self.#generate(ids, options,
         [...stopStrings, ...(options.stop ?? [])], [...stopTokenIds, ...(options.stopTokens ?? [])]);
     })();
@@ -526,11 +535,16 @@ export class Session {
       throw new WasmllmError('ERR_BAD_ARG', 'the prompt must be a string or an array of token ids');
     }
     if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', 'the prompt is empty (and the model adds no BOS token)');
+    this.#checkFits(ids, 'the prompt');
+    return ids;
+  }
+
+  /** Refuses a prompt the KV cache cannot hold before any of it is evaluated. */
+  #checkFits(ids, what) {
     const nCtx = this.#core.M._wl_context_n_ctx(this.#context.ctx);
     if (ids.length > nCtx) {
-      throw new WasmllmError('ERR_CONTEXT_FULL', `the prompt has ${ids.length} tokens but the context holds ${nCtx}`);
+      throw new WasmllmError('ERR_CONTEXT_FULL', `${what} has ${ids.length} tokens but the context holds ${nCtx}`);
     }
-    return ids;
   }
 
   /** Appends `ids` to the KV cache (already checked to fit). */
@@ -575,7 +589,7 @@ export class Session {
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
     const M = this.#core.M;
     const { signal } = options;
-    const maxTokens = options.maxTokens ?? 256;
+    const maxTokens = options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new WasmllmError('ERR_BAD_ARG', `maxTokens must be a non-negative integer, got ${maxTokens}`);
     const sampler = this.#newSampler(options);
     this.#busy = true;
@@ -646,10 +660,11 @@ export class Session {
       return v;
     };
     const seed = o.seed === undefined || o.seed === null ? (Math.random() * 2 ** 32) >>> 0 : num(o.seed, 0, 'seed') >>> 0;
+    const d = SAMPLING_DEFAULTS;
     const s = this.#core.M._wl_sampler_new(
-      num(o.temperature, 0.8, 'temperature'), num(o.topK, 40, 'topK') | 0, num(o.topP, 0.95, 'topP'),
-      num(o.minP, 0.05, 'minP'), num(o.repeatPenalty, 1, 'repeatPenalty'), num(o.repeatLastN, 64, 'repeatLastN') | 0,
-      num(o.frequencyPenalty, 0, 'frequencyPenalty'), num(o.presencePenalty, 0, 'presencePenalty'), seed);
+      num(o.temperature, d.temperature, 'temperature'), num(o.topK, d.topK, 'topK') | 0, num(o.topP, d.topP, 'topP'),
+      num(o.minP, d.minP, 'minP'), num(o.repeatPenalty, d.repeatPenalty, 'repeatPenalty'), num(o.repeatLastN, d.repeatLastN, 'repeatLastN') | 0,
+      num(o.frequencyPenalty, d.frequencyPenalty, 'frequencyPenalty'), num(o.presencePenalty, d.presencePenalty, 'presencePenalty'), seed);
     if (!s) throw new WasmllmError('ERR_OOM', 'cannot allocate a sampler');
     return s;
   }

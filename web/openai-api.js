@@ -9,14 +9,19 @@ import { SlotPool } from './slots.js';
 /**
  * @typedef {{ status: number, headers: Record<string, string>, json?: unknown,
  *   stream?: AsyncIterable<string> }} ApiResponse
- * @typedef {{ complete: Function, chat: Function, tokenize?: Function, embed?: Function }} Engine
+ * @typedef {{ complete: Function, tokenize: Function, metadata: Map<string, unknown>, tokenizer: any,
+ *   contextSize: number, embed?: Function }} Engine  a Model or Session
  */
 
 export class ApiError extends Error {
-  /** @param {number} status @param {string} message @param {{ type?: string, param?: string|null, code?: string|null }} [o] */
+  /**
+   * @param {number} status @param {string} message
+   * @param {{ type?: string, param?: string|null, code?: string|null, headers?: Record<string, string> }} [o]
+   */
   constructor(status, message, o = {}) {
     super(message);
     this.status = status;
+    this.headers = o.headers ?? {};
     this.type = o.type ?? (status >= 500 ? 'server_error' : 'invalid_request_error');
     this.param = o.param ?? null;
     this.code = o.code ?? null;
@@ -27,10 +32,17 @@ export class ApiError extends Error {
 export function errorResponse(e) {
   return {
     status: e.status,
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...e.headers },
     json: { error: { message: e.message, type: e.type, param: e.param, code: e.code } },
   };
 }
+
+/** Seconds a client is told to wait (Retry-After) when every slot is busy and the queue is full. */
+const RETRY_AFTER_S = 1;
+/** The largest max_tokens accepted: llama.cpp's n_predict is an int32. Generation also ends when the context is full. */
+const MAX_TOKENS_LIMIT = 2 ** 31 - 1;
+/** Seeds are the sampler's 32 bits; -1 asks for a random one, as in llama.cpp's server. */
+const SEED_LIMIT = 2 ** 32 - 1;
 
 /** Maps runtime errors to the HTTP status a client can act on. */
 function toApiError(e) {
@@ -39,55 +51,87 @@ function toApiError(e) {
     if (e.code === 'ERR_CONTEXT_FULL') return new ApiError(400, e.message, { code: 'context_length_exceeded' });
     if (e.code === 'ERR_TEMPLATE' || e.code === 'ERR_BAD_ARG') return new ApiError(400, e.message, { code: e.code });
     if (e.code === 'ERR_ABORTED') return new ApiError(499, e.message, { code: 'aborted' });
-    if (e.code === 'ERR_BUSY') return new ApiError(503, e.message, { code: 'server_busy' });
+    if (e.code === 'ERR_BUSY') return busy(e.message);
     return new ApiError(500, e.message, { code: e.code });
   }
   return new ApiError(500, e?.message ?? String(e));
 }
 
-const FIELD_TYPES = {
-  max_tokens: 'integer', max_completion_tokens: 'integer', temperature: 'number', top_p: 'number',
-  top_k: 'integer', min_p: 'number', seed: 'integer', stream: 'boolean', n: 'integer',
-  presence_penalty: 'number', frequency_penalty: 'number', repeat_penalty: 'number', model: 'string',
+/** 503 with Retry-After: every slot busy and the queue full, or the server going down. */
+function busy(message, code = 'server_busy') {
+  return new ApiError(503, message, { code, headers: { 'retry-after': String(RETRY_AFTER_S) } });
+}
+
+/**
+ * Each sampling field's type and accepted range (OpenAI's where OpenAI has the
+ * field, llama.cpp's server for top_k, min_p, repeat_penalty and seed's -1).
+ * [min, max], with open ends where `minOpen`.
+ */
+const FIELDS = {
+  max_tokens: { type: 'integer', min: 1, max: MAX_TOKENS_LIMIT },
+  max_completion_tokens: { type: 'integer', min: 1, max: MAX_TOKENS_LIMIT },
+  temperature: { type: 'number', min: 0, max: 2 },
+  top_p: { type: 'number', min: 0, max: 1, minOpen: true },
+  top_k: { type: 'integer', min: 0, max: MAX_TOKENS_LIMIT },
+  min_p: { type: 'number', min: 0, max: 1 },
+  seed: { type: 'integer', min: -1, max: SEED_LIMIT },
+  presence_penalty: { type: 'number', min: -2, max: 2 },
+  frequency_penalty: { type: 'number', min: -2, max: 2 },
+  repeat_penalty: { type: 'number', min: 0, max: Infinity, minOpen: true },
+  n: { type: 'integer', min: 1, max: 1 },
+  stream: { type: 'boolean' },
+  model: { type: 'string' },
 };
 
 /** @param {Record<string, unknown>} body */
-function checkFieldTypes(body) {
-  for (const [field, type] of Object.entries(FIELD_TYPES)) {
+function checkFields(body) {
+  for (const [field, rule] of Object.entries(FIELDS)) {
     const v = body[field];
     if (v === undefined || v === null) continue;
-    const ok = type === 'integer' ? Number.isInteger(v) : typeof v === type;
-    if (!ok) throw new ApiError(400, `'${field}' must be ${type === 'integer' ? 'an integer' : `a ${type}`}`, { param: field });
+    const ok = rule.type === 'integer' ? Number.isInteger(v) : typeof v === rule.type;
+    if (!ok) throw new ApiError(400, `'${field}' must be ${rule.type === 'integer' ? 'an integer' : `a ${rule.type}`}`, { param: field });
+    if (rule.min === undefined) continue;
+    const low = rule.minOpen ? v <= rule.min : v < rule.min;
+    if (low || v > rule.max) {
+      const range = rule.max === Infinity ? `greater than ${rule.min}` : `${rule.minOpen ? 'in (' : 'in ['}${rule.min}, ${rule.max}]`;
+      throw new ApiError(400, `'${field}' must be ${field === 'n' ? '1 (one choice per request)' : range}, got ${v}`, { param: field });
+    }
   }
-  if (body.n !== undefined && body.n !== null && body.n !== 1) throw new ApiError(400, "only n=1 is supported", { param: 'n' });
-  if (body.temperature !== undefined && body.temperature !== null && (body.temperature < 0 || body.temperature > 2)) {
-    throw new ApiError(400, "'temperature' must be between 0 and 2", { param: 'temperature' });
-  }
-  if (body.top_p !== undefined && body.top_p !== null && (body.top_p <= 0 || body.top_p > 1)) {
-    throw new ApiError(400, "'top_p' must be in (0, 1]", { param: 'top_p' });
-  }
-  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
-  if (maxTokens !== undefined && maxTokens !== null && maxTokens < 1) throw new ApiError(400, "'max_tokens' must be at least 1", { param: 'max_tokens' });
   const stop = body.stop;
   if (stop !== undefined && stop !== null && typeof stop !== 'string' &&
       !(Array.isArray(stop) && stop.length <= 4 && stop.every((s) => typeof s === 'string'))) {
     throw new ApiError(400, "'stop' must be a string or an array of up to 4 strings", { param: 'stop' });
   }
+  const so = body.stream_options;
+  if (so !== undefined && so !== null) {
+    if (body.stream !== true) throw new ApiError(400, "'stream_options' is only allowed when 'stream' is true", { param: 'stream_options' });
+    if (typeof so !== 'object' || Array.isArray(so)) throw new ApiError(400, "'stream_options' must be an object", { param: 'stream_options' });
+    for (const key of Object.keys(so)) {
+      if (key !== 'include_usage') throw new ApiError(400, `'stream_options.${key}' is not supported (only include_usage)`, { param: `stream_options.${key}` });
+    }
+    if (so.include_usage !== undefined && typeof so.include_usage !== 'boolean') {
+      throw new ApiError(400, "'stream_options.include_usage' must be a boolean", { param: 'stream_options.include_usage' });
+    }
+  }
 }
 
-/** Request fields -> the runtime's generation options. */
+/**
+ * Request fields -> the runtime's generation options. A field the request
+ * leaves out stays undefined, so the runtime's defaults (SAMPLING_DEFAULTS in
+ * web/model.js, the CLI's too) apply: one set of defaults everywhere.
+ */
 function generationOptions(body, signal, defaults) {
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
   return {
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaults.maxTokens,
-    temperature: body.temperature ?? 1,
-    topP: body.top_p ?? 1,
-    topK: body.top_k ?? 0,
-    minP: body.min_p ?? 0,
-    presencePenalty: body.presence_penalty ?? 0,
-    frequencyPenalty: body.frequency_penalty ?? 0,
-    repeatPenalty: body.repeat_penalty ?? 1,
-    seed: body.seed ?? undefined,
+    temperature: body.temperature ?? undefined,
+    topP: body.top_p ?? undefined,
+    topK: body.top_k ?? undefined,
+    minP: body.min_p ?? undefined,
+    presencePenalty: body.presence_penalty ?? undefined,
+    frequencyPenalty: body.frequency_penalty ?? undefined,
+    repeatPenalty: body.repeat_penalty ?? undefined,
+    seed: body.seed === -1 ? undefined : body.seed ?? undefined,
     stop,
     signal,
   };
@@ -127,37 +171,66 @@ let idCounter = 0;
 const newId = (prefix) => `${prefix}-${Date.now().toString(36)}${(idCounter++).toString(36)}`;
 
 /**
- * @param {{ engines: Engine[], modelId: string, maxTokensDefault?: number, maxQueue?: number,
- *   embeddings?: boolean }} config
+ * Wraps a generation's iterator so that `cleanup` runs exactly once: when it
+ * ends, fails, or is closed with return(), even before its first next() (an
+ * async generator that never started skips its finally blocks, which would
+ * leave its slot taken when a client leaves before the first chunk).
+ * @template T @param {AsyncIterator<T>} it @param {() => Promise<void> | void} cleanup
+ * @returns {AsyncIterableIterator<T>}
+ */
+function withCleanup(it, cleanup) {
+  let done = false;
+  const finish = async () => {
+    if (done) return;
+    done = true;
+    await cleanup();
+  };
+  return {
+    async next() {
+      if (done) return { done: true, value: undefined };
+      try {
+        const r = await it.next();
+        if (r.done) await finish();
+        return r;
+      } catch (e) {
+        await finish();
+        throw e;
+      }
+    },
+    async return(value) {
+      try { await it.return?.(value); } finally { await finish(); }
+      return { done: true, value };
+    },
+    [Symbol.asyncIterator]() { return this; },
+  };
+}
+
+/**
+ * @param {{ engines: Engine[], modelId: string, aliases?: string[], maxTokensDefault?: number,
+ *   maxQueue?: number, embeddings?: boolean }} config
  */
 export function createApi(config) {
   const pool = new SlotPool(config.engines, { maxQueue: config.maxQueue ?? 256 });
   const modelId = config.modelId;
+  const aliases = (config.aliases ?? []).filter((a) => a && a !== modelId);
   const defaults = { maxTokens: config.maxTokensDefault ?? 256 };
   const created = Math.floor(Date.now() / 1000);
+  /** Set by drain(): the server is shutting down and takes no new generations. */
+  let draining = false;
+  /** The smallest context of any slot: a prompt over it could never run. */
+  const contextSize = Math.min(...config.engines.map((e) => e.contextSize ?? Infinity));
 
   function checkModel(body) {
-    if (body.model !== undefined && body.model !== modelId) {
-      throw new ApiError(404, `The model '${body.model}' does not exist; this server serves '${modelId}'`, { code: 'model_not_found', param: 'model' });
+    if (body.model !== undefined && body.model !== modelId && !aliases.includes(body.model)) {
+      const names = [modelId, ...aliases].map((n) => `'${n}'`).join(' or ');
+      throw new ApiError(404, `The model '${body.model}' does not exist; this server serves ${names}`, { code: 'model_not_found', param: 'model' });
     }
   }
 
-  /**
-   * Runs one generation in a slot, yielding {token, text} pieces; returns the
-   * runtime's Completion (prompt tokens, finish reason) when it ends.
-   */
-  async function* generate(kind, input, options, signal) {
-    const slot = await pool.acquire(signal);
-    let it;
-    try {
-      it = kind === 'chat' ? slot.engine.chat(input, options) : slot.engine.complete(input, options);
-      let r;
-      while (!(r = await it.next()).done) yield r.value;
-      return r.value;
-    } finally {
-      // A consumer that stops early (its client went away) closes this
-      // generator with return(): close the engine's too, or it stays busy.
-      try { await it?.return?.(); } finally { pool.release(slot); }
+  /** Refuses a prompt that cannot fit, before it queues or anything is evaluated. */
+  function checkFits(ids, what) {
+    if (ids.length > contextSize) {
+      throw new ApiError(400, `${what} has ${ids.length} tokens but the context holds ${contextSize}`, { code: 'context_length_exceeded', param: what === 'the prompt' ? 'prompt' : 'messages' });
     }
   }
 
@@ -171,12 +244,81 @@ export function createApi(config) {
     };
   }
 
-  async function runToEnd(kind, input, options, signal) {
+  /**
+   * A validated generation request: the prompt's token ids (measured against
+   * the context) and the runtime options. Nothing here waits or evaluates.
+   * @typedef {{ ids: number[], options: object, stream: boolean, includeUsage: boolean, shape: typeof CHAT_SHAPE }} Job
+   */
+
+  /** @returns {Promise<Job>} */
+  async function prepareChat(body) {
+    checkFields(body);
+    checkModel(body);
+    const messages = checkMessages(body.messages);
+    const engine = config.engines[0];
+    if (body.tools != null && !Array.isArray(body.tools)) throw new ApiError(400, "'tools' must be an array", { param: 'tools' });
+    const { chatPromptIds } = await import('./chat.js');
+    const { ids, stopStrings, stopTokenIds } = chatPromptIds(engine.metadata, engine.tokenizer, messages, { tools: body.tools ?? undefined });
+    checkFits(ids, 'the chat prompt');
+    const options = generationOptions(body, undefined, defaults);
+    options.stop = [...stopStrings, ...options.stop];
+    options.stopTokens = stopTokenIds;
+    return job(body, ids, options, CHAT_SHAPE);
+  }
+
+  /** @returns {Promise<Job>} */
+  async function prepareCompletion(body) {
+    checkFields(body);
+    checkModel(body);
+    let prompt = body.prompt;
+    if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];
+    const isTokenArray = Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t));
+    if (typeof prompt !== 'string' && !isTokenArray) {
+      throw new ApiError(400, "'prompt' must be a string or an array of token ids", { param: 'prompt' });
+    }
+    const ids = typeof prompt === 'string' ? config.engines[0].tokenize(prompt) : prompt;
+    if (ids.length === 0) throw new ApiError(400, "'prompt' is empty (and the model adds no BOS token)", { param: 'prompt' });
+    checkFits(ids, 'the prompt');
+    return job(body, ids, generationOptions(body, undefined, defaults), TEXT_SHAPE);
+  }
+
+  function job(body, ids, options, shape) {
+    return { ids, options, stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, shape };
+  }
+
+  /**
+   * Takes a slot (503 with Retry-After when the queue is full) and starts the
+   * generation. A stream's headers go out only after this resolves, so every
+   * error known before the first byte is a status code.
+   * @param {Job} j @param {AbortSignal} signal
+   * @returns {Promise<ApiResponse>}
+   */
+  async function start(j, signal) {
+    if (draining) throw busy('the server is shutting down', 'shutting_down');
+    const slot = await pool.acquire(signal);
+    let it;
+    try {
+      // complete() checks token ids against the vocabulary before it returns.
+      it = slot.engine.complete(j.ids, { ...j.options, signal });
+    } catch (e) {
+      pool.release(slot);
+      throw e;
+    }
+    const pieces = withCleanup(it, () => pool.release(slot));
+    const id = newId(j.shape.idPrefix);
+    const envelope = (object) => ({ id, object, created: Math.floor(Date.now() / 1000), model: modelId });
+    if (j.stream) {
+      const chunk = (choices, extra) => `data: ${JSON.stringify({ ...envelope(j.shape.chunkObject), choices, ...extra })}\n\n`;
+      return sse(withCleanup(streamChunks(pieces, j, chunk, signal), () => pieces.return()));
+    }
     let text = '';
-    const it = generate(kind, input, options, signal);
     let r;
-    while (!(r = await it.next()).done) text += r.value.text;
-    return { text, ...summary(r.value) };
+    while (!(r = await pieces.next()).done) text += r.value.text;
+    const { finish, usage } = summary(r.value);
+    return {
+      status: 200, headers: { 'content-type': 'application/json' },
+      json: { ...envelope(j.shape.object), choices: [j.shape.finalChoice(text, finish)], usage },
+    };
   }
 
   function sse(chunks) {
@@ -187,63 +329,28 @@ export function createApi(config) {
     };
   }
 
-  async function* streamChunks(kind, input, options, signal, makeChunk) {
-    const it = generate(kind, input, options, signal);
+  /**
+   * The SSE events of a running generation. With stream_options.include_usage,
+   * every chunk carries `usage: null` and one last chunk with no choices
+   * carries the usage, as OpenAI sends it.
+   */
+  async function* streamChunks(pieces, j, chunk, signal) {
+    const usageField = j.includeUsage ? { usage: null } : {};
     try {
       let r;
-      while (!(r = await it.next()).done) {
-        if (r.value.text) yield `data: ${JSON.stringify(makeChunk(r.value.text, null))}\n\n`;
+      while (!(r = await pieces.next()).done) {
+        if (r.value.text) yield chunk([j.shape.chunkChoice(r.value.text, null)], usageField);
       }
       const { finish, usage } = summary(r.value);
-      yield `data: ${JSON.stringify({ ...makeChunk('', finish), usage })}\n\n`;
+      yield chunk([j.shape.chunkChoice('', finish)], usageField);
+      if (j.includeUsage) yield chunk([], { usage });
     } catch (e) {
       if (signal.aborted) return;
+      // Only what goes wrong after the first byte (the status is sent) lands here.
       const err = toApiError(e);
       yield `data: ${JSON.stringify({ error: { message: err.message, type: err.type, code: err.code } })}\n\n`;
-    } finally {
-      await it.return(); // frees the slot when the transport stops reading early
     }
     yield 'data: [DONE]\n\n';
-  }
-
-  async function chatCompletions(body, signal) {
-    checkFieldTypes(body);
-    checkModel(body);
-    const messages = checkMessages(body.messages);
-    const options = generationOptions(body, signal, defaults);
-    if (Array.isArray(body.tools)) options.tools = body.tools;
-    return respond('chat', messages, options, signal, body.stream, CHAT_SHAPE);
-  }
-
-  async function completions(body, signal) {
-    checkFieldTypes(body);
-    checkModel(body);
-    let prompt = body.prompt;
-    if (Array.isArray(prompt) && prompt.length === 1 && typeof prompt[0] === 'string') prompt = prompt[0];
-    const isTokenArray = Array.isArray(prompt) && prompt.length > 0 && prompt.every((t) => Number.isInteger(t));
-    if (typeof prompt !== 'string' && !isTokenArray) {
-      throw new ApiError(400, "'prompt' must be a string or an array of token ids", { param: 'prompt' });
-    }
-    const options = generationOptions(body, signal, defaults);
-    return respond('complete', prompt, options, signal, body.stream, TEXT_SHAPE);
-  }
-
-  /**
-   * One generation as an OpenAI response: SSE chunks when streaming, else one
-   * JSON object; `shape` says how each API names its objects and choices.
-   */
-  async function respond(kind, input, options, signal, stream, shape) {
-    const id = newId(shape.idPrefix);
-    const envelope = (object) => ({ id, object, created: Math.floor(Date.now() / 1000), model: modelId });
-    if (stream) {
-      const makeChunk = (text, finish) => ({ ...envelope(shape.chunkObject), choices: [shape.chunkChoice(text, finish)] });
-      return sse(streamChunks(kind, input, options, signal, makeChunk));
-    }
-    const r = await runToEnd(kind, input, options, signal);
-    return {
-      status: 200, headers: { 'content-type': 'application/json' },
-      json: { ...envelope(shape.object), choices: [shape.finalChoice(r.text, r.finish)], usage: r.usage },
-    };
   }
 
   async function embeddings(body, signal) {
@@ -260,6 +367,7 @@ export function createApi(config) {
     if (!Array.isArray(input) || input.length === 0 || !input.every((s) => typeof s === 'string')) {
       throw new ApiError(400, "'input' must be a string or a non-empty array of strings", { param: 'input' });
     }
+    if (draining) throw busy('the server is shutting down', 'shutting_down');
     const slot = await pool.acquire(signal);
     try {
       const vectors = await slot.engine.embed(input, { normalize: true });
@@ -278,35 +386,92 @@ export function createApi(config) {
     }
   }
 
+  const json = (status, body) => ({ status, headers: { 'content-type': 'application/json' }, json: body });
+
+  /** Whether a generation request sent now would be taken (a free slot or room in the queue). */
+  function ready() {
+    const stats = pool.stats();
+    if (draining) return json(503, { status: 'shutting_down', ...stats });
+    if (stats.slots_idle === 0 && stats.queued >= pool.maxQueue) return json(503, { status: 'busy', ...stats });
+    return json(200, { status: 'ready', ...stats });
+  }
+
+  const KNOWN = ['/health', '/ready', '/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+
+  /**
+   * The first phase of a request: routes that answer at once are answered;
+   * a generation is validated, tokenized and measured, but not started.
+   * @param {string} method @param {string} path @param {unknown} body parsed JSON (or undefined)
+   * @returns {Promise<{ response: ApiResponse } | { job: Job }>}
+   */
+  async function prepare(method, path, body) {
+    try {
+      const route = `${method} ${path.replace(/\/+$/, '')}`;
+      switch (route) {
+        case 'GET /health':
+          return { response: json(200, { status: 'ok', ...pool.stats() }) };
+        case 'GET /ready':
+          return { response: ready() };
+        case 'GET /v1/models':
+          return { response: json(200, { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'wasmllm', aliases }] }) };
+        case 'POST /v1/chat/completions':
+          return { job: await prepareChat(requireObject(body)) };
+        case 'POST /v1/completions':
+          return { job: await prepareCompletion(requireObject(body)) };
+      }
+      if (route === 'POST /v1/embeddings') return { job: { embeddings: requireObject(body) } };
+      if (KNOWN.includes(path.replace(/\/+$/, ''))) throw new ApiError(405, `${method} is not allowed on ${path}`);
+      throw new ApiError(404, `no route ${method} ${path}`, { code: 'not_found' });
+    } catch (e) {
+      return { response: errorResponse(toApiError(e)) };
+    }
+  }
+
+  /**
+   * The second phase: waits for a slot and starts the generation.
+   * @param {Job} j @param {AbortSignal} signal aborted when the client goes away
+   * @returns {Promise<ApiResponse>}
+   */
+  async function run(j, signal) {
+    try {
+      return j.embeddings ? await embeddings(j.embeddings, signal) : await start(j, signal);
+    } catch (e) {
+      // A transport that aborts with an ApiError (shutdown) says what the client should see.
+      if (signal?.aborted && signal.reason instanceof ApiError) return errorResponse(signal.reason);
+      return errorResponse(toApiError(e));
+    }
+  }
+
   /**
    * @param {string} method @param {string} path @param {unknown} body parsed JSON (or undefined)
    * @param {AbortSignal} signal aborted when the client goes away
    * @returns {Promise<ApiResponse>}
    */
   async function handle(method, path, body, signal) {
-    try {
-      const route = `${method} ${path.replace(/\/+$/, '')}`;
-      switch (route) {
-        case 'GET /health':
-          return { status: 200, headers: { 'content-type': 'application/json' }, json: { status: 'ok', ...pool.stats() } };
-        case 'GET /v1/models':
-          return { status: 200, headers: { 'content-type': 'application/json' }, json: { object: 'list', data: [{ id: modelId, object: 'model', created, owned_by: 'wasmllm' }] } };
-        case 'POST /v1/chat/completions':
-          return await chatCompletions(requireObject(body), signal);
-        case 'POST /v1/completions':
-          return await completions(requireObject(body), signal);
-        case 'POST /v1/embeddings':
-          return await embeddings(requireObject(body), signal);
-      }
-      const known = ['/health', '/v1/models', '/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
-      if (known.includes(path.replace(/\/+$/, ''))) throw new ApiError(405, `${method} is not allowed on ${path}`);
-      throw new ApiError(404, `no route ${method} ${path}`, { code: 'not_found' });
-    } catch (e) {
-      return errorResponse(toApiError(e));
-    }
+    const p = await prepare(method, path, body);
+    return 'response' in p ? p.response : run(p.job, signal);
   }
 
-  return { handle, pool, modelId };
+  /** Stops taking generations (they get 503, /ready says so); running ones go on. */
+  function drain() { draining = true; }
+
+  return { handle, prepare, run, drain, pool, modelId, aliases };
+}
+
+/**
+ * Checks `Authorization: Bearer KEY` against the configured key (compared in
+ * time independent of where they differ). /health is left open for probes.
+ * @param {string | null | undefined} header @param {string} apiKey
+ */
+export function checkApiKey(header, apiKey) {
+  const m = /^Bearer\s+(.+)$/i.exec(header ?? '');
+  const given = m ? m[1].trim() : '';
+  let diff = given.length ^ apiKey.length;
+  for (let i = 0; i < apiKey.length; i++) diff |= apiKey.charCodeAt(i) ^ (given.charCodeAt(i) | 0);
+  if (diff !== 0) {
+    throw new ApiError(401, given ? 'Incorrect API key provided' : 'No API key provided: send Authorization: Bearer <key>',
+      { code: 'invalid_api_key', headers: { 'www-authenticate': 'Bearer' } });
+  }
 }
 
 /** OpenAI's two encodings: a JSON array, or the little-endian float32 bytes in base64. */

@@ -87,7 +87,7 @@ test('text completion with stop strings, seed and top_p', { skip: skipNoRef }, a
 });
 
 test('SSE stream ends with data: [DONE]', async () => {
-  const r = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'JULIET:', max_tokens: 5, stream: true, temperature: 0 }) });
+  const r = await fetch(`${base}/v1/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ prompt: 'JULIET:', max_tokens: 5, stream: true, temperature: 0, stream_options: { include_usage: true } }) });
   assert.equal(r.headers.get('content-type'), 'text/event-stream');
   const body = await r.text();
   assert.match(body, /data: \[DONE\]\n\n$/);

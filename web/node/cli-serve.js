@@ -22,10 +22,18 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
   -t, --threads N        threads (default: every core)
       --max-body BYTES   request body limit (default 1048576)
       --name NAME        model id reported by /v1/models (default: the file's general.name or file name)
+      --alias NAME       another id requests may name (repeatable; default: the file name without
+                         .gguf, e.g. 'shakespeare')
+      --api-key KEY      require Authorization: Bearer KEY (or set WASMLLM_API_KEY); /health, /ready open
+      --shutdown-timeout S  on SIGINT/SIGTERM, let running requests finish for up to S seconds,
+                         then end them (default 10)
   -q, --quiet            no request log
 
-endpoints: GET /health, GET /v1/models, POST /v1/completions, POST /v1/chat/completions,
-           POST /v1/embeddings (embedding models)`;
+endpoints: GET /health (liveness), GET /ready (503 while a request would be refused),
+           GET /v1/models, POST /v1/completions, POST /v1/chat/completions,
+           POST /v1/embeddings (embedding models)
+sampling defaults (a request naming none): temperature 0.8, top_k 40, top_p 0.95, min_p 0.05,
+           repeat_penalty 1 (off), max_tokens 256`;
 
 class UsageError extends Error {}
 
@@ -51,6 +59,7 @@ export async function runServeCli(argv, hooks = {}) {
         slots: { type: 'string' }, queue: { type: 'string' }, ctx: { type: 'string', short: 'c' },
         'kv-type': { type: 'string' },
         threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
+        alias: { type: 'string', multiple: true }, 'api-key': { type: 'string' }, 'shutdown-timeout': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -66,7 +75,10 @@ export async function runServeCli(argv, hooks = {}) {
       threads: values.threads === undefined ? undefined : int(values.threads, 'threads', 0, 1),
       maxBody: int(values['max-body'], 'max-body', 1 << 20, 1),
       kvType: parseKvType(values['kv-type'], '--kv-type'), // the rule loadModel applies
+      shutdownMs: int(values['shutdown-timeout'], 'shutdown-timeout', 10, 0) * 1000,
+      apiKey: values['api-key'] ?? process.env.WASMLLM_API_KEY ?? undefined,
     };
+    if (cfg.apiKey !== undefined && !cfg.apiKey.trim()) throw new UsageError('--api-key must not be empty');
     if (cfg.port > 65535) throw new UsageError(`--port must be at most 65535, got ${cfg.port}`);
   } catch (e) {
     console.error(`wasmllm serve: ${e.message}\n\n${SERVE_USAGE}`);
@@ -82,10 +94,12 @@ export async function runServeCli(argv, hooks = {}) {
   const md = model.metadata;
   const fileName = String(modelPath).split(/[\\/]/).pop().replace(/\.gguf$/i, '');
   const modelId = values.name ?? (md.get('general.name') ? String(md.get('general.name')) : fileName);
+  // The file name is what people type (the README's client asks for 'shakespeare').
+  const aliases = values.alias ?? [fileName];
   // Embedding models: encoders, and decoders whose file names a pooling_type (info().pooling null otherwise).
   const isEmbedding = typeof model.embed === 'function' && model.info().pooling != null;
   const server = createServer({
-    engines, modelId, maxBodyBytes: cfg.maxBody, maxQueue: cfg.queue, embeddings: isEmbedding,
+    engines, modelId, aliases, apiKey: cfg.apiKey, maxBodyBytes: cfg.maxBody, maxQueue: cfg.queue, embeddings: isEmbedding,
     log: values.quiet ? undefined : (line) => console.error(`wasmllm serve: ${line}`),
   });
   await new Promise((resolve, reject) => {
@@ -95,7 +109,8 @@ export async function runServeCli(argv, hooks = {}) {
   const addr = server.address();
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
-  console.log(`wasmllm serve: ${modelId} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''})`);
+  const also = server.api.aliases.length ? ` (also '${server.api.aliases.join("', '")}')` : '';
+  console.log(`wasmllm serve: '${modelId}'${also} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''})`);
   hooks.onListening?.(url);
 
   await new Promise((resolve) => {
@@ -103,8 +118,8 @@ export async function runServeCli(argv, hooks = {}) {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
-  await new Promise((resolve) => server.close(resolve));
-  server.closeAllConnections?.();
+  console.error(`wasmllm serve: shutting down (running requests get up to ${cfg.shutdownMs / 1000} s)`);
+  await server.shutdown(cfg.shutdownMs);
   for (const e of engines.reverse()) e.dispose(); // sessions before the model that owns them
   return 0;
 }
