@@ -22,6 +22,14 @@ export interface WorkerHandlerConfig {
   wasmModule: WasmModule;
   /** The id /v1/models reports and requests may name. Default: the GGUF's general.name, else 'wasmllm'. */
   modelId?: string;
+  /** Other ids requests may name (e.g. a short name for a long general.name). */
+  aliases?: string[];
+  /**
+   * Require `Authorization: Bearer KEY` (401 in OpenAI's error shape otherwise);
+   * a function reads it from the worker's env, e.g. `(env) => env.API_KEY` (a secret).
+   * GET /health and /ready stay open.
+   */
+  apiKey?: string | ((env: any) => string | undefined);
   /** KV cache size in tokens. Default: min(training context, 2048) for bytes; 2048 for streamed sources. */
   contextSize?: number;
   /** KV cache type. Default 'f16'; 'q8_0' takes 17/32 of the memory, for small isolates. */
@@ -43,8 +51,12 @@ export interface WorkerHandler {
 }
 
 /**
- * Serves GET /health, GET /v1/models, POST /v1/chat/completions and
- * POST /v1/completions (`stream: true` for server-sent events) from one model
- * per isolate, loaded on the first request with the single-threaded build.
+ * Serves GET /health (liveness; loads nothing), GET /ready (200 once the model
+ * is loaded and a request would be taken; 503 otherwise, and starts the load),
+ * GET /v1/models, POST /v1/chat/completions and POST /v1/completions
+ * (`stream: true` for server-sent events) from one model per isolate, loaded
+ * on the first request that needs it with the single-threaded build. Errors
+ * known before the first byte (bad fields, a prompt over the context, a full
+ * queue: 503 with Retry-After) are status codes, streamed or not.
  */
 export function createWorkerHandler(config: WorkerHandlerConfig): WorkerHandler;

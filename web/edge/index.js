@@ -19,9 +19,10 @@ import { WasmllmError } from '../errors.js';
 import { readGGUFHeader } from '../gguf.js';
 import { loadModel } from '../model.js';
 import { parseKvType } from '../kv-type.js';
-import { ApiError, createApi, errorResponse } from '../openai-api.js';
+import { ApiError, checkApiKey, createApi, errorResponse } from '../openai-api.js';
 
 const CORS = { 'access-control-allow-origin': '*' };
+const JSON_HEADERS = { 'content-type': 'application/json' };
 const DEFAULT_MAX_BODY = 1 << 20;
 
 /**
@@ -33,6 +34,9 @@ const DEFAULT_MAX_BODY = 1 << 20;
  *   worker's env that returns them (e.g. `(env) => env.MODELS.get('model.gguf')`)
  * @property {WebAssembly.Module} wasmModule  dist/mjs/wasmllm-st.wasm, imported as a module
  * @property {string} [modelId]           default: the GGUF's general.name, else 'wasmllm'
+ * @property {string[]} [aliases]         other ids requests may name
+ * @property {string | ((env: any) => string | undefined)} [apiKey]  require Authorization: Bearer KEY
+ *   (e.g. `(env) => env.API_KEY`, a secret); /health and /ready stay open
  * @property {number} [contextSize]       KV cache tokens; default min(training context, 2048) for bytes, 2048 for streams
  * @property {'f16' | 'q8_0'} [kvType]    KV cache type (default 'f16'); 'q8_0' takes 17/32 of the memory, for small isolates
  * @property {number} [maxTokensDefault]  max_tokens when a request names none (default 256)
@@ -69,7 +73,12 @@ export function createWorkerHandler(config) {
       if (request.signal?.aborted) onAbort();
       else request.signal?.addEventListener?.('abort', onAbort, { once: true });
       try {
-        const path = new URL(request.url).pathname;
+        const path = new URL(request.url).pathname.replace(/\/+$/, '') || '/';
+        // Probes never load the model: /health is liveness, /ready starts the load and says when it is done.
+        if (request.method === 'GET' && path === '/health') return jsonResponse(health(model, gate));
+        if (request.method === 'GET' && path === '/ready') return jsonResponse(await readiness(model, gate, env, ctx));
+        const apiKey = typeof cfg.apiKey === 'function' ? cfg.apiKey(env) : cfg.apiKey;
+        if (apiKey) checkApiKey(request.headers.get('authorization'), apiKey);
         // The body is checked before the model loads: a bad request never waits for it.
         const body = request.method === 'POST' ? await readJsonBody(request, cfg.maxBodyBytes) : undefined;
         let api;
@@ -79,14 +88,13 @@ export function createWorkerHandler(config) {
           if (controller.signal.aborted) throw new ApiError(499, 'the client disconnected', { code: 'aborted' });
           return jsonResponse(errorResponse(loadFailure(e)));
         }
-        if (request.method !== 'POST') return jsonResponse(await api.handle(request.method, path, body, controller.signal));
-        // A stream is validated before it queues: its generation starts on the first read.
-        const early = body?.stream === true ? await api.handle(request.method, path, body, controller.signal) : null;
-        if (early && !early.stream) return jsonResponse(early);
+        // Validated, tokenized and measured against the context before it queues.
+        const prepared = await api.prepare(request.method, path, body);
+        if ('response' in prepared) return jsonResponse(prepared.response);
         const release = await gate.enter(controller.signal);
         let r;
         try {
-          r = early ?? await api.handle(request.method, path, body, controller.signal);
+          r = await api.run(prepared.job, controller.signal);
         } catch (e) {
           release();
           throw e;
@@ -131,6 +139,8 @@ function createModelState(cfg) {
   let failures = 0;
   let lastError = null;
   return {
+    loaded: () => api !== null,
+    lastError: () => lastError,
     /** @param {any} env @param {any} ctx @param {AbortSignal} signal */
     async ready(env, ctx, signal) {
       const failuresBefore = failures;
@@ -147,6 +157,7 @@ function createModelState(cfg) {
       ctx?.waitUntil?.(load.catch(() => {}));
       try {
         api = await load;
+        lastError = null;
         return api;
       } catch (e) {
         failures++;
@@ -173,7 +184,8 @@ function createGate(maxQueue) {
       const ticket = {};
       if (holder || queue.length) {
         if (queue.length >= maxQueue) {
-          throw new ApiError(503, `the model is busy and ${queue.length} requests are queued; retry later`, { code: 'server_busy' });
+          throw new ApiError(503, `the model is busy and ${queue.length} requests are queued; retry later`,
+            { code: 'server_busy', headers: { 'retry-after': '1' } });
         }
         queue.push(ticket);
         try {
@@ -188,7 +200,32 @@ function createGate(maxQueue) {
       holder = ticket;
       return () => { if (holder === ticket) holder = null; };
     },
+    stats() {
+      return { busy: holder !== null, queued: queue.length, full: holder !== null && queue.length >= maxQueue };
+    },
   };
+}
+
+/** GET /health: the isolate answers; nothing is loaded. */
+function health(model, gate) {
+  const g = gate.stats();
+  return { status: 200, headers: JSON_HEADERS, json: { status: 'ok', model_loaded: model.loaded(), slots_busy: g.busy ? 1 : 0, queued: g.queued } };
+}
+
+/**
+ * GET /ready: 200 when the model is loaded and a request would be taken;
+ * else 503, after starting the load in the background if none is running
+ * (a readiness probe warms the isolate).
+ */
+async function readiness(model, gate, env, ctx) {
+  const g = gate.stats();
+  if (!model.loaded()) {
+    const load = model.ready(env, ctx, new AbortController().signal).catch(() => {});
+    ctx?.waitUntil?.(load);
+    return { status: 503, headers: { ...JSON_HEADERS, 'retry-after': '1' }, json: { status: 'loading', ...(model.lastError() ? { last_error: String(model.lastError().message) } : {}) } };
+  }
+  if (g.full) return { status: 503, headers: { ...JSON_HEADERS, 'retry-after': '1' }, json: { status: 'busy', queued: g.queued } };
+  return { status: 200, headers: JSON_HEADERS, json: { status: 'ready', queued: g.queued } };
 }
 
 /** @param {WorkerHandlerConfig} config */
@@ -207,10 +244,18 @@ function checkConfig(config) {
   if (config.modelId !== undefined && (typeof config.modelId !== 'string' || !config.modelId)) {
     throw new WasmllmError('ERR_BAD_ARG', 'config.modelId must be a non-empty string');
   }
+  if (config.aliases !== undefined && !(Array.isArray(config.aliases) && config.aliases.every((a) => typeof a === 'string' && a))) {
+    throw new WasmllmError('ERR_BAD_ARG', 'config.aliases must be an array of non-empty strings');
+  }
+  if (config.apiKey !== undefined && typeof config.apiKey !== 'function' && (typeof config.apiKey !== 'string' || !config.apiKey)) {
+    throw new WasmllmError('ERR_BAD_ARG', 'config.apiKey must be a non-empty string or a function (env) => string');
+  }
   return {
     model,
     wasmModule,
     modelId: config.modelId,
+    aliases: config.aliases,
+    apiKey: config.apiKey,
     contextSize: positive('contextSize', config.contextSize, undefined),
     kvType: parseKvType(config.kvType, 'config.kvType'),
     maxTokensDefault: positive('maxTokensDefault', config.maxTokensDefault, 256),
@@ -230,7 +275,7 @@ async function loadApi(cfg, env) {
   const name = model.metadata.get('general.name');
   const modelId = cfg.modelId ?? (typeof name === 'string' && name ? name : 'wasmllm');
   // /v1/embeddings for models that pool (encoders, or decoders whose file names a pooling_type), as in `wasmllm serve`.
-  return createApi({ engines: [model], modelId, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue, embeddings: model.info().pooling != null });
+  return createApi({ engines: [model], modelId, aliases: cfg.aliases, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue, embeddings: model.info().pooling != null });
 }
 
 /**
