@@ -40,6 +40,12 @@ export interface WorkerHandlerConfig {
   maxBodyBytes?: number;
   /** Requests that may wait for the model while it generates (503 beyond). Default 16. */
   maxQueue?: number;
+  /**
+   * A stream whose client has read nothing for this long is stopped when another
+   * request waits for the model. Default 10000. Some hosts (wrangler dev) never
+   * report a client that left; without this its stream would hold the model for good.
+   */
+  streamIdleTimeoutMs?: number;
 }
 
 export interface WorkerExecutionContext {

@@ -42,6 +42,9 @@ const DEFAULT_MAX_BODY = 1 << 20;
  * @property {number} [maxTokensDefault]  max_tokens when a request names none (default 256)
  * @property {number} [maxBodyBytes]      request body limit (default 1 MiB)
  * @property {number} [maxQueue]          requests waiting for the one slot (default 16)
+ * @property {number} [streamIdleTimeoutMs]  a stream whose client has read nothing for this long
+ *   is stopped when another request waits for the model (default 10000): a client gone without
+ *   a word (wrangler dev) must not hold the one slot
  */
 
 /**
@@ -51,7 +54,7 @@ const DEFAULT_MAX_BODY = 1 << 20;
 export function createWorkerHandler(config) {
   const cfg = checkConfig(config);
   const model = createModelState(cfg);
-  const gate = createGate(cfg.maxQueue);
+  const gate = createGate(cfg.maxQueue, cfg.streamIdleTimeoutMs);
 
   return {
     async fetch(request, env, ctx) {
@@ -91,19 +94,19 @@ export function createWorkerHandler(config) {
         // Validated, tokenized and measured against the context before it queues.
         const prepared = await api.prepare(request.method, path, body);
         if ('response' in prepared) return jsonResponse(prepared.response);
-        const release = await gate.enter(controller.signal);
+        const turn = await gate.enter(controller.signal);
         let r;
         try {
           r = await api.run(prepared.job, controller.signal);
         } catch (e) {
-          release();
+          turn.release();
           throw e;
         }
         if (!r.stream) {
-          release();
+          turn.release();
           return jsonResponse(r);
         }
-        const streamed = streamResponse(r, controller, release);
+        const streamed = streamResponse(r, controller, turn);
         stopStream = streamed.stop;
         // Keep this request's context alive until the generation has ended,
         // even if its client left: that is what frees the slot for the others.
@@ -171,17 +174,39 @@ function createModelState(cfg) {
 }
 
 /**
+ * @typedef {{ release: () => void, reclaim: (() => void) | null, idleSince: number | null }} Turn
+ *   release frees the turn (idempotent); a stream sets reclaim (ends it from
+ *   another request), and idleSince while it waits for its client to read
+ */
+
+/**
  * One generation at a time (one model, one KV cache), first come first
  * served, at most `maxQueue` waiting.
- * @param {number} maxQueue
+ *
+ * A stream whose client has not asked for a chunk in `idleMs` while others
+ * wait is stopped by a waiter. Some hosts never say that a client left:
+ * under `wrangler dev` neither request.signal nor the body's cancel() fires,
+ * the runtime declares the stream's request hung and drops it, and its turn
+ * would stay taken for good, every later request waiting forever.
+ * @param {number} maxQueue @param {number} idleMs
  */
-function createGate(maxQueue) {
+function createGate(maxQueue, idleMs) {
+  /** @type {Turn | null} */
   let holder = null;
   const queue = [];
+  /** Runs in a waiter's own context: the stalled stream's may be gone. */
+  const reclaimStalled = () => {
+    if (holder?.reclaim && holder.idleSince !== null && Date.now() - holder.idleSince > idleMs) {
+      const reclaim = holder.reclaim;
+      holder.reclaim = null;
+      reclaim();
+    }
+  };
   return {
-    /** @param {AbortSignal} signal @returns {Promise<() => void>} frees the turn (idempotent) */
+    /** @param {AbortSignal} signal @returns {Promise<Turn>} */
     async enter(signal) {
-      const ticket = {};
+      /** @type {Turn} */
+      const ticket = { release: () => { if (holder === ticket) holder = null; }, reclaim: null, idleSince: null };
       if (holder || queue.length) {
         if (queue.length >= maxQueue) {
           throw new ApiError(503, `the model is busy and ${queue.length} requests are queued; retry later`,
@@ -191,6 +216,7 @@ function createGate(maxQueue) {
         try {
           while (holder || queue[0] !== ticket) {
             if (signal.aborted) throw abortedWhileWaiting();
+            reclaimStalled();
             await sleep(POLL_MS);
           }
         } finally {
@@ -198,7 +224,7 @@ function createGate(maxQueue) {
         }
       }
       holder = ticket;
-      return () => { if (holder === ticket) holder = null; };
+      return ticket;
     },
     stats() {
       return { busy: holder !== null, queued: queue.length, full: holder !== null && queue.length >= maxQueue };
@@ -261,6 +287,7 @@ function checkConfig(config) {
     maxTokensDefault: positive('maxTokensDefault', config.maxTokensDefault, 256),
     maxBodyBytes: positive('maxBodyBytes', config.maxBodyBytes, DEFAULT_MAX_BODY),
     maxQueue: positive('maxQueue', config.maxQueue, 16),
+    streamIdleTimeoutMs: positive('streamIdleTimeoutMs', config.streamIdleTimeoutMs, 10000),
   };
 }
 
@@ -393,9 +420,9 @@ function jsonResponse(r) {
  * (the client went away: a cancelled body or request.signal) aborts the
  * generation and closes the chunk iterator, which frees the model.
  * @param {import('../openai-api.js').ApiResponse} r @param {AbortController} controller
- * @param {() => void} release frees the generation turn
+ * @param {Turn} turn the generation turn: freed when the stream ends; told when it waits for its client
  */
-function streamResponse(r, controller, release) {
+function streamResponse(r, controller, turn) {
   const it = r.stream[Symbol.asyncIterator]();
   const encoder = new TextEncoder();
   let markFinished;
@@ -404,7 +431,7 @@ function streamResponse(r, controller, release) {
   const end = () => {
     if (ended) return;
     ended = true;
-    release();
+    turn.release();
     markFinished();
   };
   const stop = () => {
@@ -413,8 +440,10 @@ function streamResponse(r, controller, release) {
   };
   const body = new ReadableStream({
     async pull(c) {
+      turn.idleSince = null;
       try {
         const { done, value } = await it.next();
+        turn.idleSince = Date.now();
         if (done) {
           end();
           c.close();
@@ -428,5 +457,9 @@ function streamResponse(r, controller, release) {
     },
     cancel: stop,
   }, { highWaterMark: 0 });
+  // From another request: no I/O objects of this one (its AbortController
+  // included) may be touched there, so only the generator is closed.
+  turn.reclaim = () => { Promise.resolve(it.return?.()).catch(() => {}).finally(end); };
+  turn.idleSince = Date.now(); // until the client asks for the first chunk
   return { response: new Response(body, { status: r.status, headers: { ...r.headers, ...CORS } }), finished, stop };
 }
