@@ -44,14 +44,31 @@ test('complete --json prints prompt tokens, tokens and text matching the API', a
     assert.equal(out.tokens.length, 10);
     assert.equal(model.detokenize([...out.prompt_tokens, ...out.tokens]), model.detokenize(out.prompt_tokens) + out.text);
     const api = [];
-    for await (const { token } of model.complete('Hello world', { maxTokens: 10, temperature: 0, repeatPenalty: 1.1 })) api.push(token);
-    assert.deepEqual(out.tokens, api, 'CLI defaults include repeat penalty 1.1');
+    for await (const { token } of model.complete('Hello world', { maxTokens: 10, temperature: 0 })) api.push(token);
+    assert.deepEqual(out.tokens, api, '--temperature 0 is plain greedy: the CLI adds no repeat penalty');
   } finally {
     model.dispose();
   }
   // Without --json, complete streams just the continuation.
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${out.text}\n`);
+});
+
+test('--temperature 0 is greedy: no repeat penalty unless asked (llama.cpp\'s default 1.0)', async () => {
+  const args = ['complete', '-p', 'ROMEO:', '-n', '48', '--temperature', '0', '-t', '1', '--json'];
+  const plain = await runCli(args);
+  const penalized = await runCli([...args, '--repeat-penalty', '1.1']);
+  assert.equal(plain.code, 0, plain.stderr);
+  const model = await loadModel(EMBEDDED, { threads: 1 });
+  try {
+    const greedy = [];
+    for await (const { token } of model.complete('ROMEO:', { maxTokens: 48, temperature: 0, repeatPenalty: 1 })) greedy.push(token);
+    assert.deepEqual(JSON.parse(plain.stdout).tokens, greedy);
+    // The penalty does change this text, so the check above can tell them apart.
+    assert.notDeepEqual(JSON.parse(penalized.stdout).tokens, greedy);
+  } finally {
+    model.dispose();
+  }
 });
 
 test('run echoes the prompt and streams; --verbose prints timings on stderr', async () => {

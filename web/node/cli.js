@@ -37,7 +37,7 @@ run / complete options:
       --top-k K             default 40; 0 = off
       --top-p P             default 0.95; 1 = off
       --min-p P             default 0.05; 0 = off
-      --repeat-penalty R    default 1.1; 1 = off
+      --repeat-penalty R    default 1 (off; llama.cpp's default too)
       --repeat-last-n N     default 64
       --frequency-penalty F default 0
       --presence-penalty P  default 0
@@ -153,10 +153,8 @@ async function generate(command, args) {
       const i = model.info();
       console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant}`);
     }
-    const options = {
-      maxTokens: 256, temperature: 0.8, topK: 40, topP: 0.95, minP: 0.05, repeatPenalty: 1.1, repeatLastN: 64,
-      ...n, stop: values.stop ?? [], signal: controller.signal,
-    };
+    // Flags left out fall through to the runtime's SAMPLING_DEFAULTS, as the server's requests do.
+    const options = { ...n, stop: values.stop ?? [], signal: controller.signal };
     delete options.threads;
     delete options.contextSize;
     if (command === 'run' && !values.quiet) await write(prompt);
