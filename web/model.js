@@ -31,7 +31,9 @@ const FILE_TYPES = {
 
 /**
  * @typedef {object} LoadOptions
- * @property {number} [threads]      default: every core (os.availableParallelism / hardwareConcurrency)
+ * @property {number} [threads]      default: 1 for models under 100M parameters (SMALL_MODEL_PARAMS:
+ *                                   one thread decodes them faster), else every core
+ *                                   (os.availableParallelism / hardwareConcurrency)
  * @property {number} [contextSize]  tokens in the KV cache; default min(training context, 4096)
  * @property {'f16'|'q8_0'} [kvType] how the KV cache stores keys and values (every session of the
  *                                   model): 'f16' (default, as llama.cpp) or 'q8_0' (~53% of the
@@ -143,7 +145,7 @@ export async function loadModel(source, options = {}) {
   /** @type {Core} */
   const core = {
     wasm, M, err: 0, file: 0, model: 0, shards: [], header: null, tokenizer: null,
-    kvType, loadMs: 0, disposed: false, sessions: new Set(), repackedMatrices: null,
+    kvType, loadMs: 0, disposed: false, sessions: new Set(), repackedMatrices: null, threads: wasm.threads,
   };
   let context = null;
   try {
@@ -158,6 +160,8 @@ export async function loadModel(source, options = {}) {
     // shards no longer hold the file's bytes, so a caller that still stores
     // them (the browser worker's cache) defers this to PREPARE_WEIGHTS.
     if (!options.deferPrepare) core.repackedMatrices = M._wl_model_prepare(core.model);
+    // Asked for: what loadWasm settled on (the single-threaded build has one).
+    core.threads = options.threads !== undefined ? wasm.threads : defaultThreads(M._wl_model_n_params(core.model), wasm.threads);
     context = newContext(core, contextSize);
     core.header = mainShard(core.shards).header;
     core.tokenizer = createTokenizer(core.header.metadata);
@@ -178,9 +182,27 @@ export async function loadModel(source, options = {}) {
  * @typedef {{ wasm: import('./wasm-loader.js').WasmInstance, M: any, err: number, file: number,
  *   model: number, shards: import('./sources.js').HeapShard[], header: any, tokenizer: any,
  *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session>,
- *   repackedMatrices: number | null }} Core
+ *   repackedMatrices: number | null, threads: number }} Core  threads: each context's pool size
  * @typedef {{ ctx: number, tokens: number }} Context
  */
+
+/**
+ * Below this many parameters a token is too little work to split: the
+ * threads' barriers cost more than they save, and one thread decodes faster.
+ */
+export const SMALL_MODEL_PARAMS = 100e6;
+
+/**
+ * The thread count when the caller names none: one for small models, every
+ * core the wasm instance has for the rest. Measured on this project's 2-core
+ * host: the embedded 6.8M model decoded at 148-150 tokens/s on one thread and
+ * 93-101 on two (issue 22); SmolLM2-135M gains from two (78.6 -> 105.4 tok/s
+ * Q8_0, docs/BENCHMARKS.md).
+ * @param {number} nParams @param {number} available
+ */
+export function defaultThreads(nParams, available) {
+  return nParams < SMALL_MODEL_PARAMS ? 1 : available;
+}
 
 /** @param {number | undefined} contextSize */
 function checkContextSize(contextSize) {
@@ -201,10 +223,10 @@ function lastError(core) {
  * @returns {Context}
  */
 function newContext(core, contextSize) {
-  const { M, wasm } = core;
+  const { M } = core;
   const nCtxTrain = M._wl_model_n_ctx_train(core.model);
   const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
-  const ctx = M._wl_context_new(core.model, nCtx, wasm.threads, KV_TYPES[core.kvType], core.err);
+  const ctx = M._wl_context_new(core.model, nCtx, core.threads, KV_TYPES[core.kvType], core.err);
   if (!ctx) throw lastError(core);
   // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
   const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
@@ -734,7 +756,7 @@ export class Model extends Session {
       contextSize: this.contextSize,
       kvType: this.kvType,
       kvCacheBytes: this.kvCacheBytes,
-      threads: wasm.threads,
+      threads: this.#core.threads,
       wasmVariant: wasm.variant,
       loadMs: Math.round(this.#core.loadMs),
       repackedMatrices: this.#core.repackedMatrices ?? 0,

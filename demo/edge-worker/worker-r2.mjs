@@ -14,5 +14,7 @@ export default createWorkerHandler({
   wasmModule,
   // Called on the first request (and again after a failed load); null means no such object.
   model: (env) => env.MODELS.get(env.MODEL_KEY ?? 'shakespeare.gguf'),
+  // Optional: with `wrangler secret put API_KEY`, clients must send Authorization: Bearer <key>.
+  apiKey: (env) => env.API_KEY,
   maxTokensDefault: 128,
 });

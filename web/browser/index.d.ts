@@ -61,7 +61,7 @@ export interface BrowserLoadProgress {
 }
 
 export interface BrowserLoadOptions {
-  /** Default: navigator.hardwareConcurrency when cross-origin isolated, else 1 (single-threaded build). */
+  /** Default: 1 for models under 100M parameters (one thread decodes them faster); else navigator.hardwareConcurrency when cross-origin isolated, 1 (single-threaded build) when not. */
   threads?: number;
   /** KV cache size in tokens. Default: the training context, at most 4096. */
   contextSize?: number;

@@ -43,7 +43,7 @@ options:
       --stop TEXT          also end an answer at this text (repeatable)
   -c, --ctx N              context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0   KV cache type (default f16; q8_0 takes ~53% of the memory)
-  -t, --threads N          worker threads (default: every core)
+  -t, --threads N          worker threads (default: 1 under 100M parameters, else every core)
   -v, --verbose            model and speed lines on stderr
   -h, --help`;
 

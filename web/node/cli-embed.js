@@ -17,7 +17,7 @@ export const EMBED_USAGE = `usage: wasmllm embed --model PATH|URL (--text T [--t
   -f, --file F           embed each non-empty line of F as its own text
       --pooling P        mean | cls | last (default: the model's pooling_type)
       --no-normalize     print the pooled hidden state as is (default: divided by its L2 norm)
-  -t, --threads N        threads (default: every core)
+  -t, --threads N        threads (default: 1 under 100M parameters, else every core)
   -c, --ctx N            context size: the longest text it can embed (default: the model's, at most 4096)
   -q, --quiet            no progress bar
 

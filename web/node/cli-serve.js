@@ -19,7 +19,7 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
       --queue N          requests allowed to wait (default 256; beyond: 503)
   -c, --ctx N            context size per slot (default: the model's, at most 4096)
       --kv-type f16|q8_0 KV cache type of every slot (default f16; q8_0 takes ~53% of the memory)
-  -t, --threads N        threads (default: every core)
+  -t, --threads N        threads (default: 1 under 100M parameters, else every core)
       --max-body BYTES   request body limit (default 1048576)
       --name NAME        model id reported by /v1/models (default: the file's general.name or file name)
       --alias NAME       another id requests may name (repeatable; default: the file name without

@@ -43,7 +43,7 @@ run / complete options:
       --presence-penalty P  default 0
       --seed S              default random
       --stop TEXT           stop when this text is generated (repeatable)
-  -t, --threads N           threads (default: every core)
+  -t, --threads N           threads (default: 1 under 100M parameters, else every core)
   -c, --ctx N               context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0    KV cache type (default f16; q8_0 takes ~53% of the memory)
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end

@@ -30,7 +30,7 @@ export interface LoadProgress {
 }
 
 export interface LoadOptions {
-  /** Worker threads (the calling thread counts as one). Default: every core. 1 uses the single-threaded build. */
+  /** Worker threads (the calling thread counts as one). Default: 1 for models under 100M parameters (one thread decodes them faster), else every core. 1 uses the single-threaded build. */
   threads?: number;
   /** KV cache size in tokens. Default: the training context, at most 4096. */
   contextSize?: number;
