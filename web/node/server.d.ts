@@ -9,8 +9,12 @@ export interface ServerConfig {
    * A Model and the sessions created from it (`model.createSession()`), e.g. `[model]`.
    */
   engines: Session[];
-  /** The id /v1/models reports; a request that names another model gets 404. */
+  /** The id /v1/models reports; a request that names another model (or alias) gets 404. */
   modelId: string;
+  /** Other ids requests may name (`wasmllm serve` adds the file name, e.g. 'shakespeare'). */
+  aliases?: string[];
+  /** Require `Authorization: Bearer <apiKey>` (401 invalid_api_key otherwise); GET /health and /ready stay open. */
+  apiKey?: string;
   /** Request body limit in bytes (413 beyond). Default 1 MiB. */
   maxBodyBytes?: number;
   /** Requests that may wait for a slot (503 beyond). Default 256. */
@@ -23,9 +27,19 @@ export interface ServerConfig {
   log?: (line: string) => void;
 }
 
+export interface WasmllmServer extends Server {
+  /**
+   * Graceful shutdown: stops accepting connections and generations (503, /ready says so),
+   * lets running requests finish for up to `graceMs`, then ends them (a stream gets an
+   * error event with code 'shutting_down'). Resolves once the server is closed.
+   */
+  shutdown(graceMs: number): Promise<void>;
+}
+
 /**
- * A node:http server (not yet listening) for GET /health, GET /v1/models, POST /v1/completions,
- * POST /v1/chat/completions and, with `embeddings`, POST /v1/embeddings. Call `listen()` on it;
- * disposing the engines is the caller's job once it is closed.
+ * A node:http server (not yet listening) for GET /health (liveness), GET /ready (503 while a
+ * request would be refused), GET /v1/models, POST /v1/completions, POST /v1/chat/completions
+ * and, with `embeddings`, POST /v1/embeddings. Call `listen()` on it; disposing the engines is
+ * the caller's job once it is closed.
  */
-export declare function createServer(config: ServerConfig): Server;
+export declare function createServer(config: ServerConfig): WasmllmServer;
