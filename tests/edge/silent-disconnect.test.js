@@ -21,12 +21,18 @@ const request = (body) => new Request('http://edge.test/v1/completions', {
   method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body),
 });
 
-test('a stream abandoned without cancel or signal is stopped once another request has waited streamIdleTimeoutMs', { timeout: 60000 }, async () => {
+const ctx = { waitUntil() {} };
+
+/** The edge handler over the embedded model, in Node, with a 500 ms idle limit. */
+async function embeddedHandler() {
   const { createWorkerHandler } = await import('../../web/edge/index.js');
   const wasmModule = await WebAssembly.compile(fs.readFileSync(WASM));
   const model = new Uint8Array(fs.readFileSync(path.join(ROOT, 'models/shakespeare.gguf')));
-  const handler = createWorkerHandler({ model, wasmModule, modelId: 'shakespeare', streamIdleTimeoutMs: 500 });
-  const ctx = { waitUntil() {} };
+  return createWorkerHandler({ model, wasmModule, modelId: 'shakespeare', streamIdleTimeoutMs: 500 });
+}
+
+test('a stream abandoned without cancel or signal is stopped once another request has waited streamIdleTimeoutMs', { timeout: 60000 }, async () => {
+  const handler = await embeddedHandler();
 
   const stream = await handler.fetch(request({ prompt: 'ROMEO:', max_tokens: 200, stream: true }), {}, ctx);
   assert.equal(stream.status, 200);
@@ -49,11 +55,7 @@ test('a stream abandoned without cancel or signal is stopped once another reques
 });
 
 test('a client that reads slowly but steadily is not cut off', { timeout: 60000 }, async () => {
-  const { createWorkerHandler } = await import('../../web/edge/index.js');
-  const wasmModule = await WebAssembly.compile(fs.readFileSync(WASM));
-  const model = new Uint8Array(fs.readFileSync(path.join(ROOT, 'models/shakespeare.gguf')));
-  const handler = createWorkerHandler({ model, wasmModule, modelId: 'shakespeare', streamIdleTimeoutMs: 500 });
-  const ctx = { waitUntil() {} };
+  const handler = await embeddedHandler();
   const stream = await handler.fetch(request({ prompt: 'ROMEO:', max_tokens: 6, stream: true, temperature: 0 }), {}, ctx);
   const waiting = handler.fetch(request({ prompt: 'JULIET:', max_tokens: 2 }), {}, ctx);
   const reader = stream.body.getReader();
