@@ -116,11 +116,12 @@ function checkFields(body) {
 }
 
 /**
- * Request fields -> the runtime's generation options. A field the request
+ * Request fields -> the runtime's generation options (the signal is added
+ * when the generation starts). A field the request
  * leaves out stays undefined, so the runtime's defaults (SAMPLING_DEFAULTS in
  * web/model.js, the CLI's too) apply: one set of defaults everywhere.
  */
-function generationOptions(body, signal, defaults) {
+function generationOptions(body, defaults) {
   const stop = body.stop == null ? [] : typeof body.stop === 'string' ? [body.stop] : body.stop;
   return {
     maxTokens: body.max_completion_tokens ?? body.max_tokens ?? defaults.maxTokens,
@@ -133,7 +134,6 @@ function generationOptions(body, signal, defaults) {
     repeatPenalty: body.repeat_penalty ?? undefined,
     seed: body.seed === -1 ? undefined : body.seed ?? undefined,
     stop,
-    signal,
   };
 }
 
@@ -260,7 +260,7 @@ export function createApi(config) {
     const { chatPromptIds } = await import('./chat.js');
     const { ids, stopStrings, stopTokenIds } = chatPromptIds(engine.metadata, engine.tokenizer, messages, { tools: body.tools ?? undefined });
     checkFits(ids, 'the chat prompt');
-    const options = generationOptions(body, undefined, defaults);
+    const options = generationOptions(body, defaults);
     options.stop = [...stopStrings, ...options.stop];
     options.stopTokens = stopTokenIds;
     return job(body, ids, options, CHAT_SHAPE);
@@ -279,7 +279,7 @@ export function createApi(config) {
     const ids = typeof prompt === 'string' ? config.engines[0].tokenize(prompt) : prompt;
     if (ids.length === 0) throw new ApiError(400, "'prompt' is empty (and the model adds no BOS token)", { param: 'prompt' });
     checkFits(ids, 'the prompt');
-    return job(body, ids, generationOptions(body, undefined, defaults), TEXT_SHAPE);
+    return job(body, ids, generationOptions(body, defaults), TEXT_SHAPE);
   }
 
   function job(body, ids, options, shape) {
