@@ -161,7 +161,7 @@ export async function loadModel(source, options = {}) {
     // them (the browser worker's cache) defers this to PREPARE_WEIGHTS.
     if (!options.deferPrepare) core.repackedMatrices = M._wl_model_prepare(core.model);
     // Asked for: what loadWasm settled on (the single-threaded build has one).
-    core.threads = options.threads !== undefined ? wasm.threads : defaultThreads(M._wl_model_n_params(core.model), wasm.threads);
+    core.threads = options.threads !== undefined ? wasm.threads : threadsForModel(M._wl_model_n_params(core.model), wasm.threads);
     context = newContext(core, contextSize);
     core.header = mainShard(core.shards).header;
     core.tokenizer = createTokenizer(core.header.metadata);
@@ -200,7 +200,7 @@ export const SMALL_MODEL_PARAMS = 100e6;
  * Q8_0, docs/BENCHMARKS.md).
  * @param {number} nParams @param {number} available
  */
-export function defaultThreads(nParams, available) {
+export function threadsForModel(nParams, available) {
   return nParams < SMALL_MODEL_PARAMS ? 1 : available;
 }
 

@@ -257,7 +257,8 @@ export function createApi(config) {
     const messages = checkMessages(body.messages);
     const engine = config.engines[0];
     if (body.tools != null && !Array.isArray(body.tools)) throw new ApiError(400, "'tools' must be an array", { param: 'tools' });
-    const { chatPromptIds } = await import('./chat.js');
+    const [{ chatPromptIds }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
+    await loadJinja();
     const { ids, stopStrings, stopTokenIds } = chatPromptIds(engine.metadata, engine.tokenizer, messages, { tools: body.tools ?? undefined });
     checkFits(ids, 'the chat prompt');
     const options = generationOptions(body, defaults);

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../../web/node/index.js';
-import { defaultThreads, SMALL_MODEL_PARAMS } from '../../web/model.js';
+import { threadsForModel, SMALL_MODEL_PARAMS } from '../../web/model.js';
 import { tinyModel, runCli, vocabVectors, tempDir, VOCAB_SPM, EMBEDDED } from './runtime-fixtures.js';
 
 test('tokenize on a vocab-only GGUF prints llama.cpp\'s ids as one JSON array', async () => {
@@ -146,9 +146,9 @@ test('run without --model uses the embedded model', { skip: !fs.existsSync(EMBED
 });
 
 test('default threads: one for models under 100M parameters, every core above; the CLI, loadModel and info() agree', async () => {
-  assert.equal(defaultThreads(6.8e6, 8), 1);
-  assert.equal(defaultThreads(SMALL_MODEL_PARAMS - 1, 8), 1);
-  assert.equal(defaultThreads(135e6, 8), 8);
+  assert.equal(threadsForModel(6.8e6, 8), 1);
+  assert.equal(threadsForModel(SMALL_MODEL_PARAMS - 1, 8), 1);
+  assert.equal(threadsForModel(135e6, 8), 8);
   const small = await loadModel(EMBEDDED);
   try {
     assert.equal(small.info().threads, 1, 'the embedded 6.8M model decodes faster on one thread');
