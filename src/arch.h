@@ -1,7 +1,8 @@
 /* Architecture descriptors. Each arch_<name>.c reads its `<name>.*` keys into
- * a wl_hparams and sets the flags that make model.c bind (and forward.c use)
- * the tensors that architecture has. Adding an architecture = one file plus
- * one line in wl_archs (model.c). */
+ * a wl_hparams: the sizes, which kinds each layer is made of (layer.h; all
+ * attention + dense FFN unless it says otherwise) and the flags that make
+ * those kinds bind and use the tensors that architecture has. Adding an
+ * architecture = one file plus one line in wl_archs (model.c). */
 #ifndef WL_ARCH_H
 #define WL_ARCH_H
 
@@ -24,6 +25,10 @@ extern const wl_arch wl_arch_gemma3;
 extern const wl_arch wl_arch_phi3;
 extern const wl_arch wl_arch_smollm3;
 extern const wl_arch wl_arch_granite;
+extern const wl_arch wl_arch_granitemoe;
+extern const wl_arch wl_arch_qwen3moe;
+extern const wl_arch wl_arch_olmoe;
+extern const wl_arch wl_arch_smallthinker;
 extern const wl_arch wl_arch_bert;
 extern const wl_arch wl_arch_nomic_bert;
 
@@ -36,9 +41,19 @@ extern const wl_arch wl_arch_nomic_bert;
 wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  wl_error *err);
 
+/* Reads the mixture-of-experts keys (expert_count, expert_used_count,
+ * expert_feed_forward_length, else n_ff_exp_default; expert_shared_feed_forward_length)
+ * and makes every layer's channel mixer a MoE with softmax gating, the
+ * top-k weights normalized and a SiLU-gated expert FFN (the arch changes
+ * what differs). */
+wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams *hp, int n_ff_exp_default,
+                              wl_error *err);
+
 /* Sliding-window layers as llama.cpp's set_swa_pattern(period) marks them:
- * every layer but each period-th one (period 0: all layers). */
+ * every layer but each period-th one (period 0: all layers); dense_first:
+ * the first of each period is the full one. */
 void wl_hparams_swa_period(wl_hparams *hp, int period);
+void wl_hparams_swa_period_dense_first(wl_hparams *hp, int period);
 /* The same from "<arch>.attention.sliding_window_pattern" (a period, or one
  * bool per layer), else default_period. */
 void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,

@@ -31,11 +31,12 @@ static double scratch_floats(const scratch_req *reqs, int n) {
 static void free_scratch(wl_context *c) {
     free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->qkv);
     free(c->attn); free(c->proj); free(c->gate); free(c->up);
+    free(c->moe_logits); free(c->moe_in); free(c->moe_y); free(c->moe_out); free(c->moe_w); free(c->moe_ids);
     free(c->rope_cs); free(c->rope_cs_swa); free(c->attn_tmp);
     free(c->mm_scratch); free(c->logits);
 }
 
-#define WL_N_SCRATCH 14
+#define WL_N_SCRATCH 19
 
 /* Bytes malloc could still hand out: its free blocks plus the growth left
  * before wasm32's heap limit. A host without a fixed limit says infinity. */
@@ -57,9 +58,15 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     const uint64_t n_k = (uint64_t)hp->n_head_kv * hp->head_dim_k;
     const uint64_t n_v = (uint64_t)hp->n_head_kv * hp->head_dim_v;
     const uint64_t n_o = (uint64_t)hp->n_head * hp->head_dim_v;
-    const uint64_t n_ff = (uint64_t)hp->n_ff;
-    int fused_qkv = 0;
-    for (int il = 0; il < hp->n_layer; il++) fused_qkv |= m->layers[il].wqkv.data != NULL;
+    uint64_t n_ff = (uint64_t)hp->n_ff;
+    int fused_qkv = 0, moe = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        fused_qkv |= m->layers[il].attn.wqkv.data != NULL;
+        moe |= hp->layer_channel[il] == WL_CHANNEL_MOE;
+    }
+    if (moe && (uint64_t)hp->moe.n_ff_exp > n_ff) n_ff = (uint64_t)hp->moe.n_ff_exp;
+    if (moe && (uint64_t)hp->moe.n_ff_shexp > n_ff) n_ff = (uint64_t)hp->moe.n_ff_shexp;
+    const uint64_t n_used = moe ? (uint64_t)hp->moe.n_expert_used : 0;
 
     /* per thread: wl_attend_group's scratch for a whole group of query
      * heads and this cache type, padded apart */
@@ -76,6 +83,11 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
         { &c->proj, C * hp->n_embd },
         { &c->gate, C * n_ff },
         { &c->up, C * n_ff * (hp->fused_gate_up ? 2 : 1) },
+        { &c->moe_logits, moe ? C * (uint64_t)hp->moe.n_expert : 0 },
+        { &c->moe_in, moe ? C * hp->n_embd : 0 },
+        { &c->moe_y, moe ? C * hp->n_embd : 0 },
+        { &c->moe_out, C * n_used * hp->n_embd },
+        { &c->moe_w, C * n_used },
         { &c->rope_cs, C * (uint64_t)hp->n_rot },
         { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (uint64_t)hp->n_rot : 0 },
         { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },
@@ -93,6 +105,12 @@ static wl_status alloc_scratch(wl_context *c, const scratch_req *reqs, int n_req
         if (reqs[i].n_floats > SIZE_MAX / sizeof(float)) goto oom;
         *reqs[i].slot = malloc((size_t)reqs[i].n_floats * sizeof(float));
         if (!*reqs[i].slot) goto oom;
+    }
+    if (c->moe_w) {
+        /* each token's chosen experts, then the rows routed to one expert */
+        const size_t n_ids = (size_t)c->max_chunk * ((size_t)m->hp.moe.n_expert_used + 1);
+        c->moe_ids = malloc(n_ids * sizeof *c->moe_ids);
+        if (!c->moe_ids) goto oom;
     }
     const size_t mm = wl_model_matmul_scratch(m, c->max_chunk);
     c->mm_scratch = malloc(mm ? mm : 1);

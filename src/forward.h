@@ -1,6 +1,5 @@
 /* The context (KV cache, scratch, threads for one sequence) and the forward
- * pass that fills it. One code path for every architecture: differences are
- * flags and scalars in wl_hparams. */
+ * pass that fills it: each layer's kinds (layer.h) run in turn. */
 #ifndef WL_FORWARD_H
 #define WL_FORWARD_H
 
@@ -37,8 +36,15 @@ struct wl_context {
     float *qkv;   /* fused projection output (phi3), else NULL */
     float *attn;  /* attention output, n_head * head_dim_v */
     float *proj;  /* wo / ffn_down output, n_embd */
-    float *gate;  /* n_ff */
-    float *up;    /* n_ff (2*n_ff when gate and up are fused) */
+    float *gate;  /* n_ff (the largest of n_ff, n_ff_exp, n_ff_shexp) */
+    float *up;    /* the same (2*n_ff when gate and up are fused) */
+    /* mixture of experts; NULL in dense models */
+    float *moe_logits; /* n_expert: the router's logits, then probabilities */
+    float *moe_in;     /* n_embd: the rows routed to one expert, gathered */
+    float *moe_y;      /* n_embd: one expert's (or the shared expert's) output rows */
+    float *moe_out;    /* n_expert_used * n_embd: each chosen expert's weighted output */
+    float *moe_w;      /* n_expert_used: the chosen experts' weights */
+    int32_t *moe_ids;  /* n_expert_used chosen experts, then max_chunk row indices */
     float *rope_cs;     /* cos/sin per token, n_rot */
     float *rope_cs_swa; /* the same for sliding-window layers' rope base */
     float *attn_tmp;    /* per thread: wl_attend's scratch (q re-encoded, a V row) */

@@ -10,12 +10,13 @@
 
 #include "arch.h"
 #include "file.h"
+#include "layer.h"
 #include "repack.h"
 
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
-    &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite,
-    &wl_arch_bert, &wl_arch_nomic_bert,
+    &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite, &wl_arch_granitemoe,
+    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_bert, &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
 
@@ -201,6 +202,47 @@ void wl_hparams_swa_period(wl_hparams *hp, int period) {
     }
 }
 
+void wl_hparams_swa_period_dense_first(wl_hparams *hp, int period) {
+    for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = (uint8_t)(period == 0 || il % period != 0);
+}
+
+/* llama.cpp's LLAMA_MAX_EXPERTS */
+#define WL_MAX_EXPERTS 1024
+
+wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams *hp, int n_ff_exp_default,
+                              wl_error *err) {
+    int64_t v;
+    wl_status st;
+    wl_moe_hparams *moe = &hp->moe;
+    if ((st = wl_arch_need_i64(meta, arch, "expert_count", 1, WL_MAX_EXPERTS, &v, err))) return st;
+    moe->n_expert = (int)v;
+    if ((st = wl_arch_need_i64(meta, arch, "expert_used_count", 1, moe->n_expert, &v, err))) return st;
+    moe->n_expert_used = (int)v;
+    moe->n_ff_exp = n_ff_exp_default;
+    if (wl_arch_get_i64(meta, arch, "expert_feed_forward_length", &v)) {
+        if (v < 1 || v > (1 << 20)) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s.expert_feed_forward_length = %lld is out of range",
+                           arch, (long long)v);
+        }
+        moe->n_ff_exp = (int)v;
+    }
+    if (moe->n_ff_exp < 1) {
+        return wl_fail(err, WL_ERR_MISSING_KEY, "missing metadata key %s.expert_feed_forward_length", arch);
+    }
+    if (wl_arch_get_i64(meta, arch, "expert_shared_feed_forward_length", &v) && v != 0) {
+        if (v < 0 || v > (1 << 20)) {
+            return wl_fail(err, WL_ERR_BAD_VALUE,
+                           "%s.expert_shared_feed_forward_length = %lld is out of range", arch, (long long)v);
+        }
+        moe->n_ff_shexp = (int)v;
+    }
+    moe->gating = WL_GATING_SOFTMAX;
+    moe->norm_topk = 1;
+    moe->act = WL_ACT_SILU;
+    for (int il = 0; il < hp->n_layer; il++) hp->layer_channel[il] = WL_CHANNEL_MOE;
+    return WL_OK;
+}
+
 void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  int default_period) {
     char key[160];
@@ -225,21 +267,21 @@ static const char *type_name(wl_type t) {
     return tt ? tt->name : "?";
 }
 
-/* Binds `name` as a 2-D matrix of ne1 rows of ne0 elements (ne1 = 1 for a
- * vector). Absent and optional: *out stays zeroed and WL_OK. */
-static wl_status bind_matrix(const wl_file *f, const char *name, int64_t ne0, int64_t ne1,
-                             int required, wl_matrix *out, wl_error *err) {
-    memset(out, 0, sizeof *out);
+/* Finds `name` with shape [ne0, ne1, ne2] and a type we run, whose bytes
+ * hold ne1 * ne2 rows; *t NULL (and WL_OK) when absent and optional. */
+static wl_status find_tensor(const wl_file *f, const char *name, int64_t ne0, int64_t ne1, int64_t ne2,
+                             int required, const wl_gguf_tensor **tp, wl_error *err) {
     const wl_gguf_tensor *t = wl_file_find_tensor(f, name);
+    *tp = NULL;
     if (!t) {
         if (!required) return WL_OK;
         return wl_fail(err, WL_ERR_MISSING_TENSOR, "tensor %s not found", name);
     }
-    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != 1 || t->ne[3] != 1) {
+    if (t->ne[0] != ne0 || t->ne[1] != ne1 || t->ne[2] != ne2 || t->ne[3] != 1) {
         return wl_fail(err, WL_ERR_MISSING_TENSOR,
-                       "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld]", name,
+                       "tensor %s has shape [%lld, %lld, %lld, %lld], expected [%lld, %lld, %lld]", name,
                        (long long)t->ne[0], (long long)t->ne[1], (long long)t->ne[2],
-                       (long long)t->ne[3], (long long)ne0, (long long)ne1);
+                       (long long)t->ne[3], (long long)ne0, (long long)ne1, (long long)ne2);
     }
     const wl_type_traits *tt = wl_type_get(t->type);
     if (!tt || !tt->supported) {
@@ -247,30 +289,62 @@ static wl_status bind_matrix(const wl_file *f, const char *name, int64_t ne0, in
                        name, tt ? tt->name : "unknown");
     }
     size_t stride = wl_row_size(t->type, ne0);
-    if (stride == 0 || (uint64_t)stride * (uint64_t)ne1 > t->n_bytes) {
+    if (stride == 0 || (uint64_t)stride * (uint64_t)ne1 * (uint64_t)ne2 > t->n_bytes) {
         return wl_fail(err, WL_ERR_BAD_TENSOR, "tensor %s: %lld columns do not fit type %s", name,
                        (long long)ne0, type_name(t->type));
     }
+    *tp = t;
+    return WL_OK;
+}
+
+/* Rows [r0, r0 + n_rows) of t as a matrix, refused if wl_matmul cannot run
+ * it (it would silently skip it). */
+static wl_status matrix_of(const wl_gguf_tensor *t, const char *name, int64_t r0, int64_t n_rows,
+                           wl_matrix *out, wl_error *err) {
+    const size_t stride = wl_row_size(t->type, t->ne[0]);
     out->type = t->type;
-    out->n_cols = ne0;
-    out->n_rows = ne1;
+    out->n_cols = t->ne[0];
+    out->n_rows = n_rows;
     out->row_stride = stride;
-    out->data = t->data;
-    /* wl_matmul silently skips matrices it cannot run: refuse them here */
-    if (ne1 > 1 && !wl_matmul_supported(out)) {
+    out->data = (const uint8_t *)t->data + (size_t)r0 * stride;
+    out->layout = WL_LAYOUT_ROWS;
+    if (n_rows > 1 && !wl_matmul_supported(out)) {
         memset(out, 0, sizeof *out);
         return wl_fail(err, WL_ERR_UNKNOWN_TYPE, "tensor %s (%s, %lld columns) has no matmul kernel",
-                       name, tt->name, (long long)ne0);
+                       name, type_name(t->type), (long long)t->ne[0]);
+    }
+    return WL_OK;
+}
+
+wl_status wl_bind_matrix(const wl_file *f, const char *name, int64_t ne0, int64_t ne1, int required,
+                         wl_matrix *out, wl_error *err) {
+    memset(out, 0, sizeof *out);
+    const wl_gguf_tensor *t;
+    wl_status st = find_tensor(f, name, ne0, ne1, 1, required, &t, err);
+    if (st != WL_OK || !t) return st;
+    return matrix_of(t, name, 0, ne1, out, err);
+}
+
+wl_status wl_bind_matrices(const wl_file *f, const char *name, int64_t ne0, int64_t ne1, int64_t n_mat,
+                           int required, wl_matrix **out, wl_error *err) {
+    *out = NULL;
+    const wl_gguf_tensor *t;
+    wl_status st = find_tensor(f, name, ne0, ne1, n_mat, required, &t, err);
+    if (st != WL_OK || !t) return st;
+    *out = calloc((size_t)n_mat, sizeof **out);
+    if (!*out) return wl_fail(err, WL_ERR_OOM, "out of memory for %s", name);
+    for (int64_t i = 0; i < n_mat; i++) {
+        if ((st = matrix_of(t, name, i * ne1, ne1, &(*out)[i], err)) != WL_OK) return st;
     }
     return WL_OK;
 }
 
 /* Binds a 1-D tensor of n elements and copies it to f32 (*out NULL if absent). */
-static wl_status bind_vector(const wl_file *f, const char *name, int64_t n, int required,
-                             float **out, wl_error *err) {
+wl_status wl_bind_vector(const wl_file *f, const char *name, int64_t n, int required, float **out,
+                         wl_error *err) {
     wl_matrix m;
     *out = NULL;
-    wl_status st = bind_matrix(f, name, n, 1, required, &m, err);
+    wl_status st = wl_bind_matrix(f, name, n, 1, required, &m, err);
     if (st != WL_OK || !m.data) return st;
     *out = malloc((size_t)n * sizeof(float));
     if (!*out) return wl_fail(err, WL_ERR_OOM, "out of memory copying %s", name);
@@ -278,83 +352,24 @@ static wl_status bind_vector(const wl_file *f, const char *name, int64_t n, int 
     return WL_OK;
 }
 
-static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_layer *l,
-                            wl_error *err) {
-    char name[96];
-    wl_status st;
-    const int64_t n_embd = hp->n_embd;
-    const int64_t n_q = (int64_t)hp->n_head * hp->head_dim_k;
-    const int64_t n_k = (int64_t)hp->n_head_kv * hp->head_dim_k;
-    const int64_t n_v = (int64_t)hp->n_head_kv * hp->head_dim_v;
-    const int64_t n_o = (int64_t)hp->n_head * hp->head_dim_v;
-
-#define NAME(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
-#define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
-
-    if (!hp->encoder) {
-        TRY(bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &l->attn_norm, err));
-        TRY(bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &l->attn_norm_b, err));
+/* A layer is its token mixer's and its channel mixer's weights (layer.h). */
+static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_layer *l, wl_error *err) {
+    wl_status st = WL_ERR_BAD_VALUE;
+    switch ((wl_token_mixer)hp->layer_mixer[il]) {
+    case WL_MIXER_ATTENTION: st = wl_attention_bind(f, hp, il, &l->attn, err); break;
     }
-    /* phi3 files hold one fused projection or three separate ones */
-    if (hp->fused_qkv || wl_file_find_tensor(f, NAME("attn_qkv.weight"))) {
-        TRY(bind_matrix(f, NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &l->wqkv, err));
-        TRY(bind_vector(f, NAME("attn_qkv.bias"), n_q + n_k + n_v, 0, &l->bqkv, err));
-    } else {
-        TRY(bind_matrix(f, NAME("attn_q.weight"), n_embd, n_q, 1, &l->wq, err));
-        TRY(bind_matrix(f, NAME("attn_k.weight"), n_embd, n_k, 1, &l->wk, err));
-        TRY(bind_matrix(f, NAME("attn_v.weight"), n_embd, n_v, 1, &l->wv, err));
-        TRY(bind_vector(f, NAME("attn_q.bias"), n_q, hp->has_qkv_bias, &l->bq, err));
-        TRY(bind_vector(f, NAME("attn_k.bias"), n_k, hp->has_qkv_bias, &l->bk, err));
-        TRY(bind_vector(f, NAME("attn_v.bias"), n_v, hp->has_qkv_bias, &l->bv, err));
+    if (st != WL_OK) return st;
+    switch ((wl_channel_mixer)hp->layer_channel[il]) {
+    case WL_CHANNEL_FFN: st = wl_ffn_bind(f, hp, il, &l->ffn, err); break;
+    case WL_CHANNEL_MOE: st = wl_moe_bind(f, hp, il, &l->moe, err); break;
     }
-    TRY(bind_matrix(f, NAME("attn_output.weight"), n_o, n_embd, 1, &l->wo, err));
-    TRY(bind_vector(f, NAME("attn_output.bias"), n_embd, hp->has_o_bias, &l->bo, err));
-    if (hp->has_qk_norm) {
-        TRY(bind_vector(f, NAME("attn_q_norm.weight"), hp->head_dim_k, 1, &l->q_norm, err));
-        TRY(bind_vector(f, NAME("attn_k_norm.weight"), hp->head_dim_k, 1, &l->k_norm, err));
-    }
-    if (hp->has_post_norms) {
-        TRY(bind_vector(f, NAME("post_attention_norm.weight"), n_embd, 1, &l->attn_post_norm, err));
-        TRY(bind_vector(f, NAME("post_ffw_norm.weight"), n_embd, 1, &l->ffn_post_norm, err));
-    }
-    if (hp->encoder) {
-        /* post-norm blocks: LayerNorm after each residual add */
-        TRY(bind_vector(f, NAME("attn_output_norm.weight"), n_embd, 1, &l->attn_out_norm, err));
-        TRY(bind_vector(f, NAME("attn_output_norm.bias"), n_embd, 0, &l->attn_out_norm_b, err));
-        TRY(bind_vector(f, NAME("layer_output_norm.weight"), n_embd, 1, &l->layer_out_norm, err));
-        TRY(bind_vector(f, NAME("layer_output_norm.bias"), n_embd, 0, &l->layer_out_norm_b, err));
-    } else {
-        TRY(bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &l->ffn_norm, err));
-        TRY(bind_vector(f, NAME("ffn_norm.bias"), n_embd, 0, &l->ffn_norm_b, err));
-    }
-    if (hp->fused_gate_up) {
-        TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, 2 * (int64_t)hp->n_ff, 1, &l->ffn_up, err));
-    } else {
-        /* encoders: bert's FFN is ungated (GELU), nomic-bert's is gated (SwiGLU) */
-        TRY(bind_matrix(f, NAME("ffn_gate.weight"), n_embd, hp->n_ff, !hp->encoder, &l->ffn_gate, err));
-        TRY(bind_matrix(f, NAME("ffn_up.weight"), n_embd, hp->n_ff, 1, &l->ffn_up, err));
-    }
-    TRY(bind_matrix(f, NAME("ffn_down.weight"), hp->n_ff, n_embd, 1, &l->ffn_down, err));
-    /* FFN biases: required where the arch says so, used wherever present */
-    if (!hp->fused_gate_up) {
-        TRY(bind_vector(f, NAME("ffn_gate.bias"), hp->n_ff, 0, &l->ffn_gate_b, err));
-        TRY(bind_vector(f, NAME("ffn_up.bias"), hp->n_ff, hp->has_ffn_bias, &l->ffn_up_b, err));
-    }
-    TRY(bind_vector(f, NAME("ffn_down.bias"), n_embd, hp->has_ffn_bias, &l->ffn_down_b, err));
-#undef NAME
-#undef TRY
-    return WL_OK;
+    return st;
 }
 
 static void free_layer(wl_layer *l) {
-    free(l->attn_norm); free(l->attn_norm_b);
-    free(l->bq); free(l->bk); free(l->bv); free(l->bqkv); free(l->bo);
-    free(l->q_norm); free(l->k_norm); free(l->attn_post_norm);
-    free(l->ffn_norm); free(l->ffn_norm_b);
-    free(l->ffn_gate_b); free(l->ffn_up_b); free(l->ffn_down_b);
-    free(l->ffn_post_norm);
-    free(l->attn_out_norm); free(l->attn_out_norm_b);
-    free(l->layer_out_norm); free(l->layer_out_norm_b);
+    wl_attention_free(&l->attn);
+    wl_ffn_free(&l->ffn);
+    wl_moe_free(&l->moe);
 }
 
 static const wl_arch *find_arch(wl_str name) {
@@ -365,7 +380,7 @@ static const wl_arch *find_arch(wl_str name) {
 }
 
 static wl_status unsupported_arch(wl_str name, wl_error *err) {
-    char known[160] = "";
+    char known[320] = "";
     size_t used = 0;
     for (int i = 0; i < WL_N_ARCHS && used < sizeof known; i++) {
         used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
@@ -392,19 +407,19 @@ static wl_status bind_encoder_inputs(wl_model *m, wl_error *err) {
     const wl_file *f = m->file;
     const int64_t n_embd = m->hp.n_embd;
     wl_status st;
-    if ((st = bind_vector(f, "token_embd_norm.weight", n_embd, 1, &m->token_embd_norm, err))) return st;
-    if ((st = bind_vector(f, "token_embd_norm.bias", n_embd, 0, &m->token_embd_norm_b, err))) return st;
+    if ((st = wl_bind_vector(f, "token_embd_norm.weight", n_embd, 1, &m->token_embd_norm, err))) return st;
+    if ((st = wl_bind_vector(f, "token_embd_norm.bias", n_embd, 0, &m->token_embd_norm_b, err))) return st;
     const wl_gguf_tensor *types = wl_file_find_tensor(f, "token_types.weight");
     if (types) {
         wl_matrix tm;
-        if ((st = bind_matrix(f, "token_types.weight", n_embd, types->ne[1], 1, &tm, err))) return st;
+        if ((st = wl_bind_matrix(f, "token_types.weight", n_embd, types->ne[1], 1, &tm, err))) return st;
         m->token_type0 = malloc((size_t)n_embd * sizeof(float));
         if (!m->token_type0) return wl_fail(err, WL_ERR_OOM, "out of memory copying token_types");
         wl_matrix_get_row(&tm, 0, m->token_type0);
     }
     const wl_gguf_tensor *pos = wl_file_find_tensor(f, "position_embd.weight");
     if (pos) {
-        if ((st = bind_matrix(f, "position_embd.weight", n_embd, pos->ne[1], 1, &m->position_embd, err)))
+        if ((st = wl_bind_matrix(f, "position_embd.weight", n_embd, pos->ne[1], 1, &m->position_embd, err)))
             return st;
     }
     return WL_OK;
@@ -424,22 +439,22 @@ static wl_status bind_model(wl_model *m, wl_error *err) {
         }
         hp->n_vocab = (int)embd->ne[1];
     }
-    if ((st = bind_matrix(f, "token_embd.weight", hp->n_embd, hp->n_vocab, 1, &m->token_embd, err)))
+    if ((st = wl_bind_matrix(f, "token_embd.weight", hp->n_embd, hp->n_vocab, 1, &m->token_embd, err)))
         return st;
-    if ((st = bind_matrix(f, "output.weight", hp->n_embd, hp->n_vocab, 0, &m->output, err)))
+    if ((st = wl_bind_matrix(f, "output.weight", hp->n_embd, hp->n_vocab, 0, &m->output, err)))
         return st;
     if (!m->output.data) m->output = m->token_embd;
     if (hp->encoder && (st = bind_encoder_inputs(m, err))) return st;
-    if ((st = bind_vector(f, "output_norm.weight", hp->n_embd, !hp->encoder, &m->output_norm, err)))
+    if ((st = wl_bind_vector(f, "output_norm.weight", hp->n_embd, !hp->encoder, &m->output_norm, err)))
         return st;
-    if ((st = bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
-    if ((st = bind_vector(f, "output.bias", hp->n_vocab, 0, &m->output_b, err))) return st;
+    if ((st = wl_bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
+    if ((st = wl_bind_vector(f, "output.bias", hp->n_vocab, 0, &m->output_b, err))) return st;
     if (hp->n_rot > 0) {
         const int n = hp->n_rot / 2;
-        if ((st = bind_vector(f, "rope_freqs.weight", n, 0, &m->rope_freqs, err))) return st;
-        if ((st = bind_vector(f, "rope_factors_short.weight", n, 0, &m->rope_factors_short, err)))
+        if ((st = wl_bind_vector(f, "rope_freqs.weight", n, 0, &m->rope_freqs, err))) return st;
+        if ((st = wl_bind_vector(f, "rope_factors_short.weight", n, 0, &m->rope_factors_short, err)))
             return st;
-        if ((st = bind_vector(f, "rope_factors_long.weight", n, 0, &m->rope_factors_long, err)))
+        if ((st = wl_bind_vector(f, "rope_factors_long.weight", n, 0, &m->rope_factors_long, err)))
             return st;
     }
 
@@ -517,6 +532,27 @@ int wl_model_n_embd(const wl_model *m) { return m ? m->hp.n_embd : 0; }
 int wl_model_n_layer(const wl_model *m) { return m ? m->hp.n_layer : 0; }
 double wl_model_n_params(const wl_model *m) { return m ? m->n_params : 0.0; }
 
+/* Every weight matrix of layer il (absent ones have no data); returns how
+ * many it put in out, which has room for layer_matrix_count. */
+static int layer_matrix_count(const wl_hparams *hp) {
+    return 8 + 3 + 3 * hp->moe.n_expert + 1;
+}
+
+static int layer_matrices(wl_layer *l, const wl_hparams *hp, wl_matrix **out) {
+    int n = 0;
+    wl_matrix *const fixed[] = { &l->attn.wq, &l->attn.wk, &l->attn.wv, &l->attn.wqkv, &l->attn.wo,
+                                 &l->ffn.gate, &l->ffn.up, &l->ffn.down,
+                                 &l->moe.shared.gate, &l->moe.shared.up, &l->moe.shared.down };
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) out[n++] = fixed[i];
+    if (l->moe.router.data) out[n++] = &l->moe.router;
+    for (int e = 0; l->moe.up && e < hp->moe.n_expert; e++) {
+        if (l->moe.gate) out[n++] = &l->moe.gate[e];
+        out[n++] = &l->moe.up[e];
+        out[n++] = &l->moe.down[e];
+    }
+    return n;
+}
+
 static size_t max_scratch(size_t cur, const wl_matrix *w, int n_tokens) {
     if (!w->data) return cur;
     size_t s = wl_matmul_scratch_size(w, n_tokens);
@@ -525,17 +561,13 @@ static size_t max_scratch(size_t cur, const wl_matrix *w, int n_tokens) {
 
 size_t wl_model_matmul_scratch(const wl_model *m, int n_tokens) {
     size_t s = max_scratch(0, &m->output, 1);
+    wl_matrix **ws = malloc((size_t)layer_matrix_count(&m->hp) * sizeof *ws);
+    if (!ws) return SIZE_MAX; /* the caller's allocation fails and says so */
     for (int il = 0; il < m->hp.n_layer; il++) {
-        const wl_layer *l = &m->layers[il];
-        s = max_scratch(s, &l->wq, n_tokens);
-        s = max_scratch(s, &l->wk, n_tokens);
-        s = max_scratch(s, &l->wv, n_tokens);
-        s = max_scratch(s, &l->wqkv, n_tokens);
-        s = max_scratch(s, &l->wo, n_tokens);
-        s = max_scratch(s, &l->ffn_gate, n_tokens);
-        s = max_scratch(s, &l->ffn_up, n_tokens);
-        s = max_scratch(s, &l->ffn_down, n_tokens);
+        const int n = layer_matrices(&m->layers[il], &m->hp, ws);
+        for (int i = 0; i < n; i++) s = max_scratch(s, ws[i], n_tokens);
     }
+    free(ws);
     return s;
 }
 
@@ -547,11 +579,13 @@ static int prepare_matrix(wl_matrix *w) {
 int wl_model_prepare(wl_model *m) {
     if (!m) return 0;
     int repacked = prepare_matrix(&m->output);
+    wl_matrix **ws = malloc((size_t)layer_matrix_count(&m->hp) * sizeof *ws);
+    if (!ws) return repacked; /* plain rows still run, only slower */
     for (int il = 0; il < m->hp.n_layer; il++) {
-        wl_layer *l = &m->layers[il];
-        wl_matrix *const ws[] = { &l->wq, &l->wk, &l->wv, &l->wqkv, &l->wo, &l->ffn_gate, &l->ffn_up, &l->ffn_down };
-        for (size_t i = 0; i < sizeof ws / sizeof ws[0]; i++) repacked += prepare_matrix(ws[i]);
+        const int n = layer_matrices(&m->layers[il], &m->hp, ws);
+        for (int i = 0; i < n; i++) repacked += prepare_matrix(ws[i]);
     }
+    free(ws);
     /* A tied output is token_embd's tensor: its row lookups must read the
      * layout the output was given. */
     if (m->token_embd.data == m->output.data) m->token_embd.layout = m->output.layout;

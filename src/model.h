@@ -1,7 +1,8 @@
 /* A model = hyperparameters + weights bound to a file's tensors.
- * Every supported architecture is the same decoder-only transformer; what
- * differs between them is captured in wl_hparams (filled by an arch_*.c
- * descriptor) so forward.c has one code path for all of them. */
+ * A model is a stack of layers; a layer is a token mixer (attention) followed
+ * by a channel mixer (a dense FFN or a mixture of experts), each a kind with
+ * its own file (layer.h). An arch_*.c descriptor fills wl_hparams: the sizes,
+ * the flags and scalars of each kind, and which kinds each layer has. */
 #ifndef WL_MODEL_H
 #define WL_MODEL_H
 
@@ -17,7 +18,28 @@ typedef enum { WL_NORM_RMS = 0, WL_NORM_LAYER = 1 } wl_norm_kind;
 /* Pairs rotated by RoPE: adjacent (x[2i], x[2i+1]) for NORMAL (llama),
  * split halves (x[i], x[i + n_rot/2]) for NEOX (qwen, gemma, phi3). */
 typedef enum { WL_ROPE_NORMAL = 0, WL_ROPE_NEOX = 1 } wl_rope_mode;
-typedef enum { WL_ACT_SILU = 0, WL_ACT_GELU = 1 } wl_activation;
+typedef enum { WL_ACT_SILU = 0, WL_ACT_GELU = 1, WL_ACT_RELU = 2 } wl_activation;
+
+/* The kinds a layer is made of (layer.h). */
+typedef enum { WL_MIXER_ATTENTION = 0 } wl_token_mixer;
+typedef enum { WL_CHANNEL_FFN = 0, WL_CHANNEL_MOE = 1 } wl_channel_mixer;
+
+/* Router gating, as llama.cpp numbers it in <arch>.expert_gating_func. */
+typedef enum { WL_GATING_SOFTMAX = 1, WL_GATING_SIGMOID = 2 } wl_gating;
+
+/* Mixture-of-experts channel mixers: a router picks n_expert_used of
+ * n_expert FFNs per token and mixes their outputs by its weights. */
+typedef struct {
+    int n_expert;
+    int n_expert_used;
+    int n_ff_exp;       /* rows of one expert's gate/up */
+    int n_ff_shexp;     /* shared expert's rows, 0 = none */
+    wl_gating gating;   /* probabilities from the router's logits */
+    int norm_topk;      /* 1: the chosen experts' weights are divided by their sum */
+    float weights_scale; /* multiplies the weights when not 0 or 1 */
+    int route_on_input; /* smallthinker: the router reads the layer's input, not the FFN's normed one */
+    wl_activation act;  /* the experts' gated activation */
+} wl_moe_hparams;
 
 /* YaRN context extension, as ggml applies it (ext_factor 0 = off). */
 typedef struct {
@@ -56,6 +78,7 @@ typedef struct {
     int has_o_bias;
     int has_ffn_bias;
     int has_qk_norm;      /* qwen3, gemma3: blk.N.attn_{q,k}_norm.weight over head_dim */
+    int qk_norm_whole;    /* olmoe: those norms span all heads' q (k) at once */
     int has_post_norms;   /* gemma2/3: blk.N.post_attention_norm, post_ffw_norm */
     int fused_qkv;        /* require blk.N.attn_qkv.weight (it is used wherever present) */
     int fused_gate_up;    /* phi3: ffn_up holds [gate; up] (2*n_ff rows), no ffn_gate */
@@ -75,7 +98,11 @@ typedef struct {
     int causal;           /* 0: every token attends to every token of the sequence */
     int pooling;          /* pooling_type key (1 mean, 2 CLS, 3 last), -1 if absent */
 
+    wl_moe_hparams moe;
+
     /* per-layer variation */
+    uint8_t layer_mixer[WL_MAX_LAYERS];    /* wl_token_mixer (all 0: attention) */
+    uint8_t layer_channel[WL_MAX_LAYERS];  /* wl_channel_mixer (all 0: dense FFN) */
     int sliding_window;                    /* tokens; 0 = no SWA layers */
     uint8_t layer_swa[WL_MAX_LAYERS];      /* 1: layer attends within sliding_window */
     uint8_t layer_no_rope[WL_MAX_LAYERS];  /* 1: layer skips RoPE (smollm3) */
@@ -83,19 +110,42 @@ typedef struct {
 
 /* Norm weights and biases are copied to f32 at load (they are tiny), so ops
  * never see f16 vectors. NULL = absent. */
+
+/* Attention: pre-norm, projections, optional q/k norms, output projection,
+ * optional post-norm (gemma2/3) and encoder post-norm after the residual. */
 typedef struct {
-    float *attn_norm, *attn_norm_b;
+    float *norm, *norm_b;
     wl_matrix wq, wk, wv, wqkv, wo; /* wqkv.data != NULL when fused */
     float *bq, *bk, *bv, *bqkv, *bo;
     float *q_norm, *k_norm;
-    float *attn_post_norm;
-    float *ffn_norm, *ffn_norm_b;
-    wl_matrix ffn_gate, ffn_up, ffn_down;
-    float *ffn_gate_b, *ffn_up_b, *ffn_down_b;
-    float *ffn_post_norm;
-    /* encoder post-norms: after attention + residual, after FFN + residual */
-    float *attn_out_norm, *attn_out_norm_b;
-    float *layer_out_norm, *layer_out_norm_b;
+    float *post_norm;
+    float *out_norm, *out_norm_b;
+} wl_attn_weights;
+
+/* A dense FFN: down(act(gate x) * up x), or down(act(up x)) without a gate.
+ * Also the shape of a MoE layer's shared expert (no norms of its own). */
+typedef struct {
+    float *norm, *norm_b;
+    wl_matrix gate, up, down;
+    float *gate_b, *up_b, *down_b;
+    float *post_norm;
+    float *out_norm, *out_norm_b;
+} wl_ffn_weights;
+
+/* A mixture of experts: the router (ffn_gate_inp, one row per expert) and
+ * each expert's slice of the 3-D ffn_{gate,up,down}_exps tensors as its own
+ * matrix (an expert's rows are contiguous, so each is repacked on its own). */
+typedef struct {
+    float *norm;
+    wl_matrix router;
+    wl_matrix *gate, *up, *down; /* [n_expert]; gate NULL when the file has none */
+    wl_ffn_weights shared;       /* ffn_*_shexp, data NULL when absent */
+} wl_moe_weights;
+
+typedef struct {
+    wl_attn_weights attn;
+    wl_ffn_weights ffn;
+    wl_moe_weights moe;
 } wl_layer;
 
 struct wl_model {

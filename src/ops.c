@@ -145,7 +145,11 @@ float wl_gelu(float x) {
 }
 
 static float activate(float x, wl_activation act) {
-    return act == WL_ACT_GELU ? wl_gelu(x) : wl_silu(x);
+    switch (act) {
+    case WL_ACT_GELU: return wl_gelu(x);
+    case WL_ACT_RELU: return x > 0.0f ? x : 0.0f;
+    default: return wl_silu(x);
+    }
 }
 
 void wl_gated_act(float *out, const float *gate, const float *up, int n, wl_activation act) {
