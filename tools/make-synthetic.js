@@ -46,6 +46,13 @@ export const SHAPES = {
     arch: 'llama', dim: 2048, layers: 16, heads: 32, kvHeads: 8, ffn: 8192, ropeBase: 500000, rmsEps: 1e-5, ctx: 131072, tied: true,
     llama3Rope: { factor: 32, lowFreqFactor: 1, highFreqFactor: 4, originalCtx: 8192 },
   },
+  // Granite 3.0 1B-A400M: 32 experts of 512, 8 used per token (1.3B weights, ~0.43B active).
+  'granite-moe-1b-a400m': {
+    arch: 'granitemoe', dim: 1024, layers: 24, heads: 16, kvHeads: 8, ffn: 512, ffnExp: 512, nExpert: 32, nExpertUsed: 8, ffnShexp: 0,
+    ropeBase: 10000, rmsEps: 1e-6, ctx: 4096, tied: true, embeddingScale: 12, residualScale: 0.22, attentionScale: 0.015625, logitScale: 6,
+  },
+  // Its active parameters as a dense model: the same attention, one FFN of 8 x 512 rows.
+  'granite-moe-1b-a400m-dense': { arch: 'llama', dim: 1024, layers: 24, heads: 16, kvHeads: 8, ffn: 4096, ropeBase: 10000, rmsEps: 1e-6, ctx: 4096, tied: true },
 };
 
 /** Reads the `embedded` shape from models/shakespeare.gguf when that file exists. */
@@ -176,8 +183,9 @@ const TIED_GAINS = { embed: 0.5, qk: 2, attnOut: 3, ffnDown: 4 };
 const GEMMA_GAINS = { embed: 0.5, qk: 2, attnOut: 30, ffnDown: 40, postNorm: 20 };
 
 /**
- * Per-architecture tensor list: [name, shape (GGUF order), init] where init
- * is { std, mean } for gaussian values, or a function returning the values.
+ * Per-architecture tensor list: [name, shape (GGUF order), init, type?] where init
+ * is { std, mean } for gaussian values, or a function returning the values,
+ * and type (optional) fixes the tensor's type whatever the file's type is.
  * Matrix gains were tuned against llama.cpp so greedy runs are decisive.
  */
 function llamaLikeTensors(cfg, feat = {}) {
@@ -214,9 +222,17 @@ function llamaLikeTensors(cfg, feat = {}) {
       // qwen3, gemma3: RMSNorm over each head's q and k (weights shared by heads).
       list.push([`${b}attn_q_norm.weight`, [hd], norm], [`${b}attn_k_norm.weight`, [hd], norm]);
     }
+    if (feat.qkNormWhole) {
+      // olmoe: RMSNorm over the whole q and k projections.
+      list.push([`${b}attn_q_norm.weight`, [qDim], norm], [`${b}attn_k_norm.weight`, [kvDim], norm]);
+    }
     list.push([`${b}attn_output.weight`, [qDim, dim], mat(qDim, g.attnOut)]);
     if (feat.postNorms) list.push([`${b}post_attention_norm.weight`, [dim], postNorm]);
     list.push([`${b}ffn_norm.weight`, [dim], norm]);
+    if (feat.moe) {
+      list.push(...moeTensors(cfg, b, g, mat));
+      continue;
+    }
     if (feat.fusedGateUp) {
       // phi3: one matrix whose output is gate then up (the graph splits it for SwiGLU).
       list.push([`${b}ffn_up.weight`, [dim, 2 * ffn], mat(dim)]);
@@ -231,6 +247,41 @@ function llamaLikeTensors(cfg, feat = {}) {
   if (cfg.llama3Rope) list.push(['rope_freqs.weight', [hd / 2], () => llama3RopeFactors(hd, cfg.ropeBase, cfg.llama3Rope)]);
   return list;
 }
+
+/**
+ * A mixture-of-experts FFN: the router (one row per expert; llama-quantize
+ * keeps it F32, and so do we), every expert's gate/up/down stacked in 3-D
+ * tensors, and an optional shared expert. Router gain 2 spreads the experts'
+ * scores so the top-k choice is rarely a near-tie (at gain 0.5 smallthinker's
+ * sigmoid router met one that F32 rounding flipped).
+ */
+function moeTensors(cfg, b, g, mat) {
+  const { dim, nExpert, ffnExp, ffnShexp } = cfg;
+  const list = [
+    [`${b}ffn_gate_inp.weight`, [dim, nExpert], mat(dim, 2), 'F32'],
+    [`${b}ffn_gate_exps.weight`, [dim, ffnExp, nExpert], mat(dim)],
+    [`${b}ffn_up_exps.weight`, [dim, ffnExp, nExpert], mat(dim)],
+    [`${b}ffn_down_exps.weight`, [ffnExp, dim, nExpert], mat(ffnExp, g.ffnDown)],
+  ];
+  if (ffnShexp) {
+    list.push(
+      [`${b}ffn_gate_shexp.weight`, [dim, ffnShexp], mat(dim)],
+      [`${b}ffn_up_shexp.weight`, [dim, ffnShexp], mat(dim)],
+      [`${b}ffn_down_shexp.weight`, [ffnShexp, dim], mat(ffnShexp, g.ffnDown)],
+    );
+  }
+  return list;
+}
+
+/** The MoE keys llama.cpp reads (expert_feed_forward_length where the arch has one). */
+function moeKeys(w, cfg, { expertFfnKey = true } = {}) {
+  w.addU32(`${cfg.arch}.expert_count`, cfg.nExpert);
+  w.addU32(`${cfg.arch}.expert_used_count`, cfg.nExpertUsed);
+  if (expertFfnKey) w.addU32(`${cfg.arch}.expert_feed_forward_length`, cfg.ffnExp);
+}
+
+/** Tiny MoE defaults: 8 experts, 2 used, 256-wide experts (whole K-quant blocks). */
+const MOE_DEFAULTS = { nExpert: 8, nExpertUsed: 2, ffnExp: 256 };
 
 /**
  * Architectures as llama.cpp names their tensors and keys. `defaults` are
@@ -287,6 +338,49 @@ const ARCHS = {
     // Granite 3.3 2B uses 12, 0.22, 0.015625, 8; these keep the synthetic model's logits spread.
     defaults: { embeddingScale: 4, residualScale: 0.5, attentionScale: 0.125, logitScale: 0.5 },
   },
+  // Granite 3.x MoE: granite's multipliers, every FFN a mixture of experts whose width is
+  // feed_forward_length; a shared expert when expert_shared_feed_forward_length is set
+  // (on here so the test covers it; Granite 3.x MoE checkpoints have none: ffnShexp 0).
+  granitemoe: {
+    tensors: (cfg) => llamaLikeTensors({ ...cfg, ffn: cfg.ffnExp }, { moe: true }),
+    keys: (w, cfg) => {
+      w.addF32('granitemoe.embedding_scale', cfg.embeddingScale);
+      w.addF32('granitemoe.residual_scale', cfg.residualScale);
+      w.addF32('granitemoe.attention.scale', cfg.attentionScale);
+      w.addF32('granitemoe.logit_scale', cfg.logitScale);
+      moeKeys(w, cfg, { expertFfnKey: false });
+      if (cfg.ffnShexp) w.addU32('granitemoe.expert_shared_feed_forward_length', cfg.ffnShexp);
+    },
+    ffnKey: (cfg) => cfg.ffnExp,
+    defaults: { ...MOE_DEFAULTS, ffnShexp: 256, embeddingScale: 4, residualScale: 0.5, attentionScale: 0.125, logitScale: 0.5 },
+  },
+  // Qwen3-MoE: qwen3's attention, every FFN a mixture of experts (softmax router, top-k renormalized).
+  qwen3moe: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { qkNorm: true, moe: true }),
+    keys: (w, cfg) => moeKeys(w, cfg),
+    defaults: { ...MOE_DEFAULTS, ropeBase: 1000000, rmsEps: 1e-6, headDim: 64 },
+  },
+  // OLMoE: q/k norms over the whole projections (so K/V heads = heads, as llama.cpp's
+  // n_embd-wide k norm needs), top-k weights not renormalized, expert width feed_forward_length.
+  olmoe: {
+    tensors: (cfg) => llamaLikeTensors({ ...cfg, ffn: cfg.ffnExp }, { qkNormWhole: true, moe: true }),
+    keys: (w, cfg) => moeKeys(w, cfg, { expertFfnKey: false }),
+    ffnKey: (cfg) => cfg.ffnExp,
+    defaults: { ...MOE_DEFAULTS, kvHeads: 8, nExpertUsed: 3 },
+  },
+  // SmallThinker: the router reads the layer input; sigmoid gating (expert_gating_func 2;
+  // 1 = softmax), ReGLU experts. With a sliding_window key llama.cpp runs 4096-token windows
+  // on 3 of every 4 layers and no RoPE on layers 0, 4, ... (6 layers: with 4, llama.cpp rotates them all).
+  smallthinker: {
+    tensors: (cfg) => llamaLikeTensors(cfg, { moe: true }),
+    keys: (w, cfg) => {
+      moeKeys(w, cfg);
+      w.addU32('smallthinker.expert_gating_func', cfg.gatingFunc);
+      if (cfg.slidingWindow) w.addU32('smallthinker.attention.sliding_window', cfg.slidingWindow);
+    },
+    ffnKey: (cfg) => cfg.ffnExp,
+    defaults: { ...MOE_DEFAULTS, layers: 6, gatingFunc: 2, slidingWindow: 4096 },
+  },
 };
 
 /** Keys every llama-family architecture shares, under the `arch.` prefix. */
@@ -296,7 +390,7 @@ function commonKeys(w, cfg) {
   w.addU32(`${a}.context_length`, cfg.ctx);
   w.addU32(`${a}.embedding_length`, cfg.dim);
   w.addU32(`${a}.block_count`, cfg.layers);
-  w.addU32(`${a}.feed_forward_length`, cfg.ffn);
+  w.addU32(`${a}.feed_forward_length`, ARCHS[a].ffnKey?.(cfg) ?? cfg.ffn);
   w.addU32(`${a}.attention.head_count`, cfg.heads);
   w.addU32(`${a}.attention.head_count_kv`, cfg.kvHeads);
   w.addF32(`${a}.rope.freq_base`, cfg.ropeBase);
@@ -362,10 +456,10 @@ export function buildSynthetic(options) {
   ARCHS[cfg.arch].keys(w, cfg);
   w.copyKVs(vocabHeader, (k) => k.startsWith('tokenizer.'));
   const types = {};
-  for (const [name, shape, init] of ARCHS[cfg.arch].tensors(cfg)) {
+  for (const [name, shape, init, forcedType] of ARCHS[cfg.arch].tensors(cfg)) {
     const n = shape.reduce((a, b) => a * b, 1);
     const isMatrix = shape.length >= 2;
-    const override = Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
+    const override = forcedType ?? Object.entries(options.typeOverrides ?? {}).find(([re]) => new RegExp(re).test(name))?.[1];
     const t = isMatrix ? tensorType(override ?? cfg.type, name, shape[0], cfg.layers, cfg.tied) : 'F32';
     const zero = options.zeroTensors && new RegExp(options.zeroTensors).test(name);
     const make = zero ? () => new Float32Array(n)
