@@ -23,10 +23,11 @@ typedef struct {
     const wl_matrix *w;  /* the first matrix: sets the activation encoding */
     const wl_type_traits *traits;
     const wl_type_traits *act_traits;
-    const float *x;
+    const float *xs[WL_MATMUL_MAX_MANY]; /* the inputs: one shared by all matrices, or one each */
+    int n_x;
     int n_tokens;
-    const char *act;     /* activations in act_traits' encoding */
-    char *act_dst;       /* same buffer, writable, while quantizing */
+    const char *acts[WL_MATMUL_MAX_MANY]; /* matrix m's activations in act_traits' encoding */
+    char *act_dst;       /* the encoded inputs one after another, writable, while quantizing */
     size_t act_row_size;
     int wide;            /* activations in a tile kernel's wide encoding */
     /* The matrices sharing these activations, and their outputs: chunk c
@@ -105,9 +106,9 @@ size_t wl_matmul_scratch_size(const wl_matrix *w, int n_tokens) {
 static void quantize_task(void *ctx, int ith, int nth) {
     matmul_job *job = ctx;
     int64_t n = job->w->n_cols;
-    for (int t = ith; t < job->n_tokens; t += nth) {
-        const float *x = job->x + (int64_t)t * n;
-        char *dst = job->act_dst + (size_t)t * job->act_row_size;
+    for (int i = ith; i < job->n_x * job->n_tokens; i += nth) {
+        const float *x = job->xs[i / job->n_tokens] + (int64_t)(i % job->n_tokens) * n;
+        char *dst = job->act_dst + (size_t)i * job->act_row_size;
 #ifdef WL_HAVE_TILES
         if (job->wide) {
             if (is_float_type(job->w->type)) wl_float_wide_from_float(job->w->type, x, (float *)dst, n);
@@ -135,12 +136,12 @@ static void matmul_task(void *ctx, int ith, int nth) {
         int64_t r0 = (c - first) * job->chunk_rows[m];
         int64_t r1 = r0 + job->chunk_rows[m] < w->n_rows ? r0 + job->chunk_rows[m] : w->n_rows;
         if (job->tiles[m]) {
-            job->tiles[m](n, base + (size_t)r0 * w->row_stride, w->row_stride, r1 - r0, job->act, job->act_row_size,
+            job->tiles[m](n, base + (size_t)r0 * w->row_stride, w->row_stride, r1 - r0, job->acts[m], job->act_row_size,
                       job->n_tokens, job->outs[m] + r0, w->n_rows);
             continue;
         }
         for (int t = 0; t < job->n_tokens; t++) {
-            const char *a = job->act + (size_t)t * job->act_row_size;
+            const char *a = job->acts[m] + (size_t)t * job->act_row_size;
             float *o = job->outs[m] + (int64_t)t * w->n_rows;
             for (int64_t r = r0; r < r1; r++) job->dots[m](n, &o[r], base + (size_t)r * w->row_stride, a);
         }
@@ -169,29 +170,34 @@ static int same_activations(const wl_matrix *a, const wl_matrix *b, int n_tokens
            !tile_kernel_for(a, n_tokens) == !tile_kernel_for(b, n_tokens);
 }
 
-/* Encodes the activations once, then runs every matrix's rows in one pool
- * pass (one barrier for all of them). */
+/* Encodes the activations once (n_x inputs: 1 shared by all matrices, or
+ * one per matrix), then runs every matrix's rows in one pool pass (one
+ * barrier for all of them). */
 static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
-                          const float *x, int n_tokens, void *scratch) {
+                          const float *const *xs, int n_x, int n_tokens, void *scratch) {
     matmul_job job = {
         .w = ws[0],
         .traits = wl_type_get((uint32_t)ws[0]->type),
-        .x = x,
+        .n_x = n_x,
         .n_tokens = n_tokens,
     };
+    for (int i = 0; i < n_x; i++) job.xs[i] = xs[i];
     job.act_traits = wl_type_get((uint32_t)job.traits->vec_dot_type);
     job.wide = tile_kernel_for(ws[0], n_tokens) != NULL;
     int nth = wl_pool_size(pool);
 
     if (job.traits->vec_dot_type == WL_TYPE_F32) {
-        job.act = (const char *)x;
         job.act_row_size = (size_t)ws[0]->n_cols * sizeof(float);
+        for (int m = 0; m < n_w; m++) job.acts[m] = (const char *)xs[n_x > 1 ? m : 0];
     } else {
         char *aligned = (char *)(((uintptr_t)scratch + 15) & ~(uintptr_t)15);
-        job.act = job.act_dst = aligned;
+        job.act_dst = aligned;
         job.act_row_size = act_row_size_for(ws[0], job.traits, n_tokens);
-        /* One token is cheap to encode; more are worth a parallel pass. */
-        if (n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
+        for (int m = 0; m < n_w; m++) {
+            job.acts[m] = aligned + (n_x > 1 ? (size_t)m * n_tokens * job.act_row_size : 0);
+        }
+        /* A token or two is cheap to encode; more are worth a parallel pass. */
+        if (n_x * n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
         else wl_pool_run(pool, quantize_task, &job);
     }
 
@@ -213,21 +219,45 @@ static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *cons
 void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
                float *out, void *scratch) {
     if (n_tokens <= 0 || !wl_matmul_supported(w)) return;
-    matmul_shared(pool, &w, &out, 1, x, n_tokens, scratch);
+    matmul_shared(pool, &w, &out, 1, &x, 1, n_tokens, scratch);
+}
+
+/* Can all of ws run in one pass? Kernels for each, and one activation encoding. */
+static int one_pass(const wl_matrix *const *ws, int n_w, int n_tokens) {
+    if (n_tokens <= 0 || n_w <= 0 || n_w > WL_MATMUL_MAX_MANY) return -1;
+    for (int i = 0; i < n_w; i++) if (!wl_matmul_supported(ws[i])) return -1;
+    int shared = 1;
+    for (int i = 1; i < n_w; i++) shared &= same_activations(ws[0], ws[i], n_tokens);
+    return shared;
 }
 
 void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
                     const float *x, int n_tokens, void *scratch) {
-    if (n_tokens <= 0 || n_w <= 0 || n_w > WL_MATMUL_MAX_MANY) return;
-    for (int i = 0; i < n_w; i++) if (!wl_matmul_supported(ws[i])) return;
-    int shared = 1;
-    for (int i = 1; i < n_w; i++) shared &= same_activations(ws[0], ws[i], n_tokens);
+    const int shared = one_pass(ws, n_w, n_tokens);
+    if (shared < 0) return;
     if (shared) {
-        matmul_shared(pool, ws, outs, n_w, x, n_tokens, scratch);
+        matmul_shared(pool, ws, outs, n_w, &x, 1, n_tokens, scratch);
         return;
     }
     /* Mixed encodings (a K-quant mix, say): one product after another. */
-    for (int i = 0; i < n_w; i++) matmul_shared(pool, &ws[i], &outs[i], 1, x, n_tokens, scratch);
+    for (int i = 0; i < n_w; i++) matmul_shared(pool, &ws[i], &outs[i], 1, &x, 1, n_tokens, scratch);
+}
+
+void wl_matmul_each(wl_pool *pool, const wl_matrix *const *ws, const float *const *xs, float *const *outs,
+                    int n_w, int n_tokens, void *scratch) {
+    const int shared = one_pass(ws, n_w, n_tokens);
+    if (shared < 0) return;
+    if (shared) {
+        matmul_shared(pool, ws, outs, n_w, xs, n_w, n_tokens, scratch);
+        return;
+    }
+    for (int i = 0; i < n_w; i++) matmul_shared(pool, &ws[i], &outs[i], 1, &xs[i], 1, n_tokens, scratch);
+}
+
+size_t wl_matmul_each_scratch_size(const wl_matrix *w, int n_w, int n_tokens) {
+    const wl_type_traits *t = wl_type_get((uint32_t)w->type);
+    if (!t || n_tokens <= 0 || n_w <= 0) return 0;
+    return (size_t)n_w * (size_t)n_tokens * act_row_size_for(w, t, n_tokens) + 16;
 }
 
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst) {

@@ -42,9 +42,19 @@ void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
  * results equal separate wl_matmul calls exactly. scratch is sized for the
  * largest wl_matmul_scratch_size among ws. Does nothing if any matrix fails
  * wl_matmul_supported or n_w is outside [1, WL_MATMUL_MAX_MANY]. */
-#define WL_MATMUL_MAX_MANY 4
+#define WL_MATMUL_MAX_MANY 16
 void wl_matmul_many(wl_pool *pool, const wl_matrix *const *ws, float *const *outs, int n_w,
                     const float *x, int n_tokens, void *scratch);
+
+/* The same with an input per matrix (a mixture of experts' down
+ * projections, each fed its own expert's hidden rows): out[i] = ws[i] xs[i].
+ * One pool pass when every matrix takes the same activation encoding (each
+ * input encoded once), else one wl_matmul after another; the results equal
+ * separate wl_matmul calls exactly. scratch holds
+ * wl_matmul_each_scratch_size bytes. */
+void wl_matmul_each(wl_pool *pool, const wl_matrix *const *ws, const float *const *xs, float *const *outs,
+                    int n_w, int n_tokens, void *scratch);
+size_t wl_matmul_each_scratch_size(const wl_matrix *w, int n_w, int n_tokens);
 
 /* Row r of W as floats (embedding lookup). */
 void wl_matrix_get_row(const wl_matrix *w, int64_t r, float *dst);

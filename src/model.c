@@ -566,6 +566,12 @@ size_t wl_model_matmul_scratch(const wl_model *m, int n_tokens) {
     for (int il = 0; il < m->hp.n_layer; il++) {
         const int n = layer_matrices(&m->layers[il], &m->hp, ws);
         for (int i = 0; i < n; i++) s = max_scratch(s, ws[i], n_tokens);
+        /* a decode step encodes each chosen expert's down input (moe.c) */
+        const wl_moe_weights *moe = &m->layers[il].moe;
+        if (moe->down) {
+            const size_t each = wl_matmul_each_scratch_size(&moe->down[0], m->hp.moe.n_expert_used, 1);
+            if (each > s) s = each;
+        }
     }
     free(ws);
     return s;

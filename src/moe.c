@@ -12,7 +12,9 @@
  * Only the chosen experts' matrices are read: each is a block of rows of
  * the file's 3-D ffn_*_exps tensor, bound and repacked as its own matrix.
  * A chunk of tokens is grouped by expert, so each expert's weights are read
- * once per chunk however many of its tokens chose it. */
+ * once per chunk however many of its tokens chose it; a single token runs all
+ * its experts' gate/up products in one pool pass and their down products in
+ * another (two barriers a layer instead of two per expert). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +100,36 @@ static void run_expert(wl_context *c, const wl_moe_weights *w, int e, const floa
     wl_project(c, &w->down[e], c->gate, m, out);
 }
 
+static void combine(wl_context *c, const wl_moe_weights *w, int n);
+
+/* One token's k chosen experts together: out row s = expert ids[s]'s FFN of x. */
+static void run_chosen(wl_context *c, const wl_moe_weights *w, const float *x, float *out) {
+    const wl_moe_hparams *moe = &c->model->hp.moe;
+    const int k = moe->n_expert_used, n_ff = moe->n_ff_exp;
+    const wl_matrix *ws[WL_MATMUL_MAX_MANY] = { 0 };
+    float *outs[WL_MATMUL_MAX_MANY] = { 0 };
+    const float *xs[WL_MATMUL_MAX_MANY] = { 0 };
+    for (int s = 0; s < k; s++) {
+        const int e = c->moe_ids[s];
+        ws[2 * s] = &w->gate[e], outs[2 * s] = c->gate + (int64_t)s * n_ff;
+        ws[2 * s + 1] = &w->up[e], outs[2 * s + 1] = c->up + (int64_t)s * n_ff;
+    }
+    wl_matmul_many(c->pool, ws, outs, 2 * k, x, 1, c->mm_scratch);
+    wl_gated_act(c->gate, c->gate, c->up, k * n_ff, moe->act);
+    for (int s = 0; s < k; s++) {
+        ws[s] = &w->down[c->moe_ids[s]];
+        xs[s] = c->gate + (int64_t)s * n_ff;
+        outs[s] = out + (int64_t)s * c->model->hp.n_embd;
+    }
+    wl_matmul_each(c->pool, ws, xs, outs, k, 1, c->mm_scratch);
+}
+
+/* Can run_chosen take this step? One token, and the scratch rows for k experts. */
+static int chosen_together(const wl_context *c, int n) {
+    const int k = c->model->hp.moe.n_expert_used;
+    return n == 1 && 2 * k <= WL_MATMUL_MAX_MANY && k <= c->max_chunk;
+}
+
 void wl_moe_forward(wl_context *c, int il, int n) {
     const wl_hparams *hp = &c->model->hp;
     const wl_moe_weights *w = &c->model->layers[il].moe;
@@ -107,6 +139,12 @@ void wl_moe_forward(wl_context *c, int il, int n) {
     if (!hp->moe.route_on_input) wl_moe_route(c, il, c->xn, n);
     choose_experts(c, n);
 
+    if (chosen_together(c, n)) {
+        run_chosen(c, w, c->xn, c->moe_out);
+        for (int s = 0; s < k; s++) wl_scale(c->moe_out + (int64_t)s * n_embd, c->moe_w[s], n_embd);
+        combine(c, w, n);
+        return;
+    }
     /* Each expert once, over the rows (token t's slot s = t*k + s) that chose it. */
     int32_t *rows = c->moe_ids + (int64_t)c->max_chunk * k;
     for (int e = 0; e < hp->moe.n_expert; e++) {
@@ -129,7 +167,14 @@ void wl_moe_forward(wl_context *c, int il, int n) {
             for (int i = 0; i < n_embd; i++) dst[i] = y[i] * wt;
         }
     }
-    /* the chosen experts' outputs summed in rank order */
+    combine(c, w, n);
+}
+
+/* The chosen experts' weighted outputs (c->moe_out) summed in rank order into
+ * c->proj, plus the shared expert, then the residual. */
+static void combine(wl_context *c, const wl_moe_weights *w, int n) {
+    const wl_hparams *hp = &c->model->hp;
+    const int k = hp->moe.n_expert_used, n_embd = hp->n_embd;
     for (int t = 0; t < n; t++) {
         float *out = c->proj + (int64_t)t * n_embd;
         memcpy(out, c->moe_out + (int64_t)t * k * n_embd, (size_t)n_embd * sizeof(float));

@@ -268,9 +268,29 @@ static void test_many(wl_pool *pool, const wl_type *types, int n_w, int n_cols, 
         CHECK(memcmp(many[i], one[i], sizeof(float) * rows[i] * n_tokens) == 0,
               "matmul_many: matrix %d (%s) of %d, %d tokens, differs from wl_matmul", i,
               wl_type_get(types[i])->name, n_w, n_tokens);
+    }
+    free(scratch);
+
+    /* wl_matmul_each: an input per matrix (the first n_w rows-blocks of xe) */
+    float *xe = malloc(sizeof(float) * (size_t)n_cols * n_tokens * n_w);
+    const float *xs[WL_MATMUL_MAX_MANY];
+    size_t each_size = 0;
+    for (int i = 0; i < n_w; i++) {
+        for (int k = 0; k < n_tokens; k++) fill_row(xe + ((size_t)i * n_tokens + k) * n_cols, n_cols, &rng);
+        xs[i] = xe + (size_t)i * n_tokens * n_cols;
+        size_t need = wl_matmul_each_scratch_size(&ws[i], n_w, n_tokens);
+        if (need > each_size) each_size = need;
+    }
+    scratch = malloc(each_size > scratch_size ? each_size : scratch_size);
+    wl_matmul_each(pool, wp, xs, many, n_w, n_tokens, scratch);
+    for (int i = 0; i < n_w; i++) {
+        wl_matmul(pool, &ws[i], xs[i], n_tokens, one[i], scratch);
+        CHECK(memcmp(many[i], one[i], sizeof(float) * rows[i] * n_tokens) == 0,
+              "matmul_each: matrix %d (%s) of %d, %d tokens, differs from wl_matmul", i,
+              wl_type_get(types[i])->name, n_w, n_tokens);
         free((void *)ws[i].data), free(many[i]), free(one[i]);
     }
-    free(scratch), free(x), free(wf);
+    free(scratch), free(xe), free(x), free(wf);
 }
 
 int main(void) {
