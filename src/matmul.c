@@ -18,6 +18,9 @@
 _Static_assert(TILE_ROWS % WL_X16_ROWS == 0 && TILE_ROWS % WL_X4_ROWS == 0, "chunks of whole groups");
 /* Chunks per thread for one token: enough to even out uneven threads. */
 #define CHUNKS_PER_THREAD 8
+/* Work below which the caller runs it alone: a pool pass (wake, barrier)
+ * costs more than encoding a few rows or a MoE router's 32 x 1024 products. */
+#define SERIAL_VALUES 32768
 
 typedef struct {
     const wl_matrix *w;  /* the first matrix: sets the activation encoding */
@@ -196,8 +199,8 @@ static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *cons
         for (int m = 0; m < n_w; m++) {
             job.acts[m] = aligned + (n_x > 1 ? (size_t)m * n_tokens * job.act_row_size : 0);
         }
-        /* A token or two is cheap to encode; more are worth a parallel pass. */
-        if (n_x * n_tokens == 1 || nth == 1) quantize_task(&job, 0, 1);
+        /* A few rows are cheap to encode; more are worth a parallel pass. */
+        if ((int64_t)n_x * n_tokens * ws[0]->n_cols <= SERIAL_VALUES || nth == 1) quantize_task(&job, 0, 1);
         else wl_pool_run(pool, quantize_task, &job);
     }
 
@@ -213,7 +216,10 @@ static void matmul_shared(wl_pool *pool, const wl_matrix *const *ws, float *cons
     }
     job.n_chunks = end;
     atomic_init(&job.next_chunk, 0);
-    wl_pool_run(pool, matmul_task, &job);
+    int64_t values = 0;
+    for (int m = 0; m < n_w; m++) values += ws[m]->n_rows * ws[m]->n_cols * n_tokens;
+    if (values <= SERIAL_VALUES) matmul_task(&job, 0, 1);
+    else wl_pool_run(pool, matmul_task, &job);
 }
 
 void wl_matmul(wl_pool *pool, const wl_matrix *w, const float *x, int n_tokens,
