@@ -17,50 +17,45 @@
 wl_status wl_attention_bind(const wl_file *f, const wl_hparams *hp, int il, wl_attn_weights *w,
                             wl_error *err) {
     char name[96];
-    wl_status st;
     const int64_t n_embd = hp->n_embd;
     const int64_t n_q = (int64_t)hp->n_head * hp->head_dim_k;
     const int64_t n_k = (int64_t)hp->n_head_kv * hp->head_dim_k;
     const int64_t n_v = (int64_t)hp->n_head_kv * hp->head_dim_v;
     const int64_t n_o = (int64_t)hp->n_head * hp->head_dim_v;
-#define NAME(suffix) wl_layer_tensor_name(name, sizeof name, il, suffix)
-#define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
 
     if (!hp->encoder) {
-        TRY(wl_bind_vector(f, NAME("attn_norm.weight"), n_embd, 1, &w->norm, err));
-        TRY(wl_bind_vector(f, NAME("attn_norm.bias"), n_embd, 0, &w->norm_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_norm.weight"), n_embd, 1, &w->norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_norm.bias"), n_embd, 0, &w->norm_b, err));
     }
     /* phi3 files hold one fused projection or three separate ones */
-    if (hp->fused_qkv || wl_file_find_tensor(f, NAME("attn_qkv.weight"))) {
-        TRY(wl_bind_matrix(f, NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &w->wqkv, err));
-        TRY(wl_bind_vector(f, NAME("attn_qkv.bias"), n_q + n_k + n_v, 0, &w->bqkv, err));
+    if (hp->fused_qkv || wl_file_find_tensor(f, WL_NAME("attn_qkv.weight"))) {
+        WL_TRY(wl_bind_matrix(f, WL_NAME("attn_qkv.weight"), n_embd, n_q + n_k + n_v, 1, &w->wqkv, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_qkv.bias"), n_q + n_k + n_v, 0, &w->bqkv, err));
     } else {
-        TRY(wl_bind_matrix(f, NAME("attn_q.weight"), n_embd, n_q, 1, &w->wq, err));
-        TRY(wl_bind_matrix(f, NAME("attn_k.weight"), n_embd, n_k, 1, &w->wk, err));
-        TRY(wl_bind_matrix(f, NAME("attn_v.weight"), n_embd, n_v, 1, &w->wv, err));
-        TRY(wl_bind_vector(f, NAME("attn_q.bias"), n_q, hp->has_qkv_bias, &w->bq, err));
-        TRY(wl_bind_vector(f, NAME("attn_k.bias"), n_k, hp->has_qkv_bias, &w->bk, err));
-        TRY(wl_bind_vector(f, NAME("attn_v.bias"), n_v, hp->has_qkv_bias, &w->bv, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("attn_q.weight"), n_embd, n_q, 1, &w->wq, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("attn_k.weight"), n_embd, n_k, 1, &w->wk, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("attn_v.weight"), n_embd, n_v, 1, &w->wv, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_q.bias"), n_q, hp->has_qkv_bias, &w->bq, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_k.bias"), n_k, hp->has_qkv_bias, &w->bk, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_v.bias"), n_v, hp->has_qkv_bias, &w->bv, err));
     }
-    TRY(wl_bind_matrix(f, NAME("attn_output.weight"), n_o, n_embd, 1, &w->wo, err));
-    TRY(wl_bind_vector(f, NAME("attn_output.bias"), n_embd, hp->has_o_bias, &w->bo, err));
+    WL_TRY(wl_bind_matrix(f, WL_NAME("attn_output.weight"), n_o, n_embd, 1, &w->wo, err));
+    WL_TRY(wl_bind_vector(f, WL_NAME("attn_output.bias"), n_embd, hp->has_o_bias, &w->bo, err));
     if (hp->has_qk_norm) {
         /* per head (shared by all heads), or olmoe's over the whole q and k */
-        TRY(wl_bind_vector(f, NAME("attn_q_norm.weight"), hp->qk_norm_whole ? n_q : hp->head_dim_k, 1,
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_q_norm.weight"), hp->qk_norm_whole ? n_q : hp->head_dim_k, 1,
                            &w->q_norm, err));
-        TRY(wl_bind_vector(f, NAME("attn_k_norm.weight"), hp->qk_norm_whole ? n_k : hp->head_dim_k, 1,
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_k_norm.weight"), hp->qk_norm_whole ? n_k : hp->head_dim_k, 1,
                            &w->k_norm, err));
     }
     if (hp->has_post_norms) {
-        TRY(wl_bind_vector(f, NAME("post_attention_norm.weight"), n_embd, 1, &w->post_norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("post_attention_norm.weight"), n_embd, 1, &w->post_norm, err));
     }
     if (hp->encoder) {
         /* post-norm blocks: LayerNorm after the residual add */
-        TRY(wl_bind_vector(f, NAME("attn_output_norm.weight"), n_embd, 1, &w->out_norm, err));
-        TRY(wl_bind_vector(f, NAME("attn_output_norm.bias"), n_embd, 0, &w->out_norm_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_output_norm.weight"), n_embd, 1, &w->out_norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("attn_output_norm.bias"), n_embd, 0, &w->out_norm_b, err));
     }
-#undef NAME
-#undef TRY
     return WL_OK;
 }
 

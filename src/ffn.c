@@ -10,38 +10,33 @@
 
 wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_weights *w, wl_error *err) {
     char name[96];
-    wl_status st;
     const int64_t n_embd = hp->n_embd, n_ff = hp->n_ff;
-#define NAME(suffix) wl_layer_tensor_name(name, sizeof name, il, suffix)
-#define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
 
     if (hp->encoder) {
         /* post-norm blocks: LayerNorm after the residual add */
-        TRY(wl_bind_vector(f, NAME("layer_output_norm.weight"), n_embd, 1, &w->out_norm, err));
-        TRY(wl_bind_vector(f, NAME("layer_output_norm.bias"), n_embd, 0, &w->out_norm_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("layer_output_norm.weight"), n_embd, 1, &w->out_norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("layer_output_norm.bias"), n_embd, 0, &w->out_norm_b, err));
     } else {
-        TRY(wl_bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
-        TRY(wl_bind_vector(f, NAME("ffn_norm.bias"), n_embd, 0, &w->norm_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.bias"), n_embd, 0, &w->norm_b, err));
     }
     if (hp->fused_gate_up) {
-        TRY(wl_bind_matrix(f, NAME("ffn_up.weight"), n_embd, 2 * n_ff, 1, &w->up, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_up.weight"), n_embd, 2 * n_ff, 1, &w->up, err));
     } else {
         /* encoders: bert's FFN is ungated (GELU), nomic-bert's is gated (SwiGLU) */
-        TRY(wl_bind_matrix(f, NAME("ffn_gate.weight"), n_embd, n_ff, !hp->encoder, &w->gate, err));
-        TRY(wl_bind_matrix(f, NAME("ffn_up.weight"), n_embd, n_ff, 1, &w->up, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_gate.weight"), n_embd, n_ff, !hp->encoder, &w->gate, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_up.weight"), n_embd, n_ff, 1, &w->up, err));
     }
-    TRY(wl_bind_matrix(f, NAME("ffn_down.weight"), n_ff, n_embd, 1, &w->down, err));
+    WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_down.weight"), n_ff, n_embd, 1, &w->down, err));
     /* biases: required where the arch says so, used wherever present */
     if (!hp->fused_gate_up) {
-        TRY(wl_bind_vector(f, NAME("ffn_gate.bias"), n_ff, 0, &w->gate_b, err));
-        TRY(wl_bind_vector(f, NAME("ffn_up.bias"), n_ff, hp->has_ffn_bias, &w->up_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("ffn_gate.bias"), n_ff, 0, &w->gate_b, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("ffn_up.bias"), n_ff, hp->has_ffn_bias, &w->up_b, err));
     }
-    TRY(wl_bind_vector(f, NAME("ffn_down.bias"), n_embd, hp->has_ffn_bias, &w->down_b, err));
+    WL_TRY(wl_bind_vector(f, WL_NAME("ffn_down.bias"), n_embd, hp->has_ffn_bias, &w->down_b, err));
     if (hp->has_post_norms) {
-        TRY(wl_bind_vector(f, NAME("post_ffw_norm.weight"), n_embd, 1, &w->post_norm, err));
+        WL_TRY(wl_bind_vector(f, WL_NAME("post_ffw_norm.weight"), n_embd, 1, &w->post_norm, err));
     }
-#undef NAME
-#undef TRY
     return WL_OK;
 }
 

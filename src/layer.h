@@ -64,4 +64,9 @@ void wl_block_output(wl_context *c, const float *post_w, const float *out_w, con
 /* Layer names: "blk.<il>.<suffix>" into buf. */
 const char *wl_layer_tensor_name(char *buf, size_t cap, int il, const char *suffix);
 
+/* For the bind functions: layer il's tensor name in their `name` buffer,
+ * and a bind call that returns its status when it fails. */
+#define WL_NAME(suffix) wl_layer_tensor_name(name, sizeof name, il, suffix)
+#define WL_TRY(call) do { wl_status st_ = (call); if (st_ != WL_OK) return st_; } while (0)
+
 #endif

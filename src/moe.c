@@ -25,24 +25,19 @@
 
 wl_status wl_moe_bind(const wl_file *f, const wl_hparams *hp, int il, wl_moe_weights *w, wl_error *err) {
     char name[96];
-    wl_status st;
     const int64_t n_embd = hp->n_embd, n_ff = hp->moe.n_ff_exp, n_exp = hp->moe.n_expert;
-#define NAME(suffix) wl_layer_tensor_name(name, sizeof name, il, suffix)
-#define TRY(call) do { if ((st = (call)) != WL_OK) return st; } while (0)
 
-    TRY(wl_bind_vector(f, NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
-    TRY(wl_bind_matrix(f, NAME("ffn_gate_inp.weight"), n_embd, n_exp, 1, &w->router, err));
-    TRY(wl_bind_matrices(f, NAME("ffn_gate_exps.weight"), n_embd, n_ff, n_exp, 1, &w->gate, err));
-    TRY(wl_bind_matrices(f, NAME("ffn_up_exps.weight"), n_embd, n_ff, n_exp, 1, &w->up, err));
-    TRY(wl_bind_matrices(f, NAME("ffn_down_exps.weight"), n_ff, n_embd, n_exp, 1, &w->down, err));
+    WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
+    WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_gate_inp.weight"), n_embd, n_exp, 1, &w->router, err));
+    WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_gate_exps.weight"), n_embd, n_ff, n_exp, 1, &w->gate, err));
+    WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_up_exps.weight"), n_embd, n_ff, n_exp, 1, &w->up, err));
+    WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_down_exps.weight"), n_ff, n_embd, n_exp, 1, &w->down, err));
     if (hp->moe.n_ff_shexp > 0) {
         const int64_t n_sh = hp->moe.n_ff_shexp;
-        TRY(wl_bind_matrix(f, NAME("ffn_gate_shexp.weight"), n_embd, n_sh, 1, &w->shared.gate, err));
-        TRY(wl_bind_matrix(f, NAME("ffn_up_shexp.weight"), n_embd, n_sh, 1, &w->shared.up, err));
-        TRY(wl_bind_matrix(f, NAME("ffn_down_shexp.weight"), n_sh, n_embd, 1, &w->shared.down, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_gate_shexp.weight"), n_embd, n_sh, 1, &w->shared.gate, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_up_shexp.weight"), n_embd, n_sh, 1, &w->shared.up, err));
+        WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_down_shexp.weight"), n_sh, n_embd, 1, &w->shared.down, err));
     }
-#undef NAME
-#undef TRY
     return WL_OK;
 }
 
