@@ -30,3 +30,13 @@ void wl_error_free(wl_error *err) { free(err); }
 int wl_error_code(const wl_error *err) { return err ? (int)err->code : WL_ERR_BAD_ARG; }
 
 const char *wl_error_message(const wl_error *err) { return err ? err->message : "no error object"; }
+
+int wl_build_isa(void) {
+#if defined(__wasm_relaxed_simd__)
+    return 2;
+#elif defined(__wasm_simd128__)
+    return 1;
+#else
+    return 0;
+#endif
+}

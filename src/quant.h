@@ -336,6 +336,34 @@ static inline int wl_x16_field_shift(int r) {
     return 4 * (r / 4);
 }
 
+/* The relaxed-SIMD build (__wasm_relaxed_simd__) arranges a nibble block
+ * for i32x4.relaxed_dot_i8x16_i7x16_add instead, whose lane sums four
+ * byte products: vector 2i + p holds elements 4i..4i + 3 of rows 8p..8p + 7,
+ * byte 4k + l the element 4i + l of row 8p + k in its low nibble and of row
+ * 8p + 4 + k in its high one, every value as stored (0..15). A mask, or a
+ * 16-bit shift and a mask, gives four rows' four elements as bytes 0..15,
+ * within the instruction's 7-bit operand on every CPU, against the four
+ * activation bytes splatted; lane k is one row's sum. WL_X16_TOP_XOR(r)
+ * is what a row's stored nibbles are XORed with (8 for the SIMD128 build's
+ * top rows). */
+#ifdef __wasm_relaxed_simd__
+#define WL_X16_TOP_XOR(r) 0
+static inline size_t wl_x16_nibble_byte(int r, int e) {
+    return 16 * (size_t)(2 * (e / 4) + r / 8) + 4 * (size_t)(r % 4) + (size_t)(e % 4);
+}
+static inline int wl_x16_nibble_shift(int r) {
+    return 4 * ((r / 4) % 2);
+}
+#else
+#define WL_X16_TOP_XOR(r) ((r) / 4 == 3 ? 8 : 0)
+static inline size_t wl_x16_nibble_byte(int r, int e) {
+    return wl_x16_lane_offset(r, e / 2, e % 2) + (size_t)(wl_x16_field_shift(r) / 8);
+}
+static inline int wl_x16_nibble_shift(int r) {
+    return wl_x16_field_shift(r) % 8;
+}
+#endif
+
 
 /* ---- the x96 layout (Q6_K): three rows' 6-bit values in one 16-bit lane ----
  * A group is 96 rows: A rows 0-31, B rows 32-63, C rows 64-95, and row

@@ -155,8 +155,19 @@ ALWAYS_INLINE v128_t lane_splat(v128_t v, int r) {
 
 /* One token's wide row: n int16 values, n/32 f32 scales, n/32 int32 sums,
  * n/32 f32 Q8_1 sums s (d * sum rounded through f16, as a Q8_1 block
- * stores it, for Q4_1's and Q5_1's m * s). */
-typedef struct { const int16_t *q; const float *d; const int32_t *sum; const float *s; } q8_act;
+ * stores it, for Q4_1's and Q5_1's m * s); in the relaxed-SIMD build also
+ * the n values as int8 (q8), the relaxed dot's signed operand. */
+typedef struct { const int16_t *q; const float *d; const int32_t *sum; const float *s; const int8_t *q8; } q8_act;
+
+/* Bytes of the int8 copy the relaxed build appends to a wide row. */
+ALWAYS_INLINE size_t wide_i8_bytes(int64_t n) {
+#ifdef __wasm_relaxed_simd__
+    return (size_t)n;
+#else
+    (void)n;
+    return 0;
+#endif
+}
 
 ALWAYS_INLINE q8_act q8_act_at(const uint8_t *row, int n) {
     const size_t nb = (size_t)(n / WL_QK);
@@ -165,11 +176,13 @@ ALWAYS_INLINE q8_act q8_act_at(const uint8_t *row, int n) {
     a.d = (const float *)(row + (size_t)n * 2);
     a.sum = (const int32_t *)(row + (size_t)n * 2 + nb * 4);
     a.s = (const float *)(row + (size_t)n * 2 + nb * 8);
+    a.q8 = (const int8_t *)(row + (size_t)n * 2 + nb * 12);
     return a;
 }
 
 size_t wl_q8_0_wide_row_size(int64_t n) {
-    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (2 * sizeof(float) + sizeof(int32_t));
+    size_t bytes = (size_t)n * sizeof(int16_t) + (size_t)(n / WL_QK) * (2 * sizeof(float) + sizeof(int32_t)) +
+                   wide_i8_bytes(n);
     return (bytes + 15) & ~(size_t)15;
 }
 
@@ -189,6 +202,7 @@ void wl_q8_0_wide_from_float(const float *x, void *dst, int64_t n) {
         ((float *)a.d)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16(d));
         ((int32_t *)a.sum)[b] = sum;
         ((float *)a.s)[b] = wl_fp16_to_fp32(wl_fp32_to_fp16((float)sum * d));
+        memcpy((int8_t *)a.q8 + b * WL_QK, qs, wide_i8_bytes(WL_QK));
     }
 }
 
@@ -515,19 +529,20 @@ ALWAYS_INLINE int k_mins(const k_unpacked *u, const int16_t *bsums) {
     return s;
 }
 
-/* Pointers into one token's wide Q8_K row. */
-typedef struct { const int16_t *q; const float *d; const int16_t *bsums; } k_act;
+/* Pointers into one token's wide Q8_K row (q8: the relaxed build's int8 copy). */
+typedef struct { const int16_t *q; const float *d; const int16_t *bsums; const int8_t *q8; } k_act;
 
 ALWAYS_INLINE k_act k_act_at(const uint8_t *row, int n) {
     k_act a;
     a.q = (const int16_t *)row;
     a.d = (const float *)(row + (size_t)n * 2);
     a.bsums = (const int16_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4);
+    a.q8 = (const int8_t *)(row + (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4 + (size_t)(n / 16) * 2);
     return a;
 }
 
 size_t wl_q8_K_wide_row_size(int64_t n) {
-    size_t bytes = (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4 + (size_t)(n / 16) * 2;
+    size_t bytes = (size_t)n * 2 + (size_t)(n / WL_QK_K) * 4 + (size_t)(n / 16) * 2 + wide_i8_bytes(n);
     return (bytes + 15) & ~(size_t)15;
 }
 
@@ -540,6 +555,7 @@ void wl_q8_K_wide_from_float(const float *x, void *dst, int64_t n) {
         for (int j = 0; j < WL_QK_K; j++) q[j] = blk.qs[j];
         ((float *)a.d)[b] = blk.d;
         memcpy((int16_t *)a.bsums + b * 16, blk.bsums, sizeof blk.bsums);
+        memcpy((int8_t *)a.q8 + b * WL_QK_K, blk.qs, wide_i8_bytes(WL_QK_K));
     }
 }
 
@@ -1170,6 +1186,52 @@ ALWAYS_INLINE void x16_nibble_sums(int nt, int pairs, const uint8_t *nb, const i
     }
 }
 
+#ifdef __wasm_relaxed_simd__
+/* The relaxed build's nibble sums (its nibble block in quant.h): out[t][f]
+ * lane k = row 4f + k's sum of q * y over the block's 32 elements, every
+ * row's q as stored (0..15, within the 7-bit operand, so the same sums on
+ * every CPU). y[t]: the token's 32 int8 values. Each vector gives four
+ * rows' four products per lane in one instruction; the masks are shared
+ * by the tokens. */
+ALWAYS_INLINE void x16_nibble_sums_i8(int nt, const uint8_t *nb, const int8_t *const y[2], v128_t out[2][4]) {
+    const v128_t m4 = wasm_i8x16_splat(0x0f);
+    /* one token: two accumulators per row quad (even and odd i) halve the
+     * dependency chains; two tokens have eight chains already */
+    const int chains = nt == 1 ? 2 : 1;
+    v128_t acc[2][2][4];
+    for (int t = 0; t < 2; t++)
+        for (int c = 0; c < 2; c++)
+            for (int f = 0; f < 4; f++) acc[t][c][f] = wasm_i32x4_splat(0);
+    for (int i = 0; i < WL_QK / 4; i++, nb += 32) {
+        const v128_t v0 = wasm_v128_load(nb), v1 = wasm_v128_load(nb + 16);
+        const v128_t w[4] = { wasm_v128_and(v0, m4), wasm_v128_and(wasm_u16x8_shr(v0, 4), m4),
+                              wasm_v128_and(v1, m4), wasm_v128_and(wasm_u16x8_shr(v1, 4), m4) };
+        const int c = chains > 1 ? i % 2 : 0;
+        for (int t = 0; t < nt; t++) {
+            const v128_t ys = wasm_v128_load32_splat(y[t] + 4 * i);
+            for (int f = 0; f < 4; f++) acc[t][c][f] = wasm_i32x4_relaxed_dot_i8x16_i7x16_add(ys, w[f], acc[t][c][f]);
+        }
+    }
+    for (int t = 0; t < nt; t++)
+        for (int f = 0; f < 4; f++) out[t][f] = chains > 1 ? wasm_i32x4_add(acc[t][0][f], acc[t][1][f]) : acc[t][0][f];
+}
+#endif
+
+/* One x16 nibble block (32 elements of 16 rows) against nt tokens:
+ * out[t][f] lane k is row 4f + k's integer sum, of (q - 8) * y for the rows
+ * WL_X16_TOP_XOR biases and of q * y for the others. y16: the tokens'
+ * int16 values, y8: the same as int8 (the relaxed build reads these). */
+ALWAYS_INLINE void x16_block_sums(int nt, const uint8_t *nb, const int16_t *const y16[2], const int8_t *const y8[2],
+                                  v128_t out[2][4]) {
+#ifdef __wasm_relaxed_simd__
+    (void)y16;
+    x16_nibble_sums_i8(nt, nb, y8, out);
+#else
+    (void)y8;
+    x16_nibble_sums(nt, WL_QK / 2, nb, y16, out);
+#endif
+}
+
 /* 16 bytes (one per row) to four i32x4 in row order: rows 4f..4f + 3 in v[f]. */
 ALWAYS_INLINE void x16_bytes_to_i32(v128_t b, v128_t v[4]) {
     const v128_t lo = wasm_u16x8_extend_low_u8x16(b), hi = wasm_u16x8_extend_high_u8x16(b);
@@ -1204,14 +1266,15 @@ ALWAYS_INLINE void x16_q4_0_group(int nt, int nb, const uint8_t *g, const uint8_
     for (int b = 0; b < nb; b++) {
         const uint8_t *gb = g + (size_t)b * WL_X16_ROWS * sizeof(wl_block_q4_0);
         const int16_t *yq[2] = { y[0].q + WL_QK * b, nt > 1 ? y[1].q + WL_QK * b : NULL };
+        const int8_t *y8[2] = { y[0].q8 + WL_QK * b, nt > 1 ? y[1].q8 + WL_QK * b : NULL };
         v128_t own[2][4], dx[4];
-        x16_nibble_sums(nt, WL_QK / 2, gb + WL_X16_SCALE_BYTES, yq, own);
+        x16_block_sums(nt, gb + WL_X16_SCALE_BYTES, yq, y8, own);
         wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb), &dx[0], &dx[1]);
         wl_fp16x8_finite_to_f32x4x2(wasm_v128_load(gb + 16), &dx[2], &dx[3]);
         for (int t = 0; t < nt; t++) {
             const v128_t off = wasm_i32x4_splat(-8 * y[t].sum[b]), dy = wasm_f32x4_splat(y[t].d[b]);
             for (int f = 0; f < 4; f++) {
-                v128_t sums = f == 3 ? own[t][3] : wasm_i32x4_add(own[t][f], off);
+                v128_t sums = WL_X16_TOP_XOR(4 * f) ? own[t][f] : wasm_i32x4_add(own[t][f], off);
                 acc[t][f] = wasm_f32x4_add(acc[t][f], wasm_f32x4_mul(wasm_f32x4_convert_i32x4(sums),
                                                                      wasm_f32x4_mul(dx[f], dy)));
             }
@@ -1245,12 +1308,13 @@ ALWAYS_INLINE void x16_q4_K_group(int nt, int nb, const uint8_t *g, const uint8_
             x16_bytes_to_i32(wasm_v128_or(wasm_v128_and(lo, low4), wasm_v128_and(sc_top, bits45)), sc);
             x16_bytes_to_i32(wasm_v128_or(wasm_u8x16_shr(lo, 4), wasm_v128_and(m_top, bits45)), m);
             const int16_t *yq[2] = { y[0].q + WL_QK_K * b + WL_QK * j, nt > 1 ? y[1].q + WL_QK_K * b + WL_QK * j : NULL };
+            const int8_t *y8[2] = { y[0].q8 + WL_QK_K * b + WL_QK * j, nt > 1 ? y[1].q8 + WL_QK_K * b + WL_QK * j : NULL };
             v128_t own[2][4];
-            x16_nibble_sums(nt, WL_QK / 2, gb + WL_X16_K_NIBBLES + (size_t)j * WL_X16_NIBBLE_BLOCK_BYTES, yq, own);
+            x16_block_sums(nt, gb + WL_X16_K_NIBBLES + (size_t)j * WL_X16_NIBBLE_BLOCK_BYTES, yq, y8, own);
             for (int t = 0; t < nt; t++) {
                 const int16_t *bs = y[t].bsums + 16 * b + 2 * j;
                 const int32_t ysum = bs[0] + bs[1];
-                own[t][3] = wasm_i32x4_add(own[t][3], wasm_i32x4_splat(8 * ysum));
+                if (WL_X16_TOP_XOR(12)) own[t][3] = wasm_i32x4_add(own[t][3], wasm_i32x4_splat(8 * ysum));
                 for (int f = 0; f < 4; f++) {
                     isum[t][f] = wasm_i32x4_add(isum[t][f], wasm_i32x4_mul(own[t][f], sc[f]));
                     mins[t][f] = wasm_i32x4_add(mins[t][f], wasm_i32x4_mul(m[f], wasm_i32x4_splat(ysum)));

@@ -109,9 +109,7 @@ static void pack_group(wl_type t, uint8_t *group, const uint8_t *tmp, size_t row
 }
 
 static int x16_get(const uint8_t *nb, int r, int j) {
-    uint16_t lane;
-    memcpy(&lane, nb + wl_x16_lane_offset(r, j / 2, j % 2), sizeof lane);
-    return ((lane >> wl_x16_field_shift(r)) & 15) ^ (r / 4 == 3 ? 8 : 0);
+    return ((nb[wl_x16_nibble_byte(r, j)] >> wl_x16_nibble_shift(r)) & 15) ^ WL_X16_TOP_XOR(r);
 }
 
 /* Row r's block b of an x16 Q4_0 group back as a plain block. */
@@ -149,6 +147,18 @@ static void x16_q4_K_block(const uint8_t *group, int b, int r, wl_block_q4_K *ou
  * (quant.h), a whole 16-bit lane at a time: this runs for every block of
  * every Q4_0 and Q4_K matrix at load, and a read-modify-write per nibble
  * ran at a quarter of the speed. */
+#ifdef __wasm_relaxed_simd__
+/* The relaxed build's nibble block (quant.h), a whole byte at a time. */
+static void x16_lanes(uint8_t *nb, const uint8_t *q, size_t stride) {
+    for (int j = 0; j < WL_QK; j++) {
+        for (int r = 0; r < WL_X16_ROWS; r += 8) {
+            for (int k = 0; k < 4; k++)
+                nb[wl_x16_nibble_byte(r + k, j)] =
+                    (uint8_t)(q[(size_t)(r + k) * stride + j] | q[(size_t)(r + 4 + k) * stride + j] << 4);
+        }
+    }
+}
+#else
 static void x16_lanes(uint8_t *nb, const uint8_t *q, size_t stride) {
     for (int j = 0; j < WL_QK; j++) {
         for (int k = 0; k < 4; k++) {
@@ -159,6 +169,7 @@ static void x16_lanes(uint8_t *nb, const uint8_t *q, size_t stride) {
         }
     }
 }
+#endif
 
 /* Sixteen plain rows (copied to tmp) into one x16 group (quant.h); q is
  * scratch for one block's or super-block's values of every row. */

@@ -23,6 +23,9 @@ wl_error *wl_error_new(void);
 void wl_error_free(wl_error *err);
 int wl_error_code(const wl_error *err);
 const char *wl_error_message(const wl_error *err); /* NUL-terminated */
+/* Which SIMD instructions this build's kernels use: 0 none (native or
+ * scalar builds), 1 SIMD128, 2 SIMD128 with relaxed SIMD's integer dot. */
+int wl_build_isa(void);
 
 /* ---- files ----
  * shards[i] points to the whole bytes of shard i (already in this heap, in
