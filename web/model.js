@@ -42,6 +42,9 @@ const FILE_TYPES = {
  * @property {AbortSignal} [signal]
  * @property {(p: { loaded: number, total: number | undefined, shard: number, shards: number }) => void} [onProgress]
  * @property {'mt'|'st'} [variant]   force the threaded or single-threaded wasm build
+ * @property {'simd128'|'relaxed'|'auto'} [isa]  the SIMD128 build (default), the relaxed-SIMD one
+ *                                   (ERR_WASM where the host cannot run it right), or 'auto' (relaxed
+ *                                   where it can); the same results either way
  * @property {number} [sessions]     sessions (KV caches) expected to exist at once, default 1:
  *                                   each gets its own thread pool, and the workers are started up front
  * @property {WebAssembly.Module} [wasmModule]  a precompiled build (edge workers), with wasmFactory
@@ -137,7 +140,7 @@ export async function loadModel(source, options = {}) {
   if (options.signal?.aborted) throw abortError(options.signal);
   const t0 = now();
   const wasm = await loadWasm({
-    threads: options.threads, variant: options.variant, sessions,
+    threads: options.threads, variant: options.variant, isa: options.isa, sessions,
     wasmModule: options.wasmModule, wasmFactory: options.wasmFactory,
     loadBuild: options.loadBuild, defaultThreads: options.defaultThreads,
   });
@@ -758,6 +761,7 @@ export class Model extends Session {
       kvCacheBytes: this.kvCacheBytes,
       threads: this.#core.threads,
       wasmVariant: wasm.variant,
+      wasmIsa: wasm.isa,
       loadMs: Math.round(this.#core.loadMs),
       repackedMatrices: this.#core.repackedMatrices ?? 0,
     };

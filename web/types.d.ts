@@ -132,6 +132,8 @@ export interface ModelInfo {
   kvCacheBytes: number;
   threads: number;
   wasmVariant: 'mt' | 'st';
+  /** The instructions of the build that runs: relaxed SIMD (integer dot) or plain SIMD128; results are the same. */
+  wasmIsa: 'relaxed' | 'simd128';
   loadMs: number;
   /** Weight matrices rearranged at load time for the SIMD kernels (4-row interleaved Q4_0, Q5_0, Q8_0, IQ4_NL). */
   repackedMatrices: number;

@@ -1,11 +1,20 @@
 /**
  * Picks and instantiates one of the two wasm builds:
  *   mt: SIMD128 + pthreads (needs SharedArrayBuffer; in browsers, cross-origin isolation)
- *   st: SIMD128 only, for hosts without shared memory.
+ *   st: SIMD128 only, for hosts without shared memory;
+ * each also as a relaxed-SIMD build (wasmllm-mt-relaxed, wasmllm-st-relaxed)
+ * whose Q4_0 / Q4_K kernels use i32x4.relaxed_dot_i8x16_i7x16_add. The
+ * relaxed one runs only when asked for (isa 'relaxed', or 'auto') and only
+ * where the host runs that instruction right (a tiny probe module,
+ * web/simd-probe.js) and validates the whole module; by default, and under
+ * 'auto' elsewhere, the SIMD128 one. Not the default: engines emulate the
+ * instruction on x86 without AVX-VNNI, where it measured slower (DESIGN.md).
+ * Both give the same bits: every kernel equals its scalar twin.
  * Every loaded model gets its own instance (its own heap and worker pool), so
  * disposing a model frees all of its memory and lets a Node process exit.
  */
 import { WasmllmError } from './errors.js';
+import { relaxedSimdWorks } from './simd-probe.js';
 
 /** The default thread count of a browser or edge host: the cores it reports (Node's comes from web/node/wasm-build.js). */
 export async function defaultThreadCount() {
@@ -25,27 +34,37 @@ export function canUseThreads() {
  * @typedef {object} WasmInstance
  * @property {any} module     the Emscripten module (exports are `_wl_*`)
  * @property {'mt'|'st'} variant
+ * @property {'simd128'|'relaxed'} isa  the instructions of the build that runs
  * @property {number} threads  threads the C pool may use (1 for st)
  * @property {() => Uint8Array} heapU8  a view of the whole current heap
  * @property {() => void} terminate  stops the worker threads (the heap is freed with the instance)
  */
 
-/** Compiled modules, per variant, so a second model skips compilation. */
+/** Compiled modules, per build (buildKey), so a second model skips compilation. */
 const compiled = new Map();
-/** The pthread workers' script URL, per variant, when the glue's own guess is wrong (undefined: it is right). */
+/** The pthread workers' script URL, per build, when the glue's own guess is wrong (undefined: it is right). */
 const pthreadScripts = new Map();
 
 /**
  * @typedef {{ factory: (settings: object) => Promise<any>, wasmModule: WebAssembly.Module, scriptUrl?: string,
  *   pthreadUrl?: string }} Build  a variant's glue factory and compiled module; scriptUrl and
  *   pthreadUrl: where pthread workers import the glue from, and their own script
- * @typedef {(variant: 'mt'|'st') => Promise<Build>} LoadBuild
+ * @typedef {(variant: 'mt'|'st', isa?: 'simd128'|'relaxed') => Promise<Build>} LoadBuild
  */
 
+/** A build's name after 'wasmllm-': 'mt', 'st', 'mt-relaxed', 'st-relaxed'. */
+export function buildKey(variant, isa = 'simd128') {
+  return isa === 'relaxed' ? `${variant}-relaxed` : variant;
+}
+
+const ISAS = ['simd128', 'relaxed', 'auto'];
+
 /**
- * @param {{ threads?: number, variant?: 'mt'|'st', sessions?: number, wasmModule?: WebAssembly.Module,
- *   wasmFactory?: (settings: object) => Promise<any>, loadBuild?: LoadBuild,
+ * @param {{ threads?: number, variant?: 'mt'|'st', isa?: 'simd128'|'relaxed'|'auto', sessions?: number,
+ *   wasmModule?: WebAssembly.Module, wasmFactory?: (settings: object) => Promise<any>, loadBuild?: LoadBuild,
  *   defaultThreads?: () => number | Promise<number> }} [options]
+ *   isa: the build's instruction set: 'simd128' (default), 'relaxed' (ERR_WASM
+ *   on a host that cannot run it right), 'auto' (relaxed where it can, else simd128).
  *   wasmModule + wasmFactory: a precompiled module and its ES6 glue's default
  *   export, for hosts that can neither fetch nor compile wasm bytes at run
  *   time (edge workers import both as modules); they must be the same variant.
@@ -62,8 +81,15 @@ export async function loadWasm(options = {}) {
   const variant = options.variant ?? (given ? 'st' : threads > 1 && canUseThreads() ? 'mt' : 'st');
   if (variant === 'st') threads = 1;
   const sessions = options.sessions ?? 1;
+  if (options.isa !== undefined && !ISAS.includes(options.isa)) {
+    throw new WasmllmError('ERR_BAD_ARG', `isa must be 'simd128', 'relaxed' or 'auto', got ${options.isa}`);
+  }
+  if (given && options.isa !== undefined) {
+    throw new WasmllmError('ERR_BAD_ARG', 'isa cannot be chosen for a given wasmModule: it is that build\'s');
+  }
 
-  const { factory, wasmModule, scriptUrl, pthreadUrl } = given ?? await (options.loadBuild ?? loadWebBuild)(variant);
+  const { factory, wasmModule, scriptUrl, pthreadUrl } = given
+    ?? await chooseBuild(options.loadBuild ?? loadWebBuild, variant, options.isa);
   let failInstantiate;
   const instantiateFailed = new Promise((_, reject) => { failInstantiate = reject; });
   const settings = {
@@ -113,7 +139,32 @@ export async function loadWasm(options = {}) {
   // done, even if it forgets dispose(); the main thread drives all work anyway.
   for (const worker of module.PThread?.unusedWorkers ?? []) worker.unref?.();
   const terminate = () => { module.PThread?.terminateAllThreads(); };
-  return { module, variant, threads, heapU8, terminate };
+  const isa = module._wl_build_isa() === 2 ? 'relaxed' : 'simd128';
+  return { module, variant, isa, threads, heapU8, terminate };
+}
+
+/**
+ * The relaxed build where it was asked for ('relaxed', or 'auto' where the
+ * host runs relaxed SIMD right and loads the module); else the SIMD128 one.
+ * @param {LoadBuild} load @param {'mt'|'st'} variant @param {'simd128'|'relaxed'|'auto'} [isa]
+ */
+async function chooseBuild(load, variant, isa = 'simd128') {
+  if (isa === 'simd128') return load(variant, 'simd128');
+  if (!relaxedSimdWorks()) {
+    if (isa === 'relaxed') {
+      throw new WasmllmError('ERR_WASM', 'this host does not run relaxed SIMD as the relaxed build needs '
+        + '(i32x4.relaxed_dot_i8x16_i7x16_add missing or giving other sums); use isa \'simd128\'');
+    }
+    return load(variant, 'simd128');
+  }
+  try {
+    return await load(variant, 'relaxed');
+  } catch (e) {
+    // 'auto': a package built without the relaxed files, or an engine whose
+    // validator refuses the module; the SIMD128 build computes the same bits.
+    if (isa === 'relaxed') throw e;
+    return load(variant, 'simd128');
+  }
 }
 
 /** The caller's precompiled build, when it gave one (both parts or neither). */
@@ -142,18 +193,29 @@ const WEB_BUILDS = {
     wasm: new URL('../dist/mjs/wasmllm-st.wasm', import.meta.url),
     pthread: null,
   }),
+  'mt-relaxed': () => ({
+    glue: new URL('../dist/mjs/wasmllm-mt-relaxed.mjs', import.meta.url),
+    wasm: new URL('../dist/mjs/wasmllm-mt-relaxed.wasm', import.meta.url),
+    pthread: new URL('../dist/mjs/wasmllm-mt-relaxed.worker.js', import.meta.url),
+  }),
+  'st-relaxed': () => ({
+    glue: new URL('../dist/mjs/wasmllm-st-relaxed.mjs', import.meta.url),
+    wasm: new URL('../dist/mjs/wasmllm-st-relaxed.wasm', import.meta.url),
+    pthread: null,
+  }),
 };
 
 /** @type {LoadBuild} */
-async function loadWebBuild(variant) {
-  const files = WEB_BUILDS[variant]();
+async function loadWebBuild(variant, isa = 'simd128') {
+  const key = buildKey(variant, isa);
+  const files = WEB_BUILDS[key]();
   let factory;
   try {
     ({ default: factory } = await import(/* @vite-ignore */ /* webpackIgnore: true */ files.glue.href));
   } catch (e) {
     throw new WasmllmError('ERR_WASM', `could not import ${files.glue.href}: ${e?.message ?? e}${crossOriginHint(files.glue)}`, { cause: e });
   }
-  let wasmModule = compiled.get(variant);
+  let wasmModule = compiled.get(key);
   if (!wasmModule) {
     let response;
     try {
@@ -169,13 +231,13 @@ async function loadWebBuild(variant) {
     wasmModule = streams
       ? await WebAssembly.compileStreaming(response)
       : await WebAssembly.compile(await response.arrayBuffer());
-    compiled.set(variant, wasmModule);
+    compiled.set(key, wasmModule);
   }
-  let pthreadUrl = pthreadScripts.get(variant);
-  if (files.pthread && !pthreadScripts.has(variant)) {
-    const beside = files.pthread.href === new URL(`wasmllm-${variant}.worker.js`, files.glue).href;
+  let pthreadUrl = pthreadScripts.get(key);
+  if (files.pthread && !pthreadScripts.has(key)) {
+    const beside = files.pthread.href === new URL(`wasmllm-${key}.worker.js`, files.glue).href;
     pthreadUrl = beside && isSameOrigin(files.pthread) ? undefined : await sameOriginScript(files.pthread);
-    pthreadScripts.set(variant, pthreadUrl);
+    pthreadScripts.set(key, pthreadUrl);
   }
   return { factory, wasmModule, scriptUrl: files.glue.href, pthreadUrl };
 }

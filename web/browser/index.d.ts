@@ -69,6 +69,8 @@ export interface BrowserLoadOptions {
   kvType?: KvType;
   /** Force the pthreads ('mt', needs cross-origin isolation) or single-threaded ('st') build; 'st' also silences the isolation warning. */
   variant?: 'mt' | 'st';
+  /** 'simd128' (default), 'relaxed' (ERR_WASM where the browser cannot run it right) or 'auto'; same results. */
+  isa?: 'simd128' | 'relaxed' | 'auto';
   /** Stops the download and the load (ERR_ABORTED) and terminates the worker. */
   signal?: AbortSignal;
   /** Called at most every 100 ms per shard while bytes arrive, and when a shard starts and ends. */

@@ -72,7 +72,7 @@ export async function loadModel(source, options = {}) {
     const { value } = await rpc.request('load', {
       source: normalizeSource(source),
       options: {
-        threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
+        threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant, isa: options.isa,
         parallel: options.parallel, retries: options.retries, retryDelayMs: options.retryDelayMs,
         cache: options.cache, hfEndpoint: options.hfEndpoint, jinjaUrl: resolveJinja(),
       },

@@ -55,7 +55,7 @@ async function onLoad(id, source, options) {
   });
   try {
     model = await loadModel(source, {
-      threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant,
+      threads: options.threads, contextSize: options.contextSize, kvType: options.kvType, variant: options.variant, isa: options.isa,
       signal: controller.signal,
       // the cache stores the shards' bytes after the load: rearrange weights after that
       deferPrepare: !!loader.cache,

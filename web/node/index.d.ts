@@ -46,6 +46,8 @@ export interface LoadOptions {
   onProgress?: (progress: LoadProgress) => void;
   /** Force the pthreads ('mt') or single-threaded ('st') wasm build. */
   variant?: 'mt' | 'st';
+  /** 'simd128' (default), 'relaxed' (ERR_WASM where the host cannot run relaxed SIMD right) or 'auto' (relaxed where it can); same results. */
+  isa?: 'simd128' | 'relaxed' | 'auto';
   /** Sessions (KV caches) expected at once, default 1: their worker threads start up front. */
   sessions?: number;
   /** A precompiled build and its ES6 glue's default export (edge workers), given together. */

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import { WasmllmError } from '../errors.js';
+import { buildKey } from '../wasm-loader.js';
 
 /** The default thread count: every core the host reports. */
 export async function defaultThreadCount() {
@@ -17,23 +18,26 @@ export async function defaultThreadCount() {
 
 export { canUseThreads } from '../wasm-loader.js';
 
-/** Compiled modules, per variant, so a second model skips compilation. */
+/** Compiled modules, per build, so a second model skips compilation. */
 const compiled = new Map();
 const require = createRequire(import.meta.url);
 
 /** @type {import('../wasm-loader.js').LoadBuild} */
-export async function loadNodeBuild(variant) {
-  const jsUrl = new URL(`../../dist/cjs/wasmllm-${variant}.cjs`, import.meta.url);
-  const wasmUrl = new URL(`../../dist/cjs/wasmllm-${variant}.wasm`, import.meta.url);
+export async function loadNodeBuild(variant, isa = 'simd128') {
+  const key = buildKey(variant, isa);
+  const jsUrl = new URL(`../../dist/cjs/wasmllm-${key}.cjs`, import.meta.url);
+  const wasmUrl = new URL(`../../dist/cjs/wasmllm-${key}.wasm`, import.meta.url);
   if (!fs.existsSync(jsUrl) || !fs.existsSync(wasmUrl)) {
-    throw new WasmllmError('ERR_WASM', `the ${variant} wasm build is missing (${jsUrl.pathname}); run \`npm run build\``);
+    throw new WasmllmError('ERR_WASM', `the ${key} wasm build is missing (${jsUrl.pathname}); run \`npm run build\``);
+  }
+  let wasmModule = compiled.get(key);
+  if (!wasmModule) {
+    const bytes = fs.readFileSync(wasmUrl);
+    if (!WebAssembly.validate(bytes)) throw new WasmllmError('ERR_WASM', `this Node cannot validate ${wasmUrl.pathname}`);
+    wasmModule = await WebAssembly.compile(bytes);
+    compiled.set(key, wasmModule);
   }
   const factory = require(jsUrl.pathname);
-  let wasmModule = compiled.get(variant);
-  if (!wasmModule) {
-    wasmModule = await WebAssembly.compile(fs.readFileSync(wasmUrl));
-    compiled.set(variant, wasmModule);
-  }
   return { factory: keepProcessListeners(factory), wasmModule };
 }
 
