@@ -72,6 +72,19 @@ ctestIn('build/asan', 'ctest under ASan + UBSan (build/asan)', ' --test');
 console.log('run-all: C tests as wasm SIMD128 under node (tools/run-wasm-ctest.sh)');
 step('wasm C tests', 'sh', ['tools/run-wasm-ctest.sh'], { ...process.env, WL_WASM_TEST_DIR: path.join(root, 'build/wasm-ctest') });
 
+// The kernel tests again as the relaxed-SIMD build (clang-19, -mrelaxed-simd) under Node 22, the
+// test-only reference binary in tests/ref/node22 (Node 20 runs relaxed SIMD wrongly): its kernels
+// against their scalar twins, bit for bit.
+const node22 = path.join(root, 'tests/ref/node22/bin/node');
+if (fs.existsSync(node22)) {
+  console.log('run-all: kernel C tests as wasm relaxed SIMD under node 22 (tools/run-wasm-ctest.sh)');
+  step('wasm relaxed-SIMD C tests', 'sh', ['tools/run-wasm-ctest.sh', 'simd_twins,matmul,kv_cache'],
+    { ...process.env, WL_WASM_ISA: 'relaxed', WL_NODE: node22, WL_WASM_TEST_DIR: path.join(root, 'build/wasm-ctest-relaxed') });
+} else {
+  console.error(`run-all: ${node22} is missing: run \`node tools/setup.js --test\` first`);
+  failed = true;
+}
+
 // Each libFuzzer target for a bounded time from the committed seeds (tools/fuzz.sh prints executions per target).
 const fuzzEnv = process.env.WASMLLM_FUZZ_SECONDS;
 const fuzzSeconds = fuzzEnv === undefined || fuzzEnv === '' ? 45 : Number(fuzzEnv);

