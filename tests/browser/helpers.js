@@ -234,3 +234,14 @@ export function readmeExample(name) {
   if (!found) throw new Error(`README.md has no example named ${name}`);
   return found.code;
 }
+
+/**
+ * The test server and Chromium on its demo page (nothing preloaded), for a
+ * suite whose tests share one page; close() stops both.
+ */
+export async function openDemoPage() {
+  const srv = await server();
+  const browser = await launch();
+  await browser.page.goto(`${srv.url}?nopreload`);
+  return { srv, browser, page: browser.page, close: async () => { await browser.close(); await srv.close(); } };
+}

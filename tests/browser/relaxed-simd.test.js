@@ -7,12 +7,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { skipReason, launch, server, fixtures } from './helpers.js';
+import { skipReason, openDemoPage, fixtures } from './helpers.js';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { VOCAB_SPM } from '../node/runtime-fixtures.js';
 
 const skip = skipReason() || false;
-let srv, browser, page;
+let demo, page;
 const FILES = { Q4_0: { dim: 64, ffn: 128 }, Q4_K: { dim: 256, ffn: 512 } };
 
 before(async () => {
@@ -21,15 +21,12 @@ before(async () => {
     buildSynthetic({ shape: 'tiny-gqa', type, layers: 2, seed: 5, vocab: VOCAB_SPM,
       overrides: { ...dims, heads: 4, kvHeads: 2, ctx: 512 } }).writer.write(path.join(fixtures(), `relaxed-${type}.gguf`));
   }
-  srv = await server();
-  browser = await launch();
-  page = browser.page;
-  await page.goto(`${srv.url}?nopreload`);
+  demo = await openDemoPage();
+  page = demo.page;
 });
 
 after(async () => {
-  await browser?.close();
-  await srv?.close();
+  await demo?.close();
 });
 
 /** Greedy tokens and info() of a model loaded in the page with `options`. */
