@@ -6,10 +6,11 @@
  * can use threads). bench/run.js runs it as part of `npm run bench`; alone:
  *
  *   node bench/browser.js [--models smollm2-135m] [--types Q8_0,Q4_0] [--threads 1,2]
- *     [--runtimes wasmllm,wllama,wllama2] [--prompt 128] [--gen 64] [--repeat 2]
+ *     [--runtimes wasmllm,wasmllm-relaxed,wllama,wllama2] [--prompt 128] [--gen 64] [--repeat 2]
  *
  * Prints one JSON line per measurement:
- *   {"runtime","version","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}
+ *   {"runtime","version","host","model","type","threads","pp_tok_s","tg_tok_s","peak_mb"}, and
+ *   "isa" ("simd128" | "relaxed": which wasmllm build) on wasmllm's rows
  * Module use (bench/run.js): `import { runBrowserBench } from './browser.js'`.
  *
  * wasmllm and wllama 2.3.7 are timed the same way, from the page's main
@@ -54,7 +55,7 @@ const CHROMIUM_ARGS = [
  * @property {string[]} [models]     default ['smollm2-135m']
  * @property {string[]} [types]      default ['Q8_0', 'Q4_0']
  * @property {number[]} [threads]    default [1, 2]
- * @property {string[]} [runtimes]   default ['wasmllm', 'wllama', 'wllama2']
+ * @property {string[]} [runtimes]   default ['wasmllm', 'wasmllm-relaxed', 'wllama', 'wllama2']
  * @property {number} [prompt]       prompt tokens (default 128)
  * @property {number} [gen]          generated tokens (default 64)
  * @property {number} [repeat]       runs per cell, best kept (default 2)
@@ -71,7 +72,7 @@ export async function runBrowserBench(options = {}) {
   const models = options.models ?? ['smollm2-135m'];
   const types = options.types ?? ['Q8_0', 'Q4_0'];
   const threadList = options.threads ?? [1, 2];
-  const runtimes = options.runtimes ?? ['wasmllm', 'wllama', 'wllama2'];
+  const runtimes = options.runtimes ?? ['wasmllm', 'wasmllm-relaxed', 'wllama', 'wllama2'];
   const nPrompt = options.prompt ?? 128;
   const gen = options.gen ?? 64;
   const repeat = options.repeat ?? 2;
@@ -82,7 +83,7 @@ export async function runBrowserBench(options = {}) {
   const executablePath = [process.env.CHROME_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => p && fs.existsSync(p));
   if (!executablePath) throw new Error('bench/browser: Chromium is missing (node tools/setup.js --test installs it)');
   for (const r of runtimes) {
-    if (r !== 'wasmllm' && !WLLAMA_DIRS[r]) throw new Error(`bench/browser: unknown runtime ${r} (wasmllm, wllama, wllama2)`);
+    if (!WASMLLM_ISAS[r] && !WLLAMA_DIRS[r]) throw new Error(`bench/browser: unknown runtime ${r} (wasmllm, wasmllm-relaxed, wllama, wllama2)`);
     if (WLLAMA_DIRS[r] && !fs.existsSync(path.join(WLLAMA_DIRS[r], 'esm/index.js'))) {
       throw new Error(`bench/browser: ${path.relative(ROOT, WLLAMA_DIRS[r])} is missing (node tools/setup.js --test)`);
     }
@@ -109,7 +110,7 @@ export async function runBrowserBench(options = {}) {
   const version = /Chromium (\S+)/.exec(execFileSync(executablePath, ['--version'], { encoding: 'utf8' }))?.[1];
   const host = `chromium-${version ?? 'unknown'} wasm`;
   const versionAt = (dir) => JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')).version;
-  const versions = { wasmllm: versionAt(ROOT), wllama: versionAt(WLLAMA_DIRS.wllama), wllama2: versionAt(WLLAMA_DIRS.wllama2) };
+  const versions = { wasmllm: versionAt(ROOT), 'wasmllm-relaxed': versionAt(ROOT), wllama: versionAt(WLLAMA_DIRS.wllama), wllama2: versionAt(WLLAMA_DIRS.wllama2) };
   const rows = [];
   try {
     for (const { model, type, file, prompt, promptText, nonUtf8 } of cells) {
@@ -126,8 +127,8 @@ export async function runBrowserBench(options = {}) {
             const url = `/bench-models/${path.basename(file)}`;
             let m;
             try {
-              const measure = { wasmllm: measureWasmllm, wllama: measureWllama3, wllama2: measureWllama2 }[runtime];
-              m = await page.evaluate(measure, { url, threads, prompt, promptText, nonUtf8, gen });
+              const measure = WASMLLM_ISAS[runtime] ? measureWasmllm : { wllama: measureWllama3, wllama2: measureWllama2 }[runtime];
+              m = await page.evaluate(measure, { url, threads, prompt, promptText, nonUtf8, gen, isa: WASMLLM_ISAS[runtime] });
             } catch (e) {
               m = { error: String(e?.message ?? e).split('\n')[0] };
             }
@@ -139,7 +140,8 @@ export async function runBrowserBench(options = {}) {
             if (!best || m.tg > best.tg) best = { ...m, pp: Math.max(m.pp, best?.pp ?? 0), peakMb: Math.max(m.peakMb ?? 0, best?.peakMb ?? 0) || null };
           }
           const row = {
-            runtime: runtime === 'wasmllm' ? 'wasmllm' : 'wllama', version: versions[runtime], host, model, type, threads, runs: repeat,
+            runtime: WASMLLM_ISAS[runtime] ? 'wasmllm' : 'wllama', version: versions[runtime], host, model, type, threads, runs: repeat,
+            ...(WASMLLM_ISAS[runtime] ? { isa: best.isa ?? WASMLLM_ISAS[runtime] } : {}),
             pp_tok_s: best.error ? null : round2(best.pp), tg_tok_s: best.error ? null : round2(best.tg),
             peak_mb: best.error || !best.peakMb ? null : Math.round(best.peakMb),
             ...(best.error ? { error: best.error } : { threads_used: best.threadsUsed }),
@@ -159,6 +161,9 @@ export async function runBrowserBench(options = {}) {
 }
 
 const round2 = (x) => Number(x.toFixed(2));
+
+/** wasmllm's runtimes here and the isa each loads (its rows' "isa"). */
+const WASMLLM_ISAS = { wasmllm: 'simd128', 'wasmllm-relaxed': 'relaxed' };
 
 /** Polls `done` every 50 ms for at most `ms`. */
 async function waitUntil(done, ms) {
@@ -194,9 +199,9 @@ function peakRssMb(pid) {
 // ---------------------------------------------------------------- in the page
 
 /** Runs in the page: wasmllm through its public browser API. */
-async function measureWasmllm({ url, threads, prompt, gen }) {
+async function measureWasmllm({ url, threads, prompt, gen, isa }) {
   const { loadModel } = await import('/web/browser/index.js');
-  const model = await loadModel(url, { threads, contextSize: prompt.length + gen + 8, cache: false });
+  const model = await loadModel(url, { threads, isa, contextSize: prompt.length + gen + 8, cache: false });
   try {
     for await (const _ of model.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0 })) { /* warm-up */ }
     const ids = [...prompt];
@@ -213,6 +218,7 @@ async function measureWasmllm({ url, threads, prompt, gen }) {
       pp: (prompt.length * 1000) / (timings.promptMs || (tFirst - t0)),
       tg: n > 1 ? ((n - 1) * 1000) / (tLast - tFirst) : 0,
       threadsUsed: model.info().threads,
+      isa: model.info().wasmIsa,
       generated: n,
     };
   } finally {

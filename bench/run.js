@@ -9,7 +9,7 @@
  *     (bench/browser.js).
  *
  *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
- *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,wllama,wllama2]
+ *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,chromium-relaxed,wllama,wllama2]
  *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
  *     [--results FILE [--load START,END]]   (re-render a saved run's JSON lines;
  *      --load gives the load averages that run saw, which the lines do not hold)
@@ -37,8 +37,9 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const MB = 1e6;
 /** wasmllm and llama.cpp run under Node; the rest in Chromium (chromium = wasmllm there). */
-const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'wllama', 'wllama2'];
-const BROWSER_RUNTIMES = { chromium: 'wasmllm', wllama: 'wllama', wllama2: 'wllama2' };
+const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'chromium-relaxed', 'wllama', 'wllama2'];
+// chromium-relaxed: wasmllm's relaxed-SIMD build (isa 'relaxed'), rows with "isa": "relaxed"
+const BROWSER_RUNTIMES = { chromium: 'wasmllm', 'chromium-relaxed': 'wasmllm-relaxed', wllama: 'wllama', wllama2: 'wllama2' };
 
 function parseArgs(argv) {
   const given = parseBenchArgs(argv, 'bench/run', {
@@ -230,7 +231,8 @@ async function main() {
 function column(r) {
   if (r.runtime === 'llama.cpp') return 'native';
   if (r.runtime === 'wllama') return `wllama ${r.version ?? '?'}`;
-  return r.host?.startsWith('chromium') ? 'chromium' : 'node';
+  if (!r.host?.startsWith('chromium')) return 'node';
+  return r.isa === 'relaxed' ? 'chromium relaxed' : 'chromium';
 }
 
 function markdownTables(results) {
