@@ -12,7 +12,7 @@ import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { loadModel, WasmllmError } from '../../web/node/index.js';
 import { relaxedSimdWorks } from '../../web/simd-probe.js';
-import { ROOT, tinyModel } from './runtime-fixtures.js';
+import { CLI, ROOT, runCli, tinyModel } from './runtime-fixtures.js';
 
 const NODE22 = path.join(ROOT, 'tests/ref/node22/bin/node');
 const PROMPT = 'The quick brown fox jumps over the lazy dog, and then';
@@ -76,4 +76,23 @@ test('Node 22 gets the relaxed builds (mt and st) for auto and relaxed, SIMD128 
     assert.ok(ref.tokens.length > 0, what);
     assert.deepEqual(r.tokens, ref.tokens, what);
   }
+});
+
+test('CLI --isa: relaxed is ERR_WASM under Node 20, a bad value ERR_BAD_ARG, auto runs relaxed under Node 22', async () => {
+  const file = tinyModel('relaxed-q4_0.gguf', MODELS[0][1]);
+  const args = ['complete', '-m', file, '-p', 'Hello', '--max-tokens', '3', '--temperature', '0', '-v'];
+  const refused = await runCli([...args, '--isa', 'relaxed']);
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /ERR_WASM: .*relaxed SIMD/);
+  const bad = await runCli([...args, '--isa', 'sse']);
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /ERR_BAD_ARG: isa must be/);
+  const plain = await runCli([...args, '--isa', 'auto']);
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /wasm (mt|st) simd128/);
+  if (!fs.existsSync(NODE22)) return;
+  const r = spawnSync(NODE22, [CLI, ...args, '--isa', 'auto'], { cwd: ROOT, encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /wasm (mt|st) relaxed/);
+  assert.equal(r.stdout, plain.stdout, 'the same completion');
 });

@@ -46,6 +46,8 @@ run / complete options:
   -t, --threads N           threads (default: 1 under 100M parameters, else every core)
   -c, --ctx N               context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0    KV cache type (default f16; q8_0 takes ~53% of the memory)
+      --isa simd128|relaxed|auto  wasm build (default simd128; relaxed SIMD needs Node 22+, auto
+                            takes it where it runs right; same output either way)
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end
   -q, --quiet               (run) do not echo the prompt
   -v, --verbose             timing lines on stderr
@@ -73,6 +75,7 @@ const GENERATE_OPTIONS = {
   threads: { type: 'string', short: 't' },
   ctx: { type: 'string', short: 'c' },
   'kv-type': { type: 'string' },
+  isa: { type: 'string' },
   stop: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
@@ -146,12 +149,12 @@ async function generate(command, args) {
   process.once('SIGINT', onSigint);
   const t0 = performance.now();
   const bar = loadProgress(modelSource, values.quiet);
-  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, kvType, signal: controller.signal, onProgress: bar?.update });
+  const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, kvType, isa: values.isa, signal: controller.signal, onProgress: bar?.update });
   bar?.done();
   try {
     if (values.verbose) {
       const i = model.info();
-      console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant}`);
+      console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant} ${i.wasmIsa}`);
     }
     // Flags left out fall through to the runtime's SAMPLING_DEFAULTS, as the server's requests do.
     const options = { ...n, stop: values.stop ?? [], signal: controller.signal };
