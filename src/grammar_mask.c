@@ -174,6 +174,8 @@ wl_vocab *wl_vocab_new(const uint8_t *bytes, const uint32_t *offsets, const uint
         if (len > v->max_len) v->max_len = len;
     }
     v->off[n_vocab] = at;
+    uint32_t *ends = realloc(v->end_ids, (v->n_end ? v->n_end : 1) * sizeof *ends);
+    if (ends) v->end_ids = ends;
     if (!sort_tokens(v, v->sorted, v->n_text) || !build_trie(v)) goto oom;
     return v;
 oom:
