@@ -138,7 +138,7 @@ test('CLI: --grammar, --json-schema and --json-object for complete and chat, wit
   const r = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '300', '--temperature', '0', '-t', '1', '--grammar', gfile]);
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(Object.keys(JSON.parse(r.stdout)), ['name', 'n', 'tags']);
-  const api = await run(PROMPT, { grammar: BOUNDED_JSON, maxTokens: 300, temperature: 0, repeatPenalty: 1.1 });
+  const api = await run(PROMPT, { grammar: BOUNDED_JSON, maxTokens: 300, temperature: 0 });
   assert.equal(r.stdout.trim(), api.text.trim(), 'the CLI generates what the API does');
   const q = await runCli(['run', '-q', '-m', file, '-p', PROMPT, '-n', '300', '--temperature', '0', '-t', '1', '--grammar', gfile]);
   assert.equal(q.stdout, r.stdout, 'run -q prints the same');
