@@ -11,6 +11,7 @@ import { getLlama, greedyReference } from './oracle.js';
 import { ensureSynthetic } from './models.js';
 import { wasmllm } from './wasmllm-runner.js';
 import { loadWasm } from '../../web/wasm-loader.js';
+import { loadNodeBuild } from '../../web/node/wasm-build.js';
 import { codeFromStatus } from '../../web/errors.js';
 
 const GRAMMARS = [
@@ -84,7 +85,7 @@ async function ourAnswers(grammar, texts, M, vocab, err) {
 test('accept/reject: the same answers as llama.cpp on a corpus of grammars and strings', async (t) => {
   const llama = await getLlama();
   const AddonGrammar = llama._bindings.AddonGrammar;
-  const wasm = await loadWasm({ threads: 1, variant: 'st' });
+  const wasm = await loadWasm({ threads: 1, variant: 'st', loadBuild: loadNodeBuild });
   const M = wasm.module;
   const err = M._wl_error_new();
   const bytes = M._wl_alloc(256), offsets = M._wl_alloc(4 * 258), kinds = M._wl_alloc(257);
