@@ -4,23 +4,18 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { skipReason, launch, server } from './helpers.js';
+import { skipReason, openTestPage } from './helpers.js';
 
 const skip = skipReason() || false;
-let srv, browser, page;
+let session, page;
 
 before(async () => {
   if (skip) return;
-  srv = await server();
-  browser = await launch();
-  page = browser.page;
-  await page.goto(`${srv.url}?nopreload`);
+  session = await openTestPage();
+  page = session.page;
 });
 
-after(async () => {
-  await browser?.close();
-  await srv?.close();
-});
+after(async () => { await session?.close(); });
 
 test('grammar, logitBias and ERR_BAD_GRAMMAR through the browser worker', { skip, timeout: 60_000 }, async () => {
   const r = await page.evaluate(async () => {

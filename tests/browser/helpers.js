@@ -74,6 +74,23 @@ export async function launch() {
   };
 }
 
+/**
+ * A local server and a headless Chromium page on its ?nopreload page, for a
+ * suite's before(); close() is for its after().
+ */
+export async function openTestPage() {
+  const srv = await server();
+  const browser = await launch();
+  await browser.page.goto(`${srv.url}?nopreload`);
+  return {
+    srv, browser, page: browser.page,
+    async close() {
+      await browser.close();
+      await srv.close();
+    },
+  };
+}
+
 let fixtureDir = null;
 /** A temp folder for fixtures, removed when the process exits. */
 export function fixtures() {

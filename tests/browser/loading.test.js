@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import { skipReason, launch, server, fixtures, writeSplitModel, requestsFor } from './helpers.js';
+import { skipReason, fixtures, writeSplitModel, requestsFor, openTestPage } from './helpers.js';
 
 const skip = skipReason() || false;
 let srv, browser, page, shards, other, single;
@@ -23,10 +23,7 @@ before(async () => {
   // shard 1, so concatenation is not a GGUF; write it separately.
   single = writeSplitModel('solo', { shards: 1 });
   fs.writeFileSync(path.join(fixtures(), 'noise.gguf'), crypto.randomBytes(300_000));
-  srv = await server();
-  browser = await launch();
-  page = browser.page;
-  await page.goto(`${srv.url}?nopreload`);
+  ({ srv, browser, page } = await openTestPage());
 });
 
 after(async () => {
