@@ -1,0 +1,214 @@
+/**
+ * Writing GBNF text (llama.cpp's grammar dialect): quoted literals, character
+ * classes, bounded repetition, and a rule table that names and shares rules.
+ * Expressions are plain strings of GBNF; the table turns them into rules.
+ */
+
+/**
+ * One code point as GBNF writes it inside a literal or a class. Letters and
+ * digits stay readable; everything else is a hex escape, so no character can
+ * be mistaken for grammar syntax (`"`, `]`, `-`, `^`, `\`) or be mangled as
+ * raw control bytes.
+ * @param {number} cp
+ */
+function escapeCodePoint(cp) {
+  if ((cp >= 0x30 && cp <= 0x39) || (cp >= 0x41 && cp <= 0x5a) || (cp >= 0x61 && cp <= 0x7a)) {
+    return String.fromCodePoint(cp);
+  }
+  if (cp <= 0xff) return `\\x${cp.toString(16).toUpperCase().padStart(2, '0')}`;
+  if (cp <= 0xffff) return `\\u${cp.toString(16).toUpperCase().padStart(4, '0')}`;
+  return `\\U${cp.toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+/**
+ * A GBNF string literal matching exactly `text`. Printable ASCII stays as it
+ * is (only `"` and `\` are escaped); other code points become hex escapes.
+ * @param {string} text
+ */
+export function literal(text) {
+  let out = '"';
+  for (const ch of text) {
+    const cp = /** @type {number} */ (ch.codePointAt(0));
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (cp >= 0x20 && cp < 0x7f) out += ch;
+    else out += escapeCodePoint(cp);
+  }
+  return `${out}"`;
+}
+
+/**
+ * A GBNF character class over sorted, disjoint inclusive code point ranges.
+ * @param {Array<[number, number]>} ranges
+ * @param {boolean} [negated]
+ */
+export function charClass(ranges, negated = false) {
+  let body = '';
+  for (const [lo, hi] of ranges) {
+    body += escapeCodePoint(lo);
+    if (hi > lo) body += `-${escapeCodePoint(hi)}`;
+  }
+  return `[${negated ? '^' : ''}${body}]`;
+}
+
+/**
+ * `expr` repeated between `min` and `max` times (`max` Infinity: unbounded),
+ * in the shortest spelling GBNF has for it.
+ * @param {string} expr an atom: a rule name, literal, class or parenthesised group
+ * @param {number} min
+ * @param {number} max
+ */
+export function repeat(expr, min, max) {
+  if (max === 0) return '';
+  if (min === 1 && max === 1) return expr;
+  if (min === 0 && max === 1) return `${expr}?`;
+  if (min === 0 && max === Infinity) return `${expr}*`;
+  if (min === 1 && max === Infinity) return `${expr}+`;
+  if (min === max) return `${expr}{${min}}`;
+  return `${expr}{${min},${max === Infinity ? '' : max}}`;
+}
+
+/**
+ * The characters of `expr` outside literals, classes and parentheses.
+ * @param {string} expr
+ */
+function topLevel(expr) {
+  let out = '';
+  let depth = 0;
+  for (let i = 0; i < expr.length; i++) {
+    const c = expr[i];
+    if (c === '"' || c === '[') {
+      const close = c === '"' ? '"' : ']';
+      for (i++; i < expr.length && expr[i] !== close; i++) if (expr[i] === '\\') i++;
+      out += '_';
+    } else if (c === '(') depth++;
+    else if (c === ')') {
+      depth--;
+      if (depth === 0) out += '_';
+    } else if (depth === 0) out += c;
+  }
+  return out;
+}
+
+/**
+ * `expr` as something a quantifier can follow: parenthesised unless it is a
+ * single rule name, literal, class or group.
+ * @param {string} expr
+ */
+export function group(expr) {
+  return /^[A-Za-z0-9_-]+$/.test(topLevel(expr)) && expr !== '' ? expr : `(${expr === '' ? '""' : expr})`;
+}
+
+/**
+ * `expr` as one item of a sequence: parenthesised only when it has
+ * alternatives at its top level.
+ * @param {string} expr
+ */
+export function term(expr) {
+  if (expr === '') return '""';
+  return topLevel(expr).includes('|') ? `(${expr})` : expr;
+}
+
+/** Alternatives joined; one alternative stays as it is. @param {string[]} alts */
+export function alternatives(alts) {
+  const unique = [...new Set(alts)];
+  return unique.length === 1 ? unique[0] : unique.map((a) => (a === '' ? '""' : a)).join(' | ');
+}
+
+/** Items in sequence, dropping empty ones. @param {string[]} items */
+export function sequence(items) {
+  return items.filter((s) => s !== '').join(' ');
+}
+
+/**
+ * The rules of one grammar. Names come from where a rule sits in the schema
+ * (sanitised to GBNF's [a-zA-Z0-9-]); a rule whose body already exists under
+ * another name is reused, and a clash of names with different bodies gets a
+ * numeric suffix.
+ */
+export class RuleTable {
+  constructor() {
+    /** @type {Map<string, string>} name -> body */
+    this.rules = new Map();
+    /** @type {Map<string, string>} body -> name */
+    this.byBody = new Map();
+  }
+
+  /** @param {string} hint */
+  static sanitize(hint) {
+    const name = hint.replace(/[^a-zA-Z0-9-]+/g, '-').replace(/^-+|-+$/g, '').toLowerCase();
+    return name === '' ? 'r' : name;
+  }
+
+  /** A name not used yet, reserved now so recursive rules can refer to it before their body exists. @param {string} hint */
+  reserve(hint) {
+    const base = RuleTable.sanitize(hint);
+    let name = base;
+    for (let i = 1; this.rules.has(name); i++) name = `${base}-${i}`;
+    this.rules.set(name, '');
+    return name;
+  }
+
+  /** @param {string} name @param {string} body */
+  define(name, body) {
+    this.rules.set(name, body);
+    if (!this.byBody.has(body)) this.byBody.set(body, name);
+  }
+
+  /**
+   * The name of a rule with this body: an existing one when the body is
+   * already defined, else a new one named after `hint`.
+   * @param {string} hint @param {string} body
+   */
+  add(hint, body) {
+    const existing = this.byBody.get(body);
+    if (existing !== undefined) return existing;
+    const fixed = RuleTable.sanitize(hint);
+    if (this.rules.get(fixed) === body) return fixed;
+    const name = this.reserve(hint);
+    this.define(name, body);
+    return name;
+  }
+
+  /**
+   * Fold rules that only rename another rule (`a ::= b`) when `b` is used
+   * nowhere else: `a` takes `b`'s body.
+   */
+  inlineAliases() {
+    for (const [name, body] of this.rules) {
+      if (!this.rules.has(body) || body === name) continue;
+      const use = new RegExp(`(?<![A-Za-z0-9-])${body}(?![A-Za-z0-9-])`, 'g');
+      let uses = 0;
+      for (const b of this.rules.values()) uses += (b.match(use) ?? []).length;
+      if (uses !== 1) continue;
+      this.rules.set(name, /** @type {string} */ (this.rules.get(body)));
+      this.rules.delete(body);
+    }
+  }
+
+  /** Drop rules that `root` cannot reach. */
+  pruneUnreachable() {
+    const reached = new Set(['root']);
+    const queue = ['root'];
+    while (queue.length > 0) {
+      const body = /** @type {string} */ (this.rules.get(/** @type {string} */ (queue.pop())));
+      // Rule names outside literals and classes.
+      const names = body.replace(/"(?:[^"\\]|\\.)*"|\[(?:[^\]\\]|\\.)*\]/g, ' ').match(/[A-Za-z0-9-]+/g) ?? [];
+      for (const name of names) {
+        if (this.rules.has(name) && !reached.has(name)) {
+          reached.add(name);
+          queue.push(name);
+        }
+      }
+    }
+    for (const name of [...this.rules.keys()]) if (!reached.has(name)) this.rules.delete(name);
+  }
+
+  /** GBNF text, `root` first, then the other rules in the order they were made. */
+  toString() {
+    const lines = [];
+    const root = this.rules.get('root');
+    if (root !== undefined) lines.push(`root ::= ${root}`);
+    for (const [name, body] of this.rules) if (name !== 'root') lines.push(`${name} ::= ${body}`);
+    return `${lines.join('\n')}\n`;
+  }
+}
