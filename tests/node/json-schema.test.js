@@ -90,6 +90,8 @@ const REFUSED = [
   [{ $dynamicRef: '#x' }, '$dynamicRef', '#'],
   [{ unevaluatedProperties: false }, 'unevaluatedProperties', '#'],
   [{ type: 'object', propertyNames: { maxLength: 3 } }, 'propertyNames', '#'],
+  [{ type: 'object', properties: { next: { $ref: '#' } }, required: ['next'] }, '$ref', '#'],
+  [{ $defs: { loop: { type: 'array', items: { $ref: '#/$defs/loop' }, minItems: 1 } }, anyOf: [{ type: 'null' }, { $ref: '#/$defs/loop' }] }, '$ref', '#/$defs/loop'],
 ];
 
 test('keywords the grammar cannot enforce are ERR_BAD_ARG errors naming the keyword and its JSON pointer', () => {

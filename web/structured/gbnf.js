@@ -203,6 +203,28 @@ export class RuleTable {
     for (const name of [...this.rules.keys()]) if (!reached.has(name)) this.rules.delete(name);
   }
 
+  /**
+   * Rules that match no finite text (every alternative needs a rule that does
+   * not end, e.g. recursion with no way out): a sampler that enters one can
+   * never finish. The usual fixed point: a rule is productive once one of its
+   * alternatives needs only productive rules.
+   * @returns {string[]}
+   */
+  unproductive() {
+    const parsed = new Map([...this.rules].map(([name, body]) => [name, parseAlternatives(body)]));
+    const productive = new Set();
+    for (let changed = true; changed;) {
+      changed = false;
+      for (const [name, alts] of parsed) {
+        if (!productive.has(name) && alts.some((seq) => seqEnds(seq, productive))) {
+          productive.add(name);
+          changed = true;
+        }
+      }
+    }
+    return [...this.rules.keys()].filter((name) => !productive.has(name));
+  }
+
   /** GBNF text, `root` first, then the other rules in the order they were made. */
   toString() {
     const lines = [];
@@ -211,4 +233,64 @@ export class RuleTable {
     for (const [name, body] of this.rules) if (name !== 'root') lines.push(`${name} ::= ${body}`);
     return `${lines.join('\n')}\n`;
   }
+}
+
+/**
+ * @typedef {{ name?: string, alts?: Item[][], min: number }} Item
+ *   a rule reference, a group, or (neither) a literal or class; min: fewest repeats
+ */
+
+/**
+ * A rule body as alternatives of items, enough to tell which rules can end.
+ * @param {string} body
+ * @returns {Item[][]}
+ */
+function parseAlternatives(body) {
+  let i = 0;
+  /** @returns {Item[][]} */
+  const alternativesAt = () => {
+    /** @type {Item[][]} */
+    const alts = [[]];
+    while (i < body.length && body[i] !== ')') {
+      const c = body[i];
+      if (c === ' ') i++;
+      else if (c === '|') {
+        alts.push([]);
+        i++;
+      } else if (c === '?' || c === '*') {
+        alts[alts.length - 1][alts[alts.length - 1].length - 1].min = 0;
+        i++;
+      } else if (c === '+') i++;
+      else if (c === '{') {
+        const close = body.indexOf('}', i);
+        const min = Number(body.slice(i + 1, close).split(',')[0] || '0');
+        const last = alts[alts.length - 1];
+        last[last.length - 1].min = Math.min(last[last.length - 1].min, min);
+        i = close + 1;
+      } else if (c === '"' || c === '[') {
+        const end = c === '"' ? '"' : ']';
+        for (i++; body[i] !== end; i++) if (body[i] === '\\') i++;
+        i++;
+        alts[alts.length - 1].push({ min: 1 });
+      } else if (c === '(') {
+        i++;
+        const inner = alternativesAt();
+        i++;
+        alts[alts.length - 1].push({ alts: inner, min: 1 });
+      } else {
+        const m = /^[A-Za-z0-9-]+/.exec(body.slice(i));
+        if (!m) throw new Error(`unexpected ${c} in ${body}`);
+        alts[alts.length - 1].push({ name: m[0], min: 1 });
+        i += m[0].length;
+      }
+    }
+    return alts;
+  };
+  return alternativesAt();
+}
+
+/** Whether a sequence can end, given the rules known to. @param {Item[]} seq @param {Set<string>} productive */
+function seqEnds(seq, productive) {
+  return seq.every((item) => item.min === 0
+    || (item.name !== undefined ? productive.has(item.name) : item.alts ? item.alts.some((s) => seqEnds(s, productive)) : true));
 }

@@ -93,6 +93,11 @@ class Converter {
     this.rules.define('root', this.visit(this.root, '#', 'root'));
     this.rules.inlineAliases();
     this.rules.pruneUnreachable();
+    const stuck = this.rules.unproductive();
+    if (stuck.length > 0) {
+      const ref = [...this.refRules].find(([, name]) => stuck.includes(name))?.[0] ?? '#';
+      throw schemaError(ref, '$ref', 'no finite value matches here (every way through it recurses without end): make the recursion optional, e.g. not required or nullable');
+    }
     return this.rules.toString();
   }
 
