@@ -16,7 +16,7 @@ import { PatternError, patternToGbnf } from './regex-to-gbnf.js';
 import { STRING_FORMATS } from './json-formats.js';
 import { mergeAllOf, resolvePointer } from './schema-merge.js';
 import { checkDisjoint } from './schema-disjoint.js';
-import { MAX_CP } from './char-set.js';
+import { MAX_CP, has, subtract } from './char-set.js';
 
 const OTHER_KEYWORDS = new Set(['type', 'enum', 'const', 'anyOf', 'oneOf', 'allOf', '$ref']);
 const KNOWN = new Set([...DESCRIPTIVE, ...OTHER_KEYWORDS, ...Object.values(TYPE_KEYWORDS).flat()]);
@@ -415,21 +415,9 @@ function notOneOf(names) {
   const walk = (node) => {
     const alts = [];
     if (!node.end) alts.push('""');
-    const other = KEY_CHAR_RANGES.flatMap(([lo, hi]) => {
-      /** @type {Array<[number, number]>} */
-      const out = [];
-      let start = lo;
-      for (const cp of [...node.next.keys()].sort((a, b) => a - b)) {
-        if (cp < start || cp > hi) continue;
-        if (cp > start) out.push([start, cp - 1]);
-        start = cp + 1;
-      }
-      if (start <= hi) out.push([start, hi]);
-      return out;
-    });
+    const other = subtract(KEY_CHAR_RANGES, [...node.next.keys()].map((cp) => /** @type {[number, number]} */ ([cp, cp])));
     for (const [cp, child] of node.next) {
-      const inKeyChars = KEY_CHAR_RANGES.some(([lo, hi]) => cp >= lo && cp <= hi);
-      if (inKeyChars) alts.push(sequence([charClass([[cp, cp]]), term(walk(child))]));
+      if (has(KEY_CHAR_RANGES, cp)) alts.push(sequence([charClass([[cp, cp]]), term(walk(child))]));
     }
     if (other.length > 0) alts.push(`${charClass(other)} ${keyChar}*`);
     return alternatives(alts);
