@@ -90,6 +90,8 @@ const REFUSED = [
   [{ $dynamicRef: '#x' }, '$dynamicRef', '#'],
   [{ unevaluatedProperties: false }, 'unevaluatedProperties', '#'],
   [{ type: 'object', propertyNames: { maxLength: 3 } }, 'propertyNames', '#'],
+  [{ type: 'string', minLength: 2e6 }, 'minLength', '#'],
+  [{ type: 'string', pattern: '^a{3000000}$' }, 'pattern', '#'],
   [{ type: 'object', properties: { next: { $ref: '#' } }, required: ['next'] }, '$ref', '#'],
   [{ $defs: { loop: { type: 'array', items: { $ref: '#/$defs/loop' }, minItems: 1 } }, anyOf: [{ type: 'null' }, { $ref: '#/$defs/loop' }] }, '$ref', '#/$defs/loop'],
 ];
@@ -175,5 +177,18 @@ test('patterns: the grammar accepts a string only if the regular expression matc
       // Short escapes and plain characters are all the grammar writes, so a match must be accepted too.
       assert.ok(inGrammar || !re.test(s), `${pattern}: grammar rejects ${JSON.stringify(s)}, which matches`);
     }
+  }
+});
+
+test('counts past 2000 stay exact (llama.cpp reads {m,n} with n > 2000 as unbounded)', { skip: refMissing && 'tests/ref not installed' }, async () => {
+  const llama = await loadLlama();
+  const { LlamaGrammar } = await import('../ref/node_modules/node-llama-cpp/dist/index.js');
+  const text = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'string', minLength: 2100, maxLength: 4321 }) });
+  for (const n of [0, 2099, 2100, 3000, 4321, 4322, 5000]) {
+    assert.equal(text._testText(JSON.stringify('x'.repeat(n))), n >= 2100 && n <= 4321, `length ${n}`);
+  }
+  const list = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'array', items: { const: 0 }, maxItems: 2500 }, { whitespace: 'none' }) });
+  for (const n of [0, 1, 1999, 2000, 2001, 2500, 2501]) {
+    assert.equal(list._testText(JSON.stringify(new Array(n).fill(0))), n <= 2500, `${n} items`);
   }
 });

@@ -51,13 +51,23 @@ export function charClass(ranges, negated = false) {
 }
 
 /**
+ * llama.cpp (and our C parser, which follows it) reads a count over 2000 in
+ * `{m,n}` as "no upper bound" and refuses larger minimums, so bigger counts
+ * are spelled as blocks of BLOCK repeats.
+ */
+const MAX_COUNT = 1999;
+const BLOCK = 1000;
+
+/**
  * `expr` repeated between `min` and `max` times (`max` Infinity: unbounded),
  * in the shortest spelling GBNF has for it.
  * @param {string} expr an atom: a rule name, literal, class or parenthesised group
  * @param {number} min
  * @param {number} max
+ * @returns {string}
  */
 export function repeat(expr, min, max) {
+  if (min > MAX_COUNT || (max > MAX_COUNT && max !== Infinity)) return repeatInBlocks(expr, min, max);
   if (max === 0) return '';
   if (min === 1 && max === 1) return expr;
   if (min === 0 && max === 1) return `${expr}?`;
@@ -65,6 +75,28 @@ export function repeat(expr, min, max) {
   if (min === 1 && max === Infinity) return `${expr}+`;
   if (min === max) return `${expr}{${min}}`;
   return `${expr}{${min},${max === Infinity ? '' : max}}`;
+}
+
+/**
+ * Counts past MAX_COUNT: exactly n is n / BLOCK blocks and the rest; at most
+ * n is either fewer whole blocks and any shorter rest, or all of them and a
+ * rest up to n's, two alternatives whose lengths never overlap (so the
+ * matcher follows one path).
+ * @param {string} expr @param {number} min @param {number} max
+ */
+function repeatInBlocks(expr, min, max) {
+  const block = `(${expr}{${BLOCK}})`;
+  /** @param {number} n */
+  const exactly = (n) => sequence([repeat(block, Math.floor(n / BLOCK), Math.floor(n / BLOCK)), repeat(expr, n % BLOCK, n % BLOCK)]);
+  /** @param {number} n */
+  const atMost = (n) => {
+    if (n <= MAX_COUNT) return repeat(expr, 0, n);
+    const whole = Math.floor(n / BLOCK);
+    const fewer = sequence([repeat(block, 0, whole - 1), repeat(expr, 0, BLOCK - 1)]);
+    return `(${fewer} | ${sequence([repeat(block, whole, whole), repeat(expr, 0, n % BLOCK)]) || '""'})`;
+  };
+  if (Math.floor(Math.max(min, max === Infinity ? 0 : max) / BLOCK) > MAX_COUNT) throw new RangeError(`repetition count ${max} is too large`);
+  return sequence([exactly(min), max === Infinity ? `${expr}*` : atMost(max - min)]);
 }
 
 /**

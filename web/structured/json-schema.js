@@ -27,6 +27,8 @@ const SPACE_RULE = '(" " | "\\n" [ \\t]{0,20})?';
 /** One character of a JSON string: unescaped, a short escape, or \u not naming a lone surrogate (so every spelling is one code point, as minLength counts). */
 const CHAR_RULE = '[^"\\\\\\x00-\\x1F] | "\\\\" (["\\\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))';
 const NUMBER_RULE = '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?';
+/** The most repeats a length or item count turns into (gbnf.js spells big counts in blocks). */
+export const LARGEST_COUNT = 1_000_000;
 /** Characters of an extra object key: no escapes, so the key cannot spell a declared name in disguise. */
 const KEY_CHAR_RANGES = /** @type {Array<[number, number]>} */ ([[0x20, 0x21], [0x23, 0x5b], [0x5d, MAX_CP]]);
 
@@ -425,12 +427,18 @@ function notOneOf(names) {
   return walk(trie);
 }
 
-/** @param {Record<string, any>} schema @param {string} key @param {number} fallback @param {string} pointer */
+/**
+ * A length or item count. Upper bounds past LARGEST_COUNT are lowered to it
+ * (a grammar may allow less); lower bounds past it are refused.
+ * @param {Record<string, any>} schema @param {string} key @param {number} fallback @param {string} pointer
+ */
 function count(schema, key, fallback, pointer) {
   if (!(key in schema)) return fallback;
   const n = schema[key];
   if (!Number.isSafeInteger(n) || n < 0) throw schemaError(pointer, key, 'must be a non-negative integer');
-  return n;
+  if (n <= LARGEST_COUNT) return n;
+  if (key.startsWith('min')) throw schemaError(pointer, key, `over ${LARGEST_COUNT} is not supported`);
+  return LARGEST_COUNT;
 }
 
 /**

@@ -20,6 +20,8 @@ export class PatternError extends Error {}
  *   | { kind: 'start' } | { kind: 'end' }} Node
  */
 
+/** The largest {m,n} count written as it is (gbnf.js spells big counts in blocks). */
+const MAX_QUANTIFIER = 1_000_000;
 const SYNTAX_CHARS = '^$\\.*+?()[]{}|/';
 const CONTROL_ESCAPES = new Map([['t', 9], ['n', 10], ['v', 11], ['f', 12], ['r', 13]]);
 
@@ -69,6 +71,9 @@ class Parser {
       if (!m) throw new PatternError(`"{" at ${this.pos} is not a quantifier`);
       min = Number(m[1]);
       max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
+      // Matching fewer is allowed; needing more than a grammar can count is not.
+      if (min > MAX_QUANTIFIER) throw new PatternError(`{${m[1]}...}: counts over ${MAX_QUANTIFIER} are not supported`);
+      if (max !== Infinity && max > MAX_QUANTIFIER) max = MAX_QUANTIFIER;
       this.pos += m[0].length - 1;
     } else return atom;
     this.pos++;
