@@ -297,4 +297,14 @@ export const CORPUS = [
     reject: ['{"label":"abcd"}'],
     open: true,
   },
+  {
+    name: 'number ranges',
+    schema: {
+      type: 'object',
+      properties: { price: { type: 'number', minimum: 0 }, ratio: { type: 'number', exclusiveMinimum: 0, maximum: 1 }, temp: { type: 'number', minimum: -40.5, maximum: 60 } },
+      required: ['price', 'ratio', 'temp'],
+    },
+    accept: ['{"price":0,"ratio":1,"temp":-40}', '{"price":12.5,"ratio":1,"temp":59.99}'],
+    reject: ['{"price":-1,"ratio":1,"temp":0}', '{"price":1,"ratio":0,"temp":0}', '{"price":1,"ratio":1.5,"temp":0}', '{"price":1,"ratio":1,"temp":60.5}', '{"price":1e3,"ratio":1,"temp":0}'],
+  },
 ];

@@ -19,6 +19,8 @@ test('grammar text: string enum, bounded integer, object with required and optio
   assert.equal(jsonSchemaToGrammar({ enum: ['a', 'b"c'] }), 'root ::= "\\"a\\"" | "\\"b\\\\\\"c\\""\n');
   assert.equal(jsonSchemaToGrammar({ type: 'integer', minimum: 5, maximum: 42 }), 'root ::= [5-9] | [1-3] [0-9] | "4" [0-2]\n');
   assert.equal(jsonSchemaToGrammar({ type: 'integer', minimum: -20, maximum: -3 }), 'root ::= "-" ([3-9] | "1" [0-9] | "20")\n');
+  assert.equal(jsonSchemaToGrammar({ type: 'integer', minimum: 1, exclusiveMinimum: true, maximum: 4, exclusiveMaximum: true }), 'root ::= [2-3]\n', 'draft-04 booleans');
+  assert.equal(jsonSchemaToGrammar({ type: 'number', minimum: 0.5, maximum: 2.5 }), 'root ::= [1-2] | "1" "." [0-9]{1,16}\n');
   assert.equal(
     jsonSchemaToGrammar({ type: 'object', properties: { b: { type: 'boolean' }, a: { type: 'null' } }, required: ['a'] }),
     [
@@ -53,7 +55,8 @@ const REFUSED = [
   [{ type: 'object', minProperties: 1 }, 'minProperties', '#'],
   [{ type: 'integer', multipleOf: 3 }, 'multipleOf', '#'],
   [{ type: 'integer', format: 'int32' }, 'format', '#'],
-  [{ type: 'number', minimum: 0 }, 'minimum', '#'],
+  [{ type: 'number', minimum: 0.2, maximum: 0.8 }, 'maximum', '#'],
+  [{ type: 'integer', minimum: 1e17 }, 'minimum', '#'],
   [{ type: 'object', properties: { e: { type: 'string', format: 'email' } } }, 'format', '#/properties/e'],
   [{ type: 'string', pattern: '^(?=a)b$' }, 'pattern', '#'],
   [{ type: 'string', pattern: '^(a)\\1$' }, 'pattern', '#'],
@@ -190,5 +193,31 @@ test('counts past 2000 stay exact (llama.cpp reads {m,n} with n > 2000 as unboun
   const list = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'array', items: { const: 0 }, maxItems: 2500 }, { whitespace: 'none' }) });
   for (const n of [0, 1, 1999, 2000, 2001, 2500, 2501]) {
     assert.equal(list._testText(JSON.stringify(new Array(n).fill(0))), n <= 2500, `${n} items`);
+  }
+});
+
+test('number ranges: never a number outside the bounds, and the integers and unit intervals inside them', { skip: refMissing && 'tests/ref not installed' }, async () => {
+  const llama = await loadLlama();
+  const { LlamaGrammar } = await import('../ref/node_modules/node-llama-cpp/dist/index.js');
+  const samples = ['-0.5', '-0.0', '0.0', '12.25', '-12.75', '99.99', '100.0'];
+  for (let i = -300; i <= 300; i++) samples.push(String(i), String(i / 10), (i / 7).toFixed(3));
+  const ranges = [{ minimum: 0 }, { maximum: 0 }, { minimum: -2.5, maximum: 2.5 }, { exclusiveMinimum: 0, exclusiveMaximum: 10 }, { minimum: 1.5 },
+    { maximum: -1.5 }, { exclusiveMaximum: -2 }, { minimum: -20, exclusiveMaximum: 20.5 }, { minimum: 3, maximum: 3 }, { minimum: 0.5, maximum: 2.5 },
+    { exclusiveMinimum: -1, maximum: 0 }, { minimum: 5, exclusiveMinimum: 5 }];
+  for (const range of ranges) {
+    const validate = await loadValidator({ type: 'number', ...range });
+    const grammar = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'number', ...range }) });
+    let accepted = 0;
+    for (const text of samples) {
+      if (!grammar._testText(text)) continue;
+      accepted++;
+      assert.ok(validate(JSON.parse(text)), `${JSON.stringify(range)} accepts ${text}`);
+    }
+    assert.ok(accepted > 0, JSON.stringify(range));
+    const lo = range.minimum ?? range.exclusiveMinimum ?? -1000;
+    const hi = range.maximum ?? range.exclusiveMaximum ?? 1000;
+    for (let i = Math.ceil(lo); i <= Math.floor(hi); i++) {
+      if (validate(i)) assert.ok(grammar._testText(String(i)), `${JSON.stringify(range)} rejects the integer ${i}`);
+    }
   }
 });

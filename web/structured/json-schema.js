@@ -12,6 +12,7 @@ import { WasmllmError } from '../errors.js';
 import { DESCRIPTIVE, TYPE_KEYWORDS, isObject, sameJson, schemaError } from './schema-common.js';
 import { alternatives, charClass, literal, repeat, RuleTable, sequence, term } from './gbnf.js';
 import { integerRange } from './integer-range.js';
+import { integerBetween, numberBetween, readBounds } from './number-range.js';
 import { PatternError, patternToGbnf } from './regex-to-gbnf.js';
 import { STRING_FORMATS } from './json-formats.js';
 import { mergeAllOf, resolvePointer } from './schema-merge.js';
@@ -229,7 +230,7 @@ class Converter {
       case 'null': return this.primitive('null');
       case 'boolean': return this.primitive('boolean');
       case 'integer': return this.visitInteger(schema, pointer, hint);
-      case 'number': return this.visitNumber(schema, pointer);
+      case 'number': return this.visitNumber(schema, pointer, hint);
       case 'string': return this.visitString(schema, pointer, hint);
       case 'array': return this.visitArray(schema, pointer, hint);
       case 'object': return this.visitObject(schema, pointer, hint);
@@ -240,22 +241,21 @@ class Converter {
   /** @param {Record<string, any>} schema @param {string} pointer @param {string} hint */
   visitInteger(schema, pointer, hint) {
     if ('format' in schema) throw schemaError(pointer, 'format', 'formats of numbers (int32, ...) are not supported');
-    const { min, max } = integerBounds(schema, pointer);
-    if (min === null && max === null) return this.rules.add('integer', integerRange(null, null));
-    if (min !== null && max !== null && min > max) throw schemaError(pointer, 'maximum', 'no integer lies between minimum and maximum');
-    return this.rules.add(hint, integerRange(min, max));
+    const bounds = readBounds(schema, pointer);
+    if (!bounds.lower && !bounds.upper) return this.rules.add('integer', integerRange(null, null));
+    const body = integerBetween(bounds);
+    if (body === null) throw schemaError(pointer, (bounds.upper ?? bounds.lower)?.key ?? 'maximum', 'no integer of at most 16 digits lies in range');
+    return this.rules.add(hint, body);
   }
 
-  /** @param {Record<string, any>} schema @param {string} pointer */
-  visitNumber(schema, pointer) {
+  /** @param {Record<string, any>} schema @param {string} pointer @param {string} hint */
+  visitNumber(schema, pointer, hint) {
     if ('format' in schema) throw schemaError(pointer, 'format', 'formats of numbers (float, double, ...) are not supported');
-    for (const key of TYPE_KEYWORDS.number) {
-      if (key in schema) {
-        const integerOnly = Array.isArray(schema.type) && schema.type.includes('integer');
-        throw schemaError(pointer, key, `only enforced on integers${integerOnly ? '' : ' (use type "integer")'}`);
-      }
-    }
-    return this.primitive('number');
+    const bounds = readBounds(schema, pointer);
+    if (!bounds.lower && !bounds.upper) return this.primitive('number');
+    const body = numberBetween(bounds);
+    if (body === null) throw schemaError(pointer, (bounds.upper ?? bounds.lower)?.key ?? 'maximum', 'no number of at most 16 digits before the point lies in range');
+    return this.rules.add(hint, body);
   }
 
   /** @param {Record<string, any>} schema @param {string} pointer @param {string} hint */
@@ -439,48 +439,6 @@ function count(schema, key, fallback, pointer) {
   if (n <= LARGEST_COUNT) return n;
   if (key.startsWith('min')) throw schemaError(pointer, key, `over ${LARGEST_COUNT} is not supported`);
   return LARGEST_COUNT;
-}
-
-/**
- * Inclusive integer bounds from minimum / maximum / exclusiveMinimum /
- * exclusiveMaximum (numbers, or draft-04 booleans beside minimum/maximum).
- * @param {Record<string, any>} schema @param {string} pointer
- */
-function integerBounds(schema, pointer) {
-  /** @type {number | null} */
-  let min = null;
-  /** @type {number | null} */
-  let max = null;
-  /** @param {string} key */
-  const num = (key) => {
-    const v = schema[key];
-    if (typeof v !== 'number' || !Number.isFinite(v)) throw schemaError(pointer, key, 'must be a number');
-    return v;
-  };
-  /** @param {string} key @param {number} v */
-  const safe = (key, v) => {
-    if (!Number.isSafeInteger(v)) throw schemaError(pointer, key, 'is beyond the safe integer range');
-    return v;
-  };
-  /** @param {number | null} a @param {number} b @param {(x: number, y: number) => number} pick */
-  const tighter = (a, b, pick) => (a === null ? b : pick(a, b));
-  if ('minimum' in schema) {
-    const exclusive = schema.exclusiveMinimum === true;
-    const v = num('minimum');
-    min = safe('minimum', exclusive ? Math.floor(v) + 1 : Math.ceil(v));
-  }
-  if ('maximum' in schema) {
-    const exclusive = schema.exclusiveMaximum === true;
-    const v = num('maximum');
-    max = safe('maximum', exclusive ? Math.ceil(v) - 1 : Math.floor(v));
-  }
-  if ('exclusiveMinimum' in schema && typeof schema.exclusiveMinimum !== 'boolean') {
-    min = tighter(min, safe('exclusiveMinimum', Math.floor(num('exclusiveMinimum')) + 1), Math.max);
-  }
-  if ('exclusiveMaximum' in schema && typeof schema.exclusiveMaximum !== 'boolean') {
-    max = tighter(max, safe('exclusiveMaximum', Math.ceil(num('exclusiveMaximum')) - 1), Math.min);
-  }
-  return { min, max };
 }
 
 /**
