@@ -68,6 +68,7 @@ const REFUSED = [
   [{ type: 'string', format: 'date', minLength: 3 }, 'minLength', '#'],
   [{ $ref: 'https://example.com/s.json' }, '$ref', '#'],
   [{ items: { $ref: '#/$defs/missing' } }, '$ref', '#/items'],
+  [{ items: { $ref: '#/%E0%A4%A' } }, '$ref', '#/items'],
   [{ oneOf: [{ type: 'number' }, { type: 'integer' }] }, 'oneOf', '#/oneOf'],
   [{ oneOf: [{ type: 'object', properties: { a: {} } }, { type: 'object' }] }, 'oneOf', '#/oneOf'],
   [{ type: 'strnig' }, 'type', '#'],

@@ -17,7 +17,12 @@ export function resolvePointer(root, ref, pointer) {
   if (typeof ref !== 'string' || !ref.startsWith('#')) {
     throw schemaError(pointer, '$ref', `only local references ("#/...") are supported, not ${JSON.stringify(ref)}`);
   }
-  const fragment = decodeURIComponent(ref.slice(1));
+  let fragment;
+  try {
+    fragment = decodeURIComponent(ref.slice(1));
+  } catch {
+    throw schemaError(pointer, '$ref', `${JSON.stringify(ref)} is not a valid URI fragment`);
+  }
   if (fragment !== '' && !fragment.startsWith('/')) throw schemaError(pointer, '$ref', `anchors are not supported (${ref})`);
   let node = /** @type {any} */ (root);
   for (const raw of fragment === '' ? [] : fragment.slice(1).split('/')) {
