@@ -57,6 +57,8 @@ export function charClass(ranges, negated = false) {
  */
 const MAX_COUNT = 1999;
 const BLOCK = 1000;
+/** The largest count a converter asks repeat() for (blocks of blocks stay under MAX_COUNT). */
+export const LARGEST_COUNT = 1_000_000;
 
 /**
  * `expr` repeated between `min` and `max` times (`max` Infinity: unbounded),

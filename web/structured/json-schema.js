@@ -10,7 +10,7 @@
  */
 import { WasmllmError } from '../errors.js';
 import { DESCRIPTIVE, TYPE_KEYWORDS, isObject, sameJson, schemaError } from './schema-common.js';
-import { alternatives, charClass, literal, repeat, RuleTable, sequence, term } from './gbnf.js';
+import { LARGEST_COUNT, alternatives, charClass, literal, repeat, RuleTable, sequence, term } from './gbnf.js';
 import { integerRange } from './integer-range.js';
 import { integerBetween, numberBetween, readBounds } from './number-range.js';
 import { PatternError, patternToGbnf } from './regex-to-gbnf.js';
@@ -28,8 +28,6 @@ const SPACE_RULE = '(" " | "\\n" [ \\t]{0,20})?';
 /** One character of a JSON string: unescaped, a short escape, or \u not naming a lone surrogate (so every spelling is one code point, as minLength counts). */
 const CHAR_RULE = '[^"\\\\\\x00-\\x1F] | "\\\\" (["\\\\/bfnrt] | "u" ([0-9a-cA-CeEfF] [0-9a-fA-F]{3} | [dD] [0-7] [0-9a-fA-F]{2}))';
 const NUMBER_RULE = '"-"? ("0" | [1-9] [0-9]{0,15}) ("." [0-9]{1,16})? ([eE] [-+]? [0-9]{1,2})?';
-/** The most repeats a length or item count turns into (gbnf.js spells big counts in blocks). */
-export const LARGEST_COUNT = 1_000_000;
 /** Characters of an extra object key: no escapes, so the key cannot spell a declared name in disguise. */
 const KEY_CHAR_RANGES = /** @type {Array<[number, number]>} */ ([[0x20, 0x21], [0x23, 0x5b], [0x5d, MAX_CP]]);
 

@@ -7,7 +7,7 @@
  * and ^ $ at the ends of top-level alternatives. Anything else (lookaround,
  * backreferences, \b, \p{..}, anchors in the middle) throws a PatternError.
  */
-import { alternatives, group, literal, repeat, sequence, term } from './gbnf.js';
+import { LARGEST_COUNT, alternatives, group, literal, repeat, sequence, term } from './gbnf.js';
 import { ANY, DIGIT, DOT, SPACE, WORD, complement, jsonCharExpr, normalize, ofChars, union } from './char-set.js';
 
 export class PatternError extends Error {}
@@ -20,8 +20,6 @@ export class PatternError extends Error {}
  *   | { kind: 'start' } | { kind: 'end' }} Node
  */
 
-/** The largest {m,n} count written as it is (gbnf.js spells big counts in blocks). */
-const MAX_QUANTIFIER = 1_000_000;
 const SYNTAX_CHARS = '^$\\.*+?()[]{}|/';
 const CONTROL_ESCAPES = new Map([['t', 9], ['n', 10], ['v', 11], ['f', 12], ['r', 13]]);
 
@@ -72,8 +70,8 @@ class Parser {
       min = Number(m[1]);
       max = m[2] === undefined ? min : m[3] === '' ? Infinity : Number(m[3]);
       // Matching fewer is allowed; needing more than a grammar can count is not.
-      if (min > MAX_QUANTIFIER) throw new PatternError(`{${m[1]}...}: counts over ${MAX_QUANTIFIER} are not supported`);
-      if (max !== Infinity && max > MAX_QUANTIFIER) max = MAX_QUANTIFIER;
+      if (min > LARGEST_COUNT) throw new PatternError(`{${m[1]}...}: counts over ${LARGEST_COUNT} are not supported`);
+      if (max !== Infinity && max > LARGEST_COUNT) max = LARGEST_COUNT;
       this.pos += m[0].length - 1;
     } else return atom;
     this.pos++;
