@@ -1,0 +1,487 @@
+/* The pushdown matcher over parsed rules, in llama.cpp's terms: a stack is
+ * rule positions with the next expected element on top; "expanding" it
+ * replaces a rule reference on top by each alternative of the rule (with the
+ * element after the reference below it), until every stack has a character
+ * class on top or is empty (llama_grammar_advance_stack); a code point then
+ * moves each stack whose class matches it past that class and expands again.
+ *
+ * Stacks are nodes (top position, node below) made once each, so a stack is
+ * an id; sets of stacks (sorted ids) are made once each too, so "the set
+ * after code point c" is remembered per (set, c) and a step that was taken
+ * before is one hash lookup. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "grammar.h"
+
+#define MAX_NODES (1u << 24)
+#define MAX_EXPAND_WORK (1u << 20) /* stacks visited by one expansion */
+
+struct wl_gstacks {
+    const wl_grules *g;
+    const char *error;
+    /* nodes */
+    uint32_t *pos, *parent, *expanded, *trunc, *stamp;
+    uint32_t n_nodes, cap_nodes, cur_stamp;
+    uint32_t *node_slots, node_mask;
+    /* sets: items[off[s] .. off[s] + len[s]) */
+    uint32_t *items;
+    size_t n_items, cap_items;
+    uint32_t *off, *len;
+    uint32_t n_sets, cap_sets;
+    uint32_t *set_slots, set_mask;
+    /* memoized steps: (set, cp) -> set */
+    uint32_t *t_set, *t_cp, *t_to;
+    uint32_t t_mask, t_count;
+    /* scratch lists */
+    uint32_t *ex, *un, *todo;
+    size_t cap_ex, cap_un, cap_todo;
+};
+
+static uint32_t fail(wl_gstacks *s, const char *why) {
+    if (!s->error) s->error = why;
+    return WL_G_NONE;
+}
+
+static const char OOM[] = "out of memory in the grammar matcher";
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 1;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q) return 0;
+    *p = q;
+    *cap = c;
+    return 1;
+}
+
+static int list_push(uint32_t **l, size_t *cap, size_t *n, uint32_t v) {
+    if (!grow((void **)l, cap, *n + 1, sizeof **l)) return 0;
+    (*l)[(*n)++] = v;
+    return 1;
+}
+
+static uint32_t mix(uint32_t a, uint32_t b) {
+    uint32_t h = a * 0x9e3779b1u ^ (b + 0x7f4a7c15u) * 0x85ebca77u;
+    h ^= h >> 15;
+    h *= 0xc2b2ae3du;
+    return h ^ (h >> 13);
+}
+
+static int is_seq_end(const wl_grules *g, uint32_t at) {
+    const uint32_t t = g->elems[at].type;
+    return t == WL_G_END || t == WL_G_ALT;
+}
+
+static int is_terminal(uint32_t type) {
+    return type == WL_G_CHAR || type == WL_G_CHAR_NOT || type == WL_G_CHAR_ANY;
+}
+
+/* ---- nodes ---- */
+
+static int rehash_nodes(wl_gstacks *s, uint32_t n_slots) {
+    uint32_t *slots = malloc(n_slots * sizeof *slots);
+    if (!slots) return 0;
+    memset(slots, 0xff, n_slots * sizeof *slots);
+    for (uint32_t id = 3; id < s->n_nodes; id++) {
+        uint32_t h = mix(s->pos[id], s->parent[id]) & (n_slots - 1);
+        while (slots[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
+        slots[h] = id;
+    }
+    free(s->node_slots);
+    s->node_slots = slots;
+    s->node_mask = n_slots - 1;
+    return 1;
+}
+
+static uint32_t add_node(wl_gstacks *s, uint32_t pos, uint32_t parent) {
+    if (s->n_nodes >= MAX_NODES) return fail(s, "the grammar matcher holds too many stacks (over 16M)");
+    if (s->n_nodes == s->cap_nodes) {
+        const size_t cap = s->cap_nodes ? (size_t)s->cap_nodes * 2 : 1024;
+        uint32_t **arrays[] = {&s->pos, &s->parent, &s->expanded, &s->trunc, &s->stamp};
+        for (size_t k = 0; k < sizeof arrays / sizeof *arrays; k++) {
+            uint32_t *q = realloc(*arrays[k], cap * sizeof *q);
+            if (!q) return fail(s, OOM);
+            *arrays[k] = q;
+        }
+        s->cap_nodes = (uint32_t)cap;
+    }
+    const uint32_t id = s->n_nodes++;
+    s->pos[id] = pos;
+    s->parent[id] = parent;
+    s->expanded[id] = WL_G_NONE;
+    s->trunc[id] = WL_G_NONE;
+    s->stamp[id] = 0;
+    return id;
+}
+
+static uint32_t make_node(wl_gstacks *s, uint32_t pos, uint32_t parent) {
+    if ((s->n_nodes + 1) * 2 > s->node_mask + 1 && !rehash_nodes(s, (s->node_mask + 1) * 2)) return fail(s, OOM);
+    uint32_t h = mix(pos, parent) & s->node_mask;
+    for (;; h = (h + 1) & s->node_mask) {
+        const uint32_t id = s->node_slots[h];
+        if (id == WL_G_NONE) break;
+        if (s->pos[id] == pos && s->parent[id] == parent) return id;
+    }
+    const uint32_t id = add_node(s, pos, parent);
+    if (id != WL_G_NONE) s->node_slots[h] = id;
+    return id;
+}
+
+/* ---- sets ---- */
+
+static uint32_t hash_items(const uint32_t *v, size_t n) {
+    uint32_t h = (uint32_t)n;
+    for (size_t i = 0; i < n; i++) h = mix(h, v[i]);
+    return h;
+}
+
+static int rehash_sets(wl_gstacks *s, uint32_t n_slots) {
+    uint32_t *slots = malloc(n_slots * sizeof *slots);
+    if (!slots) return 0;
+    memset(slots, 0xff, n_slots * sizeof *slots);
+    for (uint32_t id = 1; id < s->n_sets; id++) {
+        uint32_t h = hash_items(s->items + s->off[id], s->len[id]) & (n_slots - 1);
+        while (slots[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
+        slots[h] = id;
+    }
+    free(s->set_slots);
+    s->set_slots = slots;
+    s->set_mask = n_slots - 1;
+    return 1;
+}
+
+static int cmp_u32(const void *a, const void *b) {
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts and dedupes v[0..n) in place; returns the new length. */
+static size_t sort_unique(uint32_t *v, size_t n) {
+    if (n < 16) {
+        for (size_t i = 1; i < n; i++) {
+            const uint32_t x = v[i];
+            size_t j = i;
+            while (j > 0 && v[j - 1] > x) v[j] = v[j - 1], j--;
+            v[j] = x;
+        }
+    } else {
+        qsort(v, n, sizeof *v, cmp_u32);
+    }
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++)
+        if (m == 0 || v[m - 1] != v[i]) v[m++] = v[i];
+    return m;
+}
+
+/* The id of the set holding v[0..n) (sorted, unique); made on first sight. */
+static uint32_t intern(wl_gstacks *s, const uint32_t *v, size_t n) {
+    if (n == 0) return WL_SET_DEAD;
+    if ((s->n_sets + 1) * 2 > s->set_mask + 1 && !rehash_sets(s, (s->set_mask + 1) * 2)) return fail(s, OOM);
+    uint32_t h = hash_items(v, n) & s->set_mask;
+    for (;; h = (h + 1) & s->set_mask) {
+        const uint32_t id = s->set_slots[h];
+        if (id == WL_G_NONE) break;
+        if (s->len[id] == n && memcmp(s->items + s->off[id], v, n * sizeof *v) == 0) return id;
+    }
+    if (s->n_sets == s->cap_sets) {
+        const size_t cap = s->cap_sets ? (size_t)s->cap_sets * 2 : 256;
+        uint32_t *off = realloc(s->off, cap * sizeof *off);
+        if (off) s->off = off;
+        uint32_t *len = realloc(s->len, cap * sizeof *len);
+        if (len) s->len = len;
+        if (!off || !len) return fail(s, OOM);
+        s->cap_sets = (uint32_t)cap;
+    }
+    if (s->n_items + n > 0xffffffffu || !grow((void **)&s->items, &s->cap_items, s->n_items + n, sizeof *s->items))
+        return fail(s, OOM);
+    const uint32_t id = s->n_sets++;
+    s->off[id] = (uint32_t)s->n_items;
+    s->len[id] = (uint32_t)n;
+    memcpy(s->items + s->n_items, v, n * sizeof *v);
+    s->n_items += n;
+    s->set_slots[h] = id;
+    return id;
+}
+
+uint32_t wl_gstacks_singleton(wl_gstacks *s, uint32_t node) {
+    return node == WL_G_NONE ? WL_G_NONE : intern(s, &node, 1);
+}
+
+const uint32_t *wl_gstacks_items(const wl_gstacks *s, uint32_t set, uint32_t *n) {
+    *n = s->len[set];
+    return s->items + s->off[set];
+}
+
+int wl_gstacks_has(const wl_gstacks *s, uint32_t set, uint32_t node) {
+    const uint32_t *v = s->items + s->off[set];
+    for (uint32_t i = 0; i < s->len[set]; i++)
+        if (v[i] == node) return 1;
+    return 0;
+}
+
+/* ---- expansion ---- */
+
+/* Every terminal-topped (or empty) stack the stack `node` expands to, as a
+ * set; remembered per node. Iterative with a visited mark, as rule
+ * references can loop through rules that match nothing. */
+static uint32_t expand(wl_gstacks *s, uint32_t node) {
+    if (node == WL_G_NONE) return WL_G_NONE;
+    if (s->expanded[node] != WL_G_NONE) return s->expanded[node];
+    const wl_grules *g = s->g;
+    const uint32_t stamp = ++s->cur_stamp;
+    size_t n_ex = 0, n_todo = 0;
+    uint32_t work = 0;
+    if (!list_push(&s->todo, &s->cap_todo, &n_todo, node)) return fail(s, OOM);
+    while (n_todo > 0) {
+        const uint32_t x = s->todo[--n_todo];
+        if (s->stamp[x] == stamp) continue;
+        s->stamp[x] = stamp;
+        if (++work > MAX_EXPAND_WORK) {
+            return fail(s, "the grammar's rules expand without end (a rule that can match nothing repeats on the left)");
+        }
+        if (x != node && s->expanded[x] != WL_G_NONE) {
+            const uint32_t e = s->expanded[x];
+            for (uint32_t k = 0; k < s->len[e]; k++)
+                if (!list_push(&s->ex, &s->cap_ex, &n_ex, s->items[s->off[e] + k])) return fail(s, OOM);
+            continue;
+        }
+        if (x <= WL_NODE_ESCAPED || is_terminal(g->elems[s->pos[x]].type)) {
+            if (!list_push(&s->ex, &s->cap_ex, &n_ex, x)) return fail(s, OOM);
+            continue;
+        }
+        const uint32_t at = s->pos[x];
+        const uint32_t below = is_seq_end(g, at + 1) ? s->parent[x] : make_node(s, at + 1, s->parent[x]);
+        if (below == WL_G_NONE) return WL_G_NONE;
+        uint32_t a = g->rule_start[g->elems[at].value];
+        for (;;) {
+            const uint32_t y = is_seq_end(g, a) ? below : make_node(s, a, below);
+            if (y == WL_G_NONE || !list_push(&s->todo, &s->cap_todo, &n_todo, y)) return fail(s, OOM);
+            while (!is_seq_end(g, a)) a++;
+            if (g->elems[a].type != WL_G_ALT) break;
+            a++;
+        }
+    }
+    n_ex = sort_unique(s->ex, n_ex);
+    const uint32_t set = intern(s, s->ex, n_ex);
+    if (set != WL_G_NONE) s->expanded[node] = set;
+    return set;
+}
+
+/* ---- classes ---- */
+
+/* Whether code point cp matches the class at `at`; *after gets the position past it. */
+static int class_match(const wl_grules *g, uint32_t at, uint32_t cp, uint32_t *after) {
+    const wl_gelem *e = g->elems;
+    const int positive = e[at].type != WL_G_CHAR_NOT;
+    int found = 0;
+    do {
+        if (e[at + 1].type == WL_G_CHAR_UPPER) {
+            found |= e[at].value <= cp && cp <= e[at + 1].value;
+            at += 2;
+        } else if (e[at].type == WL_G_CHAR_ANY) {
+            found = 1;
+            at += 1;
+        } else {
+            found |= e[at].value == cp;
+            at += 1;
+        }
+    } while (e[at].type == WL_G_CHAR_ALT);
+    *after = at;
+    return found == positive;
+}
+
+/* llama.cpp's test for a token that ends inside a character: could some
+ * completion of it match the class? (For a negated class, any overlap of the
+ * possible completions with an excluded range answers no, as there.) */
+static int class_partial(const wl_grules *g, uint32_t at, uint32_t value, int n_remain) {
+    const wl_gelem *e = g->elems;
+    const int positive = e[at].type != WL_G_CHAR_NOT;
+    if (n_remain < 0 || (n_remain == 1 && value < 2)) return 0; /* invalid, or an overlong 2-byte form */
+    uint32_t low = value << (n_remain * 6);
+    const uint32_t high = low | ((1u << (n_remain * 6)) - 1);
+    if (low == 0 && n_remain == 2) low = 1u << 11;
+    if (low == 0 && n_remain == 3) low = 1u << 16;
+    do {
+        if (e[at + 1].type == WL_G_CHAR_UPPER) {
+            if (e[at].value <= high && low <= e[at + 1].value) return positive;
+            at += 2;
+        } else if (e[at].type == WL_G_CHAR_ANY) {
+            return 1;
+        } else {
+            if (low <= e[at].value && e[at].value <= high) return positive;
+            at += 1;
+        }
+    } while (e[at].type == WL_G_CHAR_ALT);
+    return !positive;
+}
+
+int wl_gstacks_partial_ok(const wl_gstacks *s, uint32_t set, uint32_t value, int n_remain) {
+    for (uint32_t k = 0; k < s->len[set]; k++) {
+        const uint32_t x = s->items[s->off[set] + k];
+        if (x > WL_NODE_ESCAPED && class_partial(s->g, s->pos[x], value, n_remain)) return 1;
+    }
+    return 0;
+}
+
+/* ---- steps ---- */
+
+static int rehash_steps(wl_gstacks *s, uint32_t n_slots) {
+    uint32_t *ts = malloc(n_slots * sizeof *ts), *tc = malloc(n_slots * sizeof *tc), *tt = malloc(n_slots * sizeof *tt);
+    if (!ts || !tc || !tt) {
+        free(ts), free(tc), free(tt);
+        return 0;
+    }
+    memset(ts, 0xff, n_slots * sizeof *ts);
+    for (uint32_t i = 0; s->t_set && i <= s->t_mask; i++) {
+        if (s->t_set[i] == WL_G_NONE) continue;
+        uint32_t h = mix(s->t_set[i], s->t_cp[i]) & (n_slots - 1);
+        while (ts[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
+        ts[h] = s->t_set[i], tc[h] = s->t_cp[i], tt[h] = s->t_to[i];
+    }
+    free(s->t_set), free(s->t_cp), free(s->t_to);
+    s->t_set = ts, s->t_cp = tc, s->t_to = tt;
+    s->t_mask = n_slots - 1;
+    return 1;
+}
+
+static uint32_t step_uncached(wl_gstacks *s, uint32_t set, uint32_t cp) {
+    size_t n_un = 0;
+    for (uint32_t k = 0; k < s->len[set]; k++) {
+        const uint32_t x = s->items[s->off[set] + k]; /* re-read: expand may move items */
+        if (x == WL_NODE_EMPTY) continue; /* a complete grammar takes nothing more */
+        if (x == WL_NODE_SENTINEL || x == WL_NODE_ESCAPED) {
+            if (!list_push(&s->un, &s->cap_un, &n_un, WL_NODE_ESCAPED)) return fail(s, OOM);
+            continue;
+        }
+        uint32_t after;
+        if (!class_match(s->g, s->pos[x], cp, &after)) continue;
+        const uint32_t below = is_seq_end(s->g, after) ? s->parent[x] : make_node(s, after, s->parent[x]);
+        const uint32_t e = expand(s, below);
+        if (e == WL_G_NONE) return WL_G_NONE;
+        for (uint32_t q = 0; q < s->len[e]; q++)
+            if (!list_push(&s->un, &s->cap_un, &n_un, s->items[s->off[e] + q])) return fail(s, OOM);
+    }
+    n_un = sort_unique(s->un, n_un);
+    return intern(s, s->un, n_un);
+}
+
+uint32_t wl_gstacks_step(wl_gstacks *s, uint32_t set, uint32_t cp) {
+    if (set == WL_SET_DEAD || set == WL_G_NONE) return set;
+    uint32_t h = mix(set, cp) & s->t_mask;
+    for (; s->t_set[h] != WL_G_NONE; h = (h + 1) & s->t_mask)
+        if (s->t_set[h] == set && s->t_cp[h] == cp) return s->t_to[h];
+    const uint32_t to = step_uncached(s, set, cp);
+    if (to == WL_G_NONE) return to;
+    if ((s->t_count + 1) * 2 > s->t_mask + 1) {
+        if (!rehash_steps(s, (s->t_mask + 1) * 2)) return fail(s, OOM);
+        h = mix(set, cp) & s->t_mask;
+        while (s->t_set[h] != WL_G_NONE) h = (h + 1) & s->t_mask;
+    }
+    s->t_set[h] = set, s->t_cp[h] = cp, s->t_to[h] = to;
+    s->t_count++;
+    return to;
+}
+
+/* ---- truncation ---- */
+
+uint32_t wl_gstacks_truncated(wl_gstacks *s, uint32_t node, int k) {
+    if (node <= WL_NODE_ESCAPED) return node;
+    if (s->trunc[node] != WL_G_NONE) return s->trunc[node];
+    uint32_t chain[16];
+    if (k > 16) k = 16;
+    int depth = 0;
+    uint32_t x = node;
+    while (x != WL_NODE_EMPTY && depth < k) chain[depth++] = s->pos[x], x = s->parent[x];
+    uint32_t t = node;
+    if (x != WL_NODE_EMPTY) { /* deeper than k: rebuild the top k over the sentinel */
+        t = WL_NODE_SENTINEL;
+        for (int i = depth - 1; i >= 0 && t != WL_G_NONE; i--) t = make_node(s, chain[i], t);
+    }
+    if (t != WL_G_NONE) s->trunc[node] = t;
+    return t;
+}
+
+/* ---- life cycle ---- */
+
+wl_gstacks *wl_gstacks_new(const wl_grules *g) {
+    wl_gstacks *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->g = g;
+    int ok = rehash_nodes(s, 1024) && rehash_sets(s, 256) && rehash_steps(s, 1024);
+    for (int i = 0; ok && i < 3; i++) ok = add_node(s, WL_G_NONE, WL_G_NONE) != WL_G_NONE; /* EMPTY, SENTINEL, ESCAPED */
+    if (ok) ok = s->cap_sets == 0 && (s->off = malloc(256 * sizeof *s->off)) && (s->len = malloc(256 * sizeof *s->len));
+    if (ok) {
+        s->cap_sets = 256;
+        s->off[0] = 0, s->len[0] = 0, s->n_sets = 1; /* WL_SET_DEAD */
+    }
+    if (!ok) {
+        wl_gstacks_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void wl_gstacks_free(wl_gstacks *s) {
+    if (!s) return;
+    free(s->pos), free(s->parent), free(s->expanded), free(s->trunc), free(s->stamp), free(s->node_slots);
+    free(s->items), free(s->off), free(s->len), free(s->set_slots);
+    free(s->t_set), free(s->t_cp), free(s->t_to);
+    free(s->ex), free(s->un), free(s->todo);
+    free(s);
+}
+
+size_t wl_gstacks_bytes(const wl_gstacks *s) {
+    return (size_t)s->cap_nodes * 5 * 4 + ((size_t)s->node_mask + 1) * 4 + s->cap_items * 4 +
+           (size_t)s->cap_sets * 8 + ((size_t)s->set_mask + 1) * 4 + ((size_t)s->t_mask + 1) * 12 +
+           (s->cap_ex + s->cap_un + s->cap_todo) * 4;
+}
+
+const char *wl_gstacks_error(const wl_gstacks *s) { return s->error ? s->error : "unknown grammar matcher failure"; }
+
+uint32_t wl_gstacks_initial(wl_gstacks *s) {
+    const wl_grules *g = s->g;
+    size_t n = 0;
+    uint32_t a = g->rule_start[g->root];
+    for (;;) {
+        const uint32_t e = expand(s, is_seq_end(g, a) ? WL_NODE_EMPTY : make_node(s, a, WL_NODE_EMPTY));
+        if (e == WL_G_NONE) return WL_G_NONE;
+        for (uint32_t q = 0; q < s->len[e]; q++)
+            if (!list_push(&s->un, &s->cap_un, &n, s->items[s->off[e] + q])) return fail(s, OOM);
+        while (!is_seq_end(g, a)) a++;
+        if (g->elems[a].type != WL_G_ALT) break;
+        a++;
+    }
+    n = sort_unique(s->un, n);
+    return intern(s, s->un, n);
+}
+
+/* ---- UTF-8, as llama.cpp's decode_utf8 reads a token ---- */
+
+int wl_utf8_feed(wl_utf8_state *u, uint8_t b, uint32_t *cp) {
+    if (u->n_remain < 0) return 0;
+    if (u->n_remain > 0) {
+        if (u->checked && (b >> 6) != 2) {
+            u->n_remain = -1;
+            return 0;
+        }
+        u->value = (u->value << 6) | (b & 0x3fu);
+        if (--u->n_remain > 0) return 0;
+        u->checked = 0;
+        *cp = u->value;
+        return 1;
+    }
+    static const int8_t extra[16] = {0, 0, 0, 0, 0, 0, 0, 0, -1, -1, -1, -1, 1, 1, 2, 3};
+    const int n = extra[b >> 4];
+    if (n < 0) {
+        u->n_remain = -1;
+        return 0;
+    }
+    u->value = b & ((1u << (7 - n)) - 1);
+    u->n_remain = (int8_t)n;
+    u->checked = 0;
+    if (n > 0) return 0;
+    *cp = u->value;
+    return 1;
+}
