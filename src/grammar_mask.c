@@ -18,6 +18,7 @@
 #include "wasmllm.h"
 
 #define TRUNC_FRAMES 3
+#define STATE_CACHE 64 /* whole masks kept per set of stacks (16 KB each for 128k tokens) */
 
 enum { KIND_TEXT = 0, KIND_NEVER = 1, KIND_END = 2 };
 
@@ -201,6 +202,11 @@ struct wl_grammar {
     frame *frames;
     u32list acc, cd, cand; /* walk outputs (ranges as pairs) and the candidates of a step */
     size_t ci_bytes;
+    /* whole masks of recent sets of stacks, direct-mapped: inside a string
+     * or a number the set after each character is the same one */
+    uint32_t state_key[STATE_CACHE];
+    int state_count[STATE_CACHE];
+    uint32_t *state_bits; /* STATE_CACHE x n_words */
 };
 
 struct wl_matcher {
@@ -411,7 +417,7 @@ wl_grammar *wl_grammar_new(const char *text, int len, const wl_vocab *vocab, wl_
 void wl_grammar_free(wl_grammar *g) {
     if (!g) return;
     for (uint32_t e = 0; e < g->n_ci; e++) free(g->ci[e].acc), free(g->ci[e].acc_bits), free(g->ci[e].cd);
-    free(g->ci), free(g->ci_slots), free(g->frames);
+    free(g->ci), free(g->ci_slots), free(g->frames), free(g->state_bits);
     free(g->acc.v), free(g->cd.v), free(g->cand.v);
     wl_gstacks_free(g->stacks);
     wl_grules_free(&g->rules);
@@ -420,6 +426,7 @@ void wl_grammar_free(wl_grammar *g) {
 
 double wl_grammar_bytes(const wl_grammar *g) {
     return (double)wl_gstacks_bytes(g->stacks) + (double)g->ci_bytes + (double)g->cap_ci * sizeof(ci_entry) +
+           (g->state_bits ? (double)STATE_CACHE * g->n_words * 4 : 0) +
            (double)g->rules.n_elems * sizeof(wl_gelem);
 }
 
@@ -509,6 +516,11 @@ int wl_matcher_fill_mask(wl_matcher *m, uint32_t *bits, wl_error *err) {
         set_ranges(g->vocab, &g->acc, bits);
         return finish_mask(m, bits);
     }
+    const uint32_t slot = (m->set * 0x9e3779b1u) >> 26; /* 64 slots */
+    if (g->state_bits && g->state_key[slot] == m->set) {
+        memcpy(bits, g->state_bits + (size_t)slot * g->n_words, (size_t)g->n_words * sizeof *bits);
+        return g->state_count[slot];
+    }
     g->cand.n = 0;
     uint32_t n;
     wl_gstacks_items(g->stacks, m->set, &n);
@@ -540,7 +552,17 @@ int wl_matcher_fill_mask(wl_matcher *m, uint32_t *bits, wl_error *err) {
         if (!walk(g, m->set, m->u, MODE_FULL, &g->cand)) return matcher_failed(m, err);
         set_ranges(g->vocab, &g->acc, bits);
     }
-    return finish_mask(m, bits);
+    const int count = finish_mask(m, bits);
+    if (!g->state_bits) {
+        g->state_bits = malloc((size_t)STATE_CACHE * g->n_words * sizeof *g->state_bits);
+        memset(g->state_key, 0xff, sizeof g->state_key);
+    }
+    if (g->state_bits) {
+        g->state_key[slot] = m->set;
+        g->state_count[slot] = count;
+        memcpy(g->state_bits + (size_t)slot * g->n_words, bits, (size_t)g->n_words * sizeof *bits);
+    }
+    return count;
 }
 
 /* The scalar twin: every token on its own through the stacks, no trie and
