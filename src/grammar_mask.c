@@ -105,6 +105,12 @@ static int build_trie(wl_vocab *v) {
     v->t_tok[n] = v->n_text;
     v->n_nodes = n;
     free(path);
+    /* the bound above counted every byte of every token; shared prefixes made fewer nodes */
+    uint8_t *b = realloc(v->t_byte, n);
+    uint32_t *z = realloc(v->t_size, n * sizeof *z), *t = realloc(v->t_tok, (n + 1) * sizeof *t);
+    if (b) v->t_byte = b;
+    if (z) v->t_size = z;
+    if (t) v->t_tok = t;
     return 1;
 }
 
@@ -176,7 +182,7 @@ typedef struct {
     uint32_t n_acc;    /* tokens accepted inside it */
     uint32_t *acc;     /* their ids, or NULL when acc_bits holds them */
     uint32_t *acc_bits;
-    uint32_t n_cd;     /* tokens that went below it, in trie order */
+    uint32_t n_cd;     /* ranges of trie-order tokens that went below it (lo, hi pairs) */
     uint32_t *cd;
 } ci_entry;
 
@@ -200,7 +206,7 @@ struct wl_grammar {
     uint32_t n_ci, cap_ci;
     uint32_t *ci_slots, ci_mask;
     frame *frames;
-    u32list acc, cd, cand; /* walk outputs (ranges as pairs) and the candidates of a step */
+    u32list acc, cd, cand; /* walk outputs and a step's candidates: trie-order ranges as (lo, hi) pairs */
     size_t ci_bytes;
     /* whole masks of recent sets of stacks, direct-mapped: inside a string
      * or a number the set after each character is the same one */
@@ -258,13 +264,13 @@ static int has_below(const wl_gstacks *s, uint32_t set) {
 /* Walks the trie from the stacks `set0` (with u0 a character left open).
  * Accepted tokens go to g->acc as trie-order ranges; in MODE_TRUNC, tokens
  * whose answer depends on the stack below the sentinel go to g->cd. With
- * cand (sorted trie-order tokens), only subtrees that hold one are entered.
+ * cand (sorted, disjoint ranges), only subtrees that overlap one are entered.
  * Returns 0 when the matcher failed (memory, a runaway grammar). */
 static int walk(wl_grammar *g, uint32_t set0, wl_utf8_state u0, int mode, const u32list *cand) {
     const wl_vocab *v = g->vocab;
     wl_gstacks *s = g->stacks;
     g->acc.n = g->cd.n = 0;
-    size_t cur = 0; /* first candidate not yet passed */
+    size_t cur = 0; /* first candidate range not yet passed */
     int depth = 0;
     g->frames[0] = (frame){.node = 0, .set = set0, .next = 1, .u = u0};
     while (depth >= 0) {
@@ -277,7 +283,7 @@ static int walk(wl_grammar *g, uint32_t set0, wl_utf8_state u0, int mode, const 
         f->next = c + v->t_size[c];
         const uint32_t lo = sub_lo(v, c), hi = sub_hi(v, c);
         if (cand) {
-            while (cur < cand->n && cand->v[cur] < lo) cur++;
+            while (cur < cand->n && cand->v[cur + 1] <= lo) cur += 2;
             if (cur == cand->n || cand->v[cur] >= hi) continue;
         }
         wl_utf8_state u = f->u;
@@ -338,7 +344,7 @@ static const ci_entry *ci_get(wl_grammar *g, uint32_t key) {
     if (set == WL_G_NONE || !walk(g, set, (wl_utf8_state){0}, MODE_TRUNC, NULL)) return NULL;
     ci_entry e = {.key = key};
     for (size_t r = 0; r < g->acc.n; r += 2) e.n_acc += g->acc.v[r + 1] - g->acc.v[r];
-    for (size_t r = 0; r < g->cd.n; r += 2) e.n_cd += g->cd.v[r + 1] - g->cd.v[r];
+    e.n_cd = (uint32_t)g->cd.n;
     const wl_vocab *v = g->vocab;
     if (e.n_acc > (uint32_t)v->n_vocab / 32) {
         e.acc_bits = calloc((size_t)g->n_words, sizeof *e.acc_bits);
@@ -359,9 +365,7 @@ static const ci_entry *ci_get(wl_grammar *g, uint32_t key) {
             free(e.acc), free(e.acc_bits);
             return NULL;
         }
-        uint32_t k = 0;
-        for (size_t r = 0; r < g->cd.n; r += 2)
-            for (uint32_t i = g->cd.v[r]; i < g->cd.v[r + 1]; i++) e.cd[k++] = i;
+        memcpy(e.cd, g->cd.v, e.n_cd * sizeof *e.cd);
         g->ci_bytes += e.n_cd * 4;
     }
     if (g->n_ci == g->cap_ci) {
@@ -495,9 +499,25 @@ static int finish_mask(const wl_matcher *m, uint32_t *bits) {
     return count;
 }
 
-static int cmp_u32(const void *a, const void *b) {
+/* Orders (lo, hi) pairs by lo. */
+static int cmp_range(const void *a, const void *b) {
     const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
     return (x > y) - (x < y);
+}
+
+/* Sorts the ranges and merges those that overlap or touch. */
+static void merge_ranges(u32list *l) {
+    qsort(l->v, l->n / 2, 2 * sizeof *l->v, cmp_range);
+    size_t m = 0;
+    for (size_t i = 0; i < l->n; i += 2) {
+        if (m > 0 && l->v[i] <= l->v[m - 1]) {
+            if (l->v[i + 1] > l->v[m - 1]) l->v[m - 1] = l->v[i + 1];
+        } else {
+            l->v[m] = l->v[i], l->v[m + 1] = l->v[i + 1];
+            m += 2;
+        }
+    }
+    l->n = m;
 }
 
 static int matcher_failed(wl_matcher *m, wl_error *err) {
@@ -542,13 +562,7 @@ int wl_matcher_fill_mask(wl_matcher *m, uint32_t *bits, wl_error *err) {
             if (!u32_push(&g->cand, e->cd[i])) return matcher_failed(m, err);
     }
     if (g->cand.n) {
-        if (sources > 1) {
-            qsort(g->cand.v, g->cand.n, sizeof *g->cand.v, cmp_u32);
-            size_t u = 0;
-            for (size_t i = 0; i < g->cand.n; i++)
-                if (u == 0 || g->cand.v[u - 1] != g->cand.v[i]) g->cand.v[u++] = g->cand.v[i];
-            g->cand.n = u;
-        }
+        if (sources > 1) merge_ranges(&g->cand);
         if (!walk(g, m->set, m->u, MODE_FULL, &g->cand)) return matcher_failed(m, err);
         set_ranges(g->vocab, &g->acc, bits);
     }

@@ -9,8 +9,12 @@ import { WasmllmError } from './errors.js';
 
 /** Parsed grammars kept per model (their caches make the second use fast). */
 const MAX_GRAMMARS = 4;
-/** A grammar whose caches grew past this is dropped after use rather than kept. */
-const MAX_GRAMMAR_BYTES = 32 * 1024 * 1024;
+/**
+ * Bytes the kept grammars may hold in the wasm heap together (a JSON grammar's
+ * caches reach ~14 MB over Llama 3's 128k tokens); past it the least recently
+ * used go, so the heap stays within the model's budget.
+ */
+const MAX_KEPT_BYTES = 24 * 1024 * 1024;
 
 /**
  * The grammar text a completion asks for, or null.
@@ -140,20 +144,28 @@ export function openMatcher(core, text, nVocab, lastError) {
       if (core.disposed) return;
       M._wl_matcher_free(matcher);
       entry.users--;
-      if (core.grammars.get(text) !== entry || M._wl_grammar_bytes(entry.grammar) > MAX_GRAMMAR_BYTES) {
-        if (core.grammars.get(text) === entry) core.grammars.delete(text);
-        if (entry.users === 0) M._wl_grammar_free(entry.grammar);
+      if (core.grammars.get(text) !== entry) {
+        if (entry.users === 0) M._wl_grammar_free(entry.grammar); // evicted while in use
+      } else {
+        evict(core);
       }
     },
   };
 }
 
-/** Drops the least recently used grammars past MAX_GRAMMARS (those not in use are freed now). */
+/**
+ * Drops the least recently used grammars past MAX_GRAMMARS or MAX_KEPT_BYTES
+ * (one in use is freed when its generation ends); the newest always stays.
+ */
 function evict(core) {
+  const M = core.M;
+  let bytes = 0;
+  for (const entry of core.grammars.values()) bytes += M._wl_grammar_bytes(entry.grammar);
   for (const [text, entry] of core.grammars) {
-    if (core.grammars.size <= MAX_GRAMMARS) break;
+    if (core.grammars.size <= 1 || (core.grammars.size <= MAX_GRAMMARS && bytes <= MAX_KEPT_BYTES)) break;
+    bytes -= M._wl_grammar_bytes(entry.grammar);
     core.grammars.delete(text);
-    if (entry.users === 0) core.M._wl_grammar_free(entry.grammar);
+    if (entry.users === 0) M._wl_grammar_free(entry.grammar);
   }
 }
 
