@@ -76,6 +76,13 @@ int wl_gstacks_partial_ok(const wl_gstacks *s, uint32_t set, uint32_t value, int
 uint32_t wl_gstacks_truncated(wl_gstacks *s, uint32_t node, int k);
 uint32_t wl_gstacks_singleton(wl_gstacks *s, uint32_t node);
 
+/* Replaces *slots (mask + 1 slots) by an open-addressing table of n_slots
+ * (a power of two; linear probing, empty slots WL_G_NONE) holding ids
+ * first .. count - 1 by hash(ctx, id); 0 without memory (the old table
+ * stays). The matcher's hash-consed tables regrow through it. */
+int wl_id_table(uint32_t **slots, uint32_t *mask, uint32_t n_slots, uint32_t first, uint32_t count,
+                uint32_t (*hash)(const void *ctx, uint32_t id), const void *ctx);
+
 /* llama.cpp's UTF-8 reading of a token, one byte at a time: a character
  * left open by the previous token is continued first (its bytes must be
  * continuation bytes); inside the token a lead byte 0x80-0xBF makes the

@@ -320,24 +320,16 @@ static void set_ranges(const wl_vocab *v, const u32list *ranges, uint32_t *bits)
         for (uint32_t i = ranges->v[r]; i < ranges->v[r + 1]; i++) set_bit(bits, v->sorted[i]);
 }
 
+static uint32_t ci_hash_key(uint32_t key) { return key * 0x9e3779b1u; }
+static uint32_t ci_hash(const void *ctx, uint32_t e) { return ci_hash_key(((const wl_grammar *)ctx)->ci[e].key); }
+
 static int rehash_ci(wl_grammar *g, uint32_t n_slots) {
-    uint32_t *slots = malloc(n_slots * sizeof *slots);
-    if (!slots) return 0;
-    memset(slots, 0xff, n_slots * sizeof *slots);
-    for (uint32_t e = 0; e < g->n_ci; e++) {
-        uint32_t h = (g->ci[e].key * 0x9e3779b1u) & (n_slots - 1);
-        while (slots[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
-        slots[h] = e;
-    }
-    free(g->ci_slots);
-    g->ci_slots = slots;
-    g->ci_mask = n_slots - 1;
-    return 1;
+    return wl_id_table(&g->ci_slots, &g->ci_mask, n_slots, 0, g->n_ci, ci_hash, g);
 }
 
 /* The cached walk of a truncated stack; computed on first use. */
 static const ci_entry *ci_get(wl_grammar *g, uint32_t key) {
-    uint32_t h = (key * 0x9e3779b1u) & g->ci_mask;
+    uint32_t h = ci_hash_key(key) & g->ci_mask;
     for (; g->ci_slots[h] != WL_G_NONE; h = (h + 1) & g->ci_mask)
         if (g->ci[g->ci_slots[h]].key == key) return &g->ci[g->ci_slots[h]];
     const uint32_t set = wl_gstacks_singleton(g->stacks, key);

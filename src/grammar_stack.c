@@ -80,19 +80,29 @@ static int is_terminal(uint32_t type) {
 
 /* ---- nodes ---- */
 
-static int rehash_nodes(wl_gstacks *s, uint32_t n_slots) {
-    uint32_t *slots = malloc(n_slots * sizeof *slots);
-    if (!slots) return 0;
-    memset(slots, 0xff, n_slots * sizeof *slots);
-    for (uint32_t id = 3; id < s->n_nodes; id++) {
-        uint32_t h = mix(s->pos[id], s->parent[id]) & (n_slots - 1);
-        while (slots[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
-        slots[h] = id;
+int wl_id_table(uint32_t **slots, uint32_t *mask, uint32_t n_slots, uint32_t first, uint32_t count,
+                uint32_t (*hash)(const void *ctx, uint32_t id), const void *ctx) {
+    uint32_t *t = malloc(n_slots * sizeof *t);
+    if (!t) return 0;
+    memset(t, 0xff, n_slots * sizeof *t);
+    for (uint32_t id = first; id < count; id++) {
+        uint32_t h = hash(ctx, id) & (n_slots - 1);
+        while (t[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
+        t[h] = id;
     }
-    free(s->node_slots);
-    s->node_slots = slots;
-    s->node_mask = n_slots - 1;
+    free(*slots);
+    *slots = t;
+    *mask = n_slots - 1;
     return 1;
+}
+
+static uint32_t node_hash(const void *ctx, uint32_t id) {
+    const wl_gstacks *s = ctx;
+    return mix(s->pos[id], s->parent[id]);
+}
+
+static int rehash_nodes(wl_gstacks *s, uint32_t n_slots) {
+    return wl_id_table(&s->node_slots, &s->node_mask, n_slots, 3, s->n_nodes, node_hash, s);
 }
 
 static uint32_t add_node(wl_gstacks *s, uint32_t pos, uint32_t parent) {
@@ -137,19 +147,13 @@ static uint32_t hash_items(const uint32_t *v, size_t n) {
     return h;
 }
 
+static uint32_t set_hash(const void *ctx, uint32_t id) {
+    const wl_gstacks *s = ctx;
+    return hash_items(s->items + s->off[id], s->len[id]);
+}
+
 static int rehash_sets(wl_gstacks *s, uint32_t n_slots) {
-    uint32_t *slots = malloc(n_slots * sizeof *slots);
-    if (!slots) return 0;
-    memset(slots, 0xff, n_slots * sizeof *slots);
-    for (uint32_t id = 1; id < s->n_sets; id++) {
-        uint32_t h = hash_items(s->items + s->off[id], s->len[id]) & (n_slots - 1);
-        while (slots[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
-        slots[h] = id;
-    }
-    free(s->set_slots);
-    s->set_slots = slots;
-    s->set_mask = n_slots - 1;
-    return 1;
+    return wl_id_table(&s->set_slots, &s->set_mask, n_slots, 1, s->n_sets, set_hash, s);
 }
 
 static int cmp_u32(const void *a, const void *b) {
