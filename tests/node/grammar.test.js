@@ -146,3 +146,15 @@ test('CLI: --grammar, --json-schema and --json-object for complete and chat, wit
   assert.notEqual(e4.code, 0);
   assert.match(e4.stderr, /not JSON/);
 });
+
+test('a model keeps a few grammars and frees the rest: many distinct grammars do not grow the heap', async () => {
+  const use = async (i) => {
+    const { text } = await run(PROMPT, { grammar: `root ::= "n${i} " [a-z]{1,4} "."`, maxTokens: 10, temperature: 0 });
+    assert.match(text, new RegExp(`^n${i} [a-z]{1,4}\\.$`));
+  };
+  for (let i = 0; i < 8; i++) await use(i);
+  const before = model.memory().heapInUseBytes;
+  for (let i = 8; i < 40; i++) await use(i);
+  const grown = model.memory().heapInUseBytes - before;
+  assert.ok(grown < 256 * 1024, `heap grew by ${grown} bytes over 32 more grammars`);
+});
