@@ -14,8 +14,8 @@
 
 #include "grammar.h"
 
-#define MAX_NODES (1u << 24)
-#define MAX_EXPAND_WORK (1u << 20) /* stacks visited by one expansion */
+#define MAX_NODES (1u << 21) /* 40 MB of nodes */
+#define MAX_EXPAND_WORK (1u << 18) /* stacks visited by one expansion */
 
 struct wl_gstacks {
     const wl_grules *g;
@@ -106,7 +106,7 @@ static int rehash_nodes(wl_gstacks *s, uint32_t n_slots) {
 }
 
 static uint32_t add_node(wl_gstacks *s, uint32_t pos, uint32_t parent) {
-    if (s->n_nodes >= MAX_NODES) return fail(s, "the grammar matcher holds too many stacks (over 16M)");
+    if (s->n_nodes >= MAX_NODES) return fail(s, "the grammar matcher holds too many stacks (over 2M)");
     if (s->n_nodes == s->cap_nodes) {
         const size_t cap = s->cap_nodes ? (size_t)s->cap_nodes * 2 : 1024;
         uint32_t **arrays[] = {&s->pos, &s->parent, &s->expanded, &s->trunc, &s->stamp};

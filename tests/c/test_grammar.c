@@ -99,6 +99,13 @@ static void test_parse_errors(void) {
         CHECK(strstr(err.message, bad[i].what), "#%zu: message '%s' lacks '%s'", i, err.message, bad[i].what);
         if (bad[i].where) CHECK(strstr(err.message, bad[i].where), "#%zu: message '%s' lacks '%s'", i, err.message, bad[i].where);
     }
+    /* left recursion through a rule that only matches nothing: not caught by
+     * llama.cpp's test, and its stacks would grow without end */
+    const char *runaway = "root ::= a\na ::= b a \"y\" | \"x\"\nb ::= c\nc ::= \"\"\n";
+    wl_error rerr = {0};
+    wl_grammar *rg = wl_grammar_new(runaway, (int)strlen(runaway), v, &rerr);
+    CHECK(!rg && rerr.code == WL_ERR_BAD_GRAMMAR && strstr(rerr.message, "without end"), "runaway: %s", rerr.message);
+    wl_grammar_free(rg);
     const char nul[] = "root ::= \"a\0\"";
     wl_error err = {0};
     CHECK(!wl_grammar_new(nul, (int)sizeof nul - 1, v, &err) && strstr(err.message, "NUL"), "NUL: %s", err.message);
