@@ -17,6 +17,10 @@
 #define MAX_NODES (1u << 21) /* 40 MB of nodes */
 #define MAX_EXPAND_WORK (1u << 18) /* stacks visited by one expansion */
 
+typedef struct {
+    uint32_t set, cp, to;
+} step_slot;
+
 struct wl_gstacks {
     const wl_grules *g;
     const char *error;
@@ -30,8 +34,8 @@ struct wl_gstacks {
     uint32_t *off, *len;
     uint32_t n_sets, cap_sets;
     uint32_t *set_slots, set_mask;
-    /* memoized steps: (set, cp) -> set */
-    uint32_t *t_set, *t_cp, *t_to;
+    /* memoized steps: (set, cp) -> set, one slot per cache line fetch */
+    step_slot *t;
     uint32_t t_mask, t_count;
     /* scratch lists */
     uint32_t *ex, *un, *todo;
@@ -332,20 +336,17 @@ int wl_gstacks_partial_ok(const wl_gstacks *s, uint32_t set, uint32_t value, int
 /* ---- steps ---- */
 
 static int rehash_steps(wl_gstacks *s, uint32_t n_slots) {
-    uint32_t *ts = malloc(n_slots * sizeof *ts), *tc = malloc(n_slots * sizeof *tc), *tt = malloc(n_slots * sizeof *tt);
-    if (!ts || !tc || !tt) {
-        free(ts), free(tc), free(tt);
-        return 0;
+    step_slot *t = malloc(n_slots * sizeof *t);
+    if (!t) return 0;
+    memset(t, 0xff, n_slots * sizeof *t);
+    for (uint32_t i = 0; s->t && i <= s->t_mask; i++) {
+        if (s->t[i].set == WL_G_NONE) continue;
+        uint32_t h = mix(s->t[i].set, s->t[i].cp) & (n_slots - 1);
+        while (t[h].set != WL_G_NONE) h = (h + 1) & (n_slots - 1);
+        t[h] = s->t[i];
     }
-    memset(ts, 0xff, n_slots * sizeof *ts);
-    for (uint32_t i = 0; s->t_set && i <= s->t_mask; i++) {
-        if (s->t_set[i] == WL_G_NONE) continue;
-        uint32_t h = mix(s->t_set[i], s->t_cp[i]) & (n_slots - 1);
-        while (ts[h] != WL_G_NONE) h = (h + 1) & (n_slots - 1);
-        ts[h] = s->t_set[i], tc[h] = s->t_cp[i], tt[h] = s->t_to[i];
-    }
-    free(s->t_set), free(s->t_cp), free(s->t_to);
-    s->t_set = ts, s->t_cp = tc, s->t_to = tt;
+    free(s->t);
+    s->t = t;
     s->t_mask = n_slots - 1;
     return 1;
 }
@@ -374,16 +375,16 @@ static uint32_t step_uncached(wl_gstacks *s, uint32_t set, uint32_t cp) {
 uint32_t wl_gstacks_step(wl_gstacks *s, uint32_t set, uint32_t cp) {
     if (set == WL_SET_DEAD || set == WL_G_NONE) return set;
     uint32_t h = mix(set, cp) & s->t_mask;
-    for (; s->t_set[h] != WL_G_NONE; h = (h + 1) & s->t_mask)
-        if (s->t_set[h] == set && s->t_cp[h] == cp) return s->t_to[h];
+    for (; s->t[h].set != WL_G_NONE; h = (h + 1) & s->t_mask)
+        if (s->t[h].set == set && s->t[h].cp == cp) return s->t[h].to;
     const uint32_t to = step_uncached(s, set, cp);
     if (to == WL_G_NONE) return to;
     if ((s->t_count + 1) * 2 > s->t_mask + 1) {
         if (!rehash_steps(s, (s->t_mask + 1) * 2)) return fail(s, OOM);
         h = mix(set, cp) & s->t_mask;
-        while (s->t_set[h] != WL_G_NONE) h = (h + 1) & s->t_mask;
+        while (s->t[h].set != WL_G_NONE) h = (h + 1) & s->t_mask;
     }
-    s->t_set[h] = set, s->t_cp[h] = cp, s->t_to[h] = to;
+    s->t[h] = (step_slot){set, cp, to};
     s->t_count++;
     return to;
 }
@@ -431,7 +432,7 @@ void wl_gstacks_free(wl_gstacks *s) {
     if (!s) return;
     free(s->pos), free(s->parent), free(s->expanded), free(s->trunc), free(s->stamp), free(s->node_slots);
     free(s->items), free(s->off), free(s->len), free(s->set_slots);
-    free(s->t_set), free(s->t_cp), free(s->t_to);
+    free(s->t);
     free(s->ex), free(s->un), free(s->todo);
     free(s);
 }
