@@ -40,24 +40,41 @@ struct wl_vocab {
 
 /* ---- the vocabulary trie ---- */
 
-static int token_less(const wl_vocab *v, uint32_t a, uint32_t b) {
+/* Orders tokens by bytes, shorter first, then by id. key[id] holds a
+ * token's first four bytes big-endian (0 past its end: tokens hold no NUL),
+ * so most comparisons are one integer compare. */
+static int token_less(const wl_vocab *v, const uint32_t *key, uint32_t a, uint32_t b) {
+    if (key[a] != key[b]) return key[a] < key[b];
     const uint32_t la = v->off[a + 1] - v->off[a], lb = v->off[b + 1] - v->off[b];
-    const int c = memcmp(v->bytes + v->off[a], v->bytes + v->off[b], la < lb ? la : lb);
-    if (c != 0) return c < 0;
+    if (la > 4 && lb > 4) {
+        const uint32_t l = (la < lb ? la : lb) - 4;
+        const int c = memcmp(v->bytes + v->off[a] + 4, v->bytes + v->off[b] + 4, l);
+        if (c != 0) return c < 0;
+    }
     if (la != lb) return la < lb;
     return a < b;
 }
 
 /* Bottom-up merge sort of ids by their bytes (qsort has no context). */
 static int sort_tokens(const wl_vocab *v, uint32_t *ids, uint32_t n) {
-    uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp);
-    if (!tmp) return 0;
+    uint32_t *tmp = malloc((n ? n : 1) * sizeof *tmp), *key = malloc((size_t)v->n_vocab * sizeof *key);
+    if (!tmp || !key) {
+        free(tmp), free(key);
+        return 0;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        const uint32_t id = ids[i], len = v->off[id + 1] - v->off[id];
+        const uint8_t *t = v->bytes + v->off[id];
+        uint32_t k = 0;
+        for (uint32_t j = 0; j < 4; j++) k = k << 8 | (j < len ? t[j] : 0u);
+        key[id] = k;
+    }
     uint32_t *src = ids, *dst = tmp;
     for (uint32_t w = 1; w < n; w *= 2) {
         for (uint32_t lo = 0; lo < n; lo += 2 * w) {
             const uint32_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
             uint32_t i = lo, j = mid, k = lo;
-            while (i < mid && j < hi) dst[k++] = token_less(v, src[j], src[i]) ? src[j++] : src[i++];
+            while (i < mid && j < hi) dst[k++] = token_less(v, key, src[j], src[i]) ? src[j++] : src[i++];
             while (i < mid) dst[k++] = src[i++];
             while (j < hi) dst[k++] = src[j++];
         }
@@ -66,6 +83,7 @@ static int sort_tokens(const wl_vocab *v, uint32_t *ids, uint32_t n) {
     }
     if (src != ids) memcpy(ids, src, n * sizeof *ids);
     free(tmp);
+    free(key);
     return 1;
 }
 
