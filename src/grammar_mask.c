@@ -463,6 +463,8 @@ int wl_matcher_can_end(const wl_matcher *m) {
     return m->u.n_remain == 0 && wl_gstacks_has(m->g->stacks, m->set, WL_NODE_EMPTY);
 }
 
+int wl_matcher_n_vocab(const wl_matcher *m) { return m->g->vocab->n_vocab; }
+
 int wl_matcher_done(const wl_matcher *m) {
     uint32_t n;
     const uint32_t *it = wl_gstacks_items(m->g->stacks, m->set, &n);

@@ -138,6 +138,12 @@ static const float *constrain(wl_sampler *s, const float *logits, int n_vocab, i
         s->cap_masked = n_vocab;
     }
     float *out = s->masked;
+    if (s->matcher && wl_matcher_n_vocab(s->matcher) != n_vocab) {
+        wl_fail(&s->error, WL_ERR_BAD_ARG, "the grammar's vocabulary has %d tokens, the logits %d",
+                wl_matcher_n_vocab(s->matcher), n_vocab);
+        *status = -3;
+        return NULL;
+    }
     if (s->matcher) {
         if (wl_matcher_fill_mask(s->matcher, s->mask, &s->error) < 0) {
             *status = -3;

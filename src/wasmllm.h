@@ -135,6 +135,7 @@ void wl_matcher_free(wl_matcher *m);
 int wl_matcher_accept(wl_matcher *m, int32_t token, wl_error *err);
 int wl_matcher_can_end(const wl_matcher *m); /* an end-of-generation token is allowed */
 int wl_matcher_done(const wl_matcher *m);    /* nothing but the end is allowed */
+int wl_matcher_n_vocab(const wl_matcher *m); /* tokens of its vocabulary (bits of a mask) */
 /* Sets bit i of bits ((n_vocab + 31) / 32 words) for every token allowed
  * next; returns how many, or -1 (err says why). The _ref twin checks each
  * token on its own (tests compare the two). */

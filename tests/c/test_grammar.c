@@ -2,6 +2,7 @@
  * whole strings, UTF-8 split across tokens, and the fast mask (trie walk +
  * context-independent cache) against its scalar twin on random
  * vocabularies, step after step of random allowed tokens. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -183,6 +184,41 @@ static void test_utf8_split(void) {
     wl_vocab_free(v);
 }
 
+/* The sampler under a grammar and logit biases: only allowed tokens, the
+ * best of them greedy, -inf bans, -2 when nothing is left, -3 on a
+ * vocabulary of another size. */
+static void test_sampler_constraints(void) {
+    const char *toks[] = {"a", "b", "ab", "c"};
+    wl_vocab *v = vocab_of(toks, 4, 1);
+    const char *gbnf = "root ::= \"ab\"";
+    wl_grammar *g = wl_grammar_new(gbnf, (int)strlen(gbnf), v, NULL);
+    wl_matcher *m = wl_matcher_new(g, NULL);
+    wl_sampler *s = wl_sampler_new(0.0f, 0, 1.0f, 0.0f, 1.0f, 0, 0.0f, 0.0f, 1);
+    const float logits[5] = {1.0f, 3.0f, 2.0f, 9.0f, 8.0f};
+    CHECK(wl_sampler_sample(s, logits, 5) == 3, "no constraint: the argmax");
+    wl_sampler_set_matcher(s, m);
+    CHECK(wl_sampler_sample(s, logits, 5) == 2, "grammar: 'ab' is the best allowed token");
+    const int32_t ban[1] = {2};
+    const float minus_inf[1] = {-INFINITY};
+    CHECK(wl_sampler_set_bias(s, ban, minus_inf, 1, NULL) == WL_OK, "set bias");
+    CHECK(wl_sampler_sample(s, logits, 5) == 0, "'ab' banned: 'a'");
+    CHECK(wl_sampler_sample(s, logits, 4) == -3 && strstr(wl_sampler_error(s)->message, "vocabulary"), "size mismatch");
+    CHECK(wl_matcher_accept(m, 0, NULL) == WL_OK && wl_sampler_sample(s, logits, 5) == 1, "after 'a': 'b'");
+    CHECK(wl_matcher_accept(m, 1, NULL) == WL_OK && wl_matcher_done(m), "done after 'ab'");
+    CHECK(wl_sampler_sample(s, logits, 5) == 4, "only the end token is left");
+    const int32_t ban_end[1] = {4};
+    CHECK(wl_sampler_set_bias(s, ban_end, minus_inf, 1, NULL) == WL_OK && wl_sampler_sample(s, logits, 5) == -2,
+          "end banned too: nothing left");
+    wl_sampler_set_matcher(s, NULL);
+    const int32_t push_b[1] = {1};
+    const float plus[1] = {7.0f};
+    CHECK(wl_sampler_set_bias(s, push_b, plus, 1, NULL) == WL_OK && wl_sampler_sample(s, logits, 5) == 1, "bias alone");
+    wl_sampler_free(s);
+    wl_matcher_free(m);
+    wl_grammar_free(g);
+    wl_vocab_free(v);
+}
+
 /* ---- fast mask vs its scalar twin ---- */
 
 static uint32_t rng_state = 12345;
@@ -280,6 +316,7 @@ int main(void) {
     test_parse_errors();
     test_strings();
     test_utf8_split();
+    test_sampler_constraints();
     test_mask_vs_twin();
     if (failures) {
         fprintf(stderr, "%d failure(s)\n", failures);
