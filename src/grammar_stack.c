@@ -18,7 +18,7 @@
 #define MAX_EXPAND_WORK (1u << 18) /* stacks visited by one expansion */
 
 typedef struct {
-    uint32_t set, cp, to;
+    uint32_t set, cp, to; /* cp: the code point's class (cp_class) */
 } step_slot;
 
 struct wl_gstacks {
@@ -34,9 +34,15 @@ struct wl_gstacks {
     uint32_t *off, *len;
     uint32_t n_sets, cap_sets;
     uint32_t *set_slots, set_mask;
-    /* memoized steps: (set, cp) -> set, one slot per cache line fetch */
+    /* memoized steps: (set, code point class) -> set. Code points between
+     * the same two boundaries of the grammar's classes match the same
+     * classes, so they step alike: keying by class keeps the table to
+     * sets x classes rather than sets x every character of the vocabulary. */
     step_slot *t;
     uint32_t t_mask, t_count;
+    uint32_t *bounds; /* sorted class boundaries: a class is the code points from one to the next */
+    uint32_t n_bounds;
+    uint16_t ascii_class[128];
     /* scratch lists */
     uint32_t *ex, *un, *todo;
     size_t cap_ex, cap_un, cap_todo;
@@ -351,6 +357,44 @@ static int rehash_steps(wl_gstacks *s, uint32_t n_slots) {
     return 1;
 }
 
+/* Which class of code points cp is in: how many boundaries are <= cp. */
+static uint32_t cp_class(const wl_gstacks *s, uint32_t cp) {
+    if (cp < 128) return s->ascii_class[cp];
+    uint32_t lo = 0, hi = s->n_bounds;
+    while (lo < hi) {
+        const uint32_t mid = (lo + hi) / 2;
+        if (s->bounds[mid] <= cp) lo = mid + 1; else hi = mid;
+    }
+    return lo;
+}
+
+/* Every value a class element names starts a class of code points, and so
+ * does the one past it (past a range's upper end). */
+static int find_bounds(wl_gstacks *s) {
+    const wl_grules *g = s->g;
+    size_t n = 0;
+    for (uint32_t i = 0; i < g->n_elems; i++) {
+        const uint32_t t = g->elems[i].type;
+        if (t == WL_G_CHAR || t == WL_G_CHAR_NOT || t == WL_G_CHAR_ALT || t == WL_G_CHAR_UPPER) n += 2;
+    }
+    s->bounds = malloc((n ? n : 1) * sizeof *s->bounds);
+    if (!s->bounds) return 0;
+    n = 0;
+    for (uint32_t i = 0; i < g->n_elems; i++) {
+        const uint32_t t = g->elems[i].type, v = g->elems[i].value;
+        if (t != WL_G_CHAR && t != WL_G_CHAR_NOT && t != WL_G_CHAR_ALT && t != WL_G_CHAR_UPPER) continue;
+        if (t != WL_G_CHAR_UPPER) s->bounds[n++] = v;
+        if (v != 0xffffffffu) s->bounds[n++] = v + 1;
+    }
+    s->n_bounds = (uint32_t)sort_unique(s->bounds, n);
+    for (uint32_t cp = 0; cp < 128; cp++) {
+        uint32_t c = 0;
+        while (c < s->n_bounds && s->bounds[c] <= cp) c++;
+        s->ascii_class[cp] = (uint16_t)c;
+    }
+    return 1;
+}
+
 static uint32_t step_uncached(wl_gstacks *s, uint32_t set, uint32_t cp) {
     size_t n_un = 0;
     for (uint32_t k = 0; k < s->len[set]; k++) {
@@ -374,17 +418,18 @@ static uint32_t step_uncached(wl_gstacks *s, uint32_t set, uint32_t cp) {
 
 uint32_t wl_gstacks_step(wl_gstacks *s, uint32_t set, uint32_t cp) {
     if (set == WL_SET_DEAD || set == WL_G_NONE) return set;
-    uint32_t h = mix(set, cp) & s->t_mask;
+    const uint32_t c = cp_class(s, cp);
+    uint32_t h = mix(set, c) & s->t_mask;
     for (; s->t[h].set != WL_G_NONE; h = (h + 1) & s->t_mask)
-        if (s->t[h].set == set && s->t[h].cp == cp) return s->t[h].to;
+        if (s->t[h].set == set && s->t[h].cp == c) return s->t[h].to;
     const uint32_t to = step_uncached(s, set, cp);
     if (to == WL_G_NONE) return to;
     if ((s->t_count + 1) * 2 > s->t_mask + 1) {
         if (!rehash_steps(s, (s->t_mask + 1) * 2)) return fail(s, OOM);
-        h = mix(set, cp) & s->t_mask;
+        h = mix(set, c) & s->t_mask;
         while (s->t[h].set != WL_G_NONE) h = (h + 1) & s->t_mask;
     }
-    s->t[h] = (step_slot){set, cp, to};
+    s->t[h] = (step_slot){set, c, to};
     s->t_count++;
     return to;
 }
@@ -414,7 +459,7 @@ wl_gstacks *wl_gstacks_new(const wl_grules *g) {
     wl_gstacks *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->g = g;
-    int ok = rehash_nodes(s, 1024) && rehash_sets(s, 256) && rehash_steps(s, 1024);
+    int ok = find_bounds(s) && rehash_nodes(s, 1024) && rehash_sets(s, 256) && rehash_steps(s, 1024);
     for (int i = 0; ok && i < 3; i++) ok = add_node(s, WL_G_NONE, WL_G_NONE) != WL_G_NONE; /* EMPTY, SENTINEL, ESCAPED */
     if (ok) ok = s->cap_sets == 0 && (s->off = malloc(256 * sizeof *s->off)) && (s->len = malloc(256 * sizeof *s->len));
     if (ok) {
@@ -432,7 +477,7 @@ void wl_gstacks_free(wl_gstacks *s) {
     if (!s) return;
     free(s->pos), free(s->parent), free(s->expanded), free(s->trunc), free(s->stamp), free(s->node_slots);
     free(s->items), free(s->off), free(s->len), free(s->set_slots);
-    free(s->t);
+    free(s->t), free(s->bounds);
     free(s->ex), free(s->un), free(s->todo);
     free(s);
 }

@@ -38,6 +38,8 @@ const GRAMMARS = [
   'root ::= ""',
   'root ::= "x" | ',
   'root ::= ( "a" | "" )* "b"',
+  'root ::= ([α-ω] | [А-я] | [0-9])+ [^α-ωА-я0-9]',
+  'root ::= [^\\x00-\\x7F]{2,3} | [\\u00c0-\\u00d6\\u00d8-\\u00f6]+ "."',
 ];
 // Each grammar's strings: a few chosen ones plus random ones over its own characters.
 const CHOSEN = ['', 'a', 'b', 'ab', 'abc', 'abcd', 'aaa', 'aab', 'acd', 'acccd', 'abd', 'd', 'x', 'ax', 'bbx', '!', 'xyz!',
@@ -45,7 +47,7 @@ const CHOSEN = ['', 'a', 'b', 'ab', 'abc', 'abcd', 'aaa', 'aab', 'acd', 'acccd',
   'ab,"c d",e', 'ab,', '1.2.3.4', '255.0.10.1', '1.2.3', '🙂', '🙂🙂🙃', '🙂🙇', 'ba', 'aab', 'b', 'bb'];
 
 function randomStrings(grammar, n, seed) {
-  const chars = [...new Set([...grammar.replace(/[\s:=|()*+?{}\\#]/g, ''), 'a', 'b', ' ', '"'])];
+  const chars = [...new Set([...grammar.replace(/[\s:=|()*+?{}\\#]/g, ''), 'a', 'b', ' ', '"', 'é', 'ÿ', '×', '€', '🙂', 'α', 'я', 'Ω', 'Ж'])];
   const out = [];
   let s = seed;
   const rnd = (k) => { s = (Math.imul(s, 1103515245) + 12345) >>> 0; return (s >>> 8) % k; };
