@@ -9,7 +9,7 @@
  *     (bench/browser.js).
  *
  *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
- *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,wllama,wllama2]
+ *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,wllama,wllama2,wasmllm-json]
  *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
  *     [--results FILE [--load START,END]]   (re-render a saved run's JSON lines;
  *      --load gives the load averages that run saw, which the lines do not hold)
@@ -23,7 +23,10 @@
  * process's peak resident memory (model, KV cache, runtime) and runs do not
  * disturb each other; for wasmllm the child also reports its wasm heap
  * (heap_mb) against the budget the issue sets: file + KV cache + 64 MB.
- * Prompt and generated tokens are fixed ids, greedy.
+ * Prompt and generated tokens are fixed ids, greedy. wasmllm-json (not run
+ * unless named) is wasmllm under Node decoding under bench/grammars.js's
+ * JSON grammar: its table compares decode + sampling time with and without
+ * the grammar, and gives the sampler's time per token (the masks).
  */
 import { spawnSync, execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,12 +35,14 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { BENCH_MODELS, DEFAULT_TYPES, benchFile, benchPrompt, parseBenchArgs, wasmSizes } from './models.js';
+import { BENCH_JSON_GRAMMAR } from './grammars.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const MB = 1e6;
 /** wasmllm and llama.cpp run under Node; the rest in Chromium (chromium = wasmllm there). */
-const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'wllama', 'wllama2'];
+const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'wllama', 'wllama2', 'wasmllm-json'];
+const DEFAULT_RUNTIMES = RUNTIMES.filter((r) => r !== 'wasmllm-json');
 const BROWSER_RUNTIMES = { chromium: 'wasmllm', wllama: 'wllama', wllama2: 'wllama2' };
 
 function parseArgs(argv) {
@@ -46,7 +51,7 @@ function parseArgs(argv) {
   });
   const o = {
     json: false, writeDocs: false, models: Object.keys(BENCH_MODELS), types: DEFAULT_TYPES, threads: [1, 2],
-    runtimes: RUNTIMES, prompt: 128, gen: 64, repeat: 2,
+    runtimes: DEFAULT_RUNTIMES, prompt: 128, gen: 64, repeat: 2,
     ...given, writeDocs: given['write-docs'] ?? false, loadGiven: given.load,
   };
   for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`bench: unknown model ${m} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
@@ -56,7 +61,8 @@ function parseArgs(argv) {
 
 // ------------------------------------------------------------ child: one measurement
 
-async function measureWasmllm({ file, threads, prompt, gen }) {
+async function measureWasmllm({ file, threads, prompt, gen, runtime }) {
+  const grammar = runtime === 'wasmllm-json' ? BENCH_JSON_GRAMMAR : undefined;
   const { loadModel } = await import('../web/node/index.js');
   const baseMb = process.memoryUsage().rss / MB; // the runtime imported, nothing loaded yet
   const model = await loadModel(file, { threads, contextSize: prompt.length + gen + 8 });
@@ -67,11 +73,14 @@ async function measureWasmllm({ file, threads, prompt, gen }) {
     const ids = [...prompt];
     ids[1] = ids[1] + 1;
     let generated = 0;
-    for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0 })) if (token >= 0) generated++;
+    for await (const { token } of model.complete(ids, { maxTokens: gen, temperature: 0, grammar })) if (token >= 0) generated++;
     const t = model.lastCompletion.timings;
     // The wasm memory only grows, so its size now is the heap's peak.
     const { heapBytes, kvCacheBytes } = model.memory();
-    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, generated, heapBytes, kvCacheBytes, baseMb };
+    // Decode + sampling per generated token: what a grammar's masks add to shows here, not in tg.
+    const sampleMs = t.sampleMs / generated;
+    const tgSampled = 1000 / (t.decodeMs / Math.max(1, generated - 1) + sampleMs);
+    return { pp: t.promptTokensPerSecond, tg: t.decodeTokensPerSecond, tgSampled, sampleMs, generated, heapBytes, kvCacheBytes, baseMb };
   } finally {
     model.dispose();
   }
@@ -108,7 +117,7 @@ async function measureLlamaCpp({ file, threads, prompt, gen }) {
 }
 
 async function child(spec) {
-  const fn = spec.runtime === 'wasmllm' ? measureWasmllm : measureLlamaCpp;
+  const fn = spec.runtime.startsWith('wasmllm') ? measureWasmllm : measureLlamaCpp;
   const r = await fn(spec);
   const peakMb = (process.resourceUsage().maxRSS * 1024) / MB;
   process.stdout.write(JSON.stringify({ ...r, peakMb }) + '\n');
@@ -166,15 +175,18 @@ function nodeRows({ model, type, file, prompt, threads, opts }) {
       if (m.error) { best = m; break; }
       best = keepBest(best, m);
     }
+    const wasm = runtime.startsWith('wasmllm');
     const row = {
-      runtime, version: runtime === 'wasmllm' ? versionOf('.') : versionOf('tests/ref/node_modules/node-llama-cpp'),
-      host: runtime === 'wasmllm' ? `${host} wasm` : `${host} native`, model, type, threads,
+      runtime, version: wasm ? versionOf('.') : versionOf('tests/ref/node_modules/node-llama-cpp'),
+      host: wasm ? `${host} wasm` : `${host} native`, model, type, threads,
       pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
       peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB), runs: opts.repeat,
       ...(best.error ? {} : { growth_mb: Math.round(best.peakMb - best.baseMb) }),
       ...(best.error ? { error: best.error } : {}),
     };
-    if (runtime === 'wasmllm' && !best.error) {
+    if (wasm && !best.error) {
+      row.tg_sampled_tok_s = Number(best.tgSampled.toFixed(2));
+      row.sample_ms = Number(best.sampleMs.toFixed(3));
       // The wasm memory's size: what the heap reserved (Emscripten grows it up to
       // 96 MB past a request; untouched pages are not resident).
       row.heap_mb = Math.round(best.heapBytes / MB);
@@ -229,6 +241,7 @@ async function main() {
 /** Which measurement a row is: Node wasmllm, native llama.cpp, Chromium wasmllm, or a wllama version. */
 function column(r) {
   if (r.runtime === 'llama.cpp') return 'native';
+  if (r.runtime === 'wasmllm-json') return 'node-json';
   if (r.runtime === 'wllama') return `wllama ${r.version ?? '?'}`;
   return r.host?.startsWith('chromium') ? 'chromium' : 'node';
 }
@@ -268,7 +281,14 @@ function markdownTables(results) {
   const byArtifact = new Map(results.filter((r) => r.artifact).map((r) => [r.artifact, r]));
   const sizes = [...byArtifact.values()].map((r) => `| ${r.artifact} | ${r.bytes} | ${r.gzip_bytes} |`);
   const errors = speed.filter((r) => r.error).map((r) => `- ${r.runtime} ${r.version ?? ''} (${r.host}) ${r.model} ${r.type} ${r.threads}t: ${r.error}`);
+  const grammarLines = keys.filter((k) => get(k, 'node-json')).map((k) => {
+    const [model, type, threads] = k.split('|');
+    const [n, j] = [get(k, 'node'), get(k, 'node-json')];
+    return `| ${model} | ${type} | ${threads} | ${cell(n, 'tg_sampled_tok_s')} | ${cell(j, 'tg_sampled_tok_s')} | ${ratio(j?.tg_sampled_tok_s, n?.tg_sampled_tok_s)} | ${fmt(n?.sample_ms, 2)} | ${fmt(j?.sample_ms, 2)} |`;
+  });
+  const grammarTable = `### Decode under a JSON grammar (wasmllm, Node)\n\n| model | type | threads | tokens/s, no grammar | tokens/s, JSON grammar | ratio | sampler ms/token, no grammar | sampler ms/token, JSON grammar |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |\n${grammarLines.join('\n')}`;
   return [
+    ...(grammarLines.length ? [grammarTable] : []),
     speedTable('tg_tok_s', 'Decode, generated tokens per second'),
     speedTable('pp_tok_s', 'Prompt processing, prompt tokens per second'),
     `### Peak memory, MB\n\n${mem.join('\n')}`,

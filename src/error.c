@@ -29,6 +29,7 @@ const char *wl_status_name(wl_status code) {
     case WL_ERR_CONTEXT_FULL: return "ERR_CONTEXT_FULL";
     case WL_ERR_BAD_ARG: return "ERR_BAD_ARG";
     case WL_ERR_SHARDS: return "ERR_SHARDS";
+    case WL_ERR_BAD_GRAMMAR: return "ERR_BAD_GRAMMAR";
     }
     return "ERR_UNKNOWN";
 }

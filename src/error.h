@@ -21,7 +21,8 @@ typedef enum {
     WL_ERR_OOM = 10,             /* allocation failed or would exceed the heap limit */
     WL_ERR_CONTEXT_FULL = 11,    /* tokens do not fit the context window */
     WL_ERR_BAD_ARG = 12,         /* caller passed an invalid argument */
-    WL_ERR_SHARDS = 13           /* split set incomplete, duplicated or inconsistent */
+    WL_ERR_SHARDS = 13,          /* split set incomplete, duplicated or inconsistent */
+    WL_ERR_BAD_GRAMMAR = 14      /* GBNF text we cannot parse, or a grammar no token can continue */
 } wl_status;
 
 typedef struct {

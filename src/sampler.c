@@ -37,6 +37,15 @@ struct wl_sampler {
     int cap_cand;
     int32_t *window; /* sorted copy of the penalty window */
     int cap_window;
+
+    wl_matcher *matcher; /* grammar constraint, or NULL */
+    int32_t *bias_ids;   /* logit biases, applied before everything else */
+    float *bias;
+    int n_bias;
+    float *masked;       /* the logits after the grammar mask and the biases */
+    uint32_t *mask;
+    int cap_masked;
+    wl_error error;
 };
 
 /* ---- pcg32 (O'Neill), XSH-RR output ---- */
@@ -85,7 +94,82 @@ void wl_sampler_free(wl_sampler *s) {
     free(s->history);
     free(s->cand);
     free(s->window);
+    free(s->bias_ids);
+    free(s->bias);
+    free(s->masked);
+    free(s->mask);
     free(s);
+}
+
+void wl_sampler_set_matcher(wl_sampler *s, wl_matcher *m) {
+    if (s) s->matcher = m;
+}
+
+int wl_sampler_set_bias(wl_sampler *s, const int32_t *ids, const float *bias, int n, wl_error *err) {
+    if (!s || n < 0 || (n > 0 && (!ids || !bias))) return wl_fail(err, WL_ERR_BAD_ARG, "wl_sampler_set_bias: bad arguments");
+    int32_t *i2 = n ? malloc((size_t)n * sizeof *i2) : NULL;
+    float *b2 = n ? malloc((size_t)n * sizeof *b2) : NULL;
+    if (n && (!i2 || !b2)) {
+        free(i2), free(b2);
+        return wl_fail(err, WL_ERR_OOM, "out of memory for %d logit biases", n);
+    }
+    if (n) memcpy(i2, ids, (size_t)n * sizeof *i2), memcpy(b2, bias, (size_t)n * sizeof *b2);
+    free(s->bias_ids), free(s->bias);
+    s->bias_ids = i2, s->bias = b2, s->n_bias = n;
+    return WL_OK;
+}
+
+const wl_error *wl_sampler_error(const wl_sampler *s) { return &s->error; }
+
+/* The logits with the grammar's disallowed tokens at -inf and the biases
+ * added, in s->masked; NULL when nothing is left (-2 in *status) or the
+ * matcher failed (-3). */
+static const float *constrain(wl_sampler *s, const float *logits, int n_vocab, int32_t *status) {
+    if (n_vocab > s->cap_masked) {
+        float *m = realloc(s->masked, (size_t)n_vocab * sizeof *m);
+        if (m) s->masked = m;
+        uint32_t *k = realloc(s->mask, ((size_t)n_vocab + 31) / 32 * sizeof *k);
+        if (k) s->mask = k;
+        if (!m || !k) {
+            wl_fail(&s->error, WL_ERR_OOM, "out of memory for the sampler's masked logits");
+            *status = -3;
+            return NULL;
+        }
+        s->cap_masked = n_vocab;
+    }
+    float *out = s->masked;
+    if (s->matcher && wl_matcher_n_vocab(s->matcher) != n_vocab) {
+        wl_fail(&s->error, WL_ERR_BAD_ARG, "the grammar's vocabulary has %d tokens, the logits %d",
+                wl_matcher_n_vocab(s->matcher), n_vocab);
+        *status = -3;
+        return NULL;
+    }
+    if (s->matcher) {
+        if (wl_matcher_fill_mask(s->matcher, s->mask, &s->error) < 0) {
+            *status = -3;
+            return NULL;
+        }
+        for (int w = 0; w * 32 < n_vocab; w++) {
+            const uint32_t bits = s->mask[w];
+            const int lo = w * 32, hi = lo + 32 < n_vocab ? lo + 32 : n_vocab;
+            if (bits == 0xffffffffu && hi - lo == 32) {
+                memcpy(out + lo, logits + lo, 32 * sizeof *out);
+            } else {
+                for (int i = lo; i < hi; i++) out[i] = (bits >> (i - lo)) & 1u ? logits[i] : -INFINITY;
+            }
+        }
+    } else {
+        memcpy(out, logits, (size_t)n_vocab * sizeof *out);
+    }
+    for (int k = 0; k < s->n_bias; k++) {
+        const int32_t id = s->bias_ids[k];
+        if (id < 0 || id >= n_vocab || out[id] == -INFINITY) continue; /* banned stays banned */
+        out[id] += s->bias[k];
+    }
+    for (int i = 0; i < n_vocab; i++)
+        if (out[i] > -INFINITY) return out;
+    *status = -2;
+    return NULL;
 }
 
 void wl_sampler_reset(wl_sampler *s) {
@@ -293,6 +377,11 @@ static int32_t argmax_logits(const float *logits, int n) {
 
 int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab) {
     if (!s || !logits || n_vocab <= 0 || n_vocab > (1 << 26)) return -1;
+    if (s->matcher || s->n_bias) {
+        int32_t status = 0;
+        logits = constrain(s, logits, n_vocab, &status);
+        if (!logits) return status;
+    }
     if (s->temperature <= 0.0f && !penalties_active(s)) return argmax_logits(logits, n_vocab);
     if (n_vocab > s->cap_cand) {
         candidate *c = realloc(s->cand, (size_t)n_vocab * sizeof *c);

@@ -12,6 +12,9 @@ typedef struct wl_file wl_file;       /* parsed GGUF shard set: metadata + tenso
 typedef struct wl_model wl_model;     /* an architecture bound to a file's tensors */
 typedef struct wl_context wl_context; /* KV cache, scratch and threads for one sequence */
 typedef struct wl_sampler wl_sampler; /* sampling settings, RNG and token history */
+typedef struct wl_vocab wl_vocab;     /* every token's bytes, as a trie, for grammars */
+typedef struct wl_grammar wl_grammar; /* parsed GBNF bound to a vocabulary, with its caches */
+typedef struct wl_matcher wl_matcher; /* one generation's position in a grammar */
 
 /* ---- memory and errors ---- */
 void *wl_alloc(size_t n_bytes); /* NULL when the heap cannot grow that far */
@@ -96,6 +99,47 @@ wl_sampler *wl_sampler_new(float temperature, int top_k, float top_p, float min_
 void wl_sampler_free(wl_sampler *s);
 void wl_sampler_accept(wl_sampler *s, int32_t token); /* adds to the penalty history */
 void wl_sampler_reset(wl_sampler *s);
+/* The next token: -1 on bad arguments, -2 when the grammar and the logit
+ * biases leave no token allowed, -3 when the grammar matcher failed
+ * (wl_sampler_error says why). */
 int32_t wl_sampler_sample(wl_sampler *s, const float *logits, int n_vocab);
+/* Samples only among the tokens the matcher allows at its position (NULL:
+ * no grammar). The caller then passes the chosen token to wl_matcher_accept.
+ * The matcher must outlive its use here. */
+void wl_sampler_set_matcher(wl_sampler *s, wl_matcher *m);
+/* bias[i] is added to the logit of ids[i] before any other step
+ * (-INFINITY bans the token); replaces earlier biases. ids must be in
+ * [0, n_vocab) at sampling time; later duplicates add up. */
+int wl_sampler_set_bias(wl_sampler *s, const int32_t *ids, const float *bias, int n, wl_error *err);
+const wl_error *wl_sampler_error(const wl_sampler *s);
+
+/* ---- grammars (GBNF, as llama.cpp reads it; src/grammar.h) ----
+ * A vocabulary: token id i's bytes are bytes[offsets[i] .. offsets[i + 1])
+ * (as llama.cpp's token_to_piece renders them, special tokens included);
+ * kinds[i]: 0 text, 1 never allowed (control, unknown, unused), 2 ends
+ * generation (allowed only where the grammar may end). Copied. */
+wl_vocab *wl_vocab_new(const uint8_t *bytes, const uint32_t *offsets, const uint8_t *kinds, int n_vocab,
+                       wl_error *err);
+void wl_vocab_free(wl_vocab *v);
+double wl_vocab_bytes(const wl_vocab *v);
+/* Parses GBNF text (len bytes, root rule "root"); errors are
+ * WL_ERR_BAD_GRAMMAR naming the line and column. The vocabulary must
+ * outlive the grammar; the grammar's caches grow as it is used
+ * (wl_grammar_bytes), and any number of matchers may share it. */
+wl_grammar *wl_grammar_new(const char *text, int len, const wl_vocab *v, wl_error *err);
+void wl_grammar_free(wl_grammar *g);
+double wl_grammar_bytes(const wl_grammar *g);
+wl_matcher *wl_matcher_new(wl_grammar *g, wl_error *err); /* at the start of the root rule */
+void wl_matcher_free(wl_matcher *m);
+/* Moves past a token; WL_ERR_BAD_GRAMMAR if the grammar does not allow it. */
+int wl_matcher_accept(wl_matcher *m, int32_t token, wl_error *err);
+int wl_matcher_can_end(const wl_matcher *m); /* an end-of-generation token is allowed */
+int wl_matcher_done(const wl_matcher *m);    /* nothing but the end is allowed */
+int wl_matcher_n_vocab(const wl_matcher *m); /* tokens of its vocabulary (bits of a mask) */
+/* Sets bit i of bits ((n_vocab + 31) / 32 words) for every token allowed
+ * next; returns how many, or -1 (err says why). The _ref twin checks each
+ * token on its own (tests compare the two). */
+int wl_matcher_fill_mask(wl_matcher *m, uint32_t *bits, wl_error *err);
+int wl_matcher_fill_mask_ref(wl_matcher *m, uint32_t *bits, wl_error *err);
 
 #endif

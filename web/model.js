@@ -9,6 +9,7 @@ import { loadIntoHeap, abortError } from './sources.js';
 import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
+import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
 
 /**
  * Prompt tokens per wl_decode call; the abort signal is checked between
@@ -66,6 +67,11 @@ const FILE_TYPES = {
  * @property {number[]} [stopTokens]      token ids that end generation besides the EOG tokens
  * @property {boolean} [addSpecial]       string prompts: add BOS/EOS as the model wants (default true)
  * @property {boolean} [parseSpecial]     string prompts: turn special-token text into its id (default true)
+ * @property {string} [grammar]           GBNF (llama.cpp's syntax, root rule `root`): only text the grammar
+ *                                        allows is generated, and end-of-generation only where it may end
+ * @property {object} [jsonSchema]        a JSON Schema the output must follow (turned into a grammar)
+ * @property {Record<number, number> | Map<number, number>} [logitBias] added to the token's logit before
+ *                                        sampling; -Infinity bans the token
  * @property {AbortSignal} [signal]
  *
  * @typedef {object} EmbedOptions
@@ -80,7 +86,9 @@ const FILE_TYPES = {
  * @typedef {{ token: number, text: string }} TokenPiece
  * @typedef {{ promptTokens: number[], tokens: number[], text: string,
  *   finishReason: 'stop'|'length'|'context', promptEvaluated: number,
- *   timings: { promptMs: number, decodeMs: number, promptTokensPerSecond: number, decodeTokensPerSecond: number } }} Completion
+ *   timings: { promptMs: number, decodeMs: number, sampleMs: number, promptTokensPerSecond: number,
+ *     decodeTokensPerSecond: number } }} Completion
+ *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs
  */
 
 /**
@@ -246,6 +254,7 @@ function freeContext(core, context) {
 /** Frees the weights and file, then stops the instance's threads. @param {Core} core */
 function freeCore(core) {
   const M = core.M;
+  freeConstraints(core);
   if (core.model) M._wl_model_free(core.model);
   if (core.file) M._wl_file_free(core.file);
   for (const s of core.shards) M._wl_free(s.ptr);
@@ -613,7 +622,23 @@ export class Session {
     const { signal } = options;
     const maxTokens = options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new WasmllmError('ERR_BAD_ARG', `maxTokens must be a non-negative integer, got ${maxTokens}`);
-    const sampler = this.#newSampler(options);
+    const nVocabModel = M._wl_model_n_vocab(this.#core.model);
+    const bias = parseLogitBias(options.logitBias, nVocabModel);
+    const gbnf = await grammarText(options);
+    this.#checkAlive(); // disposed while a schema was converted
+    if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
+    const constraint = gbnf === null ? null : openMatcher(this.#core, gbnf, nVocabModel, lastError);
+    let sampler;
+    try {
+      sampler = this.#newSampler(options);
+      if (constraint) M._wl_sampler_set_matcher(sampler, constraint.matcher);
+      if (bias) this.#setBias(sampler, bias);
+    } catch (e) {
+      if (sampler) M._wl_sampler_free(sampler);
+      constraint?.release();
+      throw e;
+    }
+    const grammarMatcher = constraint?.matcher ?? 0;
     this.#busy = true;
     const tokenizer = this.#core.tokenizer;
     const decoder = tokenizer.createStreamDecoder();
@@ -624,7 +649,7 @@ export class Session {
     /** @type {Completion} */
     const result = {
       promptTokens: promptIds, tokens: [], text: '', finishReason: 'length', promptEvaluated: 0,
-      timings: { promptMs: 0, decodeMs: 0, promptTokensPerSecond: 0, decodeTokensPerSecond: 0 },
+      timings: { promptMs: 0, decodeMs: 0, sampleMs: 0, promptTokensPerSecond: 0, decodeTokensPerSecond: 0 },
     };
     let decoded = 0;
     try {
@@ -636,8 +661,13 @@ export class Session {
       let stoppedByText = false;
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortError(signal);
+        // The grammar is complete and allows nothing more: as if it forced end-of-generation.
+        if (grammarMatcher && M._wl_matcher_done(grammarMatcher)) { result.finishReason = 'stop'; break; }
+        const s0 = now();
         const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#context.ctx), nVocab);
-        if (token < 0 || token >= nVocab) throw new WasmllmError('ERR_BAD_ARG', `the sampler returned ${token}`);
+        if (token < 0 || token >= nVocab) throw this.#samplerFailure(sampler, token, grammarMatcher, result.tokens.length);
+        if (grammarMatcher && M._wl_matcher_accept(grammarMatcher, token, this.#core.err) !== 0) throw this.#failure();
+        result.timings.sampleMs += now() - s0;
         M._wl_sampler_accept(sampler, token);
         if (tokenizer.isEog(token) || stopSet.has(token)) { result.finishReason = 'stop'; break; }
         result.tokens.push(token);
@@ -664,7 +694,8 @@ export class Session {
         }
       }
     } finally {
-      M._wl_sampler_free(sampler);
+      if (!this.#core.disposed) M._wl_sampler_free(sampler);
+      constraint?.release();
       const tm = result.timings;
       tm.promptTokensPerSecond = tm.promptMs > 0 ? (result.promptEvaluated * 1000) / tm.promptMs : 0;
       tm.decodeTokensPerSecond = tm.decodeMs > 0 ? (decoded * 1000) / tm.decodeMs : 0;
@@ -672,6 +703,36 @@ export class Session {
       this.#busy = false;
     }
     return result;
+  }
+
+  /** The error for a failed wl_sampler_sample (-2: nothing allowed, -3: the grammar matcher failed). */
+  #samplerFailure(sampler, status, grammarMatcher, generated) {
+    const M = this.#core.M;
+    if (status === -3) {
+      const e = M._wl_sampler_error(sampler);
+      return new WasmllmError(codeFromStatus(M._wl_error_code(e)), M.UTF8ToString(M._wl_error_message(e)));
+    }
+    if (status === -2 && grammarMatcher) {
+      return new WasmllmError('ERR_BAD_GRAMMAR', `no token of the vocabulary can continue the grammar after ${generated} generated token(s)` +
+        ' (every token is masked by the grammar or banned by logitBias, and the grammar cannot end here)');
+    }
+    if (status === -2) return new WasmllmError('ERR_BAD_ARG', 'logitBias bans every token of the vocabulary');
+    return new WasmllmError('ERR_BAD_ARG', `the sampler returned ${status}`);
+  }
+
+  /** Copies logit biases into the sampler. @param {number} sampler @param {{ ids: Int32Array, biases: Float32Array }} bias */
+  #setBias(sampler, bias) {
+    const { M, wasm, err } = this.#core;
+    const n = bias.ids.length;
+    const p = M._wl_alloc(8 * n) >>> 0;
+    if (!p) throw new WasmllmError('ERR_OOM', 'cannot allocate the logit biases');
+    try {
+      new Int32Array(wasm.heapU8().buffer, p, n).set(bias.ids);
+      new Float32Array(wasm.heapU8().buffer, p + 4 * n, n).set(bias.biases);
+      if (M._wl_sampler_set_bias(sampler, p, p + 4 * n, n, err) !== 0) throw lastError(this.#core);
+    } finally {
+      M._wl_free(p);
+    }
   }
 
   /** @param {CompleteOptions} o */

@@ -37,6 +37,16 @@ export interface SamplingOptions {
   stop?: string[];
   /** Token ids that end generation, besides the model's end-of-generation tokens. */
   stopTokens?: number[];
+  /**
+   * GBNF grammar (llama.cpp's syntax, starting at the rule `root`): only text it allows is generated,
+   * and an end-of-generation token only where it may end. Bad grammars throw ERR_BAD_GRAMMAR naming
+   * the line and column; control tokens are never generated under a grammar.
+   */
+  grammar?: string;
+  /** A JSON Schema the output must follow (converted to a grammar); not together with `grammar`. */
+  jsonSchema?: object | boolean;
+  /** Added to a token's logit before sampling, keyed by token id; -Infinity bans the token. */
+  logitBias?: Record<number, number> | Map<number, number>;
   /** Ends the iteration with a WasmllmError of code 'ERR_ABORTED'; the model stays usable. */
   signal?: AbortSignal;
 }
@@ -101,6 +111,8 @@ export interface Completion {
   timings: {
     promptMs: number;
     decodeMs: number;
+    /** Time choosing tokens (sampler, grammar masks), not part of decodeMs. */
+    sampleMs: number;
     promptTokensPerSecond: number;
     decodeTokensPerSecond: number;
   };

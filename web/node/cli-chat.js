@@ -15,6 +15,7 @@ import fs from 'node:fs';
 import { parseArgs } from 'node:util';
 import { WasmllmError } from '../errors.js';
 import { parseKvType } from '../kv-type.js';
+import { CONSTRAINT_OPTIONS, constraintUsage, constraintOptions } from './cli-constraints.js';
 
 import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 
@@ -41,6 +42,7 @@ options:
       --presence-penalty P
       --seed S             default random
       --stop TEXT          also end an answer at this text (repeatable)
+${constraintUsage(27)}
   -c, --ctx N              context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0   KV cache type (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N          worker threads (default: 1 under 100M parameters, else every core)
@@ -83,6 +85,7 @@ export function parseChatArgs(argv) {
     threads: { type: 'string', short: 't' },
     stop: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
+    ...CONSTRAINT_OPTIONS,
   };
   for (const flag of Object.keys(NUMBER_FLAGS)) options[flag] ??= { type: 'string' };
   let values;
@@ -105,6 +108,7 @@ export function parseChatArgs(argv) {
     numbers[key] = v;
   }
   const { threads, contextSize, ...sampling } = numbers;
+  const constraints = constraintOptions(values, (m) => new WasmllmError('ERR_BAD_ARG', `wasmllm chat: ${m}`));
   const kvType = values['kv-type'] === undefined ? undefined : parseKvType(values['kv-type'], 'wasmllm chat: --kv-type');
   return {
     help: values.help ?? false,
@@ -117,7 +121,7 @@ export function parseChatArgs(argv) {
       ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}),
       ...(kvType !== undefined ? { kvType } : {}),
     },
-    sampling: { maxTokens: 512, ...sampling, ...(values.stop ? { stop: values.stop } : {}) },
+    sampling: { maxTokens: 512, ...sampling, ...constraints, ...(values.stop ? { stop: values.stop } : {}) },
   };
 }
 

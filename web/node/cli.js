@@ -12,6 +12,7 @@ import { readHeaders } from './load.js';
 import { GGUFStringArray } from '../gguf-strings.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
+import { CONSTRAINT_OPTIONS, constraintUsage, constraintOptions } from './cli-constraints.js';
 
 import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 const EMBEDDED_PROMPT = 'ROMEO:';
@@ -43,6 +44,7 @@ run / complete options:
       --presence-penalty P  default 0
       --seed S              default random
       --stop TEXT           stop when this text is generated (repeatable)
+${constraintUsage(28)}
   -t, --threads N           threads (default: 1 under 100M parameters, else every core)
   -c, --ctx N               context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0    KV cache type (default f16; q8_0 takes ~53% of the memory)
@@ -78,6 +80,7 @@ const GENERATE_OPTIONS = {
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
+  ...CONSTRAINT_OPTIONS,
 };
 for (const flag of Object.keys(NUMERIC)) GENERATE_OPTIONS[flag] ??= { type: 'string' };
 
@@ -135,6 +138,7 @@ async function generate(command, args) {
   const kvType = kvTypeFlag(values['kv-type']);
   if (values.json && command !== 'complete') throw new UsageError('--json works with complete only');
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
+  const constraints = constraintOptions(values, (m) => new UsageError(m));
   const modelSource = values.model ?? EMBEDDED_MODEL;
   let prompt = values.prompt;
   if (values['prompt-file'] !== undefined) prompt = readTextFile(values['prompt-file']);
@@ -154,7 +158,7 @@ async function generate(command, args) {
       console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant}`);
     }
     // Flags left out fall through to the runtime's SAMPLING_DEFAULTS, as the server's requests do.
-    const options = { ...n, stop: values.stop ?? [], signal: controller.signal };
+    const options = { ...n, ...constraints, stop: values.stop ?? [], signal: controller.signal };
     delete options.threads;
     delete options.contextSize;
     if (command === 'run' && !values.quiet) await write(prompt);

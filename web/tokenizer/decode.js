@@ -47,6 +47,32 @@ export class PieceRenderer {
     return p;
   }
 
+  /**
+   * Every token's bytes, special tokens shown (token_to_piece with
+   * special = true, what llama.cpp's grammars match), packed into one
+   * buffer without caching 100k+ pieces: for the grammar engine.
+   * @returns {{ bytes: Uint8Array, offsets: Uint32Array }}
+   */
+  packAll() {
+    const n = this.vocab.nVocab;
+    let bytes = new Uint8Array(this.vocab.texts.bytes.length + 64);
+    const offsets = new Uint32Array(n + 1);
+    let at = 0;
+    for (let id = 0; id < n; id++) {
+      offsets[id] = at;
+      const p = this.cache.get(id) ?? this.#render(id, this.vocab.attrs[id]);
+      if (at + p.length > bytes.length) {
+        const grown = new Uint8Array(Math.max(bytes.length * 2, at + p.length));
+        grown.set(bytes.subarray(0, at));
+        bytes = grown;
+      }
+      bytes.set(p, at);
+      at += p.length;
+    }
+    offsets[n] = at;
+    return { bytes: bytes.subarray(0, at), offsets };
+  }
+
   /** @param {number} id @param {number} attr */
   #render(id, attr) {
     const { bytes, offsets } = this.vocab.texts;

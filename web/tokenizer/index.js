@@ -157,8 +157,25 @@ export function createTokenizer(metadata) {
     try { const t = encode('\n', { addSpecial: false }); return t.length ? t[0] : ids.pad; } catch { return ids.pad; }
   })();
 
+  /**
+   * The vocabulary as the grammar engine reads it (wl_vocab_new): each
+   * token's bytes, and its kind: 0 text, 1 never generated under a grammar
+   * (control, unknown, unused), 2 end of generation.
+   */
+  function grammarVocab() {
+    const { bytes, offsets } = renderer.packAll();
+    const kinds = new Uint8Array(vocab.nVocab);
+    const never = ATTR.CONTROL | ATTR.UNKNOWN | ATTR.UNUSED;
+    for (let id = 0; id < vocab.nVocab; id++) {
+      const attr = vocab.attrs[id];
+      kinds[id] = vocab.eog.has(id) ? 2 : (attr & never) || attr === ATTR.UNDEFINED ? 1 : 0;
+    }
+    return { bytes, offsets, kinds };
+  }
+
   return {
     encode,
+    grammarVocab,
     decode,
     tokenToPiece,
     createStreamDecoder,
