@@ -130,6 +130,7 @@ export const CORPUS = [
     schema: { type: 'object', properties: { value: { type: 'boolean' }, next: { anyOf: [{ $ref: '#' }, { type: 'null' }] } }, required: ['value', 'next'] },
     accept: ['{"value":true,"next":null}', '{"value":true,"next":{"value":false,"next":null}}'],
     reject: ['{"value":true}', '{"value":true,"next":{"value":false}}'],
+    open: true,
   },
   {
     name: 'string lengths',
@@ -296,6 +297,46 @@ export const CORPUS = [
     accept: ['{"label":"a"}', '{"label":"a","anything":[1,"x",{"y":null}]}'],
     reject: ['{"label":"abcd"}'],
     open: true,
+  },
+  {
+    name: 'array of objects with enums',
+    schema: {
+      type: 'array',
+      items: { type: 'object', properties: { size: { enum: ['S', 'M', 'L'] }, qty: { type: 'integer', minimum: 1, maximum: 12 } }, required: ['size', 'qty'], additionalProperties: false },
+      minItems: 1,
+      maxItems: 3,
+    },
+    accept: ['[{"size":"M","qty":2}]', '[{"size":"S","qty":1},{"size":"L","qty":12}]'],
+    reject: ['[]', '[{"size":"XL","qty":2}]', '[{"size":"M","qty":13}]'],
+  },
+  {
+    name: 'nullable $ref through anyOf',
+    schema: {
+      $defs: { money: { type: 'object', properties: { amount: { type: 'integer', minimum: 0, maximum: 1000000 }, currency: { enum: ['EUR', 'USD'] } }, required: ['amount', 'currency'] } },
+      type: 'object',
+      properties: { price: { anyOf: [{ $ref: '#/$defs/money' }, { type: 'null' }] } },
+      required: ['price'],
+    },
+    accept: ['{"price":null}', '{"price":{"amount":5,"currency":"EUR"}}'],
+    reject: ['{"price":{"amount":5}}', '{"price":5}'],
+  },
+  {
+    name: 'integer or boolean',
+    schema: { type: ['integer', 'boolean'], minimum: 10, maximum: 20 },
+    accept: ['10', '20', 'true'],
+    reject: ['9', '21', 'null'],
+  },
+  {
+    name: 'pattern: phone-like with optional parts',
+    schema: { type: 'string', pattern: '^\\+?[0-9]{1,3}( [0-9]{2,4}){1,3}$' },
+    accept: ['"+33 12 3456"', '"1 22"'],
+    reject: ['"+33"', '"33  12"', '"+33 1"'],
+  },
+  {
+    name: 'nested arrays (matrix)',
+    schema: { type: 'array', items: { type: 'array', items: { type: 'integer', minimum: 0, maximum: 9 }, minItems: 2, maxItems: 3 }, minItems: 2, maxItems: 3 },
+    accept: ['[[1,2],[3,4]]', '[[1,2,3],[4,5],[6,7,8]]'],
+    reject: ['[[1],[2,3]]', '[[1,2]]', '[[1,2],[3,10]]'],
   },
   {
     name: 'number ranges',
