@@ -96,6 +96,7 @@ const REFUSED = [
   [{ type: 'object', propertyNames: { maxLength: 3 } }, 'propertyNames', '#'],
   [{ type: 'string', minLength: 2e6 }, 'minLength', '#'],
   [{ type: 'string', pattern: '^a{3000000}$' }, 'pattern', '#'],
+  [{ type: 'string', pattern: '^(a{0,100}){0,20}$' }, 'pattern', '#'],
   [{ type: 'object', properties: { next: { $ref: '#' } }, required: ['next'] }, '$ref', '#'],
   [{ $defs: { loop: { type: 'array', items: { $ref: '#/$defs/loop' }, minItems: 1 } }, anyOf: [{ type: 'null' }, { $ref: '#/$defs/loop' }] }, '$ref', '#/$defs/loop'],
 ];
@@ -191,6 +192,9 @@ test('counts past 2000 stay exact (llama.cpp reads {m,n} with n > 2000 as unboun
   for (const n of [0, 2099, 2100, 3000, 4321, 4322, 5000]) {
     assert.equal(text._testText(JSON.stringify('x'.repeat(n))), n >= 2100 && n <= 4321, `length ${n}`);
   }
+  // Nested repetitions just under the parsers' limit of 2000 (refused at 2000: see REFUSED).
+  const nested = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'string', pattern: '^(a{0,100}){0,19}$' }) });
+  assert.ok(nested._testText('"aaaaa"') && !nested._testText('"aab"'));
   const list = new LlamaGrammar(llama, { grammar: jsonSchemaToGrammar({ type: 'array', items: { const: 0 }, maxItems: 2500 }, { whitespace: 'none' }) });
   for (const n of [0, 1, 1999, 2000, 2001, 2500, 2501]) {
     assert.equal(list._testText(JSON.stringify(new Array(n).fill(0))), n <= 2500, `${n} items`);

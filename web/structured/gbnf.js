@@ -55,7 +55,7 @@ export function charClass(ranges, negated = false) {
  * `{m,n}` as "no upper bound" and refuses larger minimums, so bigger counts
  * are spelled as blocks of BLOCK repeats.
  */
-const MAX_COUNT = 1999;
+export const MAX_COUNT = 1999;
 const BLOCK = 1000;
 /** The largest count a converter asks repeat() for (blocks of blocks stay under MAX_COUNT). */
 export const LARGEST_COUNT = 1_000_000;
@@ -327,4 +327,66 @@ function parseAlternatives(body) {
 function seqEnds(seq, productive) {
   return seq.every((item) => item.min === 0
     || (item.name !== undefined ? productive.has(item.name) : item.alts ? item.alts.some((s) => seqEnds(s, productive)) : true));
+}
+
+/**
+ * The largest (rules repeated) x (count) a repetition in `body` makes, as
+ * llama.cpp's parser (and ours, which follows it) counts it: an atom is one
+ * rule, a group is the rules made while reading it (itself, its repetitions'
+ * extra rules, and, counted as new to be safe, the rules it names), and each
+ * {m,n} multiplies. Parsers refuse a grammar where this reaches 2000.
+ * @param {string} body
+ */
+export function repetitionLoad(body) {
+  let i = 0;
+  let worst = 0;
+  /** Reads alternatives up to ')' or the end; returns how many rules reading them made. */
+  const readAlternatives = () => {
+    let made = 0;
+    let prev = 1;
+    while (i < body.length && body[i] !== ')') {
+      const c = body[i];
+      if (c === ' ' || c === '|') {
+        i++;
+        continue;
+      }
+      if (c === '?' || c === '*' || c === '+' || c === '{') {
+        let min = c === '+' ? 1 : 0;
+        let max = c === '?' ? 1 : Infinity;
+        if (c === '{') {
+          const close = body.indexOf('}', i);
+          const [a, b] = body.slice(i + 1, close).split(',');
+          min = Number(a);
+          max = b === undefined ? min : b === '' ? Infinity : Number(b);
+          i = close + 1;
+        } else i++;
+        const total = max !== Infinity && max > 0 ? max : Math.max(min, 1);
+        worst = Math.max(worst, prev * total);
+        made += max === Infinity ? 1 : max - min;
+        prev *= total;
+        continue;
+      }
+      if (c === '"' || c === '[') {
+        const end = c === '"' ? '"' : ']';
+        for (i++; body[i] !== end; i++) if (body[i] === '\\') i++;
+        i++;
+        prev = 1;
+      } else if (c === '(') {
+        i++;
+        const inner = 1 + readAlternatives();
+        i++;
+        made += inner;
+        prev = inner;
+      } else {
+        const m = /^[A-Za-z0-9-]+/.exec(body.slice(i));
+        if (!m) throw new Error(`unexpected ${c} in ${body}`);
+        i += m[0].length;
+        made += 1;
+        prev = 1;
+      }
+    }
+    return made;
+  };
+  readAlternatives();
+  return worst;
 }

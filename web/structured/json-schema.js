@@ -10,7 +10,7 @@
  */
 import { WasmllmError } from '../errors.js';
 import { DESCRIPTIVE, TYPE_KEYWORDS, isObject, sameJson, schemaError } from './schema-common.js';
-import { LARGEST_COUNT, alternatives, charClass, literal, repeat, RuleTable, sequence, term } from './gbnf.js';
+import { LARGEST_COUNT, MAX_COUNT, alternatives, charClass, literal, repeat, repetitionLoad, RuleTable, sequence, term } from './gbnf.js';
 import { integerRange } from './integer-range.js';
 import { integerBetween, numberBetween, readBounds } from './number-range.js';
 import { PatternError, patternToGbnf } from './regex-to-gbnf.js';
@@ -274,6 +274,7 @@ class Converter {
       if (typeof schema.pattern !== 'string') throw schemaError(pointer, 'pattern', 'must be a string');
       try {
         const body = patternToGbnf(schema.pattern, (h, b) => this.rules.add(h, b));
+        if (repetitionLoad(body) > MAX_COUNT) throw new PatternError('nested repetitions too large for a grammar (rules repeated x count must stay under 2000)');
         return this.rules.add(hint, `"\\"" ${term(body)} "\\""`);
       } catch (err) {
         if (err instanceof PatternError) throw schemaError(pointer, 'pattern', `${JSON.stringify(schema.pattern)}: ${err.message}`);
