@@ -227,8 +227,8 @@ class Converter {
     switch (type) {
       case 'null': return this.primitive('null');
       case 'boolean': return this.primitive('boolean');
-      case 'integer': return this.visitInteger(schema, pointer, hint);
-      case 'number': return this.visitNumber(schema, pointer, hint);
+      case 'integer':
+      case 'number': return this.visitNumeric(type, schema, pointer, hint);
       case 'string': return this.visitString(schema, pointer, hint);
       case 'array': return this.visitArray(schema, pointer, hint);
       case 'object': return this.visitObject(schema, pointer, hint);
@@ -236,23 +236,16 @@ class Converter {
     }
   }
 
-  /** @param {Record<string, any>} schema @param {string} pointer @param {string} hint */
-  visitInteger(schema, pointer, hint) {
-    if ('format' in schema) throw schemaError(pointer, 'format', 'formats of numbers (int32, ...) are not supported');
+  /**
+   * integer or number, with its bounds if any.
+   * @param {'integer' | 'number'} type @param {Record<string, any>} schema @param {string} pointer @param {string} hint
+   */
+  visitNumeric(type, schema, pointer, hint) {
+    if ('format' in schema) throw schemaError(pointer, 'format', `formats of numbers (int32, float, ...) are not supported`);
     const bounds = readBounds(schema, pointer);
-    if (!bounds.lower && !bounds.upper) return this.rules.add('integer', integerRange(null, null));
-    const body = integerBetween(bounds);
-    if (body === null) throw schemaError(pointer, (bounds.upper ?? bounds.lower)?.key ?? 'maximum', 'no integer of at most 16 digits lies in range');
-    return this.rules.add(hint, body);
-  }
-
-  /** @param {Record<string, any>} schema @param {string} pointer @param {string} hint */
-  visitNumber(schema, pointer, hint) {
-    if ('format' in schema) throw schemaError(pointer, 'format', 'formats of numbers (float, double, ...) are not supported');
-    const bounds = readBounds(schema, pointer);
-    if (!bounds.lower && !bounds.upper) return this.primitive('number');
-    const body = numberBetween(bounds);
-    if (body === null) throw schemaError(pointer, (bounds.upper ?? bounds.lower)?.key ?? 'maximum', 'no number of at most 16 digits before the point lies in range');
+    if (!bounds.lower && !bounds.upper) return type === 'integer' ? this.rules.add('integer', integerRange(null, null)) : this.primitive('number');
+    const body = type === 'integer' ? integerBetween(bounds) : numberBetween(bounds);
+    if (body === null) throw schemaError(pointer, (bounds.upper ?? bounds.lower)?.key ?? 'maximum', `no ${type} of at most 16 digits before the point lies in range`);
     return this.rules.add(hint, body);
   }
 
