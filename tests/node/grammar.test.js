@@ -5,8 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadModel } from '../../web/node/index.js';
-import { tinyModel, runCli, tempDir } from './runtime-fixtures.js';
+import { loadModel, parseGGUF, createTokenizer } from '../../web/node/index.js';
+import { tinyModel, runCli, tempDir, VOCAB_SPM } from './runtime-fixtures.js';
+import { VOCAB_DIR } from './tokenizer-helpers.js';
 
 const JSON_GRAMMAR = String.raw`root ::= object
 value ::= object | array | string | number | ("true" | "false" | "null") ws
@@ -37,6 +38,21 @@ async function run(prompt, options) {
   }
   return { text, tokens, result: model.lastCompletion };
 }
+
+test('the grammar engine sees every token as token_to_piece(special) renders it (SentencePiece, byte-level BPE)', () => {
+  for (const file of [VOCAB_SPM, path.join(VOCAB_DIR, 'ggml-vocab-gpt-2.gguf'), path.join(VOCAB_DIR, 'ggml-vocab-phi-3.gguf')]) {
+    const buf = fs.readFileSync(file);
+    const { metadata } = parseGGUF(new Uint8Array(buf.buffer, buf.byteOffset, buf.length), { packStrings: true });
+    const tok = createTokenizer(metadata);
+    const { bytes, offsets, kinds } = tok.grammarVocab();
+    assert.equal(kinds.length, tok.nVocab);
+    for (let id = 0; id < tok.nVocab; id++) {
+      assert.deepEqual(bytes.subarray(offsets[id], offsets[id + 1]), tok.tokenToPiece(id, { showSpecial: true }), `${path.basename(file)} token ${id}`);
+      const want = tok.isEog(id) ? 2 : tok.isControl(id) ? 1 : null;
+      if (want !== null) assert.equal(kinds[id], want, `${path.basename(file)} token ${id} kind`);
+    }
+  }
+});
 
 test('JSON grammars give JSON that parses, greedy and sampled, and end at the grammar\'s end', async () => {
   const free = await run(PROMPT, { maxTokens: 40, temperature: 0 });

@@ -49,53 +49,50 @@ export class PieceRenderer {
 
   /**
    * Every token's bytes, special tokens shown (token_to_piece with
-   * special = true, what llama.cpp's grammars match), packed into one
-   * buffer without caching 100k+ pieces: for the grammar engine.
+   * special = true, what llama.cpp's grammars match), written into one
+   * buffer: no per-token arrays for 100k+ tokens (for the grammar engine).
    * @returns {{ bytes: Uint8Array, offsets: Uint32Array }}
    */
   packAll() {
     const n = this.vocab.nVocab;
-    let bytes = new Uint8Array(this.vocab.texts.bytes.length + 64);
+    const sink = new ByteSink(this.vocab.texts.bytes.length + 64);
     const offsets = new Uint32Array(n + 1);
-    let at = 0;
     for (let id = 0; id < n; id++) {
-      offsets[id] = at;
-      const p = this.cache.get(id) ?? this.#render(id, this.vocab.attrs[id]);
-      if (at + p.length > bytes.length) {
-        const grown = new Uint8Array(Math.max(bytes.length * 2, at + p.length));
-        grown.set(bytes.subarray(0, at));
-        bytes = grown;
-      }
-      bytes.set(p, at);
-      at += p.length;
+      offsets[id] = sink.n;
+      this.#renderInto(id, this.vocab.attrs[id], sink);
     }
-    offsets[n] = at;
-    return { bytes: bytes.subarray(0, at), offsets };
+    offsets[n] = sink.n;
+    return { bytes: sink.buf.subarray(0, sink.n), offsets };
   }
 
   /** @param {number} id @param {number} attr */
   #render(id, attr) {
+    const sink = new ByteSink(16);
+    this.#renderInto(id, attr, sink);
+    return sink.n === 0 ? EMPTY : sink.buf.slice(0, sink.n);
+  }
+
+  /** Appends token id's piece to sink. @param {number} id @param {number} attr @param {ByteSink} sink */
+  #renderInto(id, attr, sink) {
     const { bytes, offsets } = this.vocab.texts;
     const a = offsets[id], b = offsets[id + 1];
-    if (attr & (ATTR.UNKNOWN | ATTR.CONTROL | ATTR.USER_DEFINED)) return bytes.slice(a, b);
-    if (attr & ATTR.NORMAL) {
-      if (this.u2b) return this.#byteLevel(id, bytes, a, b);
-      return spaceMarksToSpaces(bytes, a, b);
-    }
-    if (attr & ATTR.BYTE) {
+    if (attr & (ATTR.UNKNOWN | ATTR.CONTROL | ATTR.USER_DEFINED)) {
+      sink.pushRange(bytes, a, b);
+    } else if (attr & ATTR.NORMAL) {
+      if (this.u2b) this.#byteLevel(id, bytes, a, b, sink);
+      else spaceMarksToSpaces(bytes, a, b, sink);
+    } else if (attr & ATTR.BYTE) {
       const v = parseInt(this.vocab.table.text(id).slice(3, 5), 16);
-      return Uint8Array.of(Number.isNaN(v) ? 0 : v);
+      sink.push(Number.isNaN(v) ? 0 : v);
     }
-    return EMPTY;
   }
 
   /**
    * GPT-2 byte-level alphabet back to bytes (llama_decode_text), reading the
    * token's code points from its UTF-8.
-   * @param {number} id @param {Uint8Array} bytes @param {number} a @param {number} b
+   * @param {number} id @param {Uint8Array} bytes @param {number} a @param {number} b @param {ByteSink} sink
    */
-  #byteLevel(id, bytes, a, b) {
-    const out = [];
+  #byteLevel(id, bytes, a, b, sink) {
     for (let i = a; i < b;) {
       const c = bytes[i];
       const n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
@@ -104,26 +101,54 @@ export class PieceRenderer {
           : ((c & 0x07) << 18) | ((bytes[i + 1] & 63) << 12) | ((bytes[i + 2] & 63) << 6) | (bytes[i + 3] & 63);
       const u = cp < this.u2b.length ? this.u2b[cp] : -1;
       if (u >= 0) {
-        out.push(u);
+        sink.push(u);
       } else {
         // llama.cpp's marker for a character outside the alphabet
         const hex = Array.from(bytes.subarray(i, i + n), (x) => x.toString(16).padStart(2, '0')).join('');
-        out.push(...utf8.encode(`[UNK_BYTE_0x${hex}${this.vocab.table.text(id)}]`));
+        const marker = utf8.encode(`[UNK_BYTE_0x${hex}${this.vocab.table.text(id)}]`);
+        sink.pushRange(marker, 0, marker.length);
       }
       i += n;
     }
-    return Uint8Array.from(out);
   }
 }
 
-/** SentencePiece's U+2581 (E2 96 81) as a space. @param {Uint8Array} bytes @param {number} a @param {number} b */
-function spaceMarksToSpaces(bytes, a, b) {
-  const out = new Uint8Array(b - a);
-  let n = 0;
-  for (let i = a; i < b; i++) {
-    if (bytes[i] === 0xe2 && i + 2 < b && bytes[i + 1] === 0x96 && bytes[i + 2] === 0x81) { out[n++] = 0x20; i += 2; } else out[n++] = bytes[i];
+/** A growing byte buffer: pieces are written into it rather than built as arrays. */
+class ByteSink {
+  /** @param {number} capacity */
+  constructor(capacity) {
+    this.buf = new Uint8Array(Math.max(16, capacity));
+    this.n = 0;
   }
-  return n === out.length ? out : out.slice(0, n);
+
+  /** @param {number} extra */
+  reserve(extra) {
+    if (this.n + extra <= this.buf.length) return;
+    const grown = new Uint8Array(Math.max(this.buf.length * 2, this.n + extra));
+    grown.set(this.buf.subarray(0, this.n));
+    this.buf = grown;
+  }
+
+  /** @param {number} byte */
+  push(byte) {
+    this.reserve(1);
+    this.buf[this.n++] = byte;
+  }
+
+  /** @param {Uint8Array} bytes @param {number} a @param {number} b */
+  pushRange(bytes, a, b) {
+    this.reserve(b - a);
+    this.buf.set(bytes.subarray(a, b), this.n);
+    this.n += b - a;
+  }
+}
+
+/** SentencePiece's U+2581 (E2 96 81) as a space, appended to sink. @param {Uint8Array} bytes @param {number} a @param {number} b @param {ByteSink} sink */
+function spaceMarksToSpaces(bytes, a, b, sink) {
+  sink.reserve(b - a);
+  for (let i = a; i < b; i++) {
+    if (bytes[i] === 0xe2 && i + 2 < b && bytes[i + 1] === 0x96 && bytes[i + 2] === 0x81) { sink.buf[sink.n++] = 0x20; i += 2; } else sink.buf[sink.n++] = bytes[i];
+  }
 }
 
 /**
