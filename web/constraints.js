@@ -6,6 +6,7 @@
  * for reuse, since a server sees the same schema again and again.
  */
 import { WasmllmError } from './errors.js';
+import { jsonSchemaToGrammar } from './structured/json-schema.js';
 
 /** Parsed grammars kept per model (their caches make the second use fast). */
 const MAX_GRAMMARS = 4;
@@ -34,7 +35,7 @@ export async function grammarText(options) {
     if (typeof jsonSchema !== 'object' && typeof jsonSchema !== 'boolean') {
       throw new WasmllmError('ERR_BAD_ARG', `jsonSchema must be a JSON Schema object, got ${typeof jsonSchema}`);
     }
-    throw new WasmllmError('ERR_BAD_ARG', 'jsonSchema is not supported yet; pass a GBNF grammar instead');
+    return jsonSchemaToGrammar(jsonSchema);
   }
   return null;
 }

@@ -165,7 +165,36 @@ export declare class WasmllmError extends Error {
   constructor(code: string, message: string, options?: { cause?: unknown });
   readonly name: 'WasmllmError';
   readonly code: WasmllmErrorCode;
+  /** jsonSchemaToGrammar errors: the schema keyword at fault and its JSON pointer. */
+  readonly keyword?: string;
+  readonly pointer?: string;
 }
+
+export interface JsonSchemaGrammarOptions {
+  /**
+   * Whitespace allowed between JSON tokens: 'flexible' (default: none, one
+   * space, or a newline and up to 20 spaces or tabs) or 'none' (compact).
+   */
+  whitespace?: 'flexible' | 'none';
+}
+
+/**
+ * GBNF grammar text (llama.cpp's dialect, start rule `root`) that only
+ * matches JSON documents valid under `schema`. `{ type: 'json_object' }`
+ * means any JSON object. A keyword the grammar cannot enforce throws a
+ * WasmllmError 'ERR_BAD_ARG' whose `keyword` and `pointer` (JSON pointer,
+ * e.g. "#/properties/tags") say which and where.
+ */
+export declare function jsonSchemaToGrammar(schema: object | boolean, options?: JsonSchemaGrammarOptions): string;
+
+/** OpenAI's response_format shapes. */
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; json_schema: { name: string; description?: string; schema: object | boolean; strict?: boolean | null } };
+
+/** Grammar text for an OpenAI `response_format`, or null for `{ type: 'text' }`. */
+export declare function responseFormatToGrammar(format: ResponseFormat, options?: JsonSchemaGrammarOptions): string | null;
 
 export interface GGUFTensorInfo {
   name: string;

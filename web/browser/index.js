@@ -26,6 +26,8 @@ import { MAX_HEAP_BYTES, MAX_SHARD_BYTES } from './shard-loader.js';
 export { WasmllmError, ShardCache, MAX_HEAP_BYTES, MAX_SHARD_BYTES };
 export { hfFileUrl, resolveHfShards } from '../hf.js';
 export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
+export { jsonSchemaToGrammar } from '../structured/json-schema.js';
+export { responseFormatToGrammar } from '../structured/response-format.js';
 
 const ISOLATION_WARNING = 'wasmllm: this page is not cross-origin isolated, so the single-threaded build runs '
   + '(one core, slower). To use every core, serve the page with the headers '
