@@ -145,4 +145,12 @@ int wl_matcher_n_vocab(const wl_matcher *m); /* tokens of its vocabulary (bits o
 int wl_matcher_fill_mask(wl_matcher *m, uint32_t *bits, wl_error *err);
 int wl_matcher_fill_mask_ref(wl_matcher *m, uint32_t *bits, wl_error *err);
 
+/* ---- log-probabilities ----
+ * The log-softmax of raw logits (the model's distribution, before sampling
+ * settings): returns log(sum(exp(logits))), so token t's log-probability is
+ * logits[t] minus it, and writes the k most likely ids (highest first, lower
+ * id first on ties) and their log-probabilities. k above n_vocab is cut to
+ * n_vocab. NaN for bad arguments or a NaN logit. */
+double wl_logprobs(const float *logits, int n_vocab, int k, int32_t *top_ids, float *top_logprobs);
+
 #endif
