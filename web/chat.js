@@ -18,6 +18,7 @@
 import { Template, Environment, Interpreter, tokenize as jinjaTokenize, parse as jinjaParse, requireJinja } from './jinja.js';
 import { WasmllmError } from './errors.js';
 import { GGUFStringArray, asStringArray, stringAt } from './gguf-strings.js';
+import { detectToolFormat, toolInstruction } from './structured/tool-calls.js';
 
 const TEMPLATE_KEY = 'tokenizer.chat_template';
 
@@ -68,6 +69,8 @@ const TEMPLATE_ONLY_MARKERS = new Set(['</s>', '<|endoftext|>', '<|end_of_text|>
  *   stopTokenIds: number[],
  *   usedFallback: boolean,
  *   polyfills: string[],
+ *   template: string,
+ *   rendersTools: boolean,
  * }} RenderResult
  */
 
@@ -600,16 +603,15 @@ function normalizeToolCall(tc, i, j) {
  * @param {ChatMessage[]} messages
  * @param {object[]|undefined} tools
  * @param {Compiled['caps']} caps
+ * @param {string} source the template text (it names the tool-call syntax)
  */
-function applyPolyfills(messages, tools, caps) {
+function applyPolyfills(messages, tools, caps, source) {
   /** @type {string[]} */
   const applied = [];
   let out = messages;
   if (tools && tools.length && !caps.tools) {
-    const text = 'You can call the following tools. To call one, answer with only a JSON object ' +
-      '{"tool_calls": [{"name": <tool name>, "arguments": <arguments object>}]}.\n\nTools:\n' +
-      tools.map((t) => JSON.stringify(t)).join('\n');
-    out = prependSystem(out, text);
+    // In the syntax web/structured/tool-calls.js will read back.
+    out = prependSystem(out, toolInstruction(detectToolFormat(source, false), tools));
     applied.push('tools-in-system');
   }
   if (!caps.toolCalls && out.some((m) => m.tool_calls)) {
@@ -742,7 +744,8 @@ export function detectStops(source, metadata) {
  * @returns {RenderResult} prompt: the text to tokenize with encodeChatPrompt();
  *   stopStrings / stopTokenIds: where the assistant's turn ends;
  *   usedFallback: the GGUF had no template and ChatML was used;
- *   polyfills: rewrites made because the template lacks a feature.
+ *   polyfills: rewrites made because the template lacks a feature;
+ *   template: the template text used; rendersTools: whether it prints `tools` itself.
  * @throws {WasmllmError} ERR_TEMPLATE when the template fails to parse or render
  *   (the message names the template line), ERR_BAD_ARG for malformed messages.
  */
@@ -772,7 +775,7 @@ export function renderChat(metadata, messages, options = {}) {
     enable_thinking: true,
   };
   const { template, caps } = compiled(metadata, source, base);
-  const { messages: prepared, applied } = applyPolyfills(normalizeMessages(messages), tools ?? undefined, caps);
+  const { messages: prepared, applied } = applyPolyfills(normalizeMessages(messages), tools ?? undefined, caps, source);
 
   const context = {
     ...base,
@@ -788,5 +791,5 @@ export function renderChat(metadata, messages, options = {}) {
     throw renderError(source, context, cause);
   }
   const { stopStrings, stopTokenIds } = detectStops(source, metadata);
-  return { prompt, stopStrings, stopTokenIds, usedFallback, polyfills: applied };
+  return { prompt, stopStrings, stopTokenIds, usedFallback, polyfills: applied, template: source, rendersTools: caps.tools };
 }

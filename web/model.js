@@ -75,7 +75,21 @@ const FILE_TYPES = {
  * @property {object} [jsonSchema]        a JSON Schema the output must follow (turned into a grammar)
  * @property {Record<number, number> | Map<number, number>} [logitBias] added to the token's logit before
  *                                        sampling; -Infinity bans the token
+ * @property {boolean|number} [logprobs]  each piece carries its token's log-probability (`logprob`,
+ *                                        `bytes`, `tokenText`); a number k > 0 also the k most likely
+ *                                        tokens (`topLogprobs`). Of the model's raw distribution:
+ *                                        before temperature, penalties, biases and grammars
  * @property {AbortSignal} [signal]
+ *
+ * @typedef {CompleteOptions & {
+ *   tools?: object[], toolChoice?: 'auto'|'none'|'required'|{ type: 'function', function: { name: string } },
+ *   parallelToolCalls?: boolean, reasoningFormat?: 'deepseek'|'none',
+ *   template?: string, templateName?: string, extra?: object }} ChatOptions
+ *   tools: OpenAI function tools, rendered by the template and read back from the reply;
+ *   toolChoice: 'none' renders no tools, 'required' or a named function constrains the reply with a grammar
+ *   to one call (several when parallelToolCalls is not false) with schema-valid arguments;
+ *   parallelToolCalls: false ends the reply after its first call;
+ *   reasoningFormat: 'deepseek' (default) splits <think>...</think> into `reasoning`, 'none' leaves it in content
  *
  * @typedef {object} EmbedOptions
  * @property {'mean'|'cls'|'last'|1|2|3} [pooling] default: the GGUF's `<arch>.pooling_type`, else mean
@@ -86,9 +100,16 @@ const FILE_TYPES = {
  * @property {boolean} [parseSpecial]    string inputs: turn special-token text into its id (default true)
  * @property {AbortSignal} [signal]      checked between texts
  *
- * @typedef {{ token: number, text: string }} TokenPiece
+ * @typedef {{ token: number, text: string, bytes: number[], logprob: number }} TokenLogprob
+ * @typedef {{ token: number, text: string, logprob?: number, bytes?: number[], tokenText?: string,
+ *   topLogprobs?: TokenLogprob[], content?: string, reasoning?: string,
+ *   toolCalls?: import('./structured/tool-calls.js').ToolCallDelta[] }} TokenPiece
+ *   text: the generated text this token completed (stop strings and unfinished characters held back);
+ *   logprob, bytes, tokenText, topLogprobs: with the `logprobs` option (tokenText: the token's own bytes as text);
+ *   content, reasoning, toolCalls: chat() only, the reply as OpenAI's message fields stream it
  * @typedef {{ promptTokens: number[], tokens: number[], text: string,
- *   finishReason: 'stop'|'length'|'context', promptEvaluated: number,
+ *   finishReason: 'stop'|'length'|'context'|'tool_calls', promptEvaluated: number,
+ *   message?: import('./structured/reply.js').ReplyMessage,
  *   timings: { promptMs: number, decodeMs: number, sampleMs: number, promptTokensPerSecond: number,
  *     decodeTokensPerSecond: number } }} Completion
  *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs
@@ -116,6 +137,22 @@ function poolingCode(pooling) {
     throw new WasmllmError('ERR_BAD_ARG', `pooling must be 'mean', 'cls', 'last' (or 1, 2, 3), got ${JSON.stringify(pooling)}`);
   }
   return code;
+}
+
+const utf8Text = new TextDecoder('utf-8', { ignoreBOM: true });
+
+/**
+ * The `logprobs` option as a top-k count: null when off, 0 for the sampled
+ * token's only, k for k alternatives too.
+ * @param {unknown} v
+ */
+function logprobsCount(v) {
+  if (v === undefined || v === null || v === false) return null;
+  if (v === true) return 0;
+  if (!Number.isInteger(v) || /** @type {number} */ (v) < 0) {
+    throw new WasmllmError('ERR_BAD_ARG', `logprobs must be a boolean or a non-negative integer, got ${v}`);
+  }
+  return /** @type {number} */ (v);
 }
 
 /** Yields to the event loop so timers and abort signals can fire between tokens. */
@@ -430,9 +467,12 @@ export class Session {
 
   /**
    * Renders `messages` with the model's chat template and generates the
-   * assistant's reply, ending at the template's end-of-turn marker.
+   * assistant's reply, ending at the template's end-of-turn marker. Each
+   * piece also carries the reply as OpenAI's message streams it (`content`,
+   * `reasoning`, `toolCalls` deltas), and the Completion its `message`
+   * (content, reasoning_content, tool_calls); see ChatOptions.
    * @param {import('./chat.js').ChatMessage[]} messages
-   * @param {CompleteOptions & { tools?: object[], template?: string, templateName?: string, extra?: object }} [options]
+   * @param {ChatOptions} [options]
    * @returns {AsyncGenerator<TokenPiece, Completion, void>}
    */
   chat(messages, options = {}) {
@@ -441,17 +481,28 @@ export class Session {
     // chat.js (and its Jinja dependency) loads only when chat is used.
     return (async function* chatTurn() {
       self.#checkGenerates(); // before the template lookup, which would warn about a model that never chats
-      const [{ chatPromptIds }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
-      await loadJinja();
-      const { ids, stopStrings, stopTokenIds } = chatPromptIds(self.metadata, self.#core.tokenizer, messages, {
-        tools: options.tools,
-        template: options.template,
-        templateName: options.templateName,
-        extra: options.extra,
-      });
-      self.#checkFits(ids, 'the chat prompt');
-      return yield* self.#generate(ids, options,
-        [...stopStrings, ...(options.stop ?? [])], [...stopTokenIds, ...(options.stopTokens ?? [])]);
+      const { prepareChatTurn } = await import('./chat-turn.js');
+      const turn = await prepareChatTurn(self.metadata, self.#core.tokenizer, messages, options);
+      self.#checkFits(turn.ids, 'the chat prompt');
+      const parser = turn.newParser();
+      const it = self.#generate(turn.ids, turn.grammar ? { ...options, grammar: turn.grammar } : options,
+        [...turn.stopStrings, ...(options.stop ?? [])], [...turn.stopTokenIds, ...(options.stopTokens ?? [])]);
+      let r;
+      let stoppedEarly = false;
+      try {
+        while (!(r = await it.next()).done) {
+          yield { ...r.value, ...parser.push(r.value.text) };
+          if (parser.done) { stoppedEarly = true; break; }
+        }
+      } finally {
+        await it.return(undefined); // frees the session when the caller or the parser stopped early
+      }
+      const result = stoppedEarly ? /** @type {Completion} */ (self.#last) : r.value;
+      const tail = parser.finish();
+      if (tail.content || tail.reasoning || tail.toolCalls.length) yield { token: -1, text: '', ...tail };
+      result.message = parser.message();
+      result.finishReason = parser.finishReason(result.finishReason, stoppedEarly);
+      return result;
     })();
   }
 
@@ -626,16 +677,19 @@ export class Session {
     const maxTokens = options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens;
     if (!Number.isInteger(maxTokens) || maxTokens < 0) throw new WasmllmError('ERR_BAD_ARG', `maxTokens must be a non-negative integer, got ${maxTokens}`);
     const nVocabModel = M._wl_model_n_vocab(this.#core.model);
+    const topK = Math.min(logprobsCount(options.logprobs) ?? -1, nVocabModel);
     const bias = parseLogitBias(options.logitBias, nVocabModel);
     const gbnf = await grammarText(options);
     this.#checkAlive(); // disposed while a schema was converted
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
     const constraint = gbnf === null ? null : openMatcher(this.#core, gbnf, nVocabModel, lastError);
     let sampler;
+    let lp = null;
     try {
       sampler = this.#newSampler(options);
       if (constraint) M._wl_sampler_set_matcher(sampler, constraint.matcher);
       if (bias) this.#setBias(sampler, bias);
+      if (topK >= 0) lp = this.#logprobBuffers(topK);
     } catch (e) {
       if (sampler) M._wl_sampler_free(sampler);
       constraint?.release();
@@ -666,8 +720,11 @@ export class Session {
         if (signal?.aborted) throw abortError(signal);
         // The grammar is complete and allows nothing more: as if it forced end-of-generation.
         if (grammarMatcher && M._wl_matcher_done(grammarMatcher)) { result.finishReason = 'stop'; break; }
+        const logits = M._wl_context_logits(this.#context.ctx);
+        // Of the raw logits: the sampler's bias and grammar mask go to its own copy.
+        const lse = lp ? M._wl_logprobs(logits, nVocab, lp.k, lp.ids, lp.values) : 0;
         const s0 = now();
-        const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#context.ctx), nVocab);
+        const token = M._wl_sampler_sample(sampler, logits, nVocab);
         if (token < 0 || token >= nVocab) throw this.#samplerFailure(sampler, token, grammarMatcher, result.tokens.length);
         if (grammarMatcher && M._wl_matcher_accept(grammarMatcher, token, this.#core.err) !== 0) throw this.#failure();
         result.timings.sampleMs += now() - s0;
@@ -676,7 +733,7 @@ export class Session {
         result.tokens.push(token);
         const { text, stopped } = matcher.push(decoder.push(token));
         result.text += text;
-        yield { token, text };
+        yield lp ? { token, text, ...this.#tokenLogprobs(token, logits, lse, lp) } : { token, text };
         if (stopped) { result.finishReason = 'stop'; stoppedByText = true; break; }
         if (n + 1 === maxTokens) break; // its logits would never be used
         if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
@@ -698,6 +755,7 @@ export class Session {
       }
     } finally {
       if (!this.#core.disposed) M._wl_sampler_free(sampler);
+      if (lp && !this.#core.disposed) M._wl_free(lp.ids);
       constraint?.release();
       const tm = result.timings;
       tm.promptTokensPerSecond = tm.promptMs > 0 ? (result.promptEvaluated * 1000) / tm.promptMs : 0;
@@ -706,6 +764,33 @@ export class Session {
       this.#busy = false;
     }
     return result;
+  }
+
+  /** Heap room for wl_logprobs' top-k ids and values (one allocation; ids first). @param {number} k */
+  #logprobBuffers(k) {
+    const ids = this.#core.M._wl_alloc(Math.max(k, 1) * 8) >>> 0;
+    if (!ids) throw new WasmllmError('ERR_OOM', 'cannot allocate the log-probability buffers');
+    return { k, ids, values: ids + Math.max(k, 1) * 4 };
+  }
+
+  /** The sampled token's log-probability and the top-k alternatives wl_logprobs wrote. */
+  #tokenLogprobs(token, logits, lse, lp) {
+    const { wasm, tokenizer } = this.#core;
+    const buffer = wasm.heapU8().buffer;
+    const entry = (id, logprob) => {
+      const bytes = tokenizer.tokenToPiece(id, { showSpecial: true });
+      return { token: id, text: utf8Text.decode(bytes), bytes: Array.from(bytes), logprob };
+    };
+    // Rounded to float as wl_logprobs rounds its top-k values, so the two agree exactly.
+    const self = entry(token, Math.fround(new Float32Array(buffer, (logits >>> 0) + token * 4, 1)[0] - lse));
+    /** @type {Partial<TokenPiece>} */
+    const out = { logprob: self.logprob, bytes: self.bytes, tokenText: self.text };
+    if (lp.k > 0) {
+      const ids = new Int32Array(buffer, lp.ids, lp.k);
+      const values = new Float32Array(buffer, lp.values, lp.k);
+      out.topLogprobs = Array.from(ids, (id, j) => entry(id, values[j]));
+    }
+    return out;
   }
 
   /** The error for a failed wl_sampler_sample (-2: nothing allowed, -3: the grammar matcher failed). */

@@ -33,6 +33,13 @@ export interface SamplingOptions {
   presencePenalty?: number;
   /** Default random. The same seed, prompt and options give the same text. */
   seed?: number;
+  /**
+   * Log-probabilities on every piece: true for the sampled token's (`logprob`, `bytes`, `tokenText`),
+   * a number k for the k most likely tokens too (`topLogprobs`). They are the model's own distribution
+   * (log-softmax of the raw logits), before temperature, penalties, logit biases and grammars, as OpenAI
+   * reports them.
+   */
+  logprobs?: boolean | number;
   /** Generation ends when one of these texts appears; it is not included in the output. */
   stop?: string[];
   /** Token ids that end generation, besides the model's end-of-generation tokens. */
@@ -67,8 +74,24 @@ export interface ChatMessage {
   reasoning_content?: string;
 }
 
+export interface ChatTool {
+  type: 'function';
+  function: { name: string; description?: string; parameters?: object };
+}
+
 export interface ChatOptions extends SamplingOptions {
-  tools?: object[];
+  /** Functions the model may call: rendered by the chat template, read back from the reply (Completion.message.tool_calls). */
+  tools?: ChatTool[];
+  /**
+   * 'auto' (default): the model decides; 'none': no tools are rendered; 'required' or a named function:
+   * a grammar makes the reply one call (several if parallelToolCalls) to a declared function, with
+   * arguments valid against its parameters schema.
+   */
+  toolChoice?: 'auto' | 'none' | 'required' | { type: 'function'; function: { name: string } };
+  /** false: the reply ends after its first tool call. Default true. */
+  parallelToolCalls?: boolean;
+  /** 'deepseek' (default): `<think>...</think>` goes to `reasoning` / reasoning_content; 'none': left in the content. */
+  reasoningFormat?: 'deepseek' | 'none';
   /** A Jinja template to use instead of the model's. */
   template?: string;
   /** One of the GGUF's named templates (tokenizer.chat_template.NAME). */
@@ -98,14 +121,57 @@ export interface EmbedOptions {
 export interface TokenPiece {
   token: number;
   text: string;
+  /** With the logprobs option: the sampled token's log-probability, bytes and own text. */
+  logprob?: number;
+  bytes?: number[];
+  tokenText?: string;
+  /** With logprobs: k, the k most likely tokens, most likely first. */
+  topLogprobs?: TokenLogprob[];
+  /** chat() only: what this piece adds to the message's content, reasoning_content and tool_calls. */
+  content?: string;
+  reasoning?: string;
+  toolCalls?: ToolCallDelta[];
+}
+
+export interface TokenLogprob {
+  token: number;
+  /** The token's bytes as text (an unfinished UTF-8 character shows as U+FFFD). */
+  text: string;
+  bytes: number[];
+  logprob: number;
+}
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+/** OpenAI's streamed tool-call delta: the first of a call has id, type and name; later ones argument text. */
+export interface ToolCallDelta {
+  index: number;
+  id?: string;
+  type?: 'function';
+  function: { name?: string; arguments: string };
+}
+
+export interface ChatReplyMessage {
+  role: 'assistant';
+  /** null when the reply is only tool calls. */
+  content: string | null;
+  reasoning_content?: string;
+  tool_calls?: ToolCall[];
 }
 
 export interface Completion {
   promptTokens: number[];
   tokens: number[];
   text: string;
-  /** 'stop': an end-of-generation token or stop string; 'length': maxTokens; 'context': the context is full. */
-  finishReason: 'stop' | 'length' | 'context';
+  /** 'stop': an end-of-generation token or stop string; 'length': maxTokens; 'context': the context is full;
+   *  'tool_calls': chat() replied with tool calls. */
+  finishReason: 'stop' | 'length' | 'context' | 'tool_calls';
+  /** chat() only: the reply as OpenAI's assistant message (content, reasoning_content, tool_calls). */
+  message?: ChatReplyMessage;
   /** Prompt tokens actually evaluated (the rest were reused from the KV cache). */
   promptEvaluated: number;
   timings: {

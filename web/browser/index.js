@@ -301,7 +301,7 @@ export class BrowserModel {
 
   /**
    * @param {import('../chat.js').ChatMessage[]} messages
-   * @param {import('../model.js').CompleteOptions & { tools?: object[], template?: string }} [options]
+   * @param {import('../model.js').ChatOptions} [options]
    */
   chat(messages, options = {}) {
     return this.#generate('chat', { messages }, options);
@@ -367,7 +367,7 @@ export class BrowserModel {
           return this.lastCompletion;
         }
         this.heapBytes = step.value.heapBytes;
-        yield { token: step.value.token, text: step.value.text };
+        yield step.value.piece;
       }
     } finally {
       // The caller left the loop early: stop generating in the worker, then free the model for the next call.

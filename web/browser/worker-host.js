@@ -88,7 +88,8 @@ async function onGenerate(id, msg) {
     for (;;) {
       const step = await iterator.next();
       if (step.done) return packCompletion(step.value);
-      reply(id, 'token', { token: step.value.token, text: step.value.text, heapBytes: heapBytes() });
+      // The whole piece: logprobs and chat()'s content/reasoning/toolCalls deltas travel with the text.
+      reply(id, 'token', { piece: step.value, heapBytes: heapBytes() });
     }
   } finally {
     running.delete(id);
