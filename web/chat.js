@@ -196,20 +196,6 @@ export function encodeChatPrompt(tokenizer, prompt, metadata) {
   return ids;
 }
 
-/**
- * A chat turn as token ids, ready to generate from, with where the assistant's
- * turn ends: renderChat() then encodeChatPrompt(). Model.chat() and the server
- * both start here; the server measures the ids against the context before it
- * commits to a response.
- * @param {Map<string, unknown>} metadata @param {any} tokenizer @param {any[]} messages
- * @param {object} [options] renderChat's options (addGenerationPrompt is always true)
- * @returns {{ ids: number[], stopStrings: string[], stopTokenIds: number[] }}
- */
-export function chatPromptIds(metadata, tokenizer, messages, options = {}) {
-  const { prompt, stopStrings, stopTokenIds } = renderChat(metadata, messages, { ...options, addGenerationPrompt: true });
-  return { ids: encodeChatPrompt(tokenizer, prompt, metadata), stopStrings, stopTokenIds };
-}
-
 // ---------------------------------------------------------------------------
 // Locating template errors. @huggingface/jinja reports no positions, so we
 // find the tag ourselves: a small scanner splits the source into tags with

@@ -5,6 +5,8 @@
  */
 import { WasmllmError } from './errors.js';
 import { SlotPool } from './slots.js';
+import { checkKnownFields, logitBiasOption, chatLogprobsOption, completionLogprobsOption, toolOptions, responseFormatOption } from './openai-fields.js';
+import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
 
 /**
  * @typedef {{ status: number, headers: Record<string, string>, json?: unknown,
@@ -49,7 +51,7 @@ function toApiError(e) {
   if (e instanceof ApiError) return e;
   if (e instanceof WasmllmError) {
     if (e.code === 'ERR_CONTEXT_FULL') return new ApiError(400, e.message, { code: 'context_length_exceeded' });
-    if (e.code === 'ERR_TEMPLATE' || e.code === 'ERR_BAD_ARG') return new ApiError(400, e.message, { code: e.code });
+    if (e.code === 'ERR_TEMPLATE' || e.code === 'ERR_BAD_ARG' || e.code === 'ERR_BAD_GRAMMAR') return new ApiError(400, e.message, { code: e.code });
     if (e.code === 'ERR_ABORTED') return new ApiError(499, e.message, { code: 'aborted' });
     if (e.code === 'ERR_BUSY') return busy(e.message);
     return new ApiError(500, e.message, { code: e.code });
@@ -155,16 +157,36 @@ function checkMessages(messages) {
     : m);
 }
 
-/** How chat and text completions name their objects and shape their choices. */
+/**
+ * @typedef {{ content: string, reasoning: string, toolCalls: object[] }} Delta what a chunk adds
+ * @typedef {import('./model.js').TokenPiece[] | null} Logprobs the pieces whose log-probabilities go with it
+ */
+
+/** A chunk's delta: the role, then whichever of content, reasoning_content and tool_calls it adds. @param {Delta} d */
+function chatDelta(d) {
+  const delta = { role: 'assistant' };
+  if (d.content || (!d.reasoning && !d.toolCalls.length)) delta.content = d.content;
+  if (d.reasoning) delta.reasoning_content = d.reasoning;
+  if (d.toolCalls.length) delta.tool_calls = d.toolCalls;
+  return delta;
+}
+
+/**
+ * How chat and text completions name their objects and shape their choices.
+ * chunkChoice(delta, finish, logprobs, offset) and finalChoice(message, finish, logprobs):
+ * `message` is chat's assistant message (content, reasoning_content, tool_calls).
+ */
 const CHAT_SHAPE = {
   idPrefix: 'chatcmpl', object: 'chat.completion', chunkObject: 'chat.completion.chunk',
-  chunkChoice: (text, finish) => ({ index: 0, delta: finish ? {} : { role: 'assistant', content: text }, finish_reason: finish }),
-  finalChoice: (text, finish) => ({ index: 0, message: { role: 'assistant', content: text }, finish_reason: finish, logprobs: null }),
+  /** @param {Delta} d @param {string|null} finish @param {Logprobs} lp */
+  chunkChoice: (d, finish, lp) => ({ index: 0, delta: finish ? {} : chatDelta(d), finish_reason: finish, logprobs: lp ? chatLogprobs(lp) : null }),
+  finalChoice: (message, finish, lp) => ({ index: 0, message, finish_reason: finish, logprobs: lp ? chatLogprobs(lp) : null }),
 };
 const TEXT_SHAPE = {
   idPrefix: 'cmpl', object: 'text_completion', chunkObject: 'text_completion',
-  chunkChoice: (text, finish) => ({ index: 0, text, finish_reason: finish, logprobs: null }),
-  finalChoice: (text, finish) => ({ index: 0, text, finish_reason: finish, logprobs: null }),
+  /** @param {Delta} d @param {string|null} finish @param {Logprobs} lp @param {number} offset */
+  chunkChoice: (d, finish, lp, offset) => ({ index: 0, text: d.content, finish_reason: finish, logprobs: lp ? completionLogprobs(lp, offset) : null }),
+  finalChoice: (message, finish, lp) => ({ index: 0, text: message.content, finish_reason: finish, logprobs: lp ? completionLogprobs(lp) : null }),
 };
 
 let idCounter = 0;
@@ -234,12 +256,12 @@ export function createApi(config) {
     }
   }
 
-  /** OpenAI's finish_reason and usage from a runtime Completion. */
-  function summary(completion) {
+  /** OpenAI's finish_reason and usage from a runtime Completion (its finishReason as the reply parser judged it). */
+  function summary(completion, reason = completion?.finishReason) {
     const promptTokens = completion?.promptTokens?.length ?? 0;
     const completionTokens = completion?.tokens?.length ?? 0;
     return {
-      finish: completion?.finishReason === 'stop' ? 'stop' : 'length',
+      finish: reason === 'stop' || reason === 'tool_calls' ? reason : 'length',
       usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
     };
   }
@@ -247,28 +269,49 @@ export function createApi(config) {
   /**
    * A validated generation request: the prompt's token ids (measured against
    * the context) and the runtime options. Nothing here waits or evaluates.
-   * @typedef {{ ids: number[], options: object, stream: boolean, includeUsage: boolean, shape: typeof CHAT_SHAPE }} Job
+   * @typedef {{ ids: number[], options: object, stream: boolean, includeUsage: boolean, shape: typeof CHAT_SHAPE,
+   *   newParser: (() => ReturnType<typeof import('./structured/reply.js').createReplyParser>) | null }} Job
+   *   newParser: chat's reply parser (content, reasoning_content, tool_calls); null for text completions
    */
 
   /** @returns {Promise<Job>} */
   async function prepareChat(body) {
+    checkKnownFields(body, 'chat');
     checkFields(body);
     checkModel(body);
     const messages = checkMessages(body.messages);
     const engine = config.engines[0];
-    if (body.tools != null && !Array.isArray(body.tools)) throw new ApiError(400, "'tools' must be an array", { param: 'tools' });
-    const [{ chatPromptIds }, { loadJinja }] = await Promise.all([import('./chat.js'), import('./jinja.js')]);
-    await loadJinja();
-    const { ids, stopStrings, stopTokenIds } = chatPromptIds(engine.metadata, engine.tokenizer, messages, { tools: body.tools ?? undefined });
-    checkFits(ids, 'the chat prompt');
+    const tools = toolOptions(body);
+    const format = responseFormatOption(body);
+    const { prepareChatTurn } = await import('./chat-turn.js');
+    let turn;
+    try {
+      turn = await prepareChatTurn(engine.metadata, engine.tokenizer, messages, tools);
+    } catch (e) {
+      // The runtime's tool errors name chat()'s options; the client sent tools / tool_choice.
+      if (e instanceof WasmllmError && e.code === 'ERR_BAD_ARG' && /^tool|parallelToolCalls/.test(e.message)) {
+        const param = /^toolChoice/.test(e.message) ? 'tool_choice' : /^parallel/.test(e.message) ? 'parallel_tool_calls' : 'tools';
+        throw new ApiError(400, e.message, { param, code: e.code });
+      }
+      throw e;
+    }
+    checkFits(turn.ids, 'the chat prompt');
+    if (turn.grammar && format) {
+      throw new ApiError(400, "'response_format' cannot be combined with a forced 'tool_choice' (both constrain the reply)", { param: 'response_format' });
+    }
     const options = generationOptions(body, defaults);
-    options.stop = [...stopStrings, ...options.stop];
-    options.stopTokens = stopTokenIds;
-    return job(body, ids, options, CHAT_SHAPE);
+    options.stop = [...turn.stopStrings, ...options.stop];
+    options.stopTokens = turn.stopTokenIds;
+    const grammar = turn.grammar ?? format;
+    if (grammar) options.grammar = grammar;
+    options.logprobs = chatLogprobsOption(body);
+    options.logitBias = logitBiasOption(body.logit_bias, engine.tokenizer.nVocab);
+    return { ...job(body, turn.ids, options, CHAT_SHAPE), newParser: turn.newParser };
   }
 
   /** @returns {Promise<Job>} */
   async function prepareCompletion(body) {
+    checkKnownFields(body, 'completion');
     checkFields(body);
     checkModel(body);
     let prompt = body.prompt;
@@ -280,11 +323,14 @@ export function createApi(config) {
     const ids = typeof prompt === 'string' ? config.engines[0].tokenize(prompt) : prompt;
     if (ids.length === 0) throw new ApiError(400, "'prompt' is empty (and the model adds no BOS token)", { param: 'prompt' });
     checkFits(ids, 'the prompt');
-    return job(body, ids, generationOptions(body, defaults), TEXT_SHAPE);
+    const options = generationOptions(body, defaults);
+    options.logprobs = completionLogprobsOption(body);
+    options.logitBias = logitBiasOption(body.logit_bias, config.engines[0].tokenizer.nVocab);
+    return job(body, ids, options, TEXT_SHAPE);
   }
 
   function job(body, ids, options, shape) {
-    return { ids, options, stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, shape };
+    return { ids, options, stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, shape, newParser: null };
   }
 
   /**
@@ -308,18 +354,55 @@ export function createApi(config) {
     const pieces = withCleanup(it, () => pool.release(slot));
     const id = newId(j.shape.idPrefix);
     const envelope = (object) => ({ id, object, created: Math.floor(Date.now() / 1000), model: modelId });
+    const replies = readReply(pieces, j, slot.engine);
     if (j.stream) {
       const chunk = (choices, extra) => `data: ${JSON.stringify({ ...envelope(j.shape.chunkObject), choices, ...extra })}\n\n`;
-      return sse(withCleanup(streamChunks(pieces, j, chunk, signal), () => pieces.return()));
+      return sse(withCleanup(streamChunks(replies, j, chunk, signal), () => replies.return()));
     }
+    const kept = [];
     let text = '';
     let r;
-    while (!(r = await pieces.next()).done) text += r.value.text;
-    const { finish, usage } = summary(r.value);
+    while (!(r = await replies.next()).done) {
+      text += r.value.delta.content;
+      kept.push(...r.value.pieces);
+    }
+    const { finish, usage } = summary(r.value.completion, r.value.finish);
+    const message = r.value.message ?? { role: 'assistant', content: text };
+    const logprobs = j.options.logprobs === undefined ? null : kept;
     return {
       status: 200, headers: { 'content-type': 'application/json' },
-      json: { ...envelope(j.shape.object), choices: [j.shape.finalChoice(text, finish)], usage },
+      json: { ...envelope(j.shape.object), choices: [j.shape.finalChoice(message, finish, logprobs)], usage },
     };
+  }
+
+  /**
+   * The generation's pieces as reply deltas: for chat, through the reply
+   * parser (content, reasoning, tool calls; it may end the generation after
+   * one call), for text completions the text as it is. Each step carries the
+   * pieces it covers (for logprobs); the return value the Completion, the
+   * finish reason and chat's message.
+   * @param {AsyncIterableIterator<any>} pieces @param {Job} j @param {Engine} engine
+   * @returns {AsyncGenerator<{ delta: Delta, pieces: any[] }, { completion: any, finish: string, message: any }>}
+   */
+  async function* readReply(pieces, j, engine) {
+    const parser = j.newParser?.() ?? null;
+    let r;
+    let stoppedEarly = false;
+    try {
+      while (!(r = await pieces.next()).done) {
+        const p = r.value;
+        const delta = parser ? parser.push(p.text) : { content: p.text, reasoning: '', toolCalls: [] };
+        yield { delta, pieces: p.token >= 0 ? [p] : [] };
+        if (parser?.done) { stoppedEarly = true; break; }
+      }
+    } finally {
+      await pieces.return(undefined);
+    }
+    const completion = stoppedEarly ? engine.lastCompletion : r.value;
+    if (!parser) return { completion, finish: completion?.finishReason, message: null };
+    const tail = parser.finish();
+    if (tail.content || tail.reasoning || tail.toolCalls.length) yield { delta: tail, pieces: [] };
+    return { completion, finish: parser.finishReason(completion?.finishReason, stoppedEarly), message: parser.message() };
   }
 
   function sse(chunks) {
@@ -335,15 +418,25 @@ export function createApi(config) {
    * every chunk carries `usage: null` and one last chunk with no choices
    * carries the usage, as OpenAI sends it.
    */
-  async function* streamChunks(pieces, j, chunk, signal) {
+  async function* streamChunks(replies, j, chunk, signal) {
     const usageField = j.includeUsage ? { usage: null } : {};
+    const wantLogprobs = j.options.logprobs !== undefined;
+    /** Pieces whose log-probabilities wait for the chunk that carries their text. */
+    let held = [];
+    let offset = 0;
     try {
       let r;
-      while (!(r = await pieces.next()).done) {
-        if (r.value.text) yield chunk([j.shape.chunkChoice(r.value.text, null)], usageField);
+      while (!(r = await replies.next()).done) {
+        const { delta, pieces } = r.value;
+        if (wantLogprobs) held.push(...pieces);
+        if (!delta.content && !delta.reasoning && !delta.toolCalls.length) continue;
+        yield chunk([j.shape.chunkChoice(delta, null, wantLogprobs ? held : null, offset)], usageField);
+        for (const p of held) offset += p.tokenText.length;
+        held = [];
       }
-      const { finish, usage } = summary(r.value);
-      yield chunk([j.shape.chunkChoice('', finish)], usageField);
+      const { finish, usage } = summary(r.value.completion, r.value.finish);
+      const rest = wantLogprobs && held.length ? held : null;
+      yield chunk([j.shape.chunkChoice({ content: '', reasoning: '', toolCalls: [] }, finish, rest, offset)], usageField);
       if (j.includeUsage) yield chunk([], { usage });
     } catch (e) {
       if (signal.aborted) return;
@@ -355,6 +448,7 @@ export function createApi(config) {
   }
 
   async function embeddings(body, signal) {
+    checkKnownFields(body, 'embeddings');
     checkModel(body);
     const engine = config.engines[0];
     if (!config.embeddings || typeof engine.embed !== 'function') {

@@ -219,3 +219,32 @@ test('a model fetched by URL on the first request streams into the heap (the R2 
     server.close();
   }
 });
+
+test('tool calls, logprobs and refused fields, as in `wasmllm serve` (the shared openai-api.js)', { skip, timeout: 90000 }, async () => {
+  const tool = { type: 'function', function: { name: 'speak', parameters: { type: 'object', properties: { line: { type: 'string', maxLength: 20 } }, required: ['line'], additionalProperties: false } } };
+  const body = { messages: [{ role: 'user', content: 'Speak.' }], tools: [tool], tool_choice: 'required', parallel_tool_calls: false, max_tokens: 80, temperature: 0 };
+  const r = await (await post(`${worker.url}/v1/chat/completions`, body)).json();
+  assert.equal(r.choices[0].finish_reason, 'tool_calls', JSON.stringify(r));
+  const call = r.choices[0].message.tool_calls[0];
+  assert.equal(call.function.name, 'speak');
+  const args = JSON.parse(call.function.arguments);
+  assert.deepEqual(Object.keys(args), ['line']);
+  assert.ok(typeof args.line === 'string' && [...args.line].length <= 20);
+
+  const events = await readEvents(await post(`${worker.url}/v1/chat/completions`, { ...body, stream: true }));
+  const deltas = events.filter((e) => e !== '[DONE]').map((e) => JSON.parse(e).choices[0]);
+  const streamedArgs = deltas.flatMap((c) => c.delta.tool_calls ?? []).map((t) => t.function.arguments).join('');
+  assert.equal(streamedArgs, call.function.arguments, 'streamed argument deltas join to the same arguments');
+  assert.equal(deltas.at(-1).finish_reason, 'tool_calls');
+
+  const lp = await (await post(`${worker.url}/v1/completions`, { prompt: 'ROMEO:', max_tokens: 3, temperature: 0, logprobs: 2 })).json();
+  assert.equal(lp.choices[0].logprobs.tokens.join(''), lp.choices[0].text);
+  assert.equal(lp.choices[0].logprobs.token_logprobs.length, 3);
+
+  for (const [field, value] of [['echo', true], ['best_of', 2], ['suffix', 'x'], ['frobnicate', 1]]) {
+    const res = await post(`${worker.url}/v1/completions`, { prompt: 'x', max_tokens: 1, [field]: value });
+    const json = await res.json();
+    assert.equal(res.status, 400, field);
+    assert.equal(json.error.param, field);
+  }
+});
