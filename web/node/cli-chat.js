@@ -23,6 +23,7 @@ export const CHAT_USAGE = `usage: wasmllm chat [--model PATH|URL] [--system TEXT
 
 Interactive chat. Type a message and press Enter; the answer streams back.
   /reset    start a new conversation (keeps --system)
+  /tool TEXT  answer the model's next pending tool call with TEXT (with --tools)
   /exit     quit (or Ctrl-D); Ctrl-C stops the current answer
 Piped input: each line is a user turn; answers are printed; exits at EOF.
 
@@ -31,6 +32,9 @@ options:
   -s, --system TEXT        system prompt
       --template FILE      Jinja chat template to use instead of the model's
       --no-think           ask thinking models (Qwen3, SmolLM3, DeepSeek-R1) not to think
+      --tools FILE         OpenAI function tools (a JSON array) the model may call; calls are
+                           printed as [tool call ID] NAME ARGUMENTS
+      --tool-choice C      auto (default), none, required, or a function name (forced by a grammar)
   -n, --max-tokens N       longest answer in tokens (default 512)
       --temperature T      default 0.8; 0 = greedy
       --top-k K            default 40
@@ -78,6 +82,8 @@ export function parseChatArgs(argv) {
     system: { type: 'string', short: 's' },
     template: { type: 'string' },
     'no-think': { type: 'boolean' },
+    tools: { type: 'string' },
+    'tool-choice': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
     'max-tokens': { type: 'string', short: 'n' },
     ctx: { type: 'string', short: 'c' },
@@ -121,8 +127,33 @@ export function parseChatArgs(argv) {
       ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}),
       ...(kvType !== undefined ? { kvType } : {}),
     },
-    sampling: { maxTokens: 512, ...sampling, ...constraints, ...(values.stop ? { stop: values.stop } : {}) },
+    sampling: { maxTokens: 512, ...sampling, ...constraints, ...(values.stop ? { stop: values.stop } : {}), ...toolFlags(values) },
   };
+}
+
+/**
+ * --tools FILE and --tool-choice as chat() options (checked again, with the
+ * tools themselves, when the first turn is prepared).
+ * @param {Record<string, any>} values
+ */
+function toolFlags(values) {
+  const out = {};
+  if (values.tools !== undefined) {
+    let tools;
+    try {
+      tools = JSON.parse(fs.readFileSync(values.tools, 'utf8'));
+    } catch (e) {
+      throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: --tools ${values.tools}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+    }
+    if (!Array.isArray(tools)) throw new WasmllmError('ERR_BAD_ARG', `wasmllm chat: --tools ${values.tools} must hold a JSON array of tools`);
+    out.tools = tools;
+  }
+  const choice = values['tool-choice'];
+  if (choice !== undefined) {
+    if (out.tools === undefined && choice !== 'none') throw new WasmllmError('ERR_BAD_ARG', 'wasmllm chat: --tool-choice needs --tools');
+    out.toolChoice = ['auto', 'none', 'required'].includes(choice) ? choice : { type: 'function', function: { name: choice } };
+  }
+  return out;
 }
 
 /**
@@ -196,6 +227,17 @@ export async function runChatCli(argv, io = {}) {
   }
 }
 
+/**
+ * The first tool call of the last assistant message that no tool message has answered yet.
+ * @param {import('../chat.js').ChatMessage[]} messages
+ */
+function pendingToolCall(messages) {
+  let i = messages.length - 1;
+  const answered = new Set();
+  while (i >= 0 && messages[i].role === 'tool') answered.add(messages[i--].tool_call_id);
+  return messages[i]?.role === 'assistant' ? (messages[i].tool_calls ?? []).find((c) => c.id && !answered.has(c.id)) : undefined;
+}
+
 /** @param {string} file */
 function readTemplate(file) {
   try {
@@ -260,11 +302,19 @@ async function chatLoop({ model, args, template, stdin, stdout, stderr, interact
         continue;
       }
       if (text === '/help') {
-        stderr.write('/reset starts a new conversation, /exit quits; Ctrl-C stops an answer, Ctrl-D exits.\n');
+        stderr.write('/reset starts a new conversation, /tool TEXT answers a tool call, /exit quits; Ctrl-C stops an answer, Ctrl-D exits.\n');
         continue;
       }
-
-      messages.push({ role: 'user', content: line });
+      if (text === '/tool' || text.startsWith('/tool ')) {
+        const call = pendingToolCall(messages);
+        if (!call) {
+          stderr.write('(no tool call is waiting for a result)\n');
+          continue;
+        }
+        messages.push({ role: 'tool', tool_call_id: call.id, name: call.function.name, content: text.slice(5).trim() });
+      } else {
+        messages.push({ role: 'user', content: line });
+      }
       answering = new AbortController();
       let answer = '';
       if (interactive) { rl.pause(); stdin.setRawMode?.(false); }
@@ -275,8 +325,11 @@ async function chatLoop({ model, args, template, stdin, stdout, stderr, interact
           answer += step.value.text;
           stdout.write(step.value.text);
         }
-        messages.push({ role: 'assistant', content: answer });
+        const calls = step.value?.message?.tool_calls ?? [];
+        // A reply with calls is kept as OpenAI's message, so the template renders the calls next turn.
+        messages.push(calls.length ? { ...step.value.message, content: step.value.message.content ?? '' } : { role: 'assistant', content: answer });
         stdout.write('\n');
+        for (const c of calls) stdout.write(`[tool call ${c.id}] ${c.function.name} ${c.function.arguments}\n`);
         if (args.verbose) {
           const { promptEvaluated, tokens, timings: tm, finishReason } = step.value;
           stderr.write(`[${promptEvaluated} prompt tokens at ${tm.promptTokensPerSecond.toFixed(1)} t/s, ` +

@@ -51,6 +51,8 @@ ${constraintUsage(28)}
       --isa simd128|relaxed|auto  wasm build (default simd128; relaxed SIMD needs Node 22+, auto
                             takes it where it runs right; same output either way)
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end
+      --logprobs K          (complete --json) add "logprobs": each token's log-probability
+                            and its K most likely alternatives (0: none)
   -q, --quiet               (run) do not echo the prompt
   -v, --verbose             timing lines on stderr
 
@@ -80,6 +82,7 @@ const GENERATE_OPTIONS = {
   isa: { type: 'string' },
   stop: { type: 'string', multiple: true },
   json: { type: 'boolean' },
+  logprobs: { type: 'string' },
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -125,6 +128,18 @@ function kvTypeFlag(value) {
   }
 }
 
+/**
+ * --logprobs K: the number of alternatives per token (with --json only, where they are printed).
+ * @param {string | undefined} value @param {boolean | undefined} json
+ */
+function logprobsFlag(value, json) {
+  if (value === undefined) return undefined;
+  const k = Number(value);
+  if (value.trim() === '' || !Number.isInteger(k) || k < 0) throw new UsageError(`--logprobs needs a non-negative integer, got '${value}'`);
+  if (!json) throw new UsageError('--logprobs works with complete --json only');
+  return k;
+}
+
 /** Writes to stdout and resolves once the data has been handed to the OS. */
 function write(text) {
   return new Promise((resolve) => {
@@ -140,6 +155,7 @@ async function generate(command, args) {
   const n = numbers(values);
   const kvType = kvTypeFlag(values['kv-type']);
   if (values.json && command !== 'complete') throw new UsageError('--json works with complete only');
+  const logprobs = logprobsFlag(values.logprobs, values.json);
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   const constraints = constraintOptions(values, (m) => new UsageError(m));
   const modelSource = values.model ?? EMBEDDED_MODEL;
@@ -161,19 +177,28 @@ async function generate(command, args) {
       console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant} ${i.wasmIsa}`);
     }
     // Flags left out fall through to the runtime's SAMPLING_DEFAULTS, as the server's requests do.
-    const options = { ...n, ...constraints, stop: values.stop ?? [], signal: controller.signal };
+    const options = {
+      ...n, ...constraints, stop: values.stop ?? [], signal: controller.signal,
+      ...(logprobs === undefined ? {} : { logprobs }),
+    };
     delete options.threads;
     delete options.contextSize;
     if (command === 'run' && !values.quiet) await write(prompt);
     const it = model.complete(prompt, options);
     let result;
+    const scored = [];
     for (;;) {
       const step = await it.next();
       if (step.done) { result = step.value; break; }
       if (!values.json && step.value.text) await write(step.value.text);
+      if (logprobs !== undefined && step.value.token >= 0) {
+        const p = step.value;
+        scored.push({ token: p.token, text: p.tokenText, logprob: p.logprob, top: (p.topLogprobs ?? []).map((t) => ({ token: t.token, text: t.text, logprob: t.logprob })) });
+      }
     }
     if (values.json) {
-      await write(JSON.stringify({ prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text }) + '\n');
+      const out = { prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text };
+      await write(JSON.stringify(logprobs === undefined ? out : { ...out, logprobs: scored }) + '\n');
     } else {
       await write('\n');
     }
