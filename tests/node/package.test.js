@@ -39,7 +39,7 @@ const REQUIRED = [
 // tools/ ships only the embedded model's card (tools/train/README.md), which the README links to.
 const FORBIDDEN = /^(tests|src|build|bench|wasm|node_modules|\.cache|test-artifacts)\/|^tools\/(?!train\/README\.md$)|\.(c|h|tgz|o|a)$|CMakeLists\.txt$/;
 // The README examples this file runs or type-checks, by the name in their `<!-- example: NAME -->` marker.
-const EXAMPLES = ['node', 'cli', 'server', 'browser', 'edge'];
+const EXAMPLES = ['node', 'cli', 'server', 'tools', 'browser', 'edge'];
 /** Examples the browser tests run instead (tests/browser/vite-app.test.js, tests/browser/no-bundler.test.js). */
 const BROWSER_RUN = ['vite-config', 'import-map-page', 'cdn-import-map'];
 
@@ -199,8 +199,8 @@ function typeCheck(name, compilerOptions, readmeNames) {
   }
 }
 
-test('types: a Node project (nodenext) compiles every documented API and the Node and server examples', { timeout: 180000 }, () => {
-  typeCheck('node', { module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'], types: ['node'] }, ['node', 'server']);
+test('types: a Node project (nodenext) compiles every documented API and the Node, server and tools examples', { timeout: 180000 }, () => {
+  typeCheck('node', { module: 'nodenext', moduleResolution: 'nodenext', lib: ['es2022'], types: ['node'] }, ['node', 'server', 'tools']);
 });
 
 test('types: a browser project (bundler, browser condition, DOM, no Node types) compiles the browser API and example', { timeout: 180000 }, () => {
