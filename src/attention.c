@@ -75,7 +75,6 @@ typedef struct {
     wl_context *c;
     int il;
     int n_tokens;
-    int pos0;
     int window; /* 0 = no sliding window */
     int causal; /* 0: every token sees the whole chunk (encoders) */
     int per_item; /* query heads per item: a divisor of the group */
@@ -104,18 +103,19 @@ static void attn_worker(void *arg, int ith, int nth) {
         const int t = (int)(item / items_per_token);
         const int h = (int)(item % items_per_token) * a->per_item; /* the first of the item's heads */
         const int kvh = h / group;
-        const int pos = a->pos0 + t;
+        const int pos = c->row_pos[t];
+        const wl_kv_cache *kv = &c->row_seq[t]->kv;
         /* causal: a token sees itself and everything before it; SWA keeps
          * only positions less than `window` behind (llama.cpp's mask). */
         int lo = 0;
         if (a->window > 0 && pos - a->window + 1 > 0) lo = pos - a->window + 1;
         wl_attn_head head = {
-            .k = wl_kv_k(&c->kv, a->il, kvh, 0),
-            .v = wl_kv_v(&c->kv, a->il, kvh, 0),
-            .k_stride = c->kv.k_pos,
-            .v_stride = c->kv.v_pos,
-            .k_type = c->kv.type,
-            .v_type = c->kv.type,
+            .k = wl_kv_k(kv, a->il, kvh, 0),
+            .v = wl_kv_v(kv, a->il, kvh, 0),
+            .k_stride = kv->k_pos,
+            .v_stride = kv->v_pos,
+            .k_type = kv->type,
+            .v_type = kv->type,
             .head_dim_k = hp->head_dim_k,
             .head_dim_v = hp->head_dim_v,
             .scale = hp->q_prescale ? 1.0f : hp->attn_scale,
@@ -123,7 +123,8 @@ static void attn_worker(void *arg, int ith, int nth) {
         };
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
-        const int hi = a->causal ? pos + 1 : a->pos0 + a->n_tokens;
+        /* bidirectional: one sequence, the whole of it in this chunk */
+        const int hi = a->causal ? pos + 1 : c->row_pos[0] + a->n_tokens;
         wl_attend_group(&head, q, a->per_item, lo, hi, out, scratch);
     }
 }
@@ -166,23 +167,25 @@ static void qk_norms(const wl_hparams *hp, float *x, const float *w, int n_heads
     }
 }
 
-/* K and V rows of this chunk into the cache, converted to its type (f16
+/* K and V rows of this chunk into their sequences' caches, converted to its type (f16
  * rounding, or Q8_0 blocks quantized like ggml's copy into a q8_0 cache). */
-static void store_kv(wl_context *c, int il, int pos0, int n) {
-    const wl_type_traits *kv_type = wl_type_get(c->kv.type);
+static void store_kv(wl_context *c, int il, int n) {
     const wl_hparams *hp = &c->model->hp;
     const int hk = hp->head_dim_k, hv = hp->head_dim_v;
     for (int t = 0; t < n; t++) {
+        wl_kv_cache *kv = &c->row_seq[t]->kv;
+        const wl_type_traits *kv_type = wl_type_get(kv->type);
+        const int pos = c->row_pos[t];
         for (int h = 0; h < hp->n_head_kv; h++) {
             const float *k = c->k + ((int64_t)t * hp->n_head_kv + h) * hk;
             const float *v = c->v + ((int64_t)t * hp->n_head_kv + h) * hv;
-            kv_type->from_float(k, wl_kv_k(&c->kv, il, h, pos0 + t), hk);
-            kv_type->from_float(v, wl_kv_v(&c->kv, il, h, pos0 + t), hv);
+            kv_type->from_float(k, wl_kv_k(kv, il, h, pos), hk);
+            kv_type->from_float(v, wl_kv_v(kv, il, h, pos), hv);
         }
     }
 }
 
-void wl_attention_forward(wl_context *c, int il, int pos0, int n) {
+void wl_attention_forward(wl_context *c, int il, int n) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
     const wl_attn_weights *w = &m->layers[il].attn;
@@ -204,9 +207,9 @@ void wl_attention_forward(wl_context *c, int il, int pos0, int n) {
         }
     }
     if (hp->q_prescale) wl_scale(c->q, hp->attn_scale, n * hp->n_head * hp->head_dim_k);
-    store_kv(c, il, pos0, n);
+    store_kv(c, il, n);
 
-    attn_task task = { c, il, n, pos0, swa ? hp->sliding_window : 0, hp->causal,
+    attn_task task = { c, il, n, swa ? hp->sliding_window : 0, hp->causal,
                        heads_per_item(hp, n, wl_pool_size(c->pool)) };
     wl_pool_run(c->pool, attn_worker, &task);
 

@@ -34,6 +34,7 @@ static void free_scratch(wl_context *c) {
     free(c->moe_logits); free(c->moe_in); free(c->moe_y); free(c->moe_out); free(c->moe_w); free(c->moe_ids);
     free(c->rope_cs); free(c->rope_cs_swa); free(c->attn_tmp);
     free(c->mm_scratch); free(c->logits);
+    free(c->row_seq); free(c->row_pos); free(c->batch_logits);
 }
 
 #define WL_N_SCRATCH 19
@@ -112,6 +113,9 @@ static wl_status alloc_scratch(wl_context *c, const scratch_req *reqs, int n_req
         c->moe_ids = malloc(n_ids * sizeof *c->moe_ids);
         if (!c->moe_ids) goto oom;
     }
+    c->row_seq = malloc((size_t)c->max_chunk * sizeof *c->row_seq);
+    c->row_pos = malloc((size_t)c->max_chunk * sizeof *c->row_pos);
+    if (!c->row_seq || !c->row_pos) goto oom;
     const size_t mm = wl_model_matmul_scratch(m, c->max_chunk);
     c->mm_scratch = malloc(mm ? mm : 1);
     if (!c->mm_scratch) goto oom;
@@ -214,10 +218,8 @@ void wl_context_truncate(wl_context *c, int pos) {
     if (pos < c->pos) c->pos = pos; /* cache rows past pos are simply overwritten later */
 }
 
-int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err) {
-    if (!c || !tokens || n_tokens <= 0) {
-        return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode: need a context and at least one token");
-    }
+/* WL_OK if n tokens (n >= 1) fit c's context and vocabulary and c decodes. */
+static wl_status check_decode(const wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err) {
     if (n_tokens > c->n_ctx - c->pos) {
         return wl_fail(err, WL_ERR_CONTEXT_FULL,
                        "%d tokens do not fit: %d of %d context positions are used", n_tokens,
@@ -234,7 +236,58 @@ int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err)
         return wl_fail(err, WL_ERR_BAD_ARG, "%s is an embedding model: use wl_embed",
                        c->model->arch_name);
     }
+    return WL_OK;
+}
+
+int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err) {
+    if (!c || !tokens || n_tokens <= 0) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode: need a context and at least one token");
+    }
+    wl_status st = check_decode(c, tokens, n_tokens, err);
+    if (st != WL_OK) return st;
     wl_forward(c, tokens, n_tokens, NULL);
+    return WL_OK;
+}
+
+/* Room in lead->batch_logits for n rows of logits. */
+static wl_status reserve_batch_logits(wl_context *lead, int n, wl_error *err) {
+    if (lead->batch_logits_rows >= n) return WL_OK;
+    const size_t bytes = (size_t)n * (size_t)lead->model->hp.n_vocab * sizeof(float);
+    float *p = realloc(lead->batch_logits, bytes);
+    if (!p) return wl_fail(err, WL_ERR_OOM, "cannot allocate %zu bytes for %d rows of logits", bytes, n);
+    lead->batch_logits = p;
+    lead->batch_logits_rows = n;
+    return WL_OK;
+}
+
+int wl_decode_batch(wl_context *const *ctxs, const int32_t *tokens, const int *n_tokens, int n_seq,
+                    wl_error *err) {
+    if (!ctxs || !tokens || !n_tokens || n_seq <= 0) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode_batch: need contexts, tokens and counts");
+    }
+    wl_context *lead = ctxs[0];
+    int64_t offset = 0;
+    for (int s = 0; s < n_seq; s++) {
+        const wl_context *c = ctxs[s];
+        if (!c || n_tokens[s] <= 0) {
+            return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode_batch: sequence %d needs a context and a token", s);
+        }
+        if (c->model != lead->model || c->kv.type != lead->kv.type) {
+            return wl_fail(err, WL_ERR_BAD_ARG,
+                           "wl_decode_batch: sequence %d's context has another model or KV cache type", s);
+        }
+        for (int o = 0; o < s; o++) {
+            if (ctxs[o] == c) {
+                return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode_batch: sequences %d and %d share a context", o, s);
+            }
+        }
+        wl_status st = check_decode(c, tokens + offset, n_tokens[s], err);
+        if (st != WL_OK) return st;
+        offset += n_tokens[s];
+    }
+    wl_status st = reserve_batch_logits(lead, n_seq < lead->max_chunk ? n_seq : lead->max_chunk, err);
+    if (st != WL_OK) return st;
+    wl_forward_batch(lead, ctxs, tokens, n_tokens, n_seq);
     return WL_OK;
 }
 

@@ -62,13 +62,13 @@ const char *wl_layer_tensor_name(char *buf, size_t cap, int il, const char *suff
 }
 
 /* One layer: its token mixer, then its channel mixer. */
-static void run_layer(wl_context *c, int il, int pos0, int n) {
+static void run_layer(wl_context *c, int il, int n) {
     const wl_hparams *hp = &c->model->hp;
     const int moe = hp->layer_channel[il] == WL_CHANNEL_MOE;
     /* smallthinker routes on the layer's input, before attention changes it */
     if (moe && hp->moe.route_on_input) wl_moe_route(c, il, c->x, n);
     switch ((wl_token_mixer)hp->layer_mixer[il]) {
-    case WL_MIXER_ATTENTION: wl_attention_forward(c, il, pos0, n); break;
+    case WL_MIXER_ATTENTION: wl_attention_forward(c, il, n); break;
     }
     switch ((wl_channel_mixer)hp->layer_channel[il]) {
     case WL_CHANNEL_FFN: wl_ffn_forward(c, il, n); break;
@@ -78,7 +78,7 @@ static void run_layer(wl_context *c, int il, int pos0, int n) {
 
 /* ---- chunk driver ---- */
 
-static void embed(wl_context *c, const int32_t *tokens, int pos0, int n) {
+static void embed(wl_context *c, const int32_t *tokens, int n) {
     const wl_model *m = c->model;
     const int n_embd = m->hp.n_embd;
     for (int t = 0; t < n; t++) {
@@ -89,7 +89,7 @@ static void embed(wl_context *c, const int32_t *tokens, int pos0, int n) {
         if (m->token_type0) wl_add(row, m->token_type0, n_embd);
         if (m->position_embd.data) {
             float *pos_row = c->proj; /* free until the first block */
-            wl_matrix_get_row(&m->position_embd, pos0 + t, pos_row);
+            wl_matrix_get_row(&m->position_embd, c->row_pos[t], pos_row);
             wl_add(row, pos_row, n_embd);
         }
         if (m->token_embd_norm) {
@@ -107,16 +107,17 @@ static const float *rope_factors(const wl_context *c) {
     return m->rope_factors_short;
 }
 
-static void rope_tables(wl_context *c, int pos0, int n) {
+static void rope_tables(wl_context *c, int n) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
     if (hp->n_rot == 0) return;
-    const float *ff = rope_factors(c);
     for (int t = 0; t < n; t++) {
-        wl_rope_cache(c->rope_cs + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t, hp->rope_base,
+        const float *ff = rope_factors(c->row_seq[t]);
+        const int pos = c->row_pos[t];
+        wl_rope_cache(c->rope_cs + (int64_t)t * hp->n_rot, hp->n_rot, pos, hp->rope_base,
                       hp->rope_freq_scale, ff, &hp->yarn);
         if (hp->sliding_window > 0) {
-            wl_rope_cache(c->rope_cs_swa + (int64_t)t * hp->n_rot, hp->n_rot, pos0 + t,
+            wl_rope_cache(c->rope_cs_swa + (int64_t)t * hp->n_rot, hp->n_rot, pos,
                           hp->rope_base_swa, hp->rope_freq_scale_swa, ff, &hp->yarn);
         }
     }
@@ -141,28 +142,66 @@ static void pool_chunk(wl_context *c, wl_embd_acc *acc, int pos0, int n, int las
     }
 }
 
-static void output_logits(wl_context *c, int last_row) {
+/* Logits of n_out rows of the chunk (rows[i]) into out, n_vocab each: one
+ * pass over the output matrix for all of them. */
+static void output_rows(wl_context *c, const int *rows, int n_out, float *out) {
     const wl_model *m = c->model;
     const wl_hparams *hp = &m->hp;
-    float *x = c->xn;
-    norm_row(hp, x, c->x + (int64_t)last_row * hp->n_embd, m->output_norm, m->output_norm_b);
-    wl_project(c, &m->output, x, 1, c->logits);
-    if (m->output_b) wl_add(c->logits, m->output_b, hp->n_vocab);
-    if (hp->final_softcap != 0.0f) wl_softcap(c->logits, hp->n_vocab, hp->final_softcap);
-    if (hp->logit_scale != 1.0f) wl_scale(c->logits, 1.0f / hp->logit_scale, hp->n_vocab);
+    for (int i = 0; i < n_out; i++) {
+        norm_row(hp, c->xn + (int64_t)i * hp->n_embd, c->x + (int64_t)rows[i] * hp->n_embd, m->output_norm,
+                 m->output_norm_b);
+    }
+    wl_project(c, &m->output, c->xn, n_out, out);
+    for (int i = 0; i < n_out; i++) {
+        float *logits = out + (int64_t)i * hp->n_vocab;
+        if (m->output_b) wl_add(logits, m->output_b, hp->n_vocab);
+        if (hp->final_softcap != 0.0f) wl_softcap(logits, hp->n_vocab, hp->final_softcap);
+        if (hp->logit_scale != 1.0f) wl_scale(logits, 1.0f / hp->logit_scale, hp->n_vocab);
+    }
+}
+
+/* Embeds n rows (c->row_seq, c->row_pos set) and runs every layer over them. */
+static void run_rows(wl_context *c, const int32_t *tokens, int n) {
+    embed(c, tokens, n);
+    rope_tables(c, n);
+    for (int il = 0; il < c->model->hp.n_layer; il++) run_layer(c, il, n);
 }
 
 void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc) {
-    const wl_hparams *hp = &c->model->hp;
     for (int done = 0; done < n_tokens;) {
         const int n = n_tokens - done < c->max_chunk ? n_tokens - done : c->max_chunk;
         const int pos0 = c->pos;
-        embed(c, tokens + done, pos0, n);
-        rope_tables(c, pos0, n);
-        for (int il = 0; il < hp->n_layer; il++) run_layer(c, il, pos0, n);
+        for (int t = 0; t < n; t++) c->row_seq[t] = c, c->row_pos[t] = pos0 + t;
+        run_rows(c, tokens + done, n);
         c->pos += n;
         done += n;
         if (acc) pool_chunk(c, acc, pos0, n, done == n_tokens);
-        else if (done == n_tokens) output_logits(c, n - 1);
+        else if (done == n_tokens) output_rows(c, &(int){ n - 1 }, 1, c->logits);
     }
+}
+
+void wl_forward_batch(wl_context *lead, wl_context *const *seqs, const int32_t *tokens, const int *n_tokens,
+                      int n_seq) {
+    const int n_vocab = lead->model->hp.n_vocab;
+    int total = 0;
+    for (int s = 0; s < n_seq; s++) total += n_tokens[s];
+    /* pieces of the concatenated tokens; s, j: the next row's sequence and index in it */
+    int s = 0, j = 0; /* positions advance after the last piece, so row_pos = pos + j */
+    for (int done = 0; done < total;) {
+        const int n = total - done < lead->max_chunk ? total - done : lead->max_chunk;
+        int outs[WL_MAX_CHUNK], n_out = 0, first_seq = s;
+        for (int t = 0; t < n; t++) {
+            lead->row_seq[t] = seqs[s];
+            lead->row_pos[t] = seqs[s]->pos + j;
+            if (++j == n_tokens[s]) outs[n_out++] = t, s++, j = 0;
+        }
+        run_rows(lead, tokens + done, n);
+        if (n_out > 0) output_rows(lead, outs, n_out, lead->batch_logits);
+        for (int i = 0; i < n_out; i++) {
+            memcpy(seqs[first_seq + i]->logits, lead->batch_logits + (int64_t)i * n_vocab,
+                   (size_t)n_vocab * sizeof(float));
+        }
+        done += n;
+    }
+    for (s = 0; s < n_seq; s++) seqs[s]->pos += n_tokens[s];
 }

@@ -51,6 +51,15 @@ struct wl_context {
     int64_t attn_tmp_stride; /* floats per thread */
     void *mm_scratch;
     float *logits; /* n_vocab */
+
+    /* The rows of the chunk being run: the sequence (context) and position
+     * of each. A lone sequence's rows are all its own; a batch's rows come
+     * from several contexts, run on the scratch of the first one. Token
+     * mixers find a row's per-sequence state (its KV cache) through these. */
+    wl_context **row_seq; /* [max_chunk] */
+    int *row_pos;         /* [max_chunk] */
+    float *batch_logits;  /* a batch's output rows, n_vocab each, grown on demand */
+    int batch_logits_rows;
 };
 
 /* Pooled final hidden states, summed over the rows `pooling` selects
@@ -65,5 +74,15 @@ typedef struct {
  * c->pos. Without acc: computes the logits of the last token. With acc: adds
  * the pooled hidden states to it instead (no logits). */
 void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc);
+
+/* Runs several sequences together: seqs[s] gets the next n_tokens[s] of
+ * tokens (concatenated in sequence order) at its position, which then
+ * advances, and the logits of its last token. Rows of all sequences share
+ * each weight pass (pieces of at most lead->max_chunk rows), on lead's
+ * scratch and threads; attention reads each row's own KV cache. Everything
+ * is checked by the caller: distinct contexts of one model and KV type, the
+ * tokens fit, lead->batch_logits holds min(n_seq, lead->max_chunk) rows. */
+void wl_forward_batch(wl_context *lead, wl_context *const *seqs, const int32_t *tokens, const int *n_tokens,
+                      int n_seq);
 
 #endif

@@ -7,6 +7,7 @@
  * Each kind lives in its own file and provides the same three things:
  *   bind    - find its tensors for layer il in the file and check their shapes
  *   forward - run n tokens of the chunk: read c->x, add its output to c->x
+ *             (row t belongs to sequence c->row_seq[t] at c->row_pos[t])
  *   free    - release what bind copied
  * Adding a kind = one file with these, one enum value in model.h, one case
  * in the driver and in the binder (model.c). */
@@ -20,7 +21,7 @@
 /* attention.c */
 wl_status wl_attention_bind(const wl_file *f, const wl_hparams *hp, int il, wl_attn_weights *w,
                             wl_error *err);
-void wl_attention_forward(wl_context *c, int il, int pos0, int n);
+void wl_attention_forward(wl_context *c, int il, int n);
 void wl_attention_free(wl_attn_weights *w);
 
 /* ffn.c */

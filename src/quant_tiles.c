@@ -327,16 +327,20 @@ static float f16_row_exact(int n, const uint8_t *w, const float *y) {
     return sum;
 }
 
+/* The same float operations per output as float_4x1 and float_1x4, so a
+ * row's result does not depend on which tile computed it: how many tokens
+ * share a matmul (one sequence's or a batch's) leaves every sequence's bits
+ * unchanged. */
 ALWAYS_INLINE float float_1x1(int kind, int n, const uint8_t *w, const float *y) {
-    v128_t a0 = wasm_f32x4_splat(0.0f), a1 = a0, hmax = wasm_i32x4_splat(0);
+    v128_t acc = wasm_f32x4_splat(0.0f), hmax = wasm_i32x4_splat(0);
     for (int i = 0; i < n; i += 8) {
         v128_t lo, hi;
         load_float8(kind, w, i, &lo, &hi, &hmax);
-        a0 = wasm_f32x4_add(a0, wasm_f32x4_mul(lo, wasm_v128_load(y + i)));
-        a1 = wasm_f32x4_add(a1, wasm_f32x4_mul(hi, wasm_v128_load(y + i + 4)));
+        acc = wasm_f32x4_add(acc, wasm_f32x4_add(wasm_f32x4_mul(lo, wasm_v128_load(y + i)),
+                                                 wasm_f32x4_mul(hi, wasm_v128_load(y + i + 4))));
     }
     if (kind == KIND_F16 && has_special(hmax)) return f16_row_exact(n, w, y);
-    return wl_hsum_f32x4(wasm_f32x4_add(a0, a1));
+    return wl_hsum_f32x4(acc);
 }
 
 ALWAYS_INLINE void float_4x1(int kind, int n, const uint8_t *w, size_t ws, const float *y, float *out) {

@@ -77,6 +77,16 @@ void wl_context_truncate(wl_context *c, int pos); /* forget tokens at >= pos */
  * last one. Fails with WL_ERR_CONTEXT_FULL (nothing appended) if they do not fit. */
 int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err);
 float *wl_context_logits(wl_context *c); /* n_vocab floats, valid after wl_decode */
+/* wl_decode for several sequences at once: ctxs[s] (distinct contexts of
+ * one model and KV cache type) appends the next n_tokens[s] of tokens
+ * (every sequence's tokens, concatenated in order) at its own position and
+ * gets the logits of its last one. The rows of all sequences share each
+ * pass over the weights, on ctxs[0]'s threads; each sequence attends to
+ * its own cache. Every sequence's logits and cache are bit-identical to
+ * decoding the same tokens alone. Checked before anything runs: an error
+ * appends nothing to any sequence. */
+int wl_decode_batch(wl_context *const *ctxs, const int32_t *tokens, const int *n_tokens, int n_seq,
+                    wl_error *err);
 
 /* ---- embeddings ----
  * Runs tokens as a fresh sequence (the context's cache is reset first) and

@@ -60,28 +60,34 @@ static void mg_kv_arr_i32(model_gguf *w, const char *key, const int32_t *v, uint
     mg_put(&w->kv, v, n * 4); w->n_kv++;
 }
 
-/* A tensor of ne0 x ne1 (ne1 = 1: 1-D) from f32 values, stored as `type`
- * (F32 or F16, or any type whose from_float exists). */
-static void mg_tensor(model_gguf *w, const char *name, wl_type type, int64_t ne0, int64_t ne1,
-                      const float *values) {
+/* A tensor of ne0 x ne1 x ne2 (ne2 = 1: 2-D; ne1 = 1 too: 1-D) from f32
+ * values, stored as `type` (F32 or F16, or any type whose from_float exists). */
+static void mg_tensor3(model_gguf *w, const char *name, wl_type type, int64_t ne0, int64_t ne1, int64_t ne2,
+                       const float *values) {
     const wl_type_traits *tt = wl_type_get(type);
     const size_t row = wl_row_size(type, ne0);
     mg_pad(&w->data, 32);
     const uint64_t offset = w->data.len;
     uint8_t *tmp = malloc(row);
-    for (int64_t r = 0; r < ne1; r++) {
+    for (int64_t r = 0; r < ne1 * ne2; r++) {
         tt->from_float(values + r * ne0, tmp, ne0);
         mg_put(&w->data, tmp, row);
     }
     free(tmp);
     mg_str(&w->info, name);
-    const uint32_t n_dims = ne1 == 1 ? 1 : 2;
+    const uint32_t n_dims = ne2 > 1 ? 3 : ne1 == 1 ? 1 : 2;
     mg_u32(&w->info, n_dims);
     mg_u64(&w->info, (uint64_t)ne0);
-    if (n_dims == 2) mg_u64(&w->info, (uint64_t)ne1);
+    if (n_dims >= 2) mg_u64(&w->info, (uint64_t)ne1);
+    if (n_dims == 3) mg_u64(&w->info, (uint64_t)ne2);
     mg_u32(&w->info, (uint32_t)type);
     mg_u64(&w->info, offset);
     w->n_tensors++;
+}
+
+static void mg_tensor(model_gguf *w, const char *name, wl_type type, int64_t ne0, int64_t ne1,
+                      const float *values) {
+    mg_tensor3(w, name, type, ne0, ne1, 1, values);
 }
 
 /* The whole file; the caller frees it. Frees the writer's buffers. */

@@ -30,6 +30,7 @@ typedef struct {
     int swa_period;      /* attention.sliding_window_pattern key; 0 = none */
     int granite_keys;
     wl_type kv_type;     /* the KV cache's type; 0 = F16 */
+    int n_expert, n_expert_used; /* a mixture of experts in every layer (qwen3moe) */
 } tiny_spec;
 
 static const tiny_spec base_spec = {
@@ -50,6 +51,7 @@ static tiny_spec arch_spec(const char *arch) {
     if (!strcmp(arch, "phi3")) { s.fused_qkv = 1; s.fused_up = 1; }
     if (!strcmp(arch, "smollm3")) s.n_layer = 4; /* layer 3 skips RoPE */
     if (!strcmp(arch, "granite")) s.granite_keys = 1;
+    if (!strcmp(arch, "qwen3moe")) { s.qk_norm = 1; s.head_dim = 16; s.n_expert = 4; s.n_expert_used = 2; }
     return s;
 }
 
@@ -59,13 +61,18 @@ static float frand(void) { /* uniform in [-1, 1) */
     return (float)((rng >> 8) & 0xFFFFFF) / 8388608.0f - 1.0f;
 }
 
+static void add_tensor3(model_gguf *w, const tiny_spec *s, const char *name, wl_type type,
+                        int64_t ne0, int64_t ne1, int64_t ne2, float center, float spread) {
+    if (s->skip && strcmp(s->skip, name) == 0) return;
+    float *v = malloc((size_t)(ne0 * ne1 * ne2) * sizeof(float));
+    for (int64_t i = 0; i < ne0 * ne1 * ne2; i++) v[i] = center + spread * frand();
+    mg_tensor3(w, name, type, ne0, ne1, ne2, v);
+    free(v);
+}
+
 static void add_tensor(model_gguf *w, const tiny_spec *s, const char *name, wl_type type,
                        int64_t ne0, int64_t ne1, float center, float spread) {
-    if (s->skip && strcmp(s->skip, name) == 0) return;
-    float *v = malloc((size_t)(ne0 * ne1) * sizeof(float));
-    for (int64_t i = 0; i < ne0 * ne1; i++) v[i] = center + spread * frand();
-    mg_tensor(w, name, type, ne0, ne1, v);
-    free(v);
+    add_tensor3(w, s, name, type, ne0, ne1, 1, center, spread);
 }
 
 static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
@@ -88,6 +95,11 @@ static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
     }
     if (s->sliding_window) mg_kv_u32(w, KEY("attention.sliding_window"), (uint32_t)s->sliding_window);
     if (s->swa_period) mg_kv_u32(w, KEY("attention.sliding_window_pattern"), (uint32_t)s->swa_period);
+    if (s->n_expert) {
+        mg_kv_u32(w, KEY("expert_count"), (uint32_t)s->n_expert);
+        mg_kv_u32(w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
+        mg_kv_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->n_ff);
+    }
     if (s->granite_keys) {
         mg_kv_f32(w, KEY("logit_scale"), 4.0f);
         mg_kv_f32(w, KEY("residual_scale"), 0.5f);
@@ -134,6 +146,13 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
             add_tensor(&w, s, T("post_ffw_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
         }
         add_tensor(&w, s, T("ffn_norm.weight"), WL_TYPE_F16, s->n_embd, 1, 1.0f, 0.1f);
+        if (s->n_expert) {
+            add_tensor(&w, s, T("ffn_gate_inp.weight"), WL_TYPE_F32, s->n_embd, s->n_expert, 0.0f, 1.0f);
+            add_tensor3(&w, s, T("ffn_gate_exps.weight"), s->wtype, s->n_embd, s->n_ff, s->n_expert, 0.0f, ws);
+            add_tensor3(&w, s, T("ffn_up_exps.weight"), s->wtype, s->n_embd, s->n_ff, s->n_expert, 0.0f, ws);
+            add_tensor3(&w, s, T("ffn_down_exps.weight"), s->wtype, s->n_ff, s->n_embd, s->n_expert, 0.0f, ws);
+            continue;
+        }
         if (s->fused_up) {
             add_tensor(&w, s, T("ffn_up.weight"), s->wtype, s->n_embd, 2 * s->n_ff, 0.0f, ws);
         } else {
@@ -569,6 +588,102 @@ static void test_decoder_embeddings(void) {
     unload(&l);
 }
 
+/* ---- several sequences in one wl_decode_batch ---- */
+
+#define BATCH_SEQS 4
+
+/* Token i of sequence q's stream. */
+static int32_t stream_token(int q, int i, int n_vocab) { return (int32_t)((q * 13 + i * 7 + 3) % n_vocab); }
+
+/* Each step gives sequence q counts[q] tokens (0: q sits the step out), in
+ * the order `order`; the first one listed leads (its threads and scratch).
+ * Every sequence's logits after every step must equal, bit for bit, those
+ * of a context that decoded the same tokens alone with wl_decode. */
+static void test_decode_batch(const tiny_spec *s, int n_threads) {
+    static const int steps[][2][BATCH_SEQS] = {
+        { { 40, 5, 1, 0 }, { 0, 1, 2, 3 } },   /* a prompt longer than a piece, a short one, a token */
+        { { 1, 1, 33, 7 }, { 3, 2, 1, 0 } },   /* decode tokens beside new prompts */
+        { { 1, 1, 1, 1 }, { 2, 0, 3, 1 } },    /* four decode steps, leads taking turns */
+        { { 1, 1, 1, 1 }, { 1, 3, 0, 2 } },
+        { { 1, 0, 1, 1 }, { 0, 1, 2, 3 } },
+        { { 3, 1, 1, 30 }, { 3, 0, 1, 2 } },
+    };
+    wl_error err = {0};
+    loaded l;
+    if (load(s, &l, &err) != WL_OK) {
+        CHECK(0, "%s: load failed: %s", s->arch, err.message);
+        return;
+    }
+    const int n_vocab = wl_model_n_vocab(l.model);
+    const int kv = s->kv_type ? s->kv_type : WL_TYPE_F16;
+    wl_context *batch[BATCH_SEQS], *alone[BATCH_SEQS];
+    int used[BATCH_SEQS] = { 0 }, ok = 1;
+    for (int q = 0; q < BATCH_SEQS; q++) {
+        batch[q] = wl_context_new(l.model, 128, n_threads, kv, &err);
+        alone[q] = wl_context_new(l.model, 128, n_threads, kv, &err);
+        ok &= batch[q] && alone[q];
+    }
+    CHECK(ok, "%s: context: %s", s->arch, err.message);
+    for (size_t st = 0; ok && st < sizeof steps / sizeof steps[0]; st++) {
+        wl_context *ctxs[BATCH_SEQS];
+        int32_t tokens[128];
+        int counts[BATCH_SEQS], n_seq = 0, n_all = 0;
+        for (int o = 0; o < BATCH_SEQS; o++) {
+            const int q = steps[st][1][o], n = steps[st][0][q];
+            if (n == 0) continue;
+            ctxs[n_seq] = batch[q];
+            counts[n_seq++] = n;
+            for (int i = 0; i < n; i++) tokens[n_all + i] = stream_token(q, used[q] + i, n_vocab);
+            CHECK(wl_decode(alone[q], tokens + n_all, n, &err) == WL_OK, "%s: decode: %s", s->arch, err.message);
+            n_all += n;
+        }
+        ok = wl_decode_batch(ctxs, tokens, counts, n_seq, &err) == WL_OK;
+        CHECK(ok, "%s: step %zu: wl_decode_batch: %s", s->arch, st, err.message);
+        for (int q = 0; ok && q < BATCH_SEQS; q++) {
+            used[q] += steps[st][0][q];
+            CHECK(wl_context_pos(batch[q]) == used[q], "%s: step %zu: sequence %d at %d, not %d", s->arch, st, q,
+                  wl_context_pos(batch[q]), used[q]);
+            if (used[q] == 0) continue;
+            const float *a = wl_context_logits(batch[q]), *b = wl_context_logits(alone[q]);
+            CHECK(memcmp(a, b, (size_t)n_vocab * sizeof(float)) == 0,
+                  "%s (type %d, %d threads): step %zu: sequence %d's logits differ from decoding it alone by %g",
+                  s->arch, (int)s->wtype, n_threads, st, q, max_diff(a, b, n_vocab));
+        }
+    }
+    if (ok) {
+        /* refused as a whole: nothing appended to any sequence */
+        int32_t tokens[160] = { 0 };
+        int counts[2] = { 1, 1 };
+        wl_context *twice[2] = { batch[0], batch[0] };
+        CHECK(wl_decode_batch(twice, tokens, counts, 2, &err) == WL_ERR_BAD_ARG, "%s: a context twice", s->arch);
+        wl_context *pair[2] = { batch[0], batch[1] };
+        counts[1] = 128 - used[1] + 1;
+        CHECK(wl_decode_batch(pair, tokens, counts, 2, &err) == WL_ERR_CONTEXT_FULL, "%s: overflow", s->arch);
+        counts[1] = 1;
+        tokens[1] = n_vocab;
+        CHECK(wl_decode_batch(pair, tokens, counts, 2, &err) == WL_ERR_BAD_ARG, "%s: bad token", s->arch);
+        tokens[1] = 0;
+        counts[1] = 0;
+        CHECK(wl_decode_batch(pair, tokens, counts, 2, &err) == WL_ERR_BAD_ARG, "%s: no tokens", s->arch);
+        CHECK(wl_decode_batch(pair, tokens, counts, 0, &err) == WL_ERR_BAD_ARG, "%s: no sequences", s->arch);
+        CHECK(wl_context_pos(batch[0]) == used[0] && wl_context_pos(batch[1]) == used[1],
+              "%s: a refused batch appended tokens", s->arch);
+        /* another cache type, where the head dims allow Q8_0 */
+        wl_context *other = wl_context_new(l.model, 16, 1, kv == WL_TYPE_F16 ? WL_TYPE_Q8_0 : WL_TYPE_F16, &err);
+        if (other) {
+            wl_context *mixed[2] = { batch[0], other };
+            counts[1] = 1;
+            CHECK(wl_decode_batch(mixed, tokens, counts, 2, &err) == WL_ERR_BAD_ARG, "%s: mixed KV types", s->arch);
+            wl_context_free(other);
+        }
+    }
+    for (int q = 0; q < BATCH_SEQS; q++) {
+        wl_context_free(batch[q]);
+        wl_context_free(alone[q]);
+    }
+    unload(&l);
+}
+
 int main(void) {
     test_batch_equals_sequential(&base_spec, 10, 64, 2);
     /* several chunks (WL_MAX_CHUNK = 32) */
@@ -592,6 +707,25 @@ int main(void) {
     q8.kv_type = WL_TYPE_Q8_0;
     test_batch_equals_sequential(&q8, 300, 320, 3);
     test_q8_0_cache();
+    /* batches: dense and MoE layers, float and quantized weights, a Q8_0 cache, 1 and 3 threads */
+    test_decode_batch(&base_spec, 1);
+    test_decode_batch(&base_spec, 3);
+    tiny_spec bq = base_spec;
+    bq.wtype = WL_TYPE_Q4_0;
+    bq.n_ff = 64; /* whole blocks */
+    test_decode_batch(&bq, 2);
+    bq.wtype = WL_TYPE_Q8_0;
+    bq.kv_type = WL_TYPE_Q8_0;
+    bq.head_dim = 32;
+    test_decode_batch(&bq, 2);
+    tiny_spec moe = arch_spec("qwen3moe");
+    test_decode_batch(&moe, 1);
+    test_decode_batch(&moe, 2);
+    moe.wtype = WL_TYPE_Q4_0;
+    moe.n_ff = 64;
+    test_decode_batch(&moe, 2);
+    tiny_spec g2 = arch_spec("gemma2");
+    test_decode_batch(&g2, 2);
     test_features_matter();
     test_embeddings("bert");
     test_embeddings("nomic-bert");
