@@ -235,6 +235,14 @@ static wl_status load(const tiny_spec *s, loaded *out, wl_error *err) {
     return out->model ? WL_OK : err->code;
 }
 
+/* load, counting a failure as one */
+static int load_checked(const tiny_spec *s, loaded *out) {
+    wl_error err = {0};
+    if (load(s, out, &err) == WL_OK) return 1;
+    CHECK(0, "%s: load failed: %s", s->arch, err.message);
+    return 0;
+}
+
 static void unload(loaded *l) {
     wl_model_free(l->model);
     wl_file_free(l->file);
@@ -266,10 +274,7 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
                                          int n_threads) {
     wl_error err = {0};
     loaded l;
-    if (load(s, &l, &err) != WL_OK) {
-        CHECK(0, "%s: load failed: %s", s->arch, err.message);
-        return;
-    }
+    if (!load_checked(s, &l)) return;
     const int n_vocab = wl_model_n_vocab(l.model);
     int32_t *tokens = malloc((size_t)n_prompt * sizeof(int32_t));
     for (int i = 0; i < n_prompt; i++) tokens[i] = (int32_t)((i * 7 + 3) % n_vocab);
@@ -610,10 +615,7 @@ static void test_decode_batch(const tiny_spec *s, int n_threads) {
     };
     wl_error err = {0};
     loaded l;
-    if (load(s, &l, &err) != WL_OK) {
-        CHECK(0, "%s: load failed: %s", s->arch, err.message);
-        return;
-    }
+    if (!load_checked(s, &l)) return;
     const int n_vocab = wl_model_n_vocab(l.model);
     const int kv = s->kv_type ? s->kv_type : WL_TYPE_F16;
     wl_context *batch[BATCH_SEQS], *alone[BATCH_SEQS];
