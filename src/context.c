@@ -246,7 +246,26 @@ int wl_decode(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err)
     wl_status st = check_decode(c, tokens, n_tokens, err);
     if (st != WL_OK) return st;
     wl_forward(c, tokens, n_tokens, NULL);
+    c->n_logits_all = 0;
     return WL_OK;
+}
+
+static wl_status reserve_batch_logits(wl_context *lead, int n, wl_error *err);
+
+int wl_decode_all(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err) {
+    if (!c || !tokens || n_tokens <= 0) {
+        return wl_fail(err, WL_ERR_BAD_ARG, "wl_decode_all: need a context and at least one token");
+    }
+    wl_status st = check_decode(c, tokens, n_tokens, err);
+    if (st == WL_OK) st = reserve_batch_logits(c, n_tokens, err);
+    if (st != WL_OK) return st;
+    wl_forward_all(c, tokens, n_tokens, c->batch_logits);
+    c->n_logits_all = n_tokens;
+    return WL_OK;
+}
+
+float *wl_context_logits_all(wl_context *c) {
+    return c && c->n_logits_all > 0 ? c->batch_logits : NULL;
 }
 
 /* Room in lead->batch_logits for n rows of logits. */
@@ -287,6 +306,7 @@ int wl_decode_batch(wl_context *const *ctxs, const int32_t *tokens, const int *n
     }
     wl_status st = reserve_batch_logits(lead, n_seq < lead->max_chunk ? n_seq : lead->max_chunk, err);
     if (st != WL_OK) return st;
+    for (int s = 0; s < n_seq; s++) ctxs[s]->n_logits_all = 0;
     wl_forward_batch(lead, ctxs, tokens, n_tokens, n_seq);
     return WL_OK;
 }
@@ -317,6 +337,7 @@ int wl_embed(wl_context *c, const int32_t *tokens, int n_tokens, int pooling, in
     wl_embd_acc acc = { pooling, out, 0 };
     memset(out, 0, (size_t)n_embd * sizeof(float));
     c->pos = 0;
+    c->n_logits_all = 0;
     wl_forward(c, tokens, n_tokens, &acc);
     if (acc.n_rows > 1) {
         for (int i = 0; i < n_embd; i++) out[i] /= (float)acc.n_rows;

@@ -167,17 +167,34 @@ static void run_rows(wl_context *c, const int32_t *tokens, int n) {
     for (int il = 0; il < c->model->hp.n_layer; il++) run_layer(c, il, n);
 }
 
-void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc) {
+/* One sequence's tokens in chunks; after each, the pooled states (acc), or
+ * every row's logits (all), else the last token's logits at the end. */
+static void forward_one(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc, float *all) {
+    const int n_vocab = c->model->hp.n_vocab;
+    int rows[WL_MAX_CHUNK];
     for (int done = 0; done < n_tokens;) {
         const int n = n_tokens - done < c->max_chunk ? n_tokens - done : c->max_chunk;
         const int pos0 = c->pos;
         for (int t = 0; t < n; t++) c->row_seq[t] = c, c->row_pos[t] = pos0 + t;
         run_rows(c, tokens + done, n);
         c->pos += n;
+        if (all) {
+            for (int t = 0; t < n; t++) rows[t] = t;
+            output_rows(c, rows, n, all + (int64_t)done * n_vocab);
+        }
         done += n;
         if (acc) pool_chunk(c, acc, pos0, n, done == n_tokens);
+        else if (all && done == n_tokens) memcpy(c->logits, all + (int64_t)(n_tokens - 1) * n_vocab, (size_t)n_vocab * sizeof(float));
         else if (done == n_tokens) output_rows(c, &(int){ n - 1 }, 1, c->logits);
     }
+}
+
+void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc) {
+    forward_one(c, tokens, n_tokens, acc, NULL);
+}
+
+void wl_forward_all(wl_context *c, const int32_t *tokens, int n_tokens, float *all) {
+    forward_one(c, tokens, n_tokens, NULL, all);
 }
 
 void wl_forward_batch(wl_context *lead, wl_context *const *seqs, const int32_t *tokens, const int *n_tokens,

@@ -58,8 +58,9 @@ struct wl_context {
      * mixers find a row's per-sequence state (its KV cache) through these. */
     wl_context **row_seq; /* [max_chunk] */
     int *row_pos;         /* [max_chunk] */
-    float *batch_logits;  /* a batch's output rows, n_vocab each, grown on demand */
+    float *batch_logits;  /* a batch's or wl_decode_all's output rows, n_vocab each, grown on demand */
     int batch_logits_rows;
+    int n_logits_all;     /* rows of batch_logits the last wl_decode_all wrote; 0 after other decodes */
 };
 
 /* Pooled final hidden states, summed over the rows `pooling` selects
@@ -74,6 +75,9 @@ typedef struct {
  * c->pos. Without acc: computes the logits of the last token. With acc: adds
  * the pooled hidden states to it instead (no logits). */
 void wl_forward(wl_context *c, const int32_t *tokens, int n_tokens, wl_embd_acc *acc);
+/* wl_forward without acc that also writes every token's logits to all
+ * (n_tokens rows of n_vocab). */
+void wl_forward_all(wl_context *c, const int32_t *tokens, int n_tokens, float *all);
 
 /* Runs several sequences together: seqs[s] gets the next n_tokens[s] of
  * tokens (concatenated in sequence order) at its position, which then

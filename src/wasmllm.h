@@ -87,6 +87,14 @@ float *wl_context_logits(wl_context *c); /* n_vocab floats, valid after wl_decod
  * appends nothing to any sequence. */
 int wl_decode_batch(wl_context *const *ctxs, const int32_t *tokens, const int *n_tokens, int n_seq,
                     wl_error *err);
+/* wl_decode that also keeps the logits of every token it appends (a
+ * draft's verification, prompt logprobs, perplexity):
+ * wl_context_logits_all then holds n_tokens rows of n_vocab floats, row i
+ * bit-identical to the logits wl_decode gives after token i; NULL once
+ * another decode of c has run. WL_ERR_OOM (nothing appended) when the
+ * rows do not fit the heap. */
+int wl_decode_all(wl_context *c, const int32_t *tokens, int n_tokens, wl_error *err);
+float *wl_context_logits_all(wl_context *c);
 
 /* ---- embeddings ----
  * Runs tokens as a fresh sequence (the context's cache is reset first) and

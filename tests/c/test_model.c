@@ -686,6 +686,46 @@ static void test_decode_batch(const tiny_spec *s, int n_threads) {
     unload(&l);
 }
 
+/* wl_decode_all after a prefix: row i of its logits equals, bit for bit,
+ * the logits of a context fed the same tokens one at a time. */
+static void test_decode_all(const tiny_spec *s, int n_threads) {
+    enum { PREFIX = 5, N = 40 }; /* more than one 32-token chunk */
+    loaded l;
+    if (!load_checked(s, &l)) return;
+    wl_error err = {0};
+    const int n_vocab = wl_model_n_vocab(l.model);
+    const int kv = s->kv_type ? s->kv_type : WL_TYPE_F16;
+    wl_context *all = wl_context_new(l.model, 64, n_threads, kv, &err);
+    wl_context *one = wl_context_new(l.model, 64, n_threads, kv, &err);
+    CHECK(all && one, "%s: context: %s", s->arch, err.message);
+    int32_t tokens[PREFIX + N];
+    for (int i = 0; i < PREFIX + N; i++) tokens[i] = stream_token(1, i, n_vocab);
+    if (all && one && wl_decode(all, tokens, PREFIX, &err) == WL_OK && wl_decode(one, tokens, PREFIX, &err) == WL_OK) {
+        CHECK(wl_context_logits_all(all) == NULL, "%s: logits_all before wl_decode_all", s->arch);
+        CHECK(wl_decode_all(all, tokens + PREFIX, N, &err) == WL_OK, "%s: wl_decode_all: %s", s->arch, err.message);
+        const float *rows = wl_context_logits_all(all);
+        CHECK(rows != NULL, "%s: no logits_all", s->arch);
+        for (int i = 0; rows && i < N; i++) {
+            CHECK(wl_decode(one, tokens + PREFIX + i, 1, &err) == WL_OK, "%s: decode: %s", s->arch, err.message);
+            const float *want = wl_context_logits(one);
+            CHECK(memcmp(rows + (size_t)i * n_vocab, want, (size_t)n_vocab * sizeof(float)) == 0,
+                  "%s (type %d): logits of token %d differ from decoding one at a time by %g", s->arch,
+                  (int)s->wtype, i, max_diff(rows + (size_t)i * n_vocab, want, n_vocab));
+        }
+        if (rows) {
+            CHECK(memcmp(wl_context_logits(all), rows + (size_t)(N - 1) * n_vocab, (size_t)n_vocab * sizeof(float)) == 0,
+                  "%s: wl_context_logits is not the last row", s->arch);
+        }
+        CHECK(wl_context_pos(all) == PREFIX + N, "%s: pos %d", s->arch, wl_context_pos(all));
+        CHECK(wl_decode_all(all, tokens, 64, &err) == WL_ERR_CONTEXT_FULL, "%s: overflow accepted", s->arch);
+        CHECK(wl_decode(all, tokens, 1, &err) == WL_OK && wl_context_logits_all(all) == NULL,
+              "%s: logits_all still offered after wl_decode", s->arch);
+    }
+    wl_context_free(all);
+    wl_context_free(one);
+    unload(&l);
+}
+
 int main(void) {
     test_batch_equals_sequential(&base_spec, 10, 64, 2);
     /* several chunks (WL_MAX_CHUNK = 32) */
@@ -728,6 +768,10 @@ int main(void) {
     test_decode_batch(&moe, 2);
     tiny_spec g2 = arch_spec("gemma2");
     test_decode_batch(&g2, 2);
+    test_decode_all(&base_spec, 2);
+    test_decode_all(&bq, 1);
+    test_decode_all(&moe, 2);
+    test_decode_all(&g2, 1);
     test_features_matter();
     test_embeddings("bert");
     test_embeddings("nomic-bert");
