@@ -55,6 +55,13 @@ static tiny_spec arch_spec(const char *arch) {
     return s;
 }
 
+/* s with quantized weights, its FFN widened to whole 32-value blocks */
+static tiny_spec quantized(tiny_spec s, wl_type type) {
+    s.wtype = type;
+    s.n_ff = 64;
+    return s;
+}
+
 static uint32_t rng = 12345u;
 static float frand(void) { /* uniform in [-1, 1) */
     rng = rng * 1664525u + 1013904223u;
@@ -752,25 +759,21 @@ int main(void) {
     /* batches: dense and MoE layers, float and quantized weights, a Q8_0 cache, 1 and 3 threads */
     test_decode_batch(&base_spec, 1);
     test_decode_batch(&base_spec, 3);
-    tiny_spec bq = base_spec;
-    bq.wtype = WL_TYPE_Q4_0;
-    bq.n_ff = 64; /* whole blocks */
-    test_decode_batch(&bq, 2);
-    bq.wtype = WL_TYPE_Q8_0;
-    bq.kv_type = WL_TYPE_Q8_0;
-    bq.head_dim = 32;
-    test_decode_batch(&bq, 2);
-    tiny_spec moe = arch_spec("qwen3moe");
+    const tiny_spec q4 = quantized(base_spec, WL_TYPE_Q4_0);
+    test_decode_batch(&q4, 2);
+    tiny_spec q8w = quantized(base_spec, WL_TYPE_Q8_0);
+    q8w.kv_type = WL_TYPE_Q8_0;
+    q8w.head_dim = 32;
+    test_decode_batch(&q8w, 2);
+    const tiny_spec moe = arch_spec("qwen3moe"), moe_q4 = quantized(moe, WL_TYPE_Q4_0);
     test_decode_batch(&moe, 1);
     test_decode_batch(&moe, 2);
-    moe.wtype = WL_TYPE_Q4_0;
-    moe.n_ff = 64;
-    test_decode_batch(&moe, 2);
-    tiny_spec g2 = arch_spec("gemma2");
+    test_decode_batch(&moe_q4, 2);
+    const tiny_spec g2 = arch_spec("gemma2");
     test_decode_batch(&g2, 2);
     test_decode_all(&base_spec, 2);
-    test_decode_all(&bq, 1);
-    test_decode_all(&moe, 2);
+    test_decode_all(&q8w, 1);
+    test_decode_all(&moe_q4, 2);
     test_decode_all(&g2, 1);
     test_features_matter();
     test_embeddings("bert");
