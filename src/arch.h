@@ -29,6 +29,7 @@ extern const wl_arch wl_arch_granitemoe;
 extern const wl_arch wl_arch_qwen3moe;
 extern const wl_arch wl_arch_olmoe;
 extern const wl_arch wl_arch_smallthinker;
+extern const wl_arch wl_arch_lfm2;
 extern const wl_arch wl_arch_bert;
 extern const wl_arch wl_arch_nomic_bert;
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "forward.h"
+#include "layer.h"
 #include "matmul.h"
 #include "ops.h"
 #include "wasmllm.h"
@@ -31,13 +32,14 @@ static double scratch_floats(const scratch_req *reqs, int n) {
 static void free_scratch(wl_context *c) {
     free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->qkv);
     free(c->attn); free(c->proj); free(c->gate); free(c->up);
+    free(c->conv_bcx);
     free(c->moe_logits); free(c->moe_in); free(c->moe_y); free(c->moe_out); free(c->moe_w); free(c->moe_ids);
     free(c->rope_cs); free(c->rope_cs_swa); free(c->attn_tmp);
     free(c->mm_scratch); free(c->logits);
     free(c->row_seq); free(c->row_pos); free(c->batch_logits);
 }
 
-#define WL_N_SCRATCH 19
+#define WL_N_SCRATCH 20
 
 /* Bytes malloc could still hand out: its free blocks plus the growth left
  * before wasm32's heap limit. A host without a fixed limit says infinity. */
@@ -60,9 +62,10 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     const uint64_t n_v = (uint64_t)hp->n_head_kv * hp->head_dim_v;
     const uint64_t n_o = (uint64_t)hp->n_head * hp->head_dim_v;
     uint64_t n_ff = (uint64_t)hp->n_ff;
-    int fused_qkv = 0, moe = 0;
+    int fused_qkv = 0, moe = 0, shortconv = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         fused_qkv |= m->layers[il].attn.wqkv.data != NULL;
+        shortconv |= hp->layer_mixer[il] == WL_MIXER_SHORTCONV;
         moe |= hp->layer_channel[il] == WL_CHANNEL_MOE;
     }
     if (moe && (uint64_t)hp->moe.n_ff_exp > n_ff) n_ff = (uint64_t)hp->moe.n_ff_exp;
@@ -89,6 +92,7 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
         { &c->moe_y, moe ? C * hp->n_embd : 0 },
         { &c->moe_out, C * n_used * hp->n_embd },
         { &c->moe_w, C * n_used },
+        { &c->conv_bcx, shortconv ? C * 3 * (uint64_t)hp->n_embd : 0 },
         { &c->rope_cs, C * (uint64_t)hp->n_rot },
         { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (uint64_t)hp->n_rot : 0 },
         { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },
@@ -151,7 +155,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_t
      * failed attempt would leave the wasm memory grown (it never shrinks). */
     scratch_req reqs[WL_N_SCRATCH];
     const int n_reqs = plan_scratch(c, reqs);
-    const double kv_bytes = wl_kv_cache_bytes(&m->hp, kv_type, n_ctx);
+    const double kv_bytes = wl_kv_cache_bytes(&m->hp, kv_type, n_ctx) + wl_shortconv_state_bytes(&m->hp);
     const double scratch_bytes = scratch_floats(reqs, n_reqs) * sizeof(float) +
                                  (double)wl_model_matmul_scratch(m, c->max_chunk);
     const double room = heap_room();
@@ -164,6 +168,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_t
         return NULL;
     }
     if (wl_kv_cache_init(&c->kv, &m->hp, kv_type, n_ctx, err) != WL_OK ||
+        wl_shortconv_state_init(c, err) != WL_OK ||
         alloc_scratch(c, reqs, n_reqs, err) != WL_OK) {
         wl_context_free(c);
         return NULL;
@@ -200,6 +205,7 @@ wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, int kv_t
 void wl_context_free(wl_context *c) {
     if (!c) return;
     wl_kv_cache_free(&c->kv);
+    wl_shortconv_state_free(c);
     free_scratch(c);
     if (c->pool) wl_pool_destroy(c->pool);
     free(c);
@@ -215,7 +221,12 @@ int wl_context_pos(const wl_context *c) { return c ? c->pos : 0; }
 void wl_context_truncate(wl_context *c, int pos) {
     if (!c) return;
     if (pos < 0) pos = 0;
-    if (pos < c->pos) c->pos = pos; /* cache rows past pos are simply overwritten later */
+    if (pos >= c->pos) return;
+    /* cache rows past pos are simply overwritten later; convolution windows
+     * go back only so far, else the sequence starts over (the caller reads
+     * wl_context_pos to learn what was kept) */
+    c->pos = wl_shortconv_rewind(c, pos);
+    if (c->pos == 0) c->pos_max = 0;
 }
 
 /* WL_OK if n tokens (n >= 1) fit c's context and vocabulary and c decodes. */
@@ -338,6 +349,7 @@ int wl_embed(wl_context *c, const int32_t *tokens, int n_tokens, int pooling, in
     memset(out, 0, (size_t)n_embd * sizeof(float));
     c->pos = 0;
     c->n_logits_all = 0;
+    c->pos_max = 0;
     wl_forward(c, tokens, n_tokens, &acc);
     if (acc.n_rows > 1) {
         for (int i = 0; i < n_embd; i++) out[i] /= (float)acc.n_rows;

@@ -69,6 +69,7 @@ static void run_layer(wl_context *c, int il, int n) {
     if (moe && hp->moe.route_on_input) wl_moe_route(c, il, c->x, n);
     switch ((wl_token_mixer)hp->layer_mixer[il]) {
     case WL_MIXER_ATTENTION: wl_attention_forward(c, il, n); break;
+    case WL_MIXER_SHORTCONV: wl_shortconv_forward(c, il, n); break;
     }
     switch ((wl_channel_mixer)hp->layer_channel[il]) {
     case WL_CHANNEL_FFN: wl_ffn_forward(c, il, n); break;

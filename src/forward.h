@@ -18,6 +18,12 @@
  * cells within 0-2 MB of the file + KV + 64 MB budget. */
 #define WL_MAX_CHUNK 32
 
+/* Positions a truncate can take back without recomputing the sequence in
+ * models with short-convolution layers: enough for a chat turn's end to be
+ * retokenized; 32 rows of n_embd floats per layer (2.5 MiB for LFM2-1.2B's
+ * 10 convolution layers). */
+#define WL_CONV_REWIND 32
+
 struct wl_context {
     const wl_model *model;
     int n_ctx;
@@ -26,6 +32,13 @@ struct wl_context {
     int n_threads;
     wl_pool *pool;
     wl_kv_cache kv;
+    /* Short-convolution layers' state (shortconv.c): per such layer a ring
+     * of conv_rows rows of B*u, position p in row p % conv_rows; NULL in
+     * models without them. pos_max: one past the highest position written
+     * since the sequence started, which bounds how far back the ring goes. */
+    float **conv_ring;
+    int conv_rows;
+    int pos_max;
 
     /* scratch, [max_chunk][width] each */
     float *x;     /* residual stream, n_embd */
@@ -45,6 +58,7 @@ struct wl_context {
     float *moe_out;    /* n_expert_used * n_embd: each chosen expert's weighted output */
     float *moe_w;      /* n_expert_used: the chosen experts' weights */
     int32_t *moe_ids;  /* n_expert_used chosen experts, then max_chunk row indices */
+    float *conv_bcx;    /* 3 * n_embd: a short convolution's B, C, u; NULL without one */
     float *rope_cs;     /* cos/sin per token, n_rot */
     float *rope_cs_swa; /* the same for sliding-window layers' rope base */
     float *attn_tmp;    /* per thread: wl_attend's scratch (q re-encoded, a V row) */

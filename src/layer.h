@@ -1,5 +1,5 @@
 /* The kinds a layer is made of. A layer is a token mixer (how positions
- * exchange information: attention) followed by a channel mixer (what each
+ * exchange information: attention, or a short convolution) followed by a channel mixer (what each
  * position computes on its own: a dense FFN, or a mixture of experts); an
  * architecture says which kinds each layer has (wl_hparams.layer_mixer,
  * layer_channel) and forward.c's driver runs them in order.
@@ -23,6 +23,20 @@ wl_status wl_attention_bind(const wl_file *f, const wl_hparams *hp, int il, wl_a
                             wl_error *err);
 void wl_attention_forward(wl_context *c, int il, int n);
 void wl_attention_free(wl_attn_weights *w);
+
+/* shortconv.c */
+wl_status wl_shortconv_bind(const wl_file *f, const wl_hparams *hp, int il, wl_shortconv_weights *w,
+                            wl_error *err);
+/* Rows t of the chunk belong to c->row_seq[t] (its ring) at c->row_pos[t]. */
+void wl_shortconv_forward(wl_context *c, int il, int n);
+void wl_shortconv_free(wl_shortconv_weights *w);
+/* The convolution windows beside the KV cache (forward.h): bytes, allocation
+ * (nothing for models without the kind), and the position a truncate to pos
+ * can keep: pos, or 0 when the windows cannot go back that far. */
+double wl_shortconv_state_bytes(const wl_hparams *hp);
+wl_status wl_shortconv_state_init(wl_context *c, wl_error *err);
+void wl_shortconv_state_free(wl_context *c);
+int wl_shortconv_rewind(const wl_context *c, int pos);
 
 /* ffn.c */
 wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_weights *w, wl_error *err);

@@ -16,7 +16,8 @@
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
     &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite, &wl_arch_granitemoe,
-    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_bert, &wl_arch_nomic_bert,
+    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_bert,
+    &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
 
@@ -357,6 +358,7 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
     wl_status st = WL_ERR_BAD_VALUE;
     switch ((wl_token_mixer)hp->layer_mixer[il]) {
     case WL_MIXER_ATTENTION: st = wl_attention_bind(f, hp, il, &l->attn, err); break;
+    case WL_MIXER_SHORTCONV: st = wl_shortconv_bind(f, hp, il, &l->conv, err); break;
     }
     if (st != WL_OK) return st;
     switch ((wl_channel_mixer)hp->layer_channel[il]) {
@@ -368,6 +370,7 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
 
 static void free_layer(wl_layer *l) {
     wl_attention_free(&l->attn);
+    wl_shortconv_free(&l->conv);
     wl_ffn_free(&l->ffn);
     wl_moe_free(&l->moe);
 }
@@ -445,8 +448,8 @@ static wl_status bind_model(wl_model *m, wl_error *err) {
         return st;
     if (!m->output.data) m->output = m->token_embd;
     if (hp->encoder && (st = bind_encoder_inputs(m, err))) return st;
-    if ((st = wl_bind_vector(f, "output_norm.weight", hp->n_embd, !hp->encoder, &m->output_norm, err)))
-        return st;
+    const char *out_norm = hp->output_norm_name ? hp->output_norm_name : "output_norm.weight";
+    if ((st = wl_bind_vector(f, out_norm, hp->n_embd, !hp->encoder, &m->output_norm, err))) return st;
     if ((st = wl_bind_vector(f, "output_norm.bias", hp->n_embd, 0, &m->output_norm_b, err))) return st;
     if ((st = wl_bind_vector(f, "output.bias", hp->n_vocab, 0, &m->output_b, err))) return st;
     if (hp->n_rot > 0) {

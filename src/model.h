@@ -1,5 +1,6 @@
 /* A model = hyperparameters + weights bound to a file's tensors.
- * A model is a stack of layers; a layer is a token mixer (attention) followed
+ * A model is a stack of layers; a layer is a token mixer (attention or a
+ * short convolution) followed
  * by a channel mixer (a dense FFN or a mixture of experts), each a kind with
  * its own file (layer.h). An arch_*.c descriptor fills wl_hparams: the sizes,
  * the flags and scalars of each kind, and which kinds each layer has. */
@@ -21,7 +22,7 @@ typedef enum { WL_ROPE_NORMAL = 0, WL_ROPE_NEOX = 1 } wl_rope_mode;
 typedef enum { WL_ACT_SILU = 0, WL_ACT_GELU = 1, WL_ACT_RELU = 2 } wl_activation;
 
 /* The kinds a layer is made of (layer.h). */
-typedef enum { WL_MIXER_ATTENTION = 0 } wl_token_mixer;
+typedef enum { WL_MIXER_ATTENTION = 0, WL_MIXER_SHORTCONV = 1 } wl_token_mixer;
 typedef enum { WL_CHANNEL_FFN = 0, WL_CHANNEL_MOE = 1 } wl_channel_mixer;
 
 /* Router gating, as llama.cpp numbers it in <arch>.expert_gating_func. */
@@ -100,6 +101,12 @@ typedef struct {
 
     wl_moe_hparams moe;
 
+    /* short-convolution token mixers (lfm2): taps of the causal depthwise
+     * convolution (shortconv.l_cache, the current token included) */
+    int shortconv_l_cache;
+    /* the final norm's tensor when not output_norm.weight (lfm2: token_embd_norm.weight) */
+    const char *output_norm_name;
+
     /* per-layer variation */
     uint8_t layer_mixer[WL_MAX_LAYERS];    /* wl_token_mixer (all 0: attention) */
     uint8_t layer_channel[WL_MAX_LAYERS];  /* wl_channel_mixer (all 0: dense FFN) */
@@ -142,8 +149,18 @@ typedef struct {
     wl_ffn_weights shared;       /* ffn_*_shexp, data NULL when absent */
 } wl_moe_weights;
 
+/* A gated short convolution (lfm2): in_proj to B, C, x (3 * n_embd rows),
+ * a depthwise causal convolution of B*x with l_cache taps per channel
+ * (conv[d * l_cache + k], the oldest position first), out_proj of C * conv. */
+typedef struct {
+    float *norm;
+    wl_matrix in_proj, out_proj;
+    float *conv; /* [n_embd][l_cache] */
+} wl_shortconv_weights;
+
 typedef struct {
     wl_attn_weights attn;
+    wl_shortconv_weights conv;
     wl_ffn_weights ffn;
     wl_moe_weights moe;
 } wl_layer;

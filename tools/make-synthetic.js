@@ -273,6 +273,33 @@ function moeTensors(cfg, b, g, mat) {
   return list;
 }
 
+/**
+ * LFM2: llama-like layers with per-head q/k norms where `attnLayers` lists the
+ * attention layers; every other layer's token mixer is a gated short
+ * convolution (in_proj to B, C, x; `lCache` depthwise taps, which llama.cpp
+ * reads as F32; out_proj). The final norm is named token_embd_norm.
+ */
+function lfm2Tensors(cfg) {
+  const { dim } = cfg;
+  const attn = /^blk\.\d+\.attn_(q|k|v|q_norm|k_norm|output)\.weight$/;
+  const list = [];
+  for (const entry of llamaLikeTensors(cfg, { qkNorm: true })) {
+    const [name] = entry;
+    const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
+    if (name === 'output_norm.weight') list.push(['token_embd_norm.weight', ...entry.slice(1)]);
+    else if (layer < 0 || cfg.attnLayers.includes(layer) || !attn.test(name)) list.push(entry);
+    else if (name.endsWith('attn_q.weight')) {
+      const b = `blk.${layer}.shortconv.`;
+      list.push(
+        [`${b}in_proj.weight`, [dim, 3 * dim], { std: 1 / Math.sqrt(dim) }],
+        [`${b}conv.weight`, [cfg.lCache, dim], { std: 0.5 }, 'F32'],
+        [`${b}out_proj.weight`, [dim, dim], { std: 1 / Math.sqrt(dim) }],
+      );
+    }
+  }
+  return list;
+}
+
 /** The MoE keys llama.cpp reads (expert_feed_forward_length where the arch has one). */
 function moeKeys(w, cfg, { expertFfnKey = true } = {}) {
   w.addU32(`${cfg.arch}.expert_count`, cfg.nExpert);
@@ -368,6 +395,14 @@ const ARCHS = {
     ffnKey: (cfg) => cfg.ffnExp,
     defaults: { ...MOE_DEFAULTS, kvHeads: 8, nExpertUsed: 3 },
   },
+  // LFM2: short-convolution layers (head_count_kv 0 in the per-layer array) around attention
+  // layers, as LFM2-1.2B's 16 layers put attention at 2, 5, 8, 10, 12, 14; conv taps l_cache 3.
+  lfm2: {
+    tensors: (cfg) => lfm2Tensors(cfg),
+    keys: (w, cfg) => w.addU32('lfm2.shortconv.l_cache', cfg.lCache),
+    kvHeadsPerLayer: (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0)),
+    defaults: { layers: 6, attnLayers: [1, 4], lCache: 3, ropeBase: 1000000 },
+  },
   // SmallThinker: the router reads the layer input; sigmoid gating (expert_gating_func 2;
   // 1 = softmax), ReGLU experts. With a sliding_window key llama.cpp runs 4096-token windows
   // on 3 of every 4 layers and no RoPE on layers 0, 4, ... (6 layers: with 4, llama.cpp rotates them all).
@@ -392,7 +427,8 @@ function commonKeys(w, cfg) {
   w.addU32(`${a}.block_count`, cfg.layers);
   w.addU32(`${a}.feed_forward_length`, ARCHS[a].ffnKey?.(cfg) ?? cfg.ffn);
   w.addU32(`${a}.attention.head_count`, cfg.heads);
-  w.addU32(`${a}.attention.head_count_kv`, cfg.kvHeads);
+  if (ARCHS[a].kvHeadsPerLayer) w.addArray(`${a}.attention.head_count_kv`, VT.UINT32, ARCHS[a].kvHeadsPerLayer(cfg));
+  else w.addU32(`${a}.attention.head_count_kv`, cfg.kvHeads);
   w.addF32(`${a}.rope.freq_base`, cfg.ropeBase);
   w.addF32(`${a}.attention.layer_norm_rms_epsilon`, cfg.rmsEps);
   w.addU32(`${a}.rope.dimension_count`, hd);

@@ -653,6 +653,9 @@ export class Session {
     while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
     if (keep === ids.length) keep--; // the last prompt token must be decoded again for its logits
     M._wl_context_truncate(this.#context.ctx, keep);
+    // Recurrent layers (lfm2's convolutions) rewind only a few positions: C may keep fewer
+    // tokens than asked (down to none), and the rest is evaluated again.
+    keep = M._wl_context_pos(this.#context.ctx);
     cached.length = keep;
     for (let i = keep; i < ids.length; i += PROMPT_BATCH) {
       if (signal?.aborted) throw abortError(signal);

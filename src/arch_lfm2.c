@@ -1,0 +1,55 @@
+/* lfm2 (LFM2 350M-2.6B): a hybrid of gated short convolutions and grouped-
+ * query attention. attention.head_count_kv is one value per layer: 0 marks
+ * a convolution layer (shortconv.c, shortconv.l_cache taps), the others
+ * attend with per-head q/k RMSNorms and NEOX RoPE. Every layer ends in a
+ * SwiGLU FFN; the final norm is the tensor named token_embd_norm. With
+ * attention.sliding_window in the file, llama.cpp windows every attention
+ * layer. */
+#include "arch.h"
+
+#define LFM2_MAX_L_CACHE 64
+
+/* Each layer's K/V head count: 0 for convolution layers, the same for all others. */
+static wl_status read_layer_kinds(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
+    const char *key = "lfm2.attention.head_count_kv";
+    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
+    if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count != (uint64_t)hp->n_layer) {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "%s must hold one value per layer (%d)", key, hp->n_layer);
+    }
+    int n_head_kv = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        double v;
+        if (!wl_gguf_get_arr_f64(meta, key, (uint64_t)il, &v) || v < 0 || v > hp->n_head) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] is not in [0, %d]", key, il, hp->n_head);
+        }
+        if (v == 0) {
+            hp->layer_mixer[il] = WL_MIXER_SHORTCONV;
+            continue;
+        }
+        if ((n_head_kv != 0 && v != n_head_kv) || hp->n_head % (int)v != 0) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] = %g: attention layers need one K/V head count "
+                           "dividing head_count %d", key, il, v, hp->n_head);
+        }
+        n_head_kv = (int)v;
+    }
+    hp->n_head_kv = n_head_kv ? n_head_kv : hp->n_head;
+    return WL_OK;
+}
+
+static wl_status lfm2_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
+    wl_status st = wl_hparams_read_common(meta, "lfm2", hp, err);
+    if (st != WL_OK) return st;
+    if ((st = read_layer_kinds(meta, hp, err)) != WL_OK) return st;
+    int64_t l_cache;
+    if ((st = wl_arch_need_i64(meta, "lfm2", "shortconv.l_cache", 2, LFM2_MAX_L_CACHE, &l_cache, err))) return st;
+    hp->shortconv_l_cache = (int)l_cache;
+    hp->rope_mode = WL_ROPE_NEOX;
+    hp->has_qk_norm = 1;
+    hp->output_norm_name = "token_embd_norm.weight";
+    if (hp->sliding_window > 0) {
+        for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = hp->layer_mixer[il] == WL_MIXER_ATTENTION;
+    }
+    return WL_OK;
+}
+
+const wl_arch wl_arch_lfm2 = { "lfm2", lfm2_read_hparams };

@@ -1,0 +1,128 @@
+// LFM2 (short convolutions + attention) end to end: the same greedy tokens from the JS API, the CLI
+// and the server; prefix reuse with convolution state that can rewind only WL_CONV_REWIND (32)
+// positions: a longer prompt, a prompt a few tokens shorter (both rewound in place), an edit in the
+// middle and a much shorter prompt (both recomputed from the start) each give the tokens of a
+// from-scratch run, and the prompt tokens evaluated say which path ran. Parity with llama.cpp is in
+// tests/parity/lfm2.test.js.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { buildSynthetic } from '../../tools/make-synthetic.js';
+import { loadModel } from '../../web/node/index.js';
+import { createServer } from '../../web/node/server.js';
+import { tempDir, runCli, VOCAB_SPM } from './runtime-fixtures.js';
+
+/** A 6-layer lfm2 of width 64: attention in layers 1 and 4, convolutions elsewhere. */
+const LFM2 = { arch: 'lfm2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM,
+  overrides: { dim: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, ctx: 512 } };
+const GREEDY = { maxTokens: 8, temperature: 0, repeatPenalty: 1 };
+const PROMPT = 'Once upon a time, there was a little girl who lived in a village near the forest. Whenever she went out, '
+  + 'the little girl wore a red riding cloak, so everyone in the village called her Little Red Riding Hood. One morning her mother '
+  + 'asked her to take a basket of cakes to her grandmother, who lived on the other side of the wood.';
+
+function lfm2File(name, edit = () => {}) {
+  const { writer } = buildSynthetic(LFM2);
+  edit(writer);
+  const file = path.join(tempDir(), name);
+  writer.write(file);
+  return file;
+}
+
+async function run(model, prompt) {
+  const tokens = [];
+  let text = '';
+  const it = model.complete(prompt, GREEDY);
+  for (;;) {
+    const { value, done } = await it.next();
+    if (done) return { tokens, text, result: value };
+    if (value.token >= 0) tokens.push(value.token);
+    text += value.text;
+  }
+}
+
+test('an lfm2 model gives the same greedy tokens from the API, the CLI and the server', async () => {
+  const file = lfm2File('lfm2.gguf');
+  const model = await loadModel(file, { threads: 2, contextSize: 256 });
+  try {
+    assert.equal(model.info().architecture, 'lfm2');
+    const api = await run(model, PROMPT);
+    assert.equal(api.tokens.length, 8);
+    assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
+
+    const cli = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1', '-t', '1', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
+
+    const server = createServer({ engines: [model], modelId: 'lfm2', maxBodyBytes: 64 * 1024, maxQueue: 4 });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const r = await fetch(`http://127.0.0.1:${server.address().port}/v1/completions`, {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'lfm2', prompt: PROMPT, max_tokens: 8, temperature: 0 }),
+      });
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).choices[0].text, api.text);
+    } finally {
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+test('lfm2 prefix reuse rewinds the convolution state or starts over, and matches from-scratch runs', async () => {
+  const file = lfm2File('lfm2-reuse.gguf');
+  const model = await loadModel(file, { threads: 2, contextSize: 256 });
+  try {
+    const base = model.tokenize(PROMPT);
+    const n = base.length;
+    assert.ok(n >= 80, `the prompt has ${n} tokens`);
+    const mid = Math.floor(n / 2);
+    const edited = base.slice();
+    edited[mid] = edited[mid] === 450 ? 451 : 450;
+    const steps = [
+      // [name, prompt, tokens evaluated when the state is reused as expected]
+      ['the prompt', base, n],
+      ['a longer prompt (rewinds the 7-8 generated tokens)', [...base, ...model.tokenize(' She', { addBos: false })], null],
+      ['a prompt 3 tokens shorter (rewinds ~15 positions)', base.slice(0, n - 3), 1],
+      ['an edit in the middle (too far back: from the start)', edited, edited.length],
+      ['half the prompt (too far back: from the start)', base.slice(0, mid), mid],
+    ];
+    for (const [name, ids, evaluated] of steps) {
+      const reused = await run(model, ids);
+      const fresh = await loadModel(file, { threads: 1, contextSize: 256 });
+      try {
+        const scratch = await run(fresh, ids);
+        assert.equal(scratch.result.promptEvaluated, ids.length);
+        assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
+      } finally {
+        fresh.dispose();
+      }
+      const want = evaluated ?? ids.length - n; // the longer prompt: only what follows the prompt
+      assert.equal(reused.result.promptEvaluated, want, `${name}: prompt tokens evaluated`);
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+const bad = [
+  { name: 'head_count_kv as one number', code: 'ERR_BAD_VALUE', message: /lfm2\.attention\.head_count_kv must hold one value per layer/,
+    edit: (w) => w.addU32('lfm2.attention.head_count_kv', 2) },
+  { name: 'no shortconv.l_cache', code: 'ERR_MISSING_KEY', message: /lfm2\.shortconv\.l_cache/,
+    edit: (w) => w.kv.delete('lfm2.shortconv.l_cache') },
+  { name: 'an l_cache the conv tensors do not have', code: 'ERR_MISSING_TENSOR', message: /shortconv\.conv\.weight has shape/,
+    edit: (w) => w.addU32('lfm2.shortconv.l_cache', 4) },
+];
+
+for (const c of bad) {
+  test(`lfm2 metadata: ${c.name} fails with ${c.code}`, async () => {
+    const file = lfm2File(`bad-${c.code}-${c.name.length}.gguf`, c.edit);
+    await assert.rejects(loadModel(file, { threads: 1 }), (e) => {
+      assert.equal(e.code, c.code, e.message);
+      assert.match(e.message, c.message);
+      return true;
+    });
+  });
+}
