@@ -5,13 +5,16 @@
  * SwiGLU FFN; the final norm is the tensor named token_embd_norm. With
  * attention.sliding_window in the file, llama.cpp windows every attention
  * layer. */
+#include <stdio.h>
+
 #include "arch.h"
 
 #define LFM2_MAX_L_CACHE 64
 
 /* Each layer's K/V head count: 0 for convolution layers, the same for all others. */
-static wl_status read_layer_kinds(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
-    const char *key = "lfm2.attention.head_count_kv";
+static wl_status read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
     const wl_gguf_kv *kv = wl_gguf_find(meta, key);
     if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count != (uint64_t)hp->n_layer) {
         return wl_fail(err, WL_ERR_BAD_VALUE, "%s must hold one value per layer (%d)", key, hp->n_layer);
@@ -36,16 +39,23 @@ static wl_status read_layer_kinds(const wl_gguf *meta, wl_hparams *hp, wl_error 
     return WL_OK;
 }
 
-static wl_status lfm2_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
-    wl_status st = wl_hparams_read_common(meta, "lfm2", hp, err);
+static wl_status read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
+    hp->kv_heads_per_layer = 1;
+    wl_status st = wl_hparams_read_common(meta, arch, hp, err);
     if (st != WL_OK) return st;
-    if ((st = read_layer_kinds(meta, hp, err)) != WL_OK) return st;
+    if ((st = read_layer_kinds(meta, arch, hp, err)) != WL_OK) return st;
     int64_t l_cache;
-    if ((st = wl_arch_need_i64(meta, "lfm2", "shortconv.l_cache", 2, LFM2_MAX_L_CACHE, &l_cache, err))) return st;
+    if ((st = wl_arch_need_i64(meta, arch, "shortconv.l_cache", 2, LFM2_MAX_L_CACHE, &l_cache, err))) return st;
     hp->shortconv_l_cache = (int)l_cache;
     hp->rope_mode = WL_ROPE_NEOX;
     hp->has_qk_norm = 1;
     hp->output_norm_name = "token_embd_norm.weight";
+    return WL_OK;
+}
+
+static wl_status lfm2_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
+    wl_status st = read_lfm2(meta, "lfm2", hp, err);
+    if (st != WL_OK) return st;
     if (hp->sliding_window > 0) {
         for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = hp->layer_mixer[il] == WL_MIXER_ATTENTION;
     }

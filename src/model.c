@@ -118,7 +118,7 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
     hp->n_head = (int)v;
 
     hp->n_head_kv = hp->n_head;
-    if (wl_arch_get_i64(meta, arch, "attention.head_count_kv", &v)) {
+    if (!hp->kv_heads_per_layer && wl_arch_get_i64(meta, arch, "attention.head_count_kv", &v)) {
         if (v < 1 || v > hp->n_head || hp->n_head % v != 0) {
             return wl_fail(err, WL_ERR_BAD_VALUE,
                            "%s.attention.head_count_kv = %lld does not divide head_count %d",

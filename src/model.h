@@ -104,6 +104,9 @@ typedef struct {
     /* short-convolution token mixers (lfm2): taps of the causal depthwise
      * convolution (shortconv.l_cache, the current token included) */
     int shortconv_l_cache;
+    /* set by the arch before wl_hparams_read_common, which then leaves
+     * attention.head_count_kv (one value per layer, 0 for conv layers) to it */
+    int kv_heads_per_layer;
     /* the final norm's tensor when not output_norm.weight (lfm2: token_embd_norm.weight) */
     const char *output_norm_name;
 

@@ -53,6 +53,17 @@ export const SHAPES = {
   },
   // Its active parameters as a dense model: the same attention, one FFN of 8 x 512 rows.
   'granite-moe-1b-a400m-dense': { arch: 'llama', dim: 1024, layers: 24, heads: 16, kvHeads: 8, ffn: 4096, ropeBase: 10000, rmsEps: 1e-6, ctx: 4096, tied: true },
+  // LFM2-350M: 10 short-convolution layers and 6 attention layers (2, 5, 8, 10, 12, 14).
+  'lfm2-350m': {
+    arch: 'lfm2', dim: 1024, layers: 16, heads: 16, kvHeads: 8, ffn: 4608, attnLayers: [2, 5, 8, 10, 12, 14], lCache: 3,
+    ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true,
+  },
+  // The same with convolutions only (bench/hybrid.js: their decode cost alone) and with attention only.
+  'lfm2-350m-conv': {
+    arch: 'lfm2', dim: 1024, layers: 16, heads: 16, kvHeads: 8, ffn: 4608, attnLayers: [], lCache: 3,
+    ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true,
+  },
+  'lfm2-350m-llama': { arch: 'llama', dim: 1024, layers: 16, heads: 16, kvHeads: 8, ffn: 4608, ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true },
 };
 
 /** Reads the `embedded` shape from models/shakespeare.gguf when that file exists. */
@@ -282,6 +293,7 @@ function moeTensors(cfg, b, g, mat) {
 function lfm2Tensors(cfg) {
   const { dim } = cfg;
   const attn = /^blk\.\d+\.attn_(q|k|v|q_norm|k_norm|output)\.weight$/;
+  const mat = (fanIn, gain = 1) => ({ std: gain / Math.sqrt(fanIn) });
   const list = [];
   for (const entry of llamaLikeTensors(cfg, { qkNorm: true })) {
     const [name] = entry;
@@ -291,14 +303,17 @@ function lfm2Tensors(cfg) {
     else if (name.endsWith('attn_q.weight')) {
       const b = `blk.${layer}.shortconv.`;
       list.push(
-        [`${b}in_proj.weight`, [dim, 3 * dim], { std: 1 / Math.sqrt(dim) }],
+        [`${b}in_proj.weight`, [dim, 3 * dim], mat(dim)],
         [`${b}conv.weight`, [cfg.lCache, dim], { std: 0.5 }, 'F32'],
-        [`${b}out_proj.weight`, [dim, dim], { std: 1 / Math.sqrt(dim) }],
+        [`${b}out_proj.weight`, [dim, dim], mat(dim)],
       );
     }
   }
   return list;
 }
+
+/** Per-layer K/V head counts as lfm2 writes them: 0 for convolution layers. */
+const lfm2KvHeads = (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0));
 
 /** The MoE keys llama.cpp reads (expert_feed_forward_length where the arch has one). */
 function moeKeys(w, cfg, { expertFfnKey = true } = {}) {
@@ -400,7 +415,7 @@ const ARCHS = {
   lfm2: {
     tensors: (cfg) => lfm2Tensors(cfg),
     keys: (w, cfg) => w.addU32('lfm2.shortconv.l_cache', cfg.lCache),
-    kvHeadsPerLayer: (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0)),
+    kvHeadsPerLayer: lfm2KvHeads,
     defaults: { layers: 6, attnLayers: [1, 4], lCache: 3, ropeBase: 1000000 },
   },
   // SmallThinker: the router reads the layer input; sigmoid gating (expert_gating_func 2;
