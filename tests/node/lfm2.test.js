@@ -9,8 +9,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { createServer } from '../../web/node/server.js';
-import { tempDir, runCli, VOCAB_SPM } from './runtime-fixtures.js';
+import { tempDir, runCli, serverCompletionText, VOCAB_SPM } from './runtime-fixtures.js';
 
 /** A 6-layer lfm2 of width 64: attention in layers 1 and 4, convolutions elsewhere. */
 const LFM2 = { arch: 'lfm2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM,
@@ -53,19 +52,7 @@ test('an lfm2 model gives the same greedy tokens from the API, the CLI and the s
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
 
-    const server = createServer({ engines: [model], modelId: 'lfm2', maxBodyBytes: 64 * 1024, maxQueue: 4 });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const r = await fetch(`http://127.0.0.1:${server.address().port}/v1/completions`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'lfm2', prompt: PROMPT, max_tokens: 8, temperature: 0 }),
-      });
-      assert.equal(r.status, 200);
-      assert.equal((await r.json()).choices[0].text, api.text);
-    } finally {
-      server.closeAllConnections?.();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    assert.equal(await serverCompletionText(model, 'lfm2', PROMPT, 8), api.text);
   } finally {
     model.dispose();
   }

@@ -8,8 +8,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { createServer } from '../../web/node/server.js';
-import { tempDir, runCli, VOCAB_SPM } from './runtime-fixtures.js';
+import { tempDir, runCli, serverCompletionText, VOCAB_SPM } from './runtime-fixtures.js';
 
 /** A 2-layer qwen3moe of width 64: 8 experts of 64 rows, 2 used per token. */
 const MOE = { arch: 'qwen3moe', shape: 'tiny-gqa', type: 'Q8_0', layers: 2, seed: 7, vocab: VOCAB_SPM,
@@ -44,19 +43,7 @@ test('a MoE model gives the same greedy tokens from the API, the CLI and the ser
     assert.equal(cli.code, 0, cli.stderr);
     assert.deepEqual(JSON.parse(cli.stdout).tokens, api, 'CLI at 1 thread vs API at 2');
 
-    const server = createServer({ engines: [model], modelId: 'moe', maxBodyBytes: 64 * 1024, maxQueue: 4 });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      const r = await fetch(`http://127.0.0.1:${server.address().port}/v1/completions`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'moe', prompt: PROMPT, max_tokens: 12, temperature: 0 }),
-      });
-      assert.equal(r.status, 200);
-      assert.equal((await r.json()).choices[0].text, text);
-    } finally {
-      server.closeAllConnections?.();
-      await new Promise((resolve) => server.close(resolve));
-    }
+    assert.equal(await serverCompletionText(model, 'moe', PROMPT, 12), text);
   } finally {
     model.dispose();
   }

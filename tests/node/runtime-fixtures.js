@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { convertTokenizerJson } from '../../tools/tokenizer-json-to-gguf.js';
 import { loadModel } from '../../web/node/index.js';
+import { createServer } from '../../web/node/server.js';
 import { sharedPath } from '../../tools/shared-data.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -89,6 +90,26 @@ export function tinyShards() {
  * Runs the CLI; resolves with { code, stdout, stderr }.
  * @param {string[]} args @param {{ input?: string, timeoutMs?: number }} [options]
  */
+/**
+ * The text a greedy /v1/completions request gets from an OpenAI-compatible
+ * server around a loaded model (listening on a free port, closed after).
+ */
+export async function serverCompletionText(model, modelId, prompt, maxTokens) {
+  const server = createServer({ engines: [model], modelId, maxBodyBytes: 64 * 1024, maxQueue: 4 });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    const r = await fetch(`http://127.0.0.1:${server.address().port}/v1/completions`, {
+      method: 'POST', headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: modelId, prompt, max_tokens: maxTokens, temperature: 0 }),
+    });
+    if (r.status !== 200) throw new Error(`the server answered ${r.status}: ${await r.text()}`);
+    return (await r.json()).choices[0].text;
+  } finally {
+    server.closeAllConnections?.();
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 export function runCli(args, options = {}) {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
