@@ -10,6 +10,7 @@ import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
+import { scorePerplexity, PERPLEXITY_CONTEXT, PERPLEXITY_BATCH } from './perplexity.js';
 
 /**
  * Prompt tokens per wl_decode call; the abort signal is checked between
@@ -90,6 +91,14 @@ const FILE_TYPES = {
  *   to one call (several when parallelToolCalls is not false) with schema-valid arguments;
  *   parallelToolCalls: false ends the reply after its first call;
  *   reasoningFormat: 'deepseek' (default) splits <think>...</think> into `reasoning`, 'none' leaves it in content
+ *
+ * @typedef {object} PerplexityOptions
+ * @property {number} [contextSize]  tokens per chunk (llama-perplexity's --ctx-size), default 512;
+ *                                   at most the session's contextSize
+ * @property {number} [batchSize]    tokens per forward pass, default 64 (logit rows held at once);
+ *                                   the result does not depend on it
+ * @property {AbortSignal} [signal]
+ * @property {(c: import('./perplexity.js').PerplexityChunk) => void} [onChunk]  after each chunk
  *
  * @typedef {object} EmbedOptions
  * @property {'mean'|'cls'|'last'|1|2|3} [pooling] default: the GGUF's `<arch>.pooling_type`, else mean
@@ -557,6 +566,86 @@ export class Session {
       }
       this.#busy = false;
     }
+  }
+
+  /**
+   * Perplexity of `text` as llama.cpp's llama-perplexity computes it (web/perplexity.js):
+   * chunks of `contextSize` tokens, each on an empty KV cache, the second half of each scored.
+   * The session's cached prompt is dropped.
+   * @param {string | ArrayLike<number>} text a string (tokenized with BOS as the model adds it,
+   *   special-token text not parsed, as llama.cpp) or token ids used as given
+   * @param {PerplexityOptions} [options]
+   * @returns {Promise<import('./perplexity.js').PerplexityResult>}
+   */
+  async perplexity(text, options = {}) {
+    this.#checkAlive();
+    this.#checkGenerates();
+    const { contextSize = PERPLEXITY_CONTEXT, batchSize = PERPLEXITY_BATCH, signal, onChunk } = options;
+    const ids = typeof text === 'string' ? this.tokenize(text, { addSpecial: true, parseSpecial: false }) : this.#tokenIds(text, 'perplexity() text');
+    const tokenizer = this.#core.tokenizer;
+    const nCtx = this.contextSize;
+    if (Number.isInteger(contextSize) && contextSize > nCtx) {
+      throw new WasmllmError('ERR_CONTEXT_FULL', `perplexity contextSize ${contextSize} is larger than this session's context (${nCtx}): load the model with a larger contextSize`);
+    }
+    if (signal?.aborted) throw abortError(signal);
+    if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is busy generating or embedding; finish or abort that first');
+    this.#busy = true;
+    const ev = this.#logitRows(Number.isInteger(batchSize) && batchSize > 0 ? batchSize : 1);
+    try {
+      const bos = tokenizer.addBos && tokenizer.bos !== null ? tokenizer.bos : null;
+      return await scorePerplexity(ev, ids, { contextSize, batchSize, bos, signal, onChunk });
+    } finally {
+      ev.release();
+      this.#busy = false;
+    }
+  }
+
+  /**
+   * Forward passes that keep every position's logits (wl_decode_all), for
+   * perplexity: self-contained, on this session's context, with a token
+   * buffer of `batch` ids. The KV cache is left empty when released.
+   * @param {number} batch
+   */
+  #logitRows(batch) {
+    const { M, wasm, err } = this.#core;
+    const nVocab = M._wl_model_n_vocab(this.#core.model);
+    const tokens = M._wl_alloc(batch * 4) >>> 0;
+    if (!tokens) throw new WasmllmError('ERR_OOM', `cannot allocate a batch of ${batch} tokens`);
+    this.#cached.length = 0; // what the cache holds is about to change under it
+    const ctx = this.#context.ctx;
+    const put = (ids) => {
+      this.#checkAlive(); // disposed while we yielded: the context is gone
+      new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+    };
+    return {
+      nVocab,
+      reset: () => { this.#checkAlive(); M._wl_context_truncate(ctx, 0); },
+      decode: (ids) => { put(ids); if (M._wl_decode(ctx, tokens, ids.length, err) !== 0) throw this.#failure(); },
+      decodeAll: (ids) => {
+        put(ids);
+        if (M._wl_decode_all(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
+        // Read after the call: the heap may have grown for the rows.
+        return new Float32Array(wasm.heapU8().buffer, M._wl_context_logits_all(ctx) >>> 0, ids.length * nVocab);
+      },
+      pause: nextMacrotask,
+      release: () => {
+        if (this.#core.disposed) return;
+        M._wl_free(tokens);
+        if (!this.#disposed) M._wl_context_truncate(ctx, 0);
+      },
+    };
+  }
+
+  /** `ids` as an array, refused unless every one is a token id of the vocabulary. @param {unknown} ids @param {string} what */
+  #tokenIds(ids, what) {
+    if (!ids || typeof ids !== 'object' || typeof (/** @type {any} */ (ids)).length !== 'number') {
+      throw new WasmllmError('ERR_BAD_ARG', `${what} must be a string or an array of token ids`);
+    }
+    const out = Array.from(/** @type {ArrayLike<number>} */ (ids));
+    const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
+    const bad = out.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
+    if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `${what}: token #${bad} (${out[bad]}) is not a token id in [0, ${nVocab})`);
+    return out;
   }
 
   /** Token ids of embed()'s i-th input, checked against the vocabulary and the context. */
