@@ -25,6 +25,7 @@ commands:
   chat      interactive chat with the model's chat template (wasmllm chat --help)
   serve     OpenAI-compatible HTTP server (wasmllm serve --help)
   embed     print text embeddings as JSON (wasmllm embed --help)
+  perplexity  llama-perplexity's PPL of a text file (wasmllm perplexity --help)
   info      print a model's metadata and tensor summary
   tokenize  print the token ids of a text as one JSON array (works on vocab-only GGUFs)
 
@@ -316,8 +317,9 @@ async function serve(args) {
 }
 
 const embed = async (args) => (await import('./cli-embed.js')).runEmbedCli(args);
+const perplexity = async (args) => (await import('./cli-perplexity.js')).runPerplexityCli(args);
 
-const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat, serve, embed };
+const COMMANDS = { run: (a) => generate('run', a), complete: (a) => generate('complete', a), info, tokenize, chat, serve, embed, perplexity };
 
 /** @param {string[]} argv @returns {Promise<number>} the exit code */
 export async function main(argv) {
