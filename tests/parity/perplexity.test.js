@@ -35,7 +35,8 @@ async function llamaCppTokens(file, text) {
 
 const rel = (a, b) => Math.abs(a / b - 1);
 
-async function comparePerplexity(t, file, text, contextSize) {
+/** `estimateRel`: the bar for the running estimates, which average fewer tokens than the final one. */
+async function comparePerplexity(t, file, text, contextSize, estimateRel = REL) {
   const { loadModel } = await wasmllm();
   const model = await loadModel(file, { threads: 1, contextSize });
   let got, ids, bos;
@@ -68,7 +69,7 @@ async function comparePerplexity(t, file, text, contextSize) {
   // per-token differences (Q4_0 synthetic: PPL 8e-5 apart, +/- 1.2e-3), so it gets 1e-2.
   assert.ok(rel(got.uncertainty, sums.uncertainty) < 10 * REL, `uncertainty ${got.uncertainty} vs llama.cpp ${sums.uncertainty}`);
   assert.equal(got.estimates.length, estimates.length);
-  got.estimates.forEach((e, i) => assert.ok(rel(e, estimates[i]) < REL, `estimate [${i + 1}] ${e} vs llama.cpp ${estimates[i]}`));
+  got.estimates.forEach((e, i) => assert.ok(rel(e, estimates[i]) < estimateRel, `estimate [${i + 1}] ${e} vs llama.cpp ${estimates[i]}`));
   return got;
 }
 
@@ -78,7 +79,10 @@ for (const type of ['F32', 'Q4_0']) {
     // text gets probabilities a float holds (at 16 most tokens' come back 0 from node-llama-cpp)
     // and a last-bit difference in a near-tie moves the NLL by little (at 16, Q4_0 differed by 2%).
     const [file] = ensureSynthetic({ arch: 'llama', shape: 'tiny-gqa', type, seed: SEED, overrides: { gains: { output: 1 } }, name: 'flat' });
-    await comparePerplexity(t, file, corpusPrompt(1500), 64);
+    // Q4_0 rounds activations to int8 in both runtimes, and a last-bit difference flips some
+    // roundings: per token the NLLs differ by ~1e-3 and average out over the text (final PPL
+    // 8e-5 apart), while the first chunk's estimate (31 tokens) is 2e-3 apart.
+    await comparePerplexity(t, file, corpusPrompt(1500), 64, type === 'F32' ? REL : 10 * REL);
   });
 }
 
