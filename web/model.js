@@ -80,6 +80,11 @@ const FILE_TYPES = {
  *                                        `bytes`, `tokenText`); a number k > 0 also the k most likely
  *                                        tokens (`topLogprobs`). Of the model's raw distribution:
  *                                        before temperature, penalties, biases and grammars
+ * @property {boolean} [echo]             complete() only: first yield one piece per prompt token
+ *                                        (`prompt: true`, its text), with `logprobs` also its
+ *                                        log-probability given the tokens before it (the first
+ *                                        token's is null, with no alternatives); the prompt is
+ *                                        then evaluated afresh, not taken from the cache
  * @property {AbortSignal} [signal]
  *
  * @typedef {CompleteOptions & {
@@ -110,11 +115,12 @@ const FILE_TYPES = {
  * @property {AbortSignal} [signal]      checked between texts
  *
  * @typedef {{ token: number, text: string, bytes: number[], logprob: number }} TokenLogprob
- * @typedef {{ token: number, text: string, logprob?: number, bytes?: number[], tokenText?: string,
+ * @typedef {{ token: number, text: string, logprob?: number | null, bytes?: number[], tokenText?: string, prompt?: true,
  *   topLogprobs?: TokenLogprob[], content?: string, reasoning?: string,
  *   toolCalls?: import('./structured/tool-calls.js').ToolCallDelta[] }} TokenPiece
  *   text: the generated text this token completed (stop strings and unfinished characters held back);
  *   logprob, bytes, tokenText, topLogprobs: with the `logprobs` option (tokenText: the token's own bytes as text);
+ *   prompt: true on the prompt's pieces that the `echo` option yields first (logprob null on the first);
  *   content, reasoning, toolCalls: chat() only, the reply as OpenAI's message fields stream it
  * @typedef {{ promptTokens: number[], tokens: number[], text: string,
  *   finishReason: 'stop'|'length'|'context'|'tool_calls', promptEvaluated: number,
@@ -486,6 +492,7 @@ export class Session {
    */
   chat(messages, options = {}) {
     this.#checkAlive();
+    if (options.echo !== undefined && options.echo !== false) throw new WasmllmError('ERR_BAD_ARG', 'echo is a complete() option: chat() does not echo its rendered prompt');
     const self = this;
     // chat.js (and its Jinja dependency) loads only when chat is used.
     return (async function* chatTurn() {
@@ -771,6 +778,7 @@ export class Session {
     const nVocabModel = M._wl_model_n_vocab(this.#core.model);
     const topK = Math.min(logprobsCount(options.logprobs) ?? -1, nVocabModel);
     const bias = parseLogitBias(options.logitBias, nVocabModel);
+    if (options.echo !== undefined && typeof options.echo !== 'boolean') throw new WasmllmError('ERR_BAD_ARG', `echo must be a boolean, got ${options.echo}`);
     const gbnf = await grammarText(options);
     this.#checkAlive(); // disposed while a schema was converted
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
@@ -803,8 +811,10 @@ export class Session {
     let decoded = 0;
     try {
       const t0 = now();
-      result.promptEvaluated = await this.#evaluatePrompt(promptIds, signal);
+      const echoed = options.echo && lp ? await this.#promptLogprobs(promptIds, lp, signal) : null;
+      result.promptEvaluated = echoed ? promptIds.length : await this.#evaluatePrompt(promptIds, signal);
       result.timings.promptMs = now() - t0;
+      if (options.echo) yield* this.#promptPieces(promptIds, echoed, lp?.k ?? 0);
       for (const id of promptIds) M._wl_sampler_accept(sampler, id);
 
       let stoppedByText = false;
@@ -856,6 +866,58 @@ export class Session {
       this.#busy = false;
     }
     return result;
+  }
+
+  /**
+   * Evaluates the prompt afresh keeping every position's logits
+   * (wl_decode_all), and returns what `echo` reports of each prompt token
+   * after the first: its log-probability given the ones before it, and the
+   * top-k alternatives. Leaves the cache as #evaluatePrompt does.
+   * @param {number[]} ids @param {{ k: number, ids: number, values: number }} lp @param {AbortSignal} [signal]
+   */
+  async #promptLogprobs(ids, lp, signal) {
+    const { M, wasm, err } = this.#core;
+    const { ctx, tokens } = this.#context;
+    const nVocab = M._wl_model_n_vocab(this.#core.model);
+    M._wl_context_truncate(ctx, 0);
+    this.#cached.length = 0;
+    const out = [];
+    // Rows of ids[0 .. n-2] score ids[1 .. n-1]; the last token is decoded as usual, for generation.
+    for (let i = 0; i < ids.length - 1; i += PROMPT_BATCH) {
+      if (signal?.aborted) throw abortError(signal);
+      this.#checkAlive(); // disposed while we yielded: the context is gone
+      const batch = ids.slice(i, Math.min(i + PROMPT_BATCH, ids.length - 1));
+      new Int32Array(wasm.heapU8().buffer, tokens, batch.length).set(batch);
+      if (M._wl_decode_all(ctx, tokens, batch.length, err) !== 0) throw this.#failure();
+      this.#cached.push(...batch);
+      const rows = M._wl_context_logits_all(ctx) >>> 0;
+      for (let r = 0; r < batch.length; r++) {
+        const row = rows + r * nVocab * 4;
+        out.push(this.#tokenLogprobs(ids[i + r + 1], row, M._wl_logprobs(row, nVocab, lp.k, lp.ids, lp.values), lp));
+      }
+      await nextMacrotask();
+    }
+    this.#checkAlive();
+    this.#decode(ids.slice(-1));
+    return out;
+  }
+
+  /**
+   * The prompt's pieces for `echo`: each token's text, and with `logprobs`
+   * what #promptLogprobs measured (the first token has nothing before it).
+   * @param {number[]} ids @param {Partial<TokenPiece>[] | null} logprobs @param {number} k top-k asked for
+   * @returns {Generator<TokenPiece>}
+   */
+  *#promptPieces(ids, logprobs, k) {
+    const decoder = this.#core.tokenizer.createStreamDecoder();
+    for (let i = 0; i < ids.length; i++) {
+      let text = decoder.push(ids[i]);
+      if (i === ids.length - 1) text += decoder.flush();
+      if (!logprobs) { yield { token: ids[i], text, prompt: true }; continue; }
+      const bytes = this.#core.tokenizer.tokenToPiece(ids[i], { showSpecial: true });
+      const first = { logprob: null, bytes: Array.from(bytes), tokenText: utf8Text.decode(bytes), ...(k > 0 ? { topLogprobs: [] } : {}) };
+      yield { token: ids[i], text, prompt: true, ...(i === 0 ? first : logprobs[i - 1]) };
+    }
   }
 
   /** Heap room for wl_logprobs' top-k ids and values (one allocation; ids first). @param {number} k */

@@ -5,7 +5,7 @@
  */
 import { WasmllmError } from './errors.js';
 import { SlotPool } from './slots.js';
-import { checkKnownFields, logitBiasOption, chatLogprobsOption, completionLogprobsOption, toolOptions, responseFormatOption } from './openai-fields.js';
+import { checkKnownFields, logitBiasOption, chatLogprobsOption, completionLogprobsOption, echoOption, toolOptions, responseFormatOption } from './openai-fields.js';
 import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
 
 /**
@@ -90,6 +90,8 @@ function checkFields(body) {
   for (const [field, rule] of Object.entries(FIELDS)) {
     const v = body[field];
     if (v === undefined || v === null) continue;
+    // OpenAI's way to score a prompt without generating: echo with max_tokens 0.
+    if (field === 'max_tokens' && v === 0 && body.echo === true) continue;
     const ok = rule.type === 'integer' ? Number.isInteger(v) : typeof v === rule.type;
     if (!ok) throw new ApiError(400, `'${field}' must be ${rule.type === 'integer' ? 'an integer' : `a ${rule.type}`}`, { param: field });
     if (rule.min === undefined) continue;
@@ -326,6 +328,7 @@ export function createApi(config) {
     const options = generationOptions(body, defaults);
     options.logprobs = completionLogprobsOption(body);
     options.logitBias = logitBiasOption(body.logit_bias, config.engines[0].tokenizer.nVocab);
+    if (echoOption(body)) options.echo = true;
     return job(body, ids, options, TEXT_SHAPE);
   }
 
@@ -431,7 +434,7 @@ export function createApi(config) {
         if (wantLogprobs) held.push(...pieces);
         if (!delta.content && !delta.reasoning && !delta.toolCalls.length) continue;
         yield chunk([j.shape.chunkChoice(delta, null, wantLogprobs ? held : null, offset)], usageField);
-        for (const p of held) offset += p.tokenText.length;
+        for (const p of held) offset += p.text.length;
         held = [];
       }
       const { finish, usage } = summary(r.value.completion, r.value.finish);

@@ -42,7 +42,6 @@ const REFUSED = {
   reasoning_effort: { why: 'reasoning_effort is not supported (a reasoning model thinks as its template says; see reasoning_content)' },
   verbosity: { why: 'verbosity is not supported' },
   web_search_options: { why: 'web search is not supported' },
-  echo: { ok: (v) => v === false, why: "'echo' is not supported" },
   suffix: { ok: (v) => v === '' , why: "'suffix' (insertion) is not supported" },
   best_of: { ok: (v) => v === 1, why: "only best_of=1 is supported" },
   dimensions: { why: "'dimensions' (shortened embeddings) is not supported: vectors have the model's own size" },
@@ -120,6 +119,18 @@ export function completionLogprobsOption(body) {
     throw new ApiError(400, "'logprobs' must be an integer in [0, 5]", { param: 'logprobs' });
   }
   return /** @type {number} */ (v);
+}
+
+/**
+ * echo: the prompt's tokens come first in the text (and in logprobs, where the first has none).
+ * @param {Record<string, unknown>} body
+ * @returns {boolean}
+ */
+export function echoOption(body) {
+  const v = body.echo;
+  if (v === undefined || v === null) return false;
+  if (typeof v !== 'boolean') throw new ApiError(400, "'echo' must be a boolean", { param: 'echo' });
+  return v;
 }
 
 /**

@@ -23,8 +23,10 @@ export function chatLogprobs(pieces) {
 
 /**
  * Completions: tokens, token_logprobs, top_logprobs (a token -> logprob
- * object per position) and text_offset (where each token starts in the
- * text, counted from `offset`).
+ * object per position) and text_offset (where each token's text starts in
+ * the choice's text, counted from `offset`). An echoed prompt's first token
+ * has nothing before it to be predicted from: its logprob and top_logprobs
+ * are null, as OpenAI sends them.
  * @param {import('./model.js').TokenPiece[]} pieces @param {number} offset
  */
 export function completionLogprobs(pieces, offset = 0) {
@@ -34,9 +36,11 @@ export function completionLogprobs(pieces, offset = 0) {
     if (p.token < 0 || p.logprob === undefined) continue;
     out.tokens.push(p.tokenText);
     out.token_logprobs.push(p.logprob);
-    out.top_logprobs.push(Object.fromEntries((p.topLogprobs ?? []).map((t) => [t.text, t.logprob])));
+    out.top_logprobs.push(p.logprob === null ? null : Object.fromEntries((p.topLogprobs ?? []).map((t) => [t.text, t.logprob])));
     out.text_offset.push(at);
-    at += p.tokenText.length;
+    // The text, not tokenText: a token's rendering can differ from what it adds to the text
+    // (BOS shows as <s> and adds nothing).
+    at += p.text.length;
   }
   return out;
 }
