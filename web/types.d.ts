@@ -63,6 +63,12 @@ export interface CompleteOptions extends SamplingOptions {
   addSpecial?: boolean;
   /** String prompts: turn special-token text (e.g. "<|im_start|>") into its token. Default true. */
   parseSpecial?: boolean;
+  /**
+   * Yield one piece per prompt token first (`prompt: true`, its text); with `logprobs`, each carries
+   * its log-probability given the tokens before it (the first token's is null, with no alternatives).
+   * The prompt is then evaluated afresh rather than taken from the cache. Not for chat().
+   */
+  echo?: boolean;
 }
 
 export interface ChatMessage {
@@ -113,6 +119,42 @@ export interface EmbedOptions {
   signal?: AbortSignal;
 }
 
+export interface PerplexityOptions {
+  /** Tokens per chunk (llama-perplexity's --ctx-size), default 512; at most the session's contextSize. */
+  contextSize?: number;
+  /** Tokens per forward pass, default 64 (logit rows held at once); the result does not depend on it. */
+  batchSize?: number;
+  /** Checked between forward passes: ERR_ABORTED. */
+  signal?: AbortSignal;
+  /** After each chunk, with the running estimate (llama-perplexity's `[chunk]ppl,`). */
+  onChunk?: (c: PerplexityChunk) => void;
+}
+
+export interface PerplexityChunk {
+  /** 1-based. */
+  chunk: number;
+  chunks: number;
+  /** The estimate over every chunk so far. */
+  ppl: number;
+}
+
+export interface PerplexityResult {
+  /** exp(mean negative log-likelihood of the scored tokens). */
+  ppl: number;
+  /** Its standard error (llama-perplexity's `+/-`). */
+  uncertainty: number;
+  /** Mean negative log-likelihood, nats per token. */
+  meanNll: number;
+  /** The running estimate after each chunk. */
+  estimates: number[];
+  contextSize: number;
+  chunks: number;
+  /** Tokens of the whole text, BOS included. */
+  tokens: number;
+  /** Tokens scored: the second half of each chunk, less its last token. */
+  scored: number;
+}
+
 /**
  * One step of generation. `text` is always whole UTF-8 characters: bytes of a
  * character split across tokens are held back until it is complete. A final
@@ -121,12 +163,14 @@ export interface EmbedOptions {
 export interface TokenPiece {
   token: number;
   text: string;
-  /** With the logprobs option: the sampled token's log-probability, bytes and own text. */
-  logprob?: number;
+  /** With the logprobs option: the sampled token's log-probability, bytes and own text (null: an echoed prompt's first token). */
+  logprob?: number | null;
   bytes?: number[];
   tokenText?: string;
   /** With logprobs: k, the k most likely tokens, most likely first. */
   topLogprobs?: TokenLogprob[];
+  /** With the echo option: this piece is a token of the prompt. */
+  prompt?: true;
   /** chat() only: what this piece adds to the message's content, reasoning_content and tool_calls. */
   content?: string;
   reasoning?: string;

@@ -1,7 +1,7 @@
 // Type declarations for the Node entry of wasmllm (web/node/index.js). What the
 // browser entry shares with it is in ../types.d.ts.
 import type {
-  KvType, CompleteOptions, ChatMessage, ChatOptions, EmbedOptions, TokenPiece, Completion, ModelInfo,
+  KvType, CompleteOptions, ChatMessage, ChatOptions, EmbedOptions, PerplexityOptions, PerplexityResult, TokenPiece, Completion, ModelInfo,
   GGUFHeader, GGUFStringArray, WasmModule,
 } from '../types.js';
 
@@ -116,6 +116,13 @@ export declare class Session {
    * ERR_CONTEXT_FULL for a text longer than the context, ERR_BAD_ARG for bad input.
    */
   embed(texts: string | Array<string | ArrayLike<number>>, options?: EmbedOptions): Promise<Float32Array[]>;
+  /**
+   * Perplexity as llama.cpp's llama-perplexity computes it: the text tokenized whole (BOS in front as
+   * the model asks), cut into chunks of contextSize tokens, each evaluated on an empty cache with BOS
+   * as its first token, the second half of each scored. Token-id arrays are used as given. The cached
+   * prompt is dropped. ERR_BAD_ARG when the text has fewer than 2 * contextSize tokens.
+   */
+  perplexity(text: string | ArrayLike<number>, options?: PerplexityOptions): Promise<PerplexityResult>;
   /** Frees this session's KV cache (for a Model: everything). */
   dispose(): void;
 }

@@ -6,7 +6,7 @@ import {
   WasmllmError, defaultThreadCount, canUseThreads, Model, Session,
   type ChatMessage, type Completion, type ModelInfo, type ModelMemory, type LoadProgress, type KvType,
   type CompleteOptions, type ChatOptions, type EmbedOptions, type TokenPiece, type Tokenizer, type GGUFHeader,
-  type WasmModule,
+  type WasmModule, type PerplexityOptions, type PerplexityResult,
 } from 'wasmllm';
 import { createServer, type ServerConfig } from 'wasmllm/server';
 import { createWorkerHandler } from 'wasmllm/worker';
@@ -58,6 +58,15 @@ for await (const { text: t } of model.chat(messages, chatOptions)) text += t;
 
 const embedOptions: EmbedOptions = { pooling: 'mean', normalize: false, signal: controller.signal };
 const vectors: Float32Array[] = await model.embed(['a', [1, 2]], embedOptions);
+
+const pplOptions: PerplexityOptions = { contextSize: 128, batchSize: 32, signal: controller.signal, onChunk: (c) => console.log(c.chunk, c.chunks, c.ppl) };
+const ppl: PerplexityResult = await model.perplexity('a long text', pplOptions);
+console.log(ppl.ppl, ppl.uncertainty, ppl.meanNll, ppl.estimates.length, ppl.scored, ppl.tokens, ppl.chunks, ppl.contextSize);
+await model.perplexity([1, 2, 3]);
+for await (const p of model.complete('Hi', { echo: true, logprobs: 2, maxTokens: 0 })) {
+  const lp: number | null | undefined = p.logprob;
+  console.log(p.prompt === true, lp);
+}
 
 const ids: number[] = model.tokenize('Hello', { addSpecial: false, parseSpecial: false }); // sync in Node
 const back: string = model.detokenize(ids, { showSpecial: true });
