@@ -3,7 +3,7 @@
 // ../types.d.ts; tokenize() and detokenize() return promises here (the tokenizer
 // lives in the worker).
 import type {
-  KvType, CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, WasmllmError,
+  KvType, CompleteOptions, ChatMessage, ChatOptions, TokenPiece, Completion, ModelInfo, EmbedOptions, PerplexityOptions, PerplexityResult, WasmllmError,
 } from '../types.js';
 
 export * from '../types.js';
@@ -113,6 +113,8 @@ export declare class BrowserModel {
   chat(messages: ChatMessage[], options?: ChatOptions): AsyncGenerator<TokenPiece, Completion, void>;
   /** Computed in the worker; see Session.embed. */
   embed(texts: string | Array<string | ArrayLike<number>>, options?: EmbedOptions): Promise<Float32Array[]>;
+  /** Computed in the worker; see Session.perplexity. onChunk is called on the page. */
+  perplexity(text: string | ArrayLike<number>, options?: PerplexityOptions): Promise<PerplexityResult>;
   /** Async here (the tokenizer lives in the worker). */
   tokenize(text: string, options?: { addSpecial?: boolean; parseSpecial?: boolean }): Promise<number[]>;
   detokenize(ids: ArrayLike<number>, options?: { showSpecial?: boolean }): Promise<string>;

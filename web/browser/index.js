@@ -320,6 +320,21 @@ export class BrowserModel {
     return (await this.#rpc.request('embed', { texts, options: cloneable(rest) }, { signal })).value;
   }
 
+  /**
+   * Perplexity as llama-perplexity computes it, in the worker (see Session.perplexity in web/model.js).
+   * @param {string | ArrayLike<number>} text
+   * @param {import('../model.js').PerplexityOptions} [options]
+   * @returns {Promise<import('../perplexity.js').PerplexityResult>}
+   */
+  async perplexity(text, options = {}) {
+    this.#checkAlive();
+    const { signal, onChunk, ...rest } = options;
+    if (signal?.aborted) throw new WasmllmError('ERR_ABORTED', 'aborted before it started');
+    const t = typeof text === 'string' ? text : Array.from(text);
+    const onMessage = (msg) => { if (msg.type === 'chunk') onChunk?.(msg.chunk); };
+    return (await this.#rpc.request('perplexity', { text: t, options: cloneable(rest) }, { signal, onMessage })).value;
+  }
+
   /** @param {string} text @param {{ addSpecial?: boolean, parseSpecial?: boolean }} [options] @returns {Promise<number[]>} */
   async tokenize(text, options) {
     this.#checkAlive();

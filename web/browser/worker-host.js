@@ -7,7 +7,8 @@
  *   in:  load {source, options} | complete {prompt, options} | chat {messages, options}
  *        | abort {target} | tokenize {text, options} | detokenize {ids, options} | info | dispose
  *        | embed {texts, options} (done's value: Float32Array[], transferred)
- *   out: progress {progress} | warning {error} | token {token, text, heapBytes}
+ *        | perplexity {text, options} (a chunk {chunk} message after each chunk)
+ *   out: progress {progress} | warning {error} | token {token, text, heapBytes} | chunk {chunk}
  *        | done {value} | error {error}
  */
 import { loadModel, PREPARE_WEIGHTS } from '../model.js';
@@ -107,6 +108,17 @@ async function onEmbed(id, msg) {
   }
 }
 
+async function onPerplexity(id, msg) {
+  const controller = new AbortController();
+  running.set(id, controller);
+  try {
+    const onChunk = (chunk) => reply(id, 'chunk', { chunk });
+    return { value: await requireModel().perplexity(msg.text, { ...msg.options, signal: controller.signal, onChunk }) };
+  } finally {
+    running.delete(id);
+  }
+}
+
 /** @param {any} msg @returns {Promise<{ value: any, transfer?: Transferable[] } | any>} */
 async function handle(msg) {
   switch (msg.type) {
@@ -114,6 +126,7 @@ async function handle(msg) {
     case 'complete':
     case 'chat': return onGenerate(msg.id, msg);
     case 'embed': return onEmbed(msg.id, msg);
+    case 'perplexity': return onPerplexity(msg.id, msg);
     case 'tokenize': return { value: requireModel().tokenize(msg.text, msg.options) };
     case 'detokenize': return { value: requireModel().detokenize(msg.ids, msg.options) };
     case 'info': return { value: { ...requireModel().info(), heapBytes: heapBytes() } };

@@ -47,6 +47,8 @@ for await (const piece of chat) console.log(piece.token, piece.text);
 const last: Completion | null = model.lastCompletion;
 console.log(last?.finishReason);
 const vectors: Float32Array[] = await model.embed('text', { normalize: true });
+const ppl: number = (await model.perplexity('a long text', { contextSize: 64, onChunk: (c) => console.log(c.chunk, c.ppl) })).ppl;
+console.log(ppl);
 
 const ids: Promise<number[]> = model.tokenize('Hello'); // async in the browser
 const text: Promise<string> = model.detokenize(await ids);
