@@ -13,7 +13,7 @@ import path from 'node:path';
 import { createRequire } from 'node:module';
 import { loadModel } from '../../web/node/index.js';
 import { createServer } from '../../web/node/server.js';
-import { ROOT, EMBEDDED, collectPieces as collect } from './runtime-fixtures.js';
+import { ROOT, EMBEDDED, collectPieces as collect, runCli } from './runtime-fixtures.js';
 
 const REF = path.join(ROOT, 'tests/ref/node_modules');
 const skipNoRef = fs.existsSync(path.join(REF, 'openai')) ? false : 'tests/ref is not installed (node tools/setup.js --test)';
@@ -145,4 +145,18 @@ test('/v1/completions echo (openai client): the prompt, then the completion, in 
     server.closeAllConnections?.();
     await new Promise((resolve) => server.close(resolve));
   }
+});
+
+test('wasmllm complete --json --logprobs K --echo: prompt_logprobs as the API gives them', async () => {
+  const r = await runCli(['complete', '-m', EMBEDDED, '-p', PROMPT, '-n', '2', '--temperature', '0', '-t', '1', '--json', '--logprobs', '2', '--echo']);
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  const { pieces } = await collect(model.complete(PROMPT, { maxTokens: 2, temperature: 0, echo: true, logprobs: 2 }));
+  const row = (p) => ({ token: p.token, text: p.tokenText, logprob: p.logprob, top: (p.topLogprobs ?? []).map((t) => ({ token: t.token, text: t.text, logprob: t.logprob })) });
+  assert.deepEqual(out.prompt_logprobs, pieces.filter((p) => p.prompt).map(row));
+  assert.deepEqual(out.logprobs, pieces.filter((p) => !p.prompt && p.token >= 0).map(row));
+  assert.equal(out.prompt_logprobs[0].logprob, null);
+  const noLogprobs = await runCli(['complete', '-p', 'x', '--json', '--echo']);
+  assert.equal(noLogprobs.code, 2);
+  assert.match(noLogprobs.stderr, /--echo works with complete --json --logprobs K only/);
 });

@@ -54,6 +54,8 @@ ${constraintUsage(28)}
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end
       --logprobs K          (complete --json) add "logprobs": each token's log-probability
                             and its K most likely alternatives (0: none)
+      --echo                (complete --json --logprobs K) add "prompt_logprobs": the same for
+                            each prompt token given the ones before it (the first: null)
   -q, --quiet               (run) do not echo the prompt
   -v, --verbose             timing lines on stderr
 
@@ -84,6 +86,7 @@ const GENERATE_OPTIONS = {
   stop: { type: 'string', multiple: true },
   json: { type: 'boolean' },
   logprobs: { type: 'string' },
+  echo: { type: 'boolean' },
   quiet: { type: 'boolean', short: 'q' },
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
@@ -157,6 +160,7 @@ async function generate(command, args) {
   const kvType = kvTypeFlag(values['kv-type']);
   if (values.json && command !== 'complete') throw new UsageError('--json works with complete only');
   const logprobs = logprobsFlag(values.logprobs, values.json);
+  if (values.echo && logprobs === undefined) throw new UsageError('--echo works with complete --json --logprobs K only');
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   const constraints = constraintOptions(values, (m) => new UsageError(m));
   const modelSource = values.model ?? EMBEDDED_MODEL;
@@ -180,26 +184,26 @@ async function generate(command, args) {
     // Flags left out fall through to the runtime's SAMPLING_DEFAULTS, as the server's requests do.
     const options = {
       ...n, ...constraints, stop: values.stop ?? [], signal: controller.signal,
-      ...(logprobs === undefined ? {} : { logprobs }),
+      ...(logprobs === undefined ? {} : { logprobs }), ...(values.echo ? { echo: true } : {}),
     };
     delete options.threads;
     delete options.contextSize;
     if (command === 'run' && !values.quiet) await write(prompt);
     const it = model.complete(prompt, options);
     let result;
-    const scored = [];
+    const scored = [], promptScored = [];
     for (;;) {
       const step = await it.next();
       if (step.done) { result = step.value; break; }
       if (!values.json && step.value.text) await write(step.value.text);
       if (logprobs !== undefined && step.value.token >= 0) {
         const p = step.value;
-        scored.push({ token: p.token, text: p.tokenText, logprob: p.logprob, top: (p.topLogprobs ?? []).map((t) => ({ token: t.token, text: t.text, logprob: t.logprob })) });
+        (p.prompt ? promptScored : scored).push({ token: p.token, text: p.tokenText, logprob: p.logprob, top: (p.topLogprobs ?? []).map((t) => ({ token: t.token, text: t.text, logprob: t.logprob })) });
       }
     }
     if (values.json) {
       const out = { prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text };
-      await write(JSON.stringify(logprobs === undefined ? out : { ...out, logprobs: scored }) + '\n');
+      await write(JSON.stringify(logprobs === undefined ? out : { ...out, ...(values.echo ? { prompt_logprobs: promptScored } : {}), logprobs: scored }) + '\n');
     } else {
       await write('\n');
     }
