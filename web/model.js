@@ -590,6 +590,10 @@ export class Session {
     const { contextSize = PERPLEXITY_CONTEXT, batchSize = PERPLEXITY_BATCH, signal, onChunk } = options;
     const ids = typeof text === 'string' ? this.tokenize(text, { addSpecial: true, parseSpecial: false }) : this.#tokenIds(text, 'perplexity() text');
     const tokenizer = this.#core.tokenizer;
+    if (typeof text === 'string' && tokenizer.addEos) {
+      // llama-perplexity refuses these too: an EOS closing the text would be scored as part of it.
+      throw new WasmllmError('ERR_BAD_ARG', "perplexity of a string needs a model that adds no EOS (tokenizer.ggml.add_eos_token is true): pass token ids instead");
+    }
     const nCtx = this.contextSize;
     if (Number.isInteger(contextSize) && contextSize > nCtx) {
       throw new WasmllmError('ERR_CONTEXT_FULL', `perplexity contextSize ${contextSize} is larger than this session's context (${nCtx}): load the model with a larger contextSize`);

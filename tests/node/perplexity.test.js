@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../../web/node/index.js';
 import { perplexityChunks, NllSums, formatEstimates, formatFinal } from '../../web/perplexity.js';
-import { EMBEDDED, tempDir, runCli } from './runtime-fixtures.js';
+import { EMBEDDED, tempDir, runCli, tinyWriter } from './runtime-fixtures.js';
 
 const TEXT = 'ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n';
 
@@ -105,4 +105,14 @@ test('wasmllm perplexity: llama-perplexity\'s lines, the same figures as --json 
   const short = await runCli(['perplexity', '-m', EMBEDDED, '-f', file, '-q']);
   assert.equal(short.code, 1);
   assert.match(short.stderr, /ERR_BAD_ARG: perplexity with a context of 512 needs at least 1024 tokens/);
+});
+
+test('perplexity(): a model whose tokenizer appends EOS is refused for text, as llama-perplexity refuses it', async (t) => {
+  const file = path.join(tempDir(), 'adds-eos.gguf');
+  tinyWriter().addBool('tokenizer.ggml.add_eos_token', true).write(file);
+  const m = await loadModel(file, { threads: 1, contextSize: 16 });
+  t.after(() => m.dispose());
+  await assert.rejects(m.perplexity(TEXT, { contextSize: 8 }), { code: 'ERR_BAD_ARG', message: /add_eos_token/ });
+  const ids = m.tokenize(TEXT, { addSpecial: false });
+  assert.ok((await m.perplexity(ids, { contextSize: 8 })).ppl > 1, 'token ids are scored as given');
 });
