@@ -10,7 +10,7 @@ import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
-import { scorePerplexity, PERPLEXITY_CONTEXT, PERPLEXITY_BATCH } from './perplexity.js';
+import { scorePerplexity, checkPerplexityArgs, PERPLEXITY_CONTEXT, PERPLEXITY_BATCH } from './perplexity.js';
 
 /**
  * Prompt tokens per wl_decode call; the abort signal is checked between
@@ -598,15 +598,17 @@ export class Session {
     if (Number.isInteger(contextSize) && contextSize > nCtx) {
       throw new WasmllmError('ERR_CONTEXT_FULL', `perplexity contextSize ${contextSize} is larger than this session's context (${nCtx}): load the model with a larger contextSize`);
     }
+    checkPerplexityArgs(ids.length, contextSize, batchSize); // before the cached prompt is dropped
     if (signal?.aborted) throw abortError(signal);
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is busy generating or embedding; finish or abort that first');
     this.#busy = true;
-    const ev = this.#logitRows(Number.isInteger(batchSize) && batchSize > 0 ? batchSize : 1);
+    let ev = null;
     try {
+      ev = this.#logitRows(batchSize);
       const bos = tokenizer.addBos && tokenizer.bos !== null ? tokenizer.bos : null;
       return await scorePerplexity(ev, ids, { contextSize, batchSize, bos, signal, onChunk });
     } finally {
-      ev.release();
+      ev?.release();
       this.#busy = false;
     }
   }

@@ -45,18 +45,29 @@ export const PERPLEXITY_BATCH = 64;
  */
 
 /**
+ * Refuses a chunk size or batch that cannot work, and a text too short for two chunks.
+ * @param {number} nTokens @param {number} n chunk size @param {number} batchSize
+ */
+export function checkPerplexityArgs(nTokens, n, batchSize) {
+  if (!Number.isInteger(n) || n < 4) {
+    // Fewer than 4 would score no token (or only one, which has no standard error).
+    throw new WasmllmError('ERR_BAD_ARG', `contextSize must be an integer >= 4 for perplexity, got ${n}`);
+  }
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new WasmllmError('ERR_BAD_ARG', `batchSize must be a positive integer, got ${batchSize}`);
+  }
+  if (nTokens < 2 * n) {
+    throw new WasmllmError('ERR_BAD_ARG', `perplexity with a context of ${n} needs at least ${2 * n} tokens; the text has ${nTokens}`);
+  }
+}
+
+/**
  * The chunks llama.cpp evaluates: tokens[i*n, (i+1)*n) with the first replaced by `bos`.
  * @param {ArrayLike<number>} tokens @param {number} n @param {number | null} bos
  * @returns {number[][]}
  */
 export function perplexityChunks(tokens, n, bos) {
-  if (!Number.isInteger(n) || n < 4) {
-    // Fewer than 4 would score no token (or only one, which has no standard error).
-    throw new WasmllmError('ERR_BAD_ARG', `contextSize must be an integer >= 4 for perplexity, got ${n}`);
-  }
-  if (tokens.length < 2 * n) {
-    throw new WasmllmError('ERR_BAD_ARG', `perplexity with a context of ${n} needs at least ${2 * n} tokens; the text has ${tokens.length}`);
-  }
+  checkPerplexityArgs(tokens.length, n, 1);
   const chunks = [];
   for (let start = 0; start + n <= tokens.length; start += n) {
     const chunk = Array.from({ length: n }, (_, k) => tokens[start + k]);
@@ -111,9 +122,7 @@ export class NllSums {
  */
 export async function scorePerplexity(ev, tokens, options) {
   const { contextSize: n, batchSize, bos, signal, onChunk } = options;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new WasmllmError('ERR_BAD_ARG', `batchSize must be a positive integer, got ${batchSize}`);
-  }
+  checkPerplexityArgs(tokens.length, n, batchSize);
   const chunks = perplexityChunks(tokens, n, bos);
   const first = Math.floor(n / 2);
   const sums = new NllSums();

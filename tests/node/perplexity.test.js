@@ -11,7 +11,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadModel } from '../../web/node/index.js';
 import { perplexityChunks, NllSums, formatEstimates, formatFinal } from '../../web/perplexity.js';
-import { EMBEDDED, tempDir, runCli, tinyWriter } from './runtime-fixtures.js';
+import { EMBEDDED, tempDir, runCli, tinyWriter, collectPieces as collect } from './runtime-fixtures.js';
 
 const TEXT = 'ROMEO:\nBut soft, what light through yonder window breaks?\nIt is the east, and Juliet is the sun.\n';
 
@@ -69,6 +69,11 @@ test('perplexity(): refusals name the problem', async () => {
   await assert.rejects(model.perplexity(TEXT, { contextSize: 128 }), code('ERR_CONTEXT_FULL'));
   await assert.rejects(model.perplexity(TEXT, { contextSize: 3 }), /contextSize must be an integer >= 4/);
   await assert.rejects(model.perplexity(TEXT, { contextSize: 8, batchSize: 0 }), /batchSize must be a positive integer/);
+  // Refused before anything runs: the cached prompt stays (the next complete() evaluates only its new token).
+  await collect(model.complete(TEXT, { maxTokens: 1, temperature: 0 }));
+  await assert.rejects(model.perplexity(TEXT, { contextSize: 3 }), code('ERR_BAD_ARG'));
+  await collect(model.complete(TEXT, { maxTokens: 1, temperature: 0 }));
+  assert.equal(model.lastCompletion.promptEvaluated, 1);
   await assert.rejects(model.perplexity([1, 2, 99999], { contextSize: 8 }), /token #2 \(99999\)/);
   await assert.rejects(model.perplexity(42, { contextSize: 8 }), code('ERR_BAD_ARG'));
   await assert.rejects(model.perplexity(TEXT, { contextSize: 8, signal: AbortSignal.abort() }), code('ERR_ABORTED'));
