@@ -241,7 +241,7 @@ test('tool calls, logprobs and refused fields, as in `wasmllm serve` (the shared
   assert.equal(lp.choices[0].logprobs.tokens.join(''), lp.choices[0].text);
   assert.equal(lp.choices[0].logprobs.token_logprobs.length, 3);
 
-  for (const [field, value] of [['echo', true], ['best_of', 2], ['suffix', 'x'], ['frobnicate', 1]]) {
+  for (const [field, value] of [['echo', 'yes'], ['best_of', 2], ['suffix', 'x'], ['frobnicate', 1]]) {
     const res = await post(`${worker.url}/v1/completions`, { prompt: 'x', max_tokens: 1, [field]: value });
     const json = await res.json();
     assert.equal(res.status, 400, field);
