@@ -102,6 +102,8 @@ const FILE_TYPES = {
  *                                   at most the session's contextSize
  * @property {number} [batchSize]    tokens per forward pass, default 64 (logit rows held at once);
  *                                   the result does not depend on it
+ * @property {number} [chunks]       score at most this many chunks (llama-perplexity's --chunks);
+ *                                   default every whole chunk of the text
  * @property {AbortSignal} [signal]
  * @property {(c: import('./perplexity.js').PerplexityChunk) => void} [onChunk]  after each chunk
  *
@@ -587,7 +589,7 @@ export class Session {
   async perplexity(text, options = {}) {
     this.#checkAlive();
     this.#checkGenerates();
-    const { contextSize = PERPLEXITY_CONTEXT, batchSize = PERPLEXITY_BATCH, signal, onChunk } = options;
+    const { contextSize = PERPLEXITY_CONTEXT, batchSize = PERPLEXITY_BATCH, chunks, signal, onChunk } = options;
     const ids = typeof text === 'string' ? this.tokenize(text, { addSpecial: true, parseSpecial: false }) : this.#tokenIds(text, 'perplexity() text');
     const tokenizer = this.#core.tokenizer;
     if (typeof text === 'string' && tokenizer.addEos) {
@@ -598,7 +600,7 @@ export class Session {
     if (Number.isInteger(contextSize) && contextSize > nCtx) {
       throw new WasmllmError('ERR_CONTEXT_FULL', `perplexity contextSize ${contextSize} is larger than this session's context (${nCtx}): load the model with a larger contextSize`);
     }
-    checkPerplexityArgs(ids.length, contextSize, batchSize); // before the cached prompt is dropped
+    checkPerplexityArgs(ids.length, contextSize, batchSize, chunks); // before the cached prompt is dropped
     if (signal?.aborted) throw abortError(signal);
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is busy generating or embedding; finish or abort that first');
     this.#busy = true;
@@ -606,7 +608,7 @@ export class Session {
     try {
       ev = this.#logitRows(batchSize);
       const bos = tokenizer.addBos && tokenizer.bos !== null ? tokenizer.bos : null;
-      return await scorePerplexity(ev, ids, { contextSize, batchSize, bos, signal, onChunk });
+      return await scorePerplexity(ev, ids, { contextSize, batchSize, bos, chunks, signal, onChunk });
     } finally {
       ev?.release();
       this.#busy = false;

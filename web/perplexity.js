@@ -45,10 +45,13 @@ export const PERPLEXITY_BATCH = 64;
  */
 
 /**
- * Refuses a chunk size or batch that cannot work, and a text too short for two chunks.
- * @param {number} nTokens @param {number} n chunk size @param {number} batchSize
+ * Refuses a chunk size, batch or chunk count that cannot work, and a text too short for two chunks.
+ * @param {number} nTokens @param {number} n chunk size @param {number} batchSize @param {number} [maxChunks]
  */
-export function checkPerplexityArgs(nTokens, n, batchSize) {
+export function checkPerplexityArgs(nTokens, n, batchSize, maxChunks) {
+  if (maxChunks !== undefined && (!Number.isInteger(maxChunks) || maxChunks < 1)) {
+    throw new WasmllmError('ERR_BAD_ARG', `chunks must be a positive integer, got ${maxChunks}`);
+  }
   if (!Number.isInteger(n) || n < 4) {
     // Fewer than 4 would score no token (or only one, which has no standard error).
     throw new WasmllmError('ERR_BAD_ARG', `contextSize must be an integer >= 4 for perplexity, got ${n}`);
@@ -62,14 +65,15 @@ export function checkPerplexityArgs(nTokens, n, batchSize) {
 }
 
 /**
- * The chunks llama.cpp evaluates: tokens[i*n, (i+1)*n) with the first replaced by `bos`.
- * @param {ArrayLike<number>} tokens @param {number} n @param {number | null} bos
+ * The chunks llama.cpp evaluates: tokens[i*n, (i+1)*n) with the first replaced by `bos`,
+ * at most `maxChunks` of them (llama-perplexity's --chunks).
+ * @param {ArrayLike<number>} tokens @param {number} n @param {number | null} bos @param {number} [maxChunks]
  * @returns {number[][]}
  */
-export function perplexityChunks(tokens, n, bos) {
-  checkPerplexityArgs(tokens.length, n, 1);
+export function perplexityChunks(tokens, n, bos, maxChunks) {
+  checkPerplexityArgs(tokens.length, n, 1, maxChunks);
   const chunks = [];
-  for (let start = 0; start + n <= tokens.length; start += n) {
+  for (let start = 0; start + n <= tokens.length && chunks.length < (maxChunks ?? Infinity); start += n) {
     const chunk = Array.from({ length: n }, (_, k) => tokens[start + k]);
     if (bos !== null) chunk[0] = bos;
     chunks.push(chunk);
@@ -116,14 +120,14 @@ export class NllSums {
  * Scores `tokens` (the whole text, tokenized with BOS as the model adds it).
  * @param {PerplexityEvaluator} ev
  * @param {ArrayLike<number>} tokens
- * @param {{ contextSize: number, batchSize: number, bos: number | null, signal?: AbortSignal,
+ * @param {{ contextSize: number, batchSize: number, bos: number | null, chunks?: number, signal?: AbortSignal,
  *   onChunk?: (c: PerplexityChunk) => void }} options
  * @returns {Promise<PerplexityResult>}
  */
 export async function scorePerplexity(ev, tokens, options) {
-  const { contextSize: n, batchSize, bos, signal, onChunk } = options;
-  checkPerplexityArgs(tokens.length, n, batchSize);
-  const chunks = perplexityChunks(tokens, n, bos);
+  const { contextSize: n, batchSize, bos, signal, onChunk, chunks: maxChunks } = options;
+  checkPerplexityArgs(tokens.length, n, batchSize, maxChunks);
+  const chunks = perplexityChunks(tokens, n, bos, maxChunks);
   const first = Math.floor(n / 2);
   const sums = new NllSums();
   const estimates = [];

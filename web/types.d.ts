@@ -124,6 +124,8 @@ export interface PerplexityOptions {
   contextSize?: number;
   /** Tokens per forward pass, default 64 (logit rows held at once); the result does not depend on it. */
   batchSize?: number;
+  /** Score at most this many chunks (llama-perplexity's --chunks); default every whole chunk of the text. */
+  chunks?: number;
   /** Checked between forward passes: ERR_ABORTED. */
   signal?: AbortSignal;
   /** After each chunk, with the running estimate (llama-perplexity's `[chunk]ppl,`). */

@@ -59,6 +59,11 @@ test('perplexity(): the NLL of each chunk\'s second half, as complete()\'s logpr
   assert.deepEqual(seen.map((c) => c.ppl), r.estimates);
   assert.deepEqual(seen.map((c) => c.chunk), chunks.map((_, i) => i + 1));
   assert.equal(r.estimates.at(-1), r.ppl);
+  // chunks: the first N only, as if the text ended there.
+  const one = await model.perplexity(TEXT, { contextSize: n, chunks: 1 });
+  assert.equal(one.chunks, 1);
+  assert.equal(one.ppl, r.estimates[0]);
+  assert.deepEqual(await model.perplexity(TEXT, { contextSize: n, chunks: 1000 }), r);
   // Token ids score the same as the text they came from; the batch size changes nothing.
   assert.deepEqual(await model.perplexity(ids, { contextSize: n, batchSize: 1 }), r);
 });
@@ -69,6 +74,7 @@ test('perplexity(): refusals name the problem', async () => {
   await assert.rejects(model.perplexity(TEXT, { contextSize: 128 }), code('ERR_CONTEXT_FULL'));
   await assert.rejects(model.perplexity(TEXT, { contextSize: 3 }), /contextSize must be an integer >= 4/);
   await assert.rejects(model.perplexity(TEXT, { contextSize: 8, batchSize: 0 }), /batchSize must be a positive integer/);
+  await assert.rejects(model.perplexity(TEXT, { contextSize: 8, chunks: 0 }), /chunks must be a positive integer/);
   // Refused before anything runs: the cached prompt stays (the next complete() evaluates only its new token).
   await collect(model.complete(TEXT, { maxTokens: 1, temperature: 0 }));
   await assert.rejects(model.perplexity(TEXT, { contextSize: 3 }), code('ERR_BAD_ARG'));
@@ -94,6 +100,8 @@ test('wasmllm perplexity: llama-perplexity\'s lines, the same figures as --json 
   assert.equal(r.code, 0, r.stderr);
   const api = await model.perplexity(TEXT, { contextSize: 8 });
   assert.equal(r.stdout, `${formatEstimates(api.estimates)}\n${formatFinal(api)}\n`);
+  const first = await runCli(['perplexity', '-m', EMBEDDED, '-f', file, '-c', '8', '--chunks', '1', '-q']);
+  assert.equal(first.stdout, `[1]${api.estimates[0].toFixed(4)},\nFinal estimate: PPL = ${api.estimates[0].toFixed(4)} +/- ${(await model.perplexity(TEXT, { contextSize: 8, chunks: 1 })).uncertainty.toFixed(5)}\n`);
   const j = await runCli(['perplexity', '-m', EMBEDDED, '--file', file, '--ctx-size', '8', '--batch', '3', '--json', '-q']);
   assert.equal(j.code, 0, j.stderr);
   const out = JSON.parse(j.stdout);

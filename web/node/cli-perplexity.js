@@ -18,6 +18,7 @@ export const PERPLEXITY_USAGE = `usage: wasmllm perplexity --file F [options]
   -f, --file F           the text to score (UTF-8; tokenized whole, BOS in front as the model asks)
   -c, --ctx-size N       tokens per chunk (default ${PERPLEXITY_CONTEXT}, as llama-perplexity); the text
                          needs at least 2*N tokens; the second half of each chunk is scored
+      --chunks N         score at most the first N chunks (default: every whole chunk)
   -b, --batch B          tokens per forward pass (default ${PERPLEXITY_BATCH}); the result does not depend on it
   -t, --threads N        threads (default: 1 under 100M parameters, else every core)
       --kv-type f16|q8_0 KV cache type (default f16)
@@ -49,13 +50,13 @@ function write(text) {
  * @returns {Promise<number>} the exit code (runtime errors are thrown as WasmllmError)
  */
 export async function runPerplexityCli(argv) {
-  let values, text, contextSize, batchSize, threads;
+  let values, text, contextSize, batchSize, threads, chunks;
   try {
     ({ values } = parseArgs({
       args: argv, allowPositionals: false, strict: true,
       options: {
         model: { type: 'string', short: 'm' }, file: { type: 'string', short: 'f' },
-        'ctx-size': { type: 'string', short: 'c' }, batch: { type: 'string', short: 'b' },
+        'ctx-size': { type: 'string', short: 'c' }, batch: { type: 'string', short: 'b' }, chunks: { type: 'string' },
         threads: { type: 'string', short: 't' }, 'kv-type': { type: 'string' }, json: { type: 'boolean' },
         quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
       },
@@ -68,6 +69,7 @@ export async function runPerplexityCli(argv) {
     contextSize = intAtLeast(values['ctx-size'], 'ctx-size', 4) ?? PERPLEXITY_CONTEXT;
     batchSize = intAtLeast(values.batch, 'batch', 1) ?? PERPLEXITY_BATCH;
     threads = intAtLeast(values.threads, 'threads', 1);
+    chunks = intAtLeast(values.chunks, 'chunks', 1);
   } catch (e) {
     if (e instanceof WasmllmError) throw e;
     console.error(`wasmllm perplexity: ${e.message}\n\n${PERPLEXITY_USAGE}`);
@@ -90,7 +92,7 @@ export async function runPerplexityCli(argv) {
     try {
       const t0 = performance.now();
       const onChunk = values.json ? undefined : (c) => process.stdout.write(`[${c.chunk}]${c.ppl.toFixed(4)},`);
-      const r = await model.perplexity(text, { contextSize, batchSize, signal: controller.signal, onChunk });
+      const r = await model.perplexity(text, { contextSize, batchSize, chunks, signal: controller.signal, onChunk });
       const seconds = (performance.now() - t0) / 1000;
       if (values.json) {
         const { ppl, uncertainty, meanNll, estimates, chunks, tokens, scored } = r;
