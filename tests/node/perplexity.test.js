@@ -115,6 +115,9 @@ test('wasmllm perplexity: llama-perplexity\'s lines, the same figures as --json 
   assert.match(usage.stderr, /--file is required/);
   const bad = await runCli(['perplexity', '-f', file, '--batch', '0']);
   assert.equal(bad.code, 2);
+  const badKv = await runCli(['perplexity', '-f', file, '--kv-type', 'q4']);
+  assert.equal(badKv.code, 2);
+  assert.match(badKv.stderr, /--kv-type must be one of/);
   const short = await runCli(['perplexity', '-m', EMBEDDED, '-f', file, '-q']);
   assert.equal(short.code, 1);
   assert.match(short.stderr, /ERR_BAD_ARG: perplexity with a context of 512 needs at least 1024 tokens/);

@@ -11,6 +11,7 @@ import { loadModel } from './load.js';
 import { loadProgress } from './progress.js';
 import { embeddedModelPath } from './embedded-model.js';
 import { PERPLEXITY_CONTEXT, PERPLEXITY_BATCH, formatFinal } from '../perplexity.js';
+import { parseKvType } from '../kv-type.js';
 
 export const PERPLEXITY_USAGE = `usage: wasmllm perplexity --file F [options]
 
@@ -50,7 +51,7 @@ function write(text) {
  * @returns {Promise<number>} the exit code (runtime errors are thrown as WasmllmError)
  */
 export async function runPerplexityCli(argv) {
-  let values, text, contextSize, batchSize, threads, chunks;
+  let values, text, contextSize, batchSize, threads, chunks, kvType;
   try {
     ({ values } = parseArgs({
       args: argv, allowPositionals: false, strict: true,
@@ -70,8 +71,8 @@ export async function runPerplexityCli(argv) {
     batchSize = intAtLeast(values.batch, 'batch', 1) ?? PERPLEXITY_BATCH;
     threads = intAtLeast(values.threads, 'threads', 1);
     chunks = intAtLeast(values.chunks, 'chunks', 1);
+    kvType = parseKvType(values['kv-type'], '--kv-type');
   } catch (e) {
-    if (e instanceof WasmllmError) throw e;
     console.error(`wasmllm perplexity: ${e.message}\n\n${PERPLEXITY_USAGE}`);
     return 2;
   }
@@ -83,7 +84,7 @@ export async function runPerplexityCli(argv) {
 
   const modelPath = values.model ?? embeddedModelPath;
   const bar = loadProgress(modelPath, values.quiet);
-  const model = await loadModel(modelPath, { threads, contextSize, kvType: values['kv-type'], onProgress: bar?.update });
+  const model = await loadModel(modelPath, { threads, contextSize, kvType, onProgress: bar?.update });
   bar?.done();
   try {
     const controller = new AbortController();
