@@ -191,7 +191,9 @@ export async function loadModel(source, options = {}) {
   try {
     core.err = M._wl_error_new();
     if (!core.err) throw new WasmllmError('ERR_OOM', 'cannot allocate an error record in the wasm heap');
-    core.scheduler = new Scheduler({ M, heap: () => wasm.heapU8(), err: core.err, failure: () => lastError(core) }, { batch });
+    // pollSteps (the edge worker's): steps settle without promises shared across requests (web/scheduler.js).
+    core.scheduler = new Scheduler({ M, heap: () => wasm.heapU8(), err: core.err, failure: () => lastError(core) },
+      { batch, poll: options.pollSteps === true });
     core.shards = await loadIntoHeap(source, wasm, options);
     core.file = openFile(wasm, core.shards, core.err);
     if (!core.file) throw lastError(core);

@@ -20,12 +20,26 @@
  * runs until the promise it returns has settled.
  *
  *   const logits = await scheduler.exclusive(() => { M._wl_decode_all(...); return copyRows(); });
+ *
+ * Edge hosts (workerd) cancel a request that awaits a promise another
+ * request settles, so there (`poll: true`) no step's promise is settled by
+ * the step that ran it: each caller checks its own step on its own timer and
+ * runs the step itself once the others are in (see #decodePolling).
  */
 import { WasmllmError } from './errors.js';
 import { abortError } from './sources.js';
 
 /** Prompt tokens per step (the C side's WL_MAX_CHUNK: a larger chunk would be split there again). */
 export const PROMPT_BATCH = 32;
+
+/**
+ * Poll mode: a step waits at most this many timer turns for the sequences of
+ * the recent steps to hand over theirs before it runs without them.
+ */
+const POLL_TICKS = 2;
+/** Poll mode: the sequences of this many recent steps are the ones a step waits for. */
+const POLL_RECENT = 8;
+const timerTurn = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** Yields to the event loop so timers, I/O and abort signals can run between steps. */
 export const nextMacrotask = typeof setImmediate === 'function'
@@ -61,13 +75,19 @@ export class Scheduler {
   /** Heap buffers for wl_decode_batch's arguments, grown as needed. */
   #buf = { ptr: 0, seqs: 0, tokens: 0 };
   #closed = false;
+  /** Poll mode (edge hosts): see the file comment. */
+  #poll;
+  /** Poll mode: the contexts of each of the last POLL_RECENT steps. */
+  /** @type {number[][]} */
+  #recent = [];
   /** Counters for tests and benchmarks: steps run, steps that were one wl_decode_batch, most sequences in one step. */
   stats = { batches: 0, steps: 0, maxSeqs: 0 };
 
-  /** @param {SchedulerHost} host @param {{ batch?: boolean }} [options] */
+  /** @param {SchedulerHost} host @param {{ batch?: boolean, poll?: boolean }} [options] */
   constructor(host, options = {}) {
     this.#host = host;
     this.#batch = options.batch ?? true;
+    this.#poll = options.poll ?? false;
   }
 
   /** Whether steps of several sequences share one wl_decode_batch call. */
@@ -84,6 +104,7 @@ export class Scheduler {
   decode(ctx, ids, o = {}) {
     if (this.#closed) return Promise.reject(new WasmllmError('ERR_DISPOSED', 'this model has been disposed'));
     if (o.signal?.aborted) return Promise.reject(abortError(o.signal));
+    if (this.#poll) return this.#decodePolling(ctx, ids, o);
     return new Promise((resolve, reject) => {
       /** @type {Step} */
       const step = { ctx, ids, prompt: o.prompt ?? false, resolve, reject, signal: o.signal, onAbort: null };
@@ -97,16 +118,73 @@ export class Scheduler {
   }
 
   /**
+   * decode() for poll mode: the step is settled by flags, never by another
+   * request's promise. Its caller runs the step once every sequence of the
+   * recent steps has handed over its next one, or after POLL_TICKS turns of
+   * its own timer (a sequence that ended, or whose client reads slowly).
+   * @param {number} ctx @param {number[]} ids @param {{ prompt?: boolean, signal?: AbortSignal }} o
+   */
+  async #decodePolling(ctx, ids, o) {
+    const state = { done: false, error: /** @type {unknown} */ (null) };
+    /** @type {Step} */
+    const step = {
+      ctx, ids, prompt: o.prompt ?? false, signal: undefined, onAbort: null,
+      resolve: () => { state.done = true; },
+      reject: (e) => { state.done = true; state.error = e; },
+    };
+    this.#pending.push(step);
+    for (let ticks = 0; !state.done; ticks++) {
+      if (o.signal?.aborted) this.#drop(step, abortError(o.signal));
+      else if (!this.#busy && (ticks >= POLL_TICKS || this.#othersIn())) this.#runNow();
+      if (!state.done) await timerTurn();
+    }
+    if (state.error) throw state.error;
+  }
+
+  /** Poll mode: whether every sequence of the recent steps has a step pending. */
+  #othersIn() {
+    const waiting = new Set(this.#pending.map((s) => s.ctx));
+    return this.#recent.every((ctxs) => ctxs.every((c) => waiting.has(c)));
+  }
+
+  /** Poll mode: one step, now, in the caller's own turn. */
+  #runNow() {
+    const steps = this.#take();
+    if (steps.length === 0) return;
+    this.#recent.push(steps.map((s) => s.ctx));
+    if (this.#recent.length > POLL_RECENT) this.#recent.shift();
+    this.#run(steps);
+  }
+
+  /**
    * Runs `fn` alone between two steps (see the file comment); resolves with
    * what it returns (awaited).
    * @template T @param {() => T | Promise<T>} fn @returns {Promise<T>}
    */
   exclusive(fn) {
     if (this.#closed) return Promise.reject(new WasmllmError('ERR_DISPOSED', 'this model has been disposed'));
+    if (this.#poll) return this.#exclusivePolling(fn);
     return new Promise((resolve, reject) => {
       this.#exclusive.push({ fn, resolve, reject });
       this.#queueFlush();
     });
+  }
+
+  /**
+   * exclusive() for poll mode: steps run inside their callers' turns, so
+   * between two of them nothing else runs; only another exclusive job still
+   * running (an async one) is waited for, on this caller's own timer.
+   * @template T @param {() => T | Promise<T>} fn @returns {Promise<T>}
+   */
+  async #exclusivePolling(fn) {
+    while (this.#busy) await timerTurn();
+    if (this.#closed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    this.#busy = true;
+    try {
+      return await fn();
+    } finally {
+      this.#busy = false;
+    }
   }
 
   /** Rejects the pending steps of context `ctx` (its session is being disposed). @param {number} ctx @param {Error} error */
