@@ -153,7 +153,7 @@ export class Scheduler {
     if (steps.length === 0) return;
     this.#recent.push(steps.map((s) => s.ctx));
     if (this.#recent.length > POLL_RECENT) this.#recent.shift();
-    this.#run(steps);
+    this.#runGuarded(steps);
   }
 
   /**
@@ -226,7 +226,7 @@ export class Scheduler {
     this.#flushQueued = false;
     if (this.#busy || this.#closed) return;
     const steps = this.#take();
-    if (steps.length > 0) this.#run(steps);
+    if (steps.length > 0) this.#runGuarded(steps);
     // Exclusive jobs after the step: a long queue of steps cannot starve them, nor they the steps.
     const jobs = this.#exclusive.splice(0);
     if (jobs.length > 0) {
@@ -264,6 +264,21 @@ export class Scheduler {
     this.#pending = this.#pending.filter((s) => !taken.includes(s));
     for (const s of taken) s.signal?.removeEventListener('abort', /** @type {() => void} */ (s.onAbort));
     return taken;
+  }
+
+  /**
+   * #run, and if the wasm traps (an abort inside C), every step of this
+   * flush fails with the trap instead of waiting forever.
+   * @param {Step[]} steps
+   */
+  #runGuarded(steps) {
+    const settled = new Set();
+    const track = (s) => ({ ...s, resolve: () => { settled.add(s); s.resolve(); }, reject: (e) => { settled.add(s); s.reject(e); } });
+    try {
+      this.#run(steps.map(track));
+    } catch (e) {
+      for (const s of steps) if (!settled.has(s)) s.reject(e);
+    }
   }
 
   /** Runs the steps (one batch, or in turns without batching) and settles each. @param {Step[]} steps */

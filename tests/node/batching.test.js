@@ -8,7 +8,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel, WasmllmError } from '../../web/node/index.js';
-import { PROMPT_BATCH } from '../../web/scheduler.js';
+import { PROMPT_BATCH, Scheduler } from '../../web/scheduler.js';
 import { EMBEDDED, collectPieces } from './runtime-fixtures.js';
 
 const LONG = 'ROMEO:\n' + 'What light through yonder window breaks? It is the east, and Juliet is the sun. '.repeat(6);
@@ -232,4 +232,43 @@ test('disposing the model rejects every pending step; batchStats() then says ERR
   await assert.rejects(pa, { code: 'ERR_DISPOSED' });
   await assert.rejects(pb, { code: 'ERR_DISPOSED' });
   assert.throws(() => m.batchStats(), { code: 'ERR_DISPOSED' });
+});
+
+/** A scheduler over a fake wasm module that records each call's sequences. */
+function fakeScheduler(options, { trap = false } = {}) {
+  const heap = new Uint8Array(1 << 16);
+  const calls = [];
+  const M = {
+    _wl_alloc: () => 1024,
+    _wl_free: () => {},
+    _wl_decode_batch: (ctxs, tokens, counts, n) => {
+      if (trap) throw new WebAssembly.RuntimeError('unreachable');
+      calls.push(Array.from(new Int32Array(heap.buffer, ctxs, n)));
+      return 0;
+    },
+    _wl_decode: (ctx) => { calls.push([ctx]); return 0; },
+  };
+  const scheduler = new Scheduler({ M, heap: () => heap, err: 0, failure: () => new Error('failed') }, options);
+  return { scheduler, calls };
+}
+
+test('a trap inside a batched step fails every step of it (none waits forever); later steps run', async () => {
+  const { scheduler } = fakeScheduler({}, { trap: true });
+  const steps = [1, 2, 3].map((ctx) => scheduler.decode(ctx, [5]));
+  for (const p of steps) await assert.rejects(p, WebAssembly.RuntimeError);
+  await scheduler.decode(4, [5]); // alone: wl_decode, which works
+});
+
+test('poll mode (edge hosts): callers run the steps themselves and still share them', async () => {
+  const { scheduler, calls } = fakeScheduler({ poll: true });
+  // Three generation loops of 6 steps each, as three requests would run them.
+  await Promise.all([11, 12, 13].map(async (ctx) => {
+    for (let i = 0; i < 6; i++) await scheduler.decode(ctx, [1]);
+  }));
+  assert.equal(calls.flat().length, 18, 'every step ran once');
+  assert.ok(calls.some((c) => c.length === 3), `some step carried all three: ${JSON.stringify(calls)}`);
+  const controller = new AbortController();
+  const aborted = scheduler.decode(11, [1], { signal: controller.signal });
+  controller.abort();
+  await assert.rejects(aborted, { code: 'ERR_ABORTED' });
 });
