@@ -9,7 +9,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel, WasmllmError } from '../../web/node/index.js';
 import { PROMPT_BATCH, Scheduler } from '../../web/scheduler.js';
-import { EMBEDDED, collectPieces } from './runtime-fixtures.js';
+import path from 'node:path';
+import { buildSynthetic } from '../../tools/make-synthetic.js';
+import { EMBEDDED, VOCAB_SPM, collectPieces, tempDir, tinyModel } from './runtime-fixtures.js';
 
 const LONG = 'ROMEO:\n' + 'What light through yonder window breaks? It is the east, and Juliet is the sun. '.repeat(6);
 /** Prompts of 1 to several prompt chunks, options that make each end at another time. */
@@ -233,6 +235,32 @@ test('disposing the model rejects every pending step; batchStats() then says ERR
   await assert.rejects(pb, { code: 'ERR_DISPOSED' });
   assert.throws(() => m.batchStats(), { code: 'ERR_DISPOSED' });
 });
+
+/** A 6-layer lfm2 (convolution layers beside attention: per-sequence convolution state). */
+function lfm2Model() {
+  const file = path.join(tempDir(), 'batching-lfm2.gguf');
+  buildSynthetic({ arch: 'lfm2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM,
+    overrides: { dim: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, ctx: 512 } }).writer.write(file);
+  return file;
+}
+
+for (const [name, file] of [['a GQA llama (Q8_0, 32000 tokens)', () => tinyModel()], ['lfm2 (convolutions)', lfm2Model]]) {
+  test(`${name}: concurrent sessions are bit-identical to alone`, async () => {
+    const m = await loadModel(file(), { threads: 1, contextSize: 512 });
+    const list = [m, m.createSession(), m.createSession()];
+    try {
+      const prompts = ['Once upon a time', 'The little girl wore a red riding cloak, so everyone in the village called her Little Red Riding Hood. '.repeat(3), 'Hello'];
+      const options = [{ maxTokens: 10 }, { maxTokens: 6 }, { maxTokens: 12 }].map((o) => ({ ...o, temperature: 0, repeatPenalty: 1, logprobs: 2 }));
+      const single = [];
+      for (let i = 0; i < 3; i++) single.push(await collectPieces(m.complete(prompts[i], options[i])));
+      const runs = await Promise.all(prompts.map((p, i) => collectPieces(list[i].complete(p, options[i]))));
+      runs.forEach((r, i) => assert.deepEqual(r.pieces, single[i].pieces, `sequence ${i}`));
+      assert.equal(m.batchStats().maxSequences, 3);
+    } finally {
+      m.dispose();
+    }
+  });
+}
 
 /** A scheduler over a fake wasm module that records each call's sequences. */
 function fakeScheduler(options, { trap = false } = {}) {
