@@ -72,6 +72,9 @@ test('N concurrent streamed requests give the texts they give one at a time, in 
   const stats = model.batchStats();
   assert.equal(stats.maxSequences, SLOTS, 'one step carried every slot');
   assert.ok(stats.batches - before.batches >= 10, `batched steps: ${stats.batches - before.batches}`);
+  const h = await health();
+  assert.equal(h.batching, true);
+  assert.equal(h.batched_steps, stats.batches, '/health reports the steps that carried several requests');
 });
 
 test('a client that disconnects mid-stream frees its slot; the other streams go on unchanged', async () => {
