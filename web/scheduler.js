@@ -77,8 +77,7 @@ export class Scheduler {
   #closed = false;
   /** Poll mode (edge hosts): see the file comment. */
   #poll;
-  /** Poll mode: the contexts of each of the last POLL_RECENT steps. */
-  /** @type {number[][]} */
+  /** Poll mode: the contexts of each of the last POLL_RECENT steps. @type {number[][]} */
   #recent = [];
   /** Counters for tests and benchmarks: steps run, steps that were one wl_decode_batch, most sequences in one step. */
   stats = { batches: 0, steps: 0, maxSeqs: 0 };
