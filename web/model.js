@@ -11,13 +11,9 @@ import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
 import { scorePerplexity, checkPerplexityArgs, PERPLEXITY_CONTEXT, PERPLEXITY_BATCH } from './perplexity.js';
+import { Scheduler, PROMPT_BATCH, nextMacrotask } from './scheduler.js';
 
-/**
- * Prompt tokens per wl_decode call; the abort signal is checked between
- * batches. The C side's chunk (WL_MAX_CHUNK): a larger batch would only be
- * split there again.
- */
-export const PROMPT_BATCH = 32;
+export { PROMPT_BATCH };
 /** Context size when the caller names none: the training context, capped so the KV cache stays small. */
 const DEFAULT_MAX_CONTEXT = 4096;
 
@@ -49,6 +45,9 @@ const FILE_TYPES = {
  *                                   where it can); the same results either way
  * @property {number} [sessions]     sessions (KV caches) expected to exist at once, default 1:
  *                                   each gets its own thread pool, and the workers are started up front
+ * @property {boolean} [batch]       default true: the decode steps of all sessions that are generating
+ *                                   at once run as one pass over the weights (web/scheduler.js); false
+ *                                   runs each session's step alone, in turns (same results, for comparison)
  * @property {WebAssembly.Module} [wasmModule]  a precompiled build (edge workers), with wasmFactory
  * @property {(settings: object) => Promise<any>} [wasmFactory]  that build's ES6 glue (default export)
  * @property {import('./sources.js').OpenPath} [openPath]  the host's file reader (Node: web/node/load.js
@@ -172,16 +171,6 @@ function logprobsCount(v) {
   return /** @type {number} */ (v);
 }
 
-/** Yields to the event loop so timers and abort signals can fire between tokens. */
-const nextMacrotask = typeof setImmediate === 'function'
-  ? () => new Promise((resolve) => setImmediate(resolve))
-  : (() => {
-      const channel = new MessageChannel();
-      const queue = [];
-      channel.port1.onmessage = () => queue.shift()?.();
-      return () => new Promise((resolve) => { queue.push(resolve); channel.port2.postMessage(0); });
-    })();
-
 const now = () => globalThis.performance?.now() ?? Date.now();
 
 /**
@@ -199,6 +188,8 @@ export async function loadModel(source, options = {}) {
   if (!Number.isInteger(sessions) || sessions < 1) {
     throw new WasmllmError('ERR_BAD_ARG', `sessions must be a positive integer, got ${options.sessions}`);
   }
+  const batch = options.batch ?? true;
+  if (typeof batch !== 'boolean') throw new WasmllmError('ERR_BAD_ARG', `batch must be a boolean, got ${options.batch}`);
   if (options.signal?.aborted) throw abortError(options.signal);
   const t0 = now();
   const wasm = await loadWasm({
@@ -211,11 +202,15 @@ export async function loadModel(source, options = {}) {
   const core = {
     wasm, M, err: 0, file: 0, model: 0, shards: [], header: null, tokenizer: null,
     kvType, loadMs: 0, disposed: false, sessions: new Set(), repackedMatrices: null, threads: wasm.threads,
+    scheduler: null,
   };
   let context = null;
   try {
     core.err = M._wl_error_new();
     if (!core.err) throw new WasmllmError('ERR_OOM', 'cannot allocate an error record in the wasm heap');
+    // pollSteps (the edge worker's): steps settle without promises shared across requests (web/scheduler.js).
+    core.scheduler = new Scheduler({ M, heap: () => wasm.heapU8(), err: core.err, failure: () => lastError(core) },
+      { batch, poll: options.pollSteps === true });
     core.shards = await loadIntoHeap(source, wasm, options);
     core.file = openFile(wasm, core.shards, core.err);
     if (!core.file) throw lastError(core);
@@ -247,8 +242,9 @@ export async function loadModel(source, options = {}) {
  * @typedef {{ wasm: import('./wasm-loader.js').WasmInstance, M: any, err: number, file: number,
  *   model: number, shards: import('./sources.js').HeapShard[], header: any, tokenizer: any,
  *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session>,
- *   repackedMatrices: number | null, threads: number }} Core  threads: each context's pool size
- * @typedef {{ ctx: number, tokens: number }} Context
+ *   repackedMatrices: number | null, threads: number, scheduler: Scheduler | null }} Core
+ *   threads: each context's pool size; scheduler: runs every session's decode steps (web/scheduler.js)
+ * @typedef {{ ctx: number }} Context
  */
 
 /**
@@ -283,7 +279,7 @@ function lastError(core) {
 }
 
 /**
- * A KV cache (of the model's kvType) with its thread pool, plus a token buffer for wl_decode.
+ * A KV cache (of the model's kvType) with its thread pool.
  * @param {Core} core @param {number | undefined} contextSize
  * @returns {Context}
  */
@@ -293,24 +289,18 @@ function newContext(core, contextSize) {
   const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
   const ctx = M._wl_context_new(core.model, nCtx, core.threads, KV_TYPES[core.kvType], core.err);
   if (!ctx) throw lastError(core);
-  // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
-  const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
-  if (!tokens) {
-    M._wl_context_free(ctx);
-    throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
-  }
-  return { ctx, tokens };
+  return { ctx };
 }
 
 /** @param {Core} core @param {Context} context */
 function freeContext(core, context) {
   core.M._wl_context_free(context.ctx);
-  core.M._wl_free(context.tokens);
 }
 
 /** Frees the weights and file, then stops the instance's threads. @param {Core} core */
 function freeCore(core) {
   const M = core.M;
+  core.scheduler?.close();
   freeConstraints(core);
   if (core.model) M._wl_model_free(core.model);
   if (core.file) M._wl_file_free(core.file);
@@ -559,8 +549,13 @@ export class Session {
         if (signal?.aborted) throw abortError(signal);
         this.#checkAlive(); // disposed while we yielded: the context is gone
         const ids = idsList[i];
-        new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
-        if (M._wl_embed(this.#context.ctx, tokens, ids.length, pooling, normalize ? 1 : 0, out, err) !== 0) {
+        // Between two decode steps of the other sessions (web/scheduler.js).
+        const failed = await this.#core.scheduler.exclusive(() => {
+          this.#checkAlive();
+          new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+          return M._wl_embed(this.#context.ctx, tokens, ids.length, pooling, normalize ? 1 : 0, out, err) !== 0;
+        });
+        if (failed) {
           const e = this.#failure();
           throw new WasmllmError(e.code, list.length > 1 ? `text #${i}: ${e.message}` : e.message);
         }
@@ -698,6 +693,8 @@ export class Session {
     if (this.#disposed) return;
     this.#disposed = true;
     this.#core.sessions.delete(this);
+    // A step this session handed over leaves the batch: its generation ends with ERR_DISPOSED.
+    this.#core.scheduler?.cancel(this.#context.ctx, new WasmllmError('ERR_DISPOSED', 'this model has been disposed'));
     if (!this.#core.disposed) freeContext(this.#core, this.#context);
     this.#cached = [];
   }
@@ -736,12 +733,13 @@ export class Session {
     }
   }
 
-  /** Appends `ids` to the KV cache (already checked to fit). */
-  #decode(ids) {
-    const { M, wasm, err } = this.#core;
-    const { ctx, tokens } = this.#context;
-    new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
-    if (M._wl_decode(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
+  /**
+   * Appends `ids` to the KV cache (already checked to fit) in the model's
+   * next step, together with the other sessions' (web/scheduler.js).
+   * @param {number[]} ids @param {AbortSignal | undefined} signal @param {boolean} prompt
+   */
+  async #decode(ids, signal, prompt) {
+    await this.#core.scheduler.decode(this.#context.ctx, ids, { signal, prompt });
     this.#cached.push(...ids);
   }
 
@@ -762,10 +760,8 @@ export class Session {
     keep = M._wl_context_pos(this.#context.ctx);
     cached.length = keep;
     for (let i = keep; i < ids.length; i += PROMPT_BATCH) {
-      if (signal?.aborted) throw abortError(signal);
-      this.#checkAlive(); // disposed while we yielded: the context is gone
-      this.#decode(ids.slice(i, i + PROMPT_BATCH));
-      await nextMacrotask();
+      this.#checkAlive(); // disposed while we waited: the context is gone
+      await this.#decode(ids.slice(i, i + PROMPT_BATCH), signal, true);
     }
     return ids.length - keep;
   }
@@ -849,10 +845,9 @@ export class Session {
         if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
         this.#checkAlive(); // disposed while the caller held the token: the context is gone
         const d0 = now();
-        this.#decode([token]);
+        await this.#decode([token], signal, false);
         result.timings.decodeMs += now() - d0;
         decoded++;
-        await nextMacrotask();
       }
       if (!stoppedByText) {
         // Bytes of an unfinished character, or text that looked like the start of a stop string.
@@ -885,28 +880,36 @@ export class Session {
    */
   async #promptLogprobs(ids, lp, signal) {
     const { M, wasm, err } = this.#core;
-    const { ctx, tokens } = this.#context;
+    const ctx = this.#context.ctx;
     const nVocab = M._wl_model_n_vocab(this.#core.model);
+    const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
+    if (!tokens) throw new WasmllmError('ERR_OOM', `cannot allocate a batch of ${PROMPT_BATCH} tokens`);
     M._wl_context_truncate(ctx, 0);
     this.#cached.length = 0;
     const out = [];
-    // Rows of ids[0 .. n-2] score ids[1 .. n-1]; the last token is decoded as usual, for generation.
-    for (let i = 0; i < ids.length - 1; i += PROMPT_BATCH) {
-      if (signal?.aborted) throw abortError(signal);
-      this.#checkAlive(); // disposed while we yielded: the context is gone
-      const batch = ids.slice(i, Math.min(i + PROMPT_BATCH, ids.length - 1));
-      new Int32Array(wasm.heapU8().buffer, tokens, batch.length).set(batch);
-      if (M._wl_decode_all(ctx, tokens, batch.length, err) !== 0) throw this.#failure();
-      this.#cached.push(...batch);
-      const rows = M._wl_context_logits_all(ctx) >>> 0;
-      for (let r = 0; r < batch.length; r++) {
-        const row = rows + r * nVocab * 4;
-        out.push(this.#tokenLogprobs(ids[i + r + 1], row, M._wl_logprobs(row, nVocab, lp.k, lp.ids, lp.values), lp));
+    try {
+      // Rows of ids[0 .. n-2] score ids[1 .. n-1]; the last token is decoded as usual, for generation.
+      // Each wl_decode_all and the reading of its rows happen in one synchronous stretch, so no
+      // batch step of another session (web/scheduler.js) runs in between.
+      for (let i = 0; i < ids.length - 1; i += PROMPT_BATCH) {
+        if (signal?.aborted) throw abortError(signal);
+        this.#checkAlive(); // disposed while we yielded: the context is gone
+        const batch = ids.slice(i, Math.min(i + PROMPT_BATCH, ids.length - 1));
+        new Int32Array(wasm.heapU8().buffer, tokens, batch.length).set(batch);
+        if (M._wl_decode_all(ctx, tokens, batch.length, err) !== 0) throw this.#failure();
+        this.#cached.push(...batch);
+        const rows = M._wl_context_logits_all(ctx) >>> 0;
+        for (let r = 0; r < batch.length; r++) {
+          const row = rows + r * nVocab * 4;
+          out.push(this.#tokenLogprobs(ids[i + r + 1], row, M._wl_logprobs(row, nVocab, lp.k, lp.ids, lp.values), lp));
+        }
+        await nextMacrotask();
       }
-      await nextMacrotask();
+    } finally {
+      if (!this.#core.disposed) M._wl_free(tokens);
     }
     this.#checkAlive();
-    this.#decode(ids.slice(-1));
+    await this.#decode(ids.slice(-1), signal, true);
     return out;
   }
 
@@ -1096,6 +1099,17 @@ export class Model extends Session {
     let kvCacheBytes = 0;
     for (const session of this.#core.sessions) kvCacheBytes += session.kvCacheBytes;
     return { heapBytes: wasm.heapU8().length, heapInUseBytes: M._wl_heap_in_use(), kvCacheBytes };
+  }
+
+  /**
+   * How the sessions' decode steps have run (web/scheduler.js): `steps`
+   * model steps so far, `batches` of them one wl_decode_batch over several
+   * sessions, `maxSequences` the most sessions one step carried.
+   */
+  batchStats() {
+    if (this.#core.disposed) throw new WasmllmError('ERR_DISPOSED', 'this model has been disposed');
+    const { stats, batching } = /** @type {Scheduler} */ (this.#core.scheduler);
+    return { enabled: batching, steps: stats.steps, batches: stats.batches, maxSequences: stats.maxSeqs };
   }
 
   /** Frees the wasm memory (every session's too) and stops the worker threads. */

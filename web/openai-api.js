@@ -230,6 +230,16 @@ function withCleanup(it, cleanup) {
 }
 
 /**
+ * /health's view of continuous batching (web/scheduler.js): steps that ran
+ * several requests in one pass over the weights. Engines without it add nothing.
+ */
+export function batchHealth(engine) {
+  if (typeof engine?.batchStats !== 'function') return {};
+  const s = engine.batchStats();
+  return { batching: s.enabled, batched_steps: s.batches };
+}
+
+/**
  * @param {{ engines: Engine[], modelId: string, aliases?: string[], maxTokensDefault?: number,
  *   maxQueue?: number, embeddings?: boolean }} config
  */
@@ -507,7 +517,7 @@ export function createApi(config) {
       const route = `${method} ${path.replace(/\/+$/, '')}`;
       switch (route) {
         case 'GET /health':
-          return { response: json(200, { status: 'ok', ...pool.stats() }) };
+          return { response: json(200, { status: 'ok', ...pool.stats(), ...batchHealth(config.engines[0]) }) };
         case 'GET /ready':
           return { response: ready() };
         case 'GET /v1/models':

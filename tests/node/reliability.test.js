@@ -211,10 +211,11 @@ test('aborting mid-prompt (after the first prompt batch) leaves the model usable
     const n = model.tokenize(longPrompt).length;
     assert.ok(n > 3 * PROMPT_BATCH, `the prompt needs several batches (${n} tokens)`);
     const controller = new AbortController();
-    // The first batch is decoded synchronously inside next(), which then
-    // yields with setImmediate; an abort queued before it runs first, so the
-    // prompt loop stops right after one batch.
-    setImmediate(() => controller.abort());
+    // Prompt chunks run one per macrotask (web/scheduler.js): the first in
+    // the turn after next(), the second in the turn after that. An abort
+    // queued for that second turn before the scheduler's step runs first, so
+    // the prompt stops right after one batch.
+    setImmediate(() => setImmediate(() => controller.abort()));
     await assert.rejects(model.complete(longPrompt, { ...GREEDY, signal: controller.signal }).next(), { code: 'ERR_ABORTED' });
     // Exactly one batch stayed in the KV cache: the same prompt evaluates the rest.
     const again = await collect(model.complete(longPrompt, GREEDY));

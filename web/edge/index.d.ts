@@ -38,7 +38,13 @@ export interface WorkerHandlerConfig {
   maxTokensDefault?: number;
   /** Request body limit in bytes (413 beyond). Default 1 MiB. */
   maxBodyBytes?: number;
-  /** Requests that may wait for the model while it generates (503 beyond). Default 16. */
+  /**
+   * Requests generated at once, default 1. Each has its own KV cache of contextSize tokens over
+   * the same weights (memory: slots x the KV cache), and their decode steps run together, one
+   * pass over the weights per step.
+   */
+  slots?: number;
+  /** Requests that may wait for a slot (503 beyond). Default 16. */
   maxQueue?: number;
   /**
    * A stream whose client has read nothing for this long is stopped when another

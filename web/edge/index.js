@@ -19,7 +19,7 @@ import { WasmllmError } from '../errors.js';
 import { readGGUFHeader } from '../gguf.js';
 import { loadModel } from '../model.js';
 import { parseKvType } from '../kv-type.js';
-import { ApiError, checkApiKey, createApi, errorResponse } from '../openai-api.js';
+import { ApiError, batchHealth, checkApiKey, createApi, errorResponse } from '../openai-api.js';
 
 const CORS = { 'access-control-allow-origin': '*' };
 const JSON_HEADERS = { 'content-type': 'application/json' };
@@ -41,10 +41,13 @@ const DEFAULT_MAX_BODY = 1 << 20;
  * @property {'f16' | 'q8_0'} [kvType]    KV cache type (default 'f16'); 'q8_0' takes 17/32 of the memory, for small isolates
  * @property {number} [maxTokensDefault]  max_tokens when a request names none (default 256)
  * @property {number} [maxBodyBytes]      request body limit (default 1 MiB)
- * @property {number} [maxQueue]          requests waiting for the one slot (default 16)
+ * @property {number} [slots]             requests generated at once (default 1), each in its own
+ *   KV cache (contextSize tokens) over the same weights; their decode steps run together, one
+ *   pass over the weights per step (web/scheduler.js)
+ * @property {number} [maxQueue]          requests waiting for a slot (default 16)
  * @property {number} [streamIdleTimeoutMs]  a stream whose client has read nothing for this long
- *   is stopped when another request waits for the model (default 10000): a client gone without
- *   a word (wrangler dev) must not hold the one slot
+ *   is stopped when another request waits for a slot (default 10000): a client gone without
+ *   a word (wrangler dev) must not hold a slot
  */
 
 /**
@@ -54,7 +57,7 @@ const DEFAULT_MAX_BODY = 1 << 20;
 export function createWorkerHandler(config) {
   const cfg = checkConfig(config);
   const model = createModelState(cfg);
-  const gate = createGate(cfg.maxQueue, cfg.streamIdleTimeoutMs);
+  const gate = createGate(cfg.slots, cfg.maxQueue, cfg.streamIdleTimeoutMs);
 
   return {
     async fetch(request, env, ctx) {
@@ -143,6 +146,8 @@ function createModelState(cfg) {
   let lastError = null;
   return {
     loaded: () => api !== null,
+    /** The loaded model (for /health), or null. */
+    engine: () => api?.engine ?? null,
     lastError: () => lastError,
     /** @param {any} env @param {any} ctx @param {AbortSignal} signal */
     async ready(env, ctx, signal) {
@@ -180,41 +185,44 @@ function createModelState(cfg) {
  */
 
 /**
- * One generation at a time (one model, one KV cache), first come first
- * served, at most `maxQueue` waiting.
+ * At most `slots` generations at a time (one KV cache each), first come
+ * first served, at most `maxQueue` waiting.
  *
  * A stream whose client has not asked for a chunk in `idleMs` while others
  * wait is stopped by a waiter. Some hosts never say that a client left:
  * under `wrangler dev` neither request.signal nor the body's cancel() fires,
  * the runtime declares the stream's request hung and drops it, and its turn
  * would stay taken for good, every later request waiting forever.
- * @param {number} maxQueue @param {number} idleMs
+ * @param {number} slots @param {number} maxQueue @param {number} idleMs
  */
-function createGate(maxQueue, idleMs) {
-  /** @type {Turn | null} */
-  let holder = null;
+function createGate(slots, maxQueue, idleMs) {
+  /** @type {Set<Turn>} */
+  const holders = new Set();
   const queue = [];
   /** Runs in a waiter's own context: the stalled stream's may be gone. */
   const reclaimStalled = () => {
-    if (holder?.reclaim && holder.idleSince !== null && Date.now() - holder.idleSince > idleMs) {
-      const reclaim = holder.reclaim;
-      holder.reclaim = null;
-      reclaim();
+    for (const holder of holders) {
+      if (holder.reclaim && holder.idleSince !== null && Date.now() - holder.idleSince > idleMs) {
+        const reclaim = holder.reclaim;
+        holder.reclaim = null;
+        reclaim();
+        return;
+      }
     }
   };
   return {
     /** @param {AbortSignal} signal @returns {Promise<Turn>} */
     async enter(signal) {
       /** @type {Turn} */
-      const ticket = { release: () => { if (holder === ticket) holder = null; }, reclaim: null, idleSince: null };
-      if (holder || queue.length) {
+      const ticket = { release: () => { holders.delete(ticket); }, reclaim: null, idleSince: null };
+      if (holders.size >= slots || queue.length) {
         if (queue.length >= maxQueue) {
           throw new ApiError(503, `the model is busy and ${queue.length} requests are queued; retry later`,
             { code: 'server_busy', headers: { 'retry-after': '1' } });
         }
         queue.push(ticket);
         try {
-          while (holder || queue[0] !== ticket) {
+          while (holders.size >= slots || queue[0] !== ticket) {
             if (signal.aborted) throw abortedWhileWaiting();
             reclaimStalled();
             await sleep(POLL_MS);
@@ -223,11 +231,11 @@ function createGate(maxQueue, idleMs) {
           queue.splice(queue.indexOf(ticket), 1);
         }
       }
-      holder = ticket;
+      holders.add(ticket);
       return ticket;
     },
     stats() {
-      return { busy: holder !== null, queued: queue.length, full: holder !== null && queue.length >= maxQueue };
+      return { busy: holders.size, slots, queued: queue.length, full: holders.size >= slots && queue.length >= maxQueue };
     },
   };
 }
@@ -235,7 +243,10 @@ function createGate(maxQueue, idleMs) {
 /** GET /health: the isolate answers; nothing is loaded. */
 function health(model, gate) {
   const g = gate.stats();
-  return { status: 200, headers: JSON_HEADERS, json: { status: 'ok', model_loaded: model.loaded(), slots_busy: g.busy ? 1 : 0, queued: g.queued } };
+  return {
+    status: 200, headers: JSON_HEADERS,
+    json: { status: 'ok', model_loaded: model.loaded(), slots_busy: g.busy, queued: g.queued, ...batchHealth(model.engine()) },
+  };
 }
 
 /**
@@ -286,6 +297,7 @@ function checkConfig(config) {
     kvType: parseKvType(config.kvType, 'config.kvType'),
     maxTokensDefault: positive('maxTokensDefault', config.maxTokensDefault, 256),
     maxBodyBytes: positive('maxBodyBytes', config.maxBodyBytes, DEFAULT_MAX_BODY),
+    slots: positive('slots', config.slots, 1),
     maxQueue: positive('maxQueue', config.maxQueue, 16),
     streamIdleTimeoutMs: positive('streamIdleTimeoutMs', config.streamIdleTimeoutMs, 10000),
   };
@@ -298,11 +310,23 @@ const EDGE_MAX_CONTEXT = 2048;
 async function loadApi(cfg, env) {
   const source = await modelSource(cfg.model, env);
   const contextSize = cfg.contextSize ?? await defaultContextSize(source);
-  const model = await loadModel(source, { wasmModule: cfg.wasmModule, wasmFactory: createWasmllmSt, variant: 'st', threads: 1, contextSize, kvType: cfg.kvType });
+  // pollSteps: every request waits for its decode steps on its own timers (see the note above createModelState).
+  const model = await loadModel(source, {
+    wasmModule: cfg.wasmModule, wasmFactory: createWasmllmSt, variant: 'st', threads: 1, contextSize, kvType: cfg.kvType,
+    pollSteps: true,
+  });
+  /** @type {import('../model.js').Session[]} */
+  const engines = [model];
+  try {
+    for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession());
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   const name = model.metadata.get('general.name');
   const modelId = cfg.modelId ?? (typeof name === 'string' && name ? name : 'wasmllm');
   // /v1/embeddings for models that pool (encoders, or decoders whose file names a pooling_type), as in `wasmllm serve`.
-  return createApi({ engines: [model], modelId, aliases: cfg.aliases, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue, embeddings: model.info().pooling != null });
+  return Object.assign(createApi({ engines, modelId, aliases: cfg.aliases, maxTokensDefault: cfg.maxTokensDefault, maxQueue: cfg.maxQueue, embeddings: model.info().pooling != null }), { engine: model });
 }
 
 /**

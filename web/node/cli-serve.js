@@ -15,7 +15,10 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
   -m, --model PATH|URL   GGUF file, URL or first shard (default: the embedded model)
       --host HOST        address to listen on (default 127.0.0.1)
       --port PORT        port (default 8080; 0 picks a free one)
-      --slots N          requests generated at once; more wait in a queue (default 1)
+      --slots N          requests generated at once; more wait in a queue (default 1). Their
+                         decode steps run together, one pass over the weights per step
+      --no-batch         each slot decodes alone, in turns (the behaviour before batching; the
+                         same output, for comparison)
       --queue N          requests allowed to wait (default 256; beyond: 503)
   -c, --ctx N            context size per slot (default: the model's, at most 4096)
       --kv-type f16|q8_0 KV cache type of every slot (default f16; q8_0 takes ~53% of the memory)
@@ -60,7 +63,7 @@ export async function runServeCli(argv, hooks = {}) {
         'kv-type': { type: 'string' },
         threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
         alias: { type: 'string', multiple: true }, 'api-key': { type: 'string' }, 'shutdown-timeout': { type: 'string' },
-        quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' },
+        quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, 'no-batch': { type: 'boolean' },
       },
     }));
     if (values.help) {
@@ -87,7 +90,9 @@ export async function runServeCli(argv, hooks = {}) {
 
   const modelPath = values.model ?? EMBEDDED_MODEL;
   const bar = loadProgress(modelPath, values.quiet);
-  const model = await loadModel(modelPath, { threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType, onProgress: bar?.update });
+  const model = await loadModel(modelPath, {
+    threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType, batch: !values['no-batch'], onProgress: bar?.update,
+  });
   bar?.done();
   const engines = [model];
   for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession({ contextSize: cfg.ctx }));
@@ -110,7 +115,8 @@ export async function runServeCli(argv, hooks = {}) {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   const url = `http://${host}:${addr.port}`;
   const also = server.api.aliases.length ? ` (also '${server.api.aliases.join("', '")}')` : '';
-  console.log(`wasmllm serve: '${modelId}'${also} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''})`);
+  const batching = cfg.slots === 1 ? '' : values['no-batch'] ? ', in turns' : ', batched';
+  console.log(`wasmllm serve: '${modelId}'${also} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''}${batching})`);
   hooks.onListening?.(url);
 
   await new Promise((resolve) => {

@@ -50,6 +50,13 @@ export interface LoadOptions {
   isa?: 'simd128' | 'relaxed' | 'auto';
   /** Sessions (KV caches) expected at once, default 1: their worker threads start up front. */
   sessions?: number;
+  /**
+   * Default true: the decode steps of every session generating at once (the model and its
+   * createSession() sessions) run as one pass over the weights, prompts fed in 32-token chunks
+   * between them; results are bit-identical to generating alone. false: each session's step runs
+   * alone, in turns (for comparison). Not a boolean: ERR_BAD_ARG.
+   */
+  batch?: boolean;
   /** A precompiled build and its ES6 glue's default export (edge workers), given together. */
   wasmModule?: WasmModule;
   wasmFactory?: (settings: object) => Promise<unknown>;
@@ -62,6 +69,18 @@ export interface ModelMemory {
   heapInUseBytes: number;
   /** Bytes the KV caches of all live sessions take (part of heapInUseBytes). */
   kvCacheBytes: number;
+}
+
+/** Model.batchStats(): how the sessions' decode steps have run so far. */
+export interface BatchStats {
+  /** LoadOptions.batch. */
+  enabled: boolean;
+  /** Model steps run (each carries one decode step or prompt chunk of every session that had one ready). */
+  steps: number;
+  /** Steps that were one batched pass over several sessions. */
+  batches: number;
+  /** The most sessions one step carried. */
+  maxSequences: number;
 }
 
 export interface StreamDecoder {
@@ -133,6 +152,7 @@ export declare class Model extends Session {
   createSession(options?: { contextSize?: number }): Session;
   info(): ModelInfo;
   memory(): ModelMemory;
+  batchStats(): BatchStats;
   /** Frees the wasm memory (every session's too) and stops the worker threads. */
   dispose(): void;
 }

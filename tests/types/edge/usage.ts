@@ -10,7 +10,7 @@ interface Env { MODELS: { get(key: string): Promise<BucketObject | null> } }
 const config: WorkerHandlerConfig = {
   wasmModule,
   model: (env: Env) => env.MODELS.get('model.gguf'),
-  modelId: 'my-model', contextSize: 1024, kvType: 'q8_0', maxTokensDefault: 128, maxBodyBytes: 1 << 20, maxQueue: 4,
+  modelId: 'my-model', contextSize: 1024, kvType: 'q8_0', maxTokensDefault: 128, maxBodyBytes: 1 << 20, maxQueue: 4, slots: 2,
 };
 const handler: WorkerHandler = createWorkerHandler(config);
 createWorkerHandler({ wasmModule, model: new ArrayBuffer(8) });

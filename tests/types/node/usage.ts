@@ -4,7 +4,7 @@
 import {
   loadModel, embeddedModelPath, parseGGUF, readGGUFHeader, readHeaders, createTokenizer, GGUFStringArray,
   WasmllmError, defaultThreadCount, canUseThreads, Model, Session,
-  type ChatMessage, type Completion, type ModelInfo, type ModelMemory, type LoadProgress, type KvType,
+  type ChatMessage, type Completion, type ModelInfo, type ModelMemory, type BatchStats, type LoadProgress, type KvType,
   type CompleteOptions, type ChatOptions, type EmbedOptions, type TokenPiece, type Tokenizer, type GGUFHeader,
   type WasmModule, type PerplexityOptions, type PerplexityResult,
 } from 'wasmllm';
@@ -72,6 +72,9 @@ const ids: number[] = model.tokenize('Hello', { addSpecial: false, parseSpecial:
 const back: string = model.detokenize(ids, { showSpecial: true });
 const info: ModelInfo = model.info();
 const memory: ModelMemory = model.memory();
+const batchStats: BatchStats = model.batchStats();
+console.log(batchStats.enabled, batchStats.steps, batchStats.batches, batchStats.maxSequences);
+await loadModel(embeddedModelPath, { batch: false });
 console.log(info.architecture, info.kvType, info.wasmVariant, memory.heapBytes, memory.kvCacheBytes, vectors.length, back);
 const session: Session = model.createSession({ contextSize: 128 });
 console.log(session.contextSize, session.kvType, session.kvCacheBytes, session.lastCompletion?.text);
