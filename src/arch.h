@@ -30,6 +30,7 @@ extern const wl_arch wl_arch_qwen3moe;
 extern const wl_arch wl_arch_olmoe;
 extern const wl_arch wl_arch_smallthinker;
 extern const wl_arch wl_arch_lfm2;
+extern const wl_arch wl_arch_lfm2moe;
 extern const wl_arch wl_arch_bert;
 extern const wl_arch wl_arch_nomic_bert;
 
@@ -49,6 +50,11 @@ wl_status wl_hparams_read_common(const wl_gguf *meta, const char *arch, wl_hpara
  * what differs). */
 wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams *hp, int n_ff_exp_default,
                               wl_error *err);
+
+/* LFM2's layers (arch_lfm2.c), which lfm2moe shares: the per-layer
+ * attention.head_count_kv (0: a short convolution), shortconv.l_cache, q/k
+ * norms, NEOX RoPE, the final norm named token_embd_norm. */
+wl_status wl_hparams_read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err);
 
 /* Sliding-window layers as llama.cpp's set_swa_pattern(period) marks them:
  * every layer but each period-th one (period 0: all layers); dense_first:

@@ -39,7 +39,7 @@ static wl_status read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hpar
     return WL_OK;
 }
 
-static wl_status read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
+wl_status wl_hparams_read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
     hp->kv_heads_per_layer = 1;
     wl_status st = wl_hparams_read_common(meta, arch, hp, err);
     if (st != WL_OK) return st;
@@ -54,7 +54,7 @@ static wl_status read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp
 }
 
 static wl_status lfm2_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
-    wl_status st = read_lfm2(meta, "lfm2", hp, err);
+    wl_status st = wl_hparams_read_lfm2(meta, "lfm2", hp, err);
     if (st != WL_OK) return st;
     if (hp->sliding_window > 0) {
         for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = hp->layer_mixer[il] == WL_MIXER_ATTENTION;

@@ -3,7 +3,8 @@
  * RoPE -> store K, V (f16 or Q8_0) -> attention -> output projection ->
  * optional post-norm -> residual. Grouped-query attention, sliding windows,
  * NoPE layers, soft-capping and bidirectional (encoder) attention are
- * hparams of this one kind. */
+ * hparams of this one kind. A sliding-window layer's cache is a ring
+ * (kv_cache.h): rows are found modulo its size, read in position order. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -120,6 +121,7 @@ static void attn_worker(void *arg, int ith, int nth) {
             .head_dim_v = hp->head_dim_v,
             .scale = hp->q_prescale ? 1.0f : hp->attn_scale,
             .softcap = hp->attn_softcap,
+            .ring_rows = kv->rows[a->il] < kv->n_ctx ? kv->rows[a->il] : 0,
         };
         const float *q = c->q + ((int64_t)t * hp->n_head + h) * hp->head_dim_k;
         float *out = c->attn + ((int64_t)t * hp->n_head + h) * hp->head_dim_v;
@@ -182,6 +184,8 @@ static void store_kv(wl_context *c, int il, int n) {
             kv_type->from_float(k, wl_kv_k(kv, il, h, pos), hk);
             kv_type->from_float(v, wl_kv_v(kv, il, h, pos), hv);
         }
+        /* how far back a sliding-window ring still reaches (wl_kv_cache_rewind) */
+        if (pos + 1 > c->row_seq[t]->pos_max) c->row_seq[t]->pos_max = pos + 1;
     }
 }
 

@@ -223,9 +223,11 @@ void wl_context_truncate(wl_context *c, int pos) {
     if (pos < 0) pos = 0;
     if (pos >= c->pos) return;
     /* cache rows past pos are simply overwritten later; convolution windows
-     * go back only so far, else the sequence starts over (the caller reads
+     * and sliding-window rings go back only so far, else the sequence starts over (the caller reads
      * wl_context_pos to learn what was kept) */
-    c->pos = wl_shortconv_rewind(c, pos);
+    const int conv = wl_shortconv_rewind(c, pos);
+    const int ring = wl_kv_cache_rewind(&c->kv, &c->model->hp, pos, c->pos_max);
+    c->pos = conv < ring ? conv : ring;
     if (c->pos == 0) c->pos_max = 0;
 }
 

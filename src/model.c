@@ -16,7 +16,7 @@
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
     &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite, &wl_arch_granitemoe,
-    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_bert,
+    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_lfm2moe, &wl_arch_bert,
     &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
@@ -206,9 +206,6 @@ void wl_hparams_swa_period(wl_hparams *hp, int period) {
 void wl_hparams_swa_period_dense_first(wl_hparams *hp, int period) {
     for (int il = 0; il < hp->n_layer; il++) hp->layer_swa[il] = (uint8_t)(period == 0 || il % period != 0);
 }
-
-/* llama.cpp's LLAMA_MAX_EXPERTS */
-#define WL_MAX_EXPERTS 1024
 
 wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams *hp, int n_ff_exp_default,
                               wl_error *err) {

@@ -30,6 +30,7 @@ typedef enum { WL_GATING_SOFTMAX = 1, WL_GATING_SIGMOID = 2 } wl_gating;
 
 /* Mixture-of-experts channel mixers: a router picks n_expert_used of
  * n_expert FFNs per token and mixes their outputs by its weights. */
+#define WL_MAX_EXPERTS 1024 /* llama.cpp's LLAMA_MAX_EXPERTS */
 typedef struct {
     int n_expert;
     int n_expert_used;
@@ -39,6 +40,7 @@ typedef struct {
     int norm_topk;      /* 1: the chosen experts' weights are divided by their sum */
     float weights_scale; /* multiplies the weights when not 0 or 1 */
     int route_on_input; /* smallthinker: the router reads the layer's input, not the FFN's normed one */
+    int expert_bias;    /* lfm2moe: exp_probs_b, added to the probabilities to choose experts, not to weigh them */
     wl_activation act;  /* the experts' gated activation */
 } wl_moe_hparams;
 
@@ -148,6 +150,7 @@ typedef struct {
 typedef struct {
     float *norm;
     wl_matrix router;
+    float *probs_b;              /* [n_expert] expert bias (exp_probs_b), NULL when the arch has none */
     wl_matrix *gate, *up, *down; /* [n_expert]; gate NULL when the file has none */
     wl_ffn_weights shared;       /* ffn_*_shexp, data NULL when absent */
 } wl_moe_weights;

@@ -3,12 +3,15 @@
  * (the FFN's normed input):
  *
  *   p = softmax(W_r x)   or sigmoid(W_r x)         router probabilities, one per expert
- *   E = the n_expert_used experts with the largest p
+ *   E = the n_expert_used experts with the largest p  [+ b: the expert bias]
  *   w_e = p_e  [/ sum_{e' in E} p_e' if norm_topk]  [* weights_scale]
  *   y = sum_{e in E} w_e * down_e(act(gate_e x) * up_e x)   [+ shared expert FFN(x)]
  *
  * as llama.cpp's build_moe_ffn computes it (the weights' sum clamped below
  * at 2^-14, the chosen experts' outputs added in the order of their rank).
+ * The expert bias b (DeepSeek-V3's auxiliary-loss-free balancing; lfm2moe's
+ * exp_probs_b) only steers which experts are chosen: their weights are
+ * still the unbiased p.
  * Only the chosen experts' matrices are read: each is a block of rows of
  * the file's 3-D ffn_*_exps tensor, bound and repacked as its own matrix.
  * A chunk of tokens is grouped by expert, so each expert's weights are read
@@ -29,6 +32,7 @@ wl_status wl_moe_bind(const wl_file *f, const wl_hparams *hp, int il, wl_moe_wei
 
     WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
     WL_TRY(wl_bind_matrix(f, WL_NAME("ffn_gate_inp.weight"), n_embd, n_exp, 1, &w->router, err));
+    if (hp->moe.expert_bias) WL_TRY(wl_bind_vector(f, WL_NAME("exp_probs_b.bias"), n_exp, 1, &w->probs_b, err));
     WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_gate_exps.weight"), n_embd, n_ff, n_exp, 1, &w->gate, err));
     WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_up_exps.weight"), n_embd, n_ff, n_exp, 1, &w->up, err));
     WL_TRY(wl_bind_matrices(f, WL_NAME("ffn_down_exps.weight"), n_ff, n_embd, n_exp, 1, &w->down, err));
@@ -43,6 +47,7 @@ wl_status wl_moe_bind(const wl_file *f, const wl_hparams *hp, int il, wl_moe_wei
 
 void wl_moe_free(wl_moe_weights *w) {
     free(w->norm);
+    free(w->probs_b);
     free(w->gate); free(w->up); free(w->down);
     wl_ffn_free(&w->shared);
 }
@@ -52,10 +57,12 @@ void wl_moe_route(wl_context *c, int il, const float *x, int n) {
 }
 
 /* Logits to probabilities, then each token's n_expert_used best experts
- * (ids[t*k + s], highest first, the lower id on a tie) and their weights. */
-static void choose_experts(wl_context *c, int n) {
+ * (ids[t*k + s], highest first, the lower id on a tie) by probability plus
+ * the expert bias, and their weights: the probabilities alone. */
+static void choose_experts(wl_context *c, const float *bias, int n) {
     const wl_moe_hparams *moe = &c->model->hp.moe;
     const int n_exp = moe->n_expert, k = moe->n_expert_used;
+    float score[WL_MAX_EXPERTS];
     for (int t = 0; t < n; t++) {
         float *p = c->moe_logits + (int64_t)t * n_exp;
         if (moe->gating == WL_GATING_SIGMOID) {
@@ -63,6 +70,7 @@ static void choose_experts(wl_context *c, int n) {
         } else {
             wl_softmax(p, n_exp);
         }
+        for (int e = 0; e < n_exp; e++) score[e] = bias ? p[e] + bias[e] : p[e];
         int32_t *ids = c->moe_ids + (int64_t)t * k;
         float *w = c->moe_w + (int64_t)t * k;
         for (int s = 0; s < k; s++) {
@@ -70,7 +78,7 @@ static void choose_experts(wl_context *c, int n) {
             for (int e = 0; e < n_exp; e++) {
                 int taken = 0;
                 for (int j = 0; j < s; j++) taken |= ids[j] == e;
-                if (!taken && (best < 0 || p[e] > p[best])) best = e;
+                if (!taken && (best < 0 || score[e] > score[best])) best = e;
             }
             ids[s] = best;
             w[s] = p[best];
@@ -132,7 +140,7 @@ void wl_moe_forward(wl_context *c, int il, int n) {
 
     wl_block_input(c, w->norm, NULL, n);
     if (!hp->moe.route_on_input) wl_moe_route(c, il, c->xn, n);
-    choose_experts(c, n);
+    choose_experts(c, w->probs_b, n);
 
     if (chosen_together(c, n)) {
         run_chosen(c, w, c->xn, c->moe_out);

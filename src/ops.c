@@ -335,8 +335,13 @@ static inline float attn_finish_score(const wl_attn_head *h, float s) {
     return s * h->scale;
 }
 
+/* The row of position j in this head's K or V rows. */
+static inline size_t attn_row(const wl_attn_head *h, int j) {
+    return h->ring_rows > 0 ? (size_t)(j % h->ring_rows) : (size_t)j;
+}
+
 static float attn_score(const wl_attn_head *h, wl_vec_dot_fn dot, const void *q_enc, const float *q32, int j) {
-    const uint8_t *row = (const uint8_t *)h->k + (size_t)j * h->k_stride;
+    const uint8_t *row = (const uint8_t *)h->k + attn_row(h, j) * h->k_stride;
     float s;
     if (q32) s = wl_f16_dot_f32((const uint16_t *)row, q32, h->head_dim_k);
     else dot(h->head_dim_k, &s, row, q_enc);
@@ -354,7 +359,7 @@ static void acc_rescale(const wl_attn_head *h, float *acc, float ms) {
  * types dequantized into v32 first, then added in f32. */
 static void acc_add_row(const wl_attn_head *h, const wl_type_traits *vt, float *acc, int j,
                         float vs, float *v32) {
-    const uint8_t *row = (const uint8_t *)h->v + (size_t)j * h->v_stride;
+    const uint8_t *row = (const uint8_t *)h->v + attn_row(h, j) * h->v_stride;
     if (h->v_type == WL_TYPE_F16) {
         wl_f16_acc_mad(acc, (const uint16_t *)row, vs, h->head_dim_v);
         return;
@@ -437,7 +442,7 @@ static inline __attribute__((always_inline)) void group_scores(const wl_attn_hea
                                                                int t0, int T, int j0, int j1) {
     const int hd = h->head_dim_k, n8 = hd / 8 * 8;
     for (int j = j0; j < j1; j++) {
-        const uint16_t *k = (const uint16_t *)((const uint8_t *)h->k + (size_t)j * h->k_stride);
+        const uint16_t *k = (const uint16_t *)((const uint8_t *)h->k + attn_row(h, j) * h->k_stride);
         v128_t a0[4], a1[4];
         for (int t = 0; t < T; t++) a0[t] = a1[t] = wasm_f32x4_splat(0.0f);
         for (int i = 0; i < n8; i += 8) {
@@ -465,7 +470,7 @@ static inline __attribute__((always_inline)) void group_scores(const wl_attn_hea
 static void group_v_rows(const wl_attn_head *h, float *vbuf, int j0, int j1) {
     const int d8 = h->head_dim_v / 8 * 8;
     for (int j = j0; j < j1; j++) {
-        const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + (size_t)j * h->v_stride);
+        const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + attn_row(h, j) * h->v_stride);
         for (int d = 0; d < d8; d += 8) {
             v128_t lo, hi;
             wl_fp16x8_to_f32x4x2(wasm_v128_load(v + d), &lo, &hi);
@@ -562,7 +567,7 @@ static void attend_group_f16(const wl_attn_head *h, const float *q, int n_q, int
             float *acc = out + (size_t)t * dv;
             for (int j = j0; j < j1; j++) {
                 const size_t at = (size_t)t * ATTN_BLOCK + (j - j0);
-                const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + (size_t)j * h->v_stride);
+                const uint16_t *v = (const uint16_t *)((const uint8_t *)h->v + attn_row(h, j) * h->v_stride);
                 if (g.rescale[at] != 1.0f) wl_f16_acc_scale_ref(acc + d8, g.rescale[at], dv - d8);
                 wl_f16_acc_mad_ref(acc + d8, v + d8, g.weight[at], dv - d8);
             }

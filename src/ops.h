@@ -61,8 +61,9 @@ float wl_f16_dot_f32_ref(const uint16_t *k, const float *q, int n);
  * K) and dotted with K's own vec_dot; s = (q . k_j) * scale (or softcap *
  * tanh(s * scale / softcap)); online softmax; the weighted sum of V kept in
  * f16 for an F16 V (rounded after every update), else in f32 from each V
- * row dequantized. k/v point at position 0 of this head's K/V; rows are
- * `stride` bytes apart. */
+ * row dequantized, positions in increasing order. k/v point at row 0 of
+ * this head's K/V; rows are `stride` bytes apart, position j in row j, or
+ * in row j % ring_rows when ring_rows > 0 (a sliding-window ring). */
 typedef struct {
     const void *k;
     const void *v;
@@ -71,6 +72,7 @@ typedef struct {
     int head_dim_k, head_dim_v;
     float scale;
     float softcap;
+    int ring_rows; /* 0: not a ring */
 } wl_attn_head;
 /* Floats of scratch one wl_attend call needs: q in K's vec_dot_type, and
  * a dequantized V row unless V is F16. */

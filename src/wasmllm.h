@@ -70,11 +70,13 @@ wl_context *wl_context_new(const wl_model *m, int n_ctx, int n_threads, int kv_t
 void wl_context_free(wl_context *c);
 int wl_context_n_ctx(const wl_context *c);
 int wl_context_kv_type(const wl_context *c);     /* the GGUF type id of the KV cache */
-double wl_context_kv_bytes(const wl_context *c); /* bytes the KV cache holds */
+double wl_context_kv_bytes(const wl_context *c); /* bytes the KV cache holds (sliding-window layers: their ring) */
 int wl_context_pos(const wl_context *c);     /* tokens held in the KV cache */
 /* Forgets tokens at >= pos. Models with short-convolution layers (lfm2) can
- * go back only WL_CONV_REWIND positions behind the furthest one reached; a
- * deeper truncate forgets everything: read wl_context_pos for what was kept. */
+ * go back only WL_CONV_REWIND positions behind the furthest one reached, and
+ * sliding-window layers (gemma2/3) only WL_KV_REWIND positions behind their
+ * ring's reach; a deeper truncate forgets everything: read wl_context_pos
+ * for what was kept. */
 void wl_context_truncate(wl_context *c, int pos);
 /* Appends n tokens at the current position and computes the logits of the
  * last one. Fails with WL_ERR_CONTEXT_FULL (nothing appended) if they do not fit. */

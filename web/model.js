@@ -435,7 +435,7 @@ export class Session {
     this.#checkAlive();
     return kvTypeName(this.#core.M._wl_context_kv_type(this.#context.ctx));
   }
-  /** Bytes of this session's KV cache (all layers, K and V, every position). */
+  /** Bytes of this session's KV cache (K and V of every attention layer: every position, or a sliding-window layer's ring). */
   get kvCacheBytes() {
     this.#checkAlive();
     return this.#core.M._wl_context_kv_bytes(this.#context.ctx);

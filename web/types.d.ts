@@ -252,7 +252,7 @@ export interface ModelInfo {
   contextSize: number;
   /** The KV cache type (LoadOptions.kvType). */
   kvType: KvType;
-  /** Bytes of the default session's KV cache: layers x positions x KV heads x (K + V head bytes). */
+  /** Bytes of the default session's KV cache: per attention layer, its rows (contextSize, or a sliding-window layer's ring of window + 63) x KV heads x (K + V head bytes). */
   kvCacheBytes: number;
   threads: number;
   wasmVariant: 'mt' | 'st';

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 
 #include "../../src/fp16.h"
+#include "../../src/forward.h"
 #include "../../src/kv_cache.h"
 #include "../../src/ops.h"
 #include "../../src/types.h"
@@ -284,6 +285,48 @@ static void test_attend_groups(void) {
     }
 }
 
+/* A sliding-window ring (position j in row j % rows, rows < positions
+ * written) gives the bits of the same window read from a cache that kept
+ * every position, for one head and for a group, F16 and Q8_0, with the
+ * window wrapping around the ring's end. */
+static void test_attend_ring(wl_type kv_type, int n_q, int hd, int window, int rows, int n_pos, uint32_t seed) {
+    const wl_type_traits *t = wl_type_get(kv_type);
+    const size_t row = wl_row_size(kv_type, hd);
+    float *kv32 = malloc(sizeof(float) * (size_t)n_pos * hd), *q = malloc(sizeof(float) * (size_t)n_q * hd);
+    unsigned char *kc = malloc(row * n_pos), *vc = malloc(row * n_pos), *kr = malloc(row * rows), *vr = malloc(row * rows);
+    float *full = malloc(sizeof(float) * (size_t)n_q * hd), *ring = malloc(sizeof(float) * (size_t)n_q * hd);
+    float *group = malloc(sizeof(float) * (size_t)n_q * hd);
+    float *scratch = malloc(sizeof(float) * (size_t)wl_attend_group_scratch_floats(kv_type, kv_type, hd, hd, n_q));
+    uint32_t rng = seed;
+    for (int i = 0; i < n_q * hd; i++) q[i] = 3.0f * rng_uniform(&rng);
+    for (int j = 0; j < n_pos; j++) {
+        for (int i = 0; i < hd; i++) kv32[(size_t)j * hd + i] = rng_uniform(&rng);
+        t->from_float(kv32 + (size_t)j * hd, kc + (size_t)j * row, hd);
+        t->from_float(kv32 + (size_t)j * hd, kr + (size_t)(j % rows) * row, hd); /* later positions overwrite */
+        for (int i = 0; i < hd; i++) kv32[(size_t)j * hd + i] = 2.0f * rng_uniform(&rng);
+        t->from_float(kv32 + (size_t)j * hd, vc + (size_t)j * row, hd);
+        t->from_float(kv32 + (size_t)j * hd, vr + (size_t)(j % rows) * row, hd);
+    }
+    const int lo = n_pos - window;
+    wl_attn_head h = { .k = kc, .v = vc, .k_stride = row, .v_stride = row, .k_type = kv_type, .v_type = kv_type,
+                       .head_dim_k = hd, .head_dim_v = hd, .scale = 1.0f / sqrtf((float)hd) };
+    wl_attn_head hr = h;
+    hr.k = kr, hr.v = vr, hr.ring_rows = rows;
+    for (int i = 0; i < n_q; i++) {
+        wl_attend(&h, q + (size_t)i * hd, lo, n_pos, full + (size_t)i * hd, scratch);
+        wl_attend(&hr, q + (size_t)i * hd, lo, n_pos, ring + (size_t)i * hd, scratch);
+    }
+    wl_attend_group(&hr, q, n_q, lo, n_pos, group, scratch);
+    int diff = 0;
+    for (int i = 0; i < n_q * hd; i++) {
+        if ((!same_result(full[i], ring[i]) || !same_result(full[i], group[i])) && diff++ == 0)
+            CHECK(0, "%s ring of %d rows, window [%d, %d): out[%d] full %.9g, ring %.9g, ring group %.9g", t->name,
+                  rows, lo, n_pos, i, full[i], ring[i], group[i]);
+    }
+    CHECK((lo % rows) + window > rows, "the window [%d, %d) does not wrap a ring of %d rows", lo, n_pos, rows);
+    free(kv32); free(q); free(kc); free(vc); free(kr); free(vr); free(full); free(ring); free(group); free(scratch);
+}
+
 static wl_hparams hparams(int n_layer, int n_head_kv, int head_dim_k, int head_dim_v) {
     wl_hparams hp;
     memset(&hp, 0, sizeof hp);
@@ -310,12 +353,54 @@ static void test_cache_bytes(void) {
     wl_error err = {0};
     CHECK(wl_kv_cache_init(&kv, &hp, WL_TYPE_Q8_0, 8, &err) == WL_OK, "init: %s", err.message);
     if (kv.k) {
-        CHECK(kv.k_pos == 2 * 34 && kv.v_pos == kv.k_pos && kv.k_head == 8 * 2 * 34 && kv.v_head == kv.k_head,
-              "positions %zu / %zu bytes, heads %zu / %zu", kv.k_pos, kv.v_pos, kv.k_head, kv.v_head);
-        CHECK(wl_kv_k(&kv, 29, 2, 7) == kv.k[29] + 2 * kv.k_head + 7 * kv.k_pos, "head 2, position 7 of layer 29");
-        CHECK(wl_kv_v(&kv, 29, 2, 7) == kv.v[29] + 2 * kv.v_head + 7 * kv.v_pos, "V: head 2, position 7 of layer 29");
+        CHECK(kv.k_pos == 2 * 34 && kv.v_pos == kv.k_pos && wl_kv_k_head(&kv, 29) == 8 * 2 * 34 &&
+                  wl_kv_v_head(&kv, 29) == wl_kv_k_head(&kv, 29),
+              "positions %zu / %zu bytes, heads %zu / %zu", kv.k_pos, kv.v_pos, wl_kv_k_head(&kv, 29),
+              wl_kv_v_head(&kv, 29));
+        CHECK(wl_kv_k(&kv, 29, 2, 7) == kv.k[29] + 2 * wl_kv_k_head(&kv, 29) + 7 * kv.k_pos,
+              "head 2, position 7 of layer 29");
+        CHECK(wl_kv_v(&kv, 29, 2, 7) == kv.v[29] + 2 * wl_kv_v_head(&kv, 29) + 7 * kv.v_pos,
+              "V: head 2, position 7 of layer 29");
         wl_kv_cache_free(&kv);
     }
+}
+
+/* Gemma-3-1B's shape: 26 layers, every 6th global, the others a 512-token
+ * window, 1 K/V head of 256 dims. Global layers keep n_ctx rows, local ones
+ * a ring of window + chunk - 1 + WL_KV_REWIND; a truncate keeps its
+ * position while each ring still reaches the next token's window. */
+static void test_sliding_window_rows(void) {
+    wl_hparams hp = hparams(26, 1, 256, 256);
+    hp.causal = 1;
+    hp.sliding_window = 512;
+    for (int il = 0; il < 26; il++) hp.layer_swa[il] = il % 6 != 5;
+    const int ring = 512 + WL_MAX_CHUNK - 1 + WL_KV_REWIND;
+    CHECK(wl_kv_layer_rows(&hp, 0, 4096) == ring && wl_kv_layer_rows(&hp, 5, 4096) == 4096,
+          "rows: local %d, global %d", wl_kv_layer_rows(&hp, 0, 4096), wl_kv_layer_rows(&hp, 5, 4096));
+    CHECK(wl_kv_layer_rows(&hp, 0, 300) == 300, "a context shorter than the ring: %d rows", wl_kv_layer_rows(&hp, 0, 300));
+    const double bytes = wl_kv_cache_bytes(&hp, WL_TYPE_F16, 4096);
+    CHECK(bytes == (4.0 * 4096 + 22.0 * ring) * 1 * (256 + 256) * 2, "gemma-3-1b shape at 4096: %.0f bytes", bytes);
+    wl_hparams all_global = hp;
+    all_global.sliding_window = 0;
+    const double before = wl_kv_cache_bytes(&all_global, WL_TYPE_F16, 4096);
+    CHECK(before == 26.0 * 4096 * 1024 && bytes < before / 3, "before %.0f, after %.0f", before, bytes);
+
+    wl_kv_cache kv;
+    wl_error err = {0};
+    CHECK(wl_kv_cache_init(&kv, &hp, WL_TYPE_F16, 4096, &err) == WL_OK, "init: %s", err.message);
+    if (!kv.k) return;
+    CHECK(kv.rows[0] == ring && kv.rows[5] == 4096, "allocated rows %d / %d", kv.rows[0], kv.rows[5]);
+    CHECK(wl_kv_k(&kv, 0, 0, ring + 3) == wl_kv_k(&kv, 0, 0, 3), "position ring + 3 shares row 3");
+    /* 2000 positions written: the rings hold 2000 - ring .. 1999 */
+    CHECK(wl_kv_cache_rewind(&kv, &hp, 1990, 2000) == 1990, "10 back: kept");
+    /* the next chunk overwrites only rows behind its first token's window, so
+     * the chunk's slack counts too */
+    const int deepest = 2000 - WL_MAX_CHUNK - WL_KV_REWIND;
+    CHECK(wl_kv_cache_rewind(&kv, &hp, deepest, 2000) == deepest, "the deepest rewind the ring allows");
+    CHECK(wl_kv_cache_rewind(&kv, &hp, deepest - 1, 2000) == 0, "one further: recompute");
+    CHECK(wl_kv_cache_rewind(&kv, &hp, 1000, 2000) == 0, "1000 back: the ring overwrote that window");
+    CHECK(wl_kv_cache_rewind(&kv, &hp, 300, 500) == 300, "nothing overwritten yet: kept");
+    wl_kv_cache_free(&kv);
 }
 
 static void test_refusals(void) {
@@ -350,7 +435,12 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) test_attend_q8_0(&cases[i], 101u + (uint32_t)i);
     test_attend_groups();
+    test_attend_ring(WL_TYPE_F16, 1, 64, 32, 95, 300, 7u);
+    test_attend_ring(WL_TYPE_F16, 4, 64, 32, 95, 290, 8u);   /* grouped; the window wraps mid-block */
+    test_attend_ring(WL_TYPE_Q8_0, 3, 64, 40, 95, 320, 9u);
+    test_attend_ring(WL_TYPE_F16, 8, 256, 200, 263, 1100, 10u);
     test_cache_bytes();
+    test_sliding_window_rows();
     test_refusals();
     return test_summary("test_kv_cache");
 }

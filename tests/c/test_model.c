@@ -31,6 +31,9 @@ typedef struct {
     int granite_keys;
     wl_type kv_type;     /* the KV cache's type; 0 = F16 */
     int n_expert, n_expert_used; /* a mixture of experts in every layer (qwen3moe) */
+    uint32_t conv_layers; /* lfm2: bit il set = layer il is a short convolution */
+    int dense_lead;       /* lfm2moe: layers before this one have a dense FFN */
+    int expert_bias;      /* lfm2moe: exp_probs_b and sigmoid gating */
 } tiny_spec;
 
 static const tiny_spec base_spec = {
@@ -52,6 +55,9 @@ static tiny_spec arch_spec(const char *arch) {
     if (!strcmp(arch, "smollm3")) s.n_layer = 4; /* layer 3 skips RoPE */
     if (!strcmp(arch, "granite")) s.granite_keys = 1;
     if (!strcmp(arch, "qwen3moe")) { s.qk_norm = 1; s.head_dim = 16; s.n_expert = 4; s.n_expert_used = 2; }
+    /* convolution, attention, convolution; lfm2moe: the first dense, then experts */
+    if (!strcmp(arch, "lfm2") || !strcmp(arch, "lfm2moe")) { s.n_layer = 3; s.conv_layers = 5; s.qk_norm = 1; }
+    if (!strcmp(arch, "lfm2moe")) { s.n_expert = 4; s.n_expert_used = 2; s.dense_lead = 1; s.expert_bias = 1; }
     return s;
 }
 
@@ -92,7 +98,16 @@ static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
     mg_kv_u32(w, KEY("block_count"), (uint32_t)s->n_layer);
     mg_kv_u32(w, KEY("feed_forward_length"), (uint32_t)s->n_ff);
     mg_kv_u32(w, KEY("attention.head_count"), (uint32_t)s->n_head);
-    mg_kv_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    if (s->conv_layers) { /* lfm2: one K/V head count per layer, 0 for a convolution */
+        int32_t kv[32];
+        for (int il = 0; il < s->n_layer; il++) kv[il] = (s->conv_layers >> il) & 1 ? 0 : s->n_head_kv;
+        mg_kv_arr_i32(w, KEY("attention.head_count_kv"), kv, (uint64_t)s->n_layer);
+        mg_kv_u32(w, KEY("shortconv.l_cache"), 3);
+    } else {
+        mg_kv_u32(w, KEY("attention.head_count_kv"), (uint32_t)s->n_head_kv);
+    }
+    if (s->dense_lead) mg_kv_u32(w, KEY("leading_dense_block_count"), (uint32_t)s->dense_lead);
+    if (s->expert_bias) mg_kv_u32(w, KEY("expert_gating_func"), 2);
     mg_kv_u32(w, KEY("rope.dimension_count"), (uint32_t)hd);
     mg_kv_f32(w, KEY("rope.freq_base"), 10000.0f);
     if (!s->skip_rms_eps) mg_kv_f32(w, KEY("attention.layer_norm_rms_epsilon"), 1e-5f);
@@ -125,12 +140,17 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
     add_keys(&w, s, hd);
     const float ws = 0.3f;
     add_tensor(&w, s, "token_embd.weight", WL_TYPE_F16, s->n_embd, s->n_vocab, 0.0f, 1.0f);
-    add_tensor(&w, s, "output_norm.weight", WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
+    add_tensor(&w, s, s->conv_layers ? "token_embd_norm.weight" : "output_norm.weight", WL_TYPE_F32, s->n_embd, 1,
+               1.0f, 0.1f);
     if (!s->tied_output) add_tensor(&w, s, "output.weight", s->wtype, s->n_embd, s->n_vocab, 0.0f, ws);
     for (int il = 0; il < s->n_layer; il++) {
 #define T(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
         add_tensor(&w, s, T("attn_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
-        if (s->fused_qkv) {
+        if ((s->conv_layers >> il) & 1) {
+            add_tensor(&w, s, T("shortconv.in_proj.weight"), s->wtype, s->n_embd, 3 * s->n_embd, 0.0f, ws);
+            add_tensor(&w, s, T("shortconv.conv.weight"), WL_TYPE_F32, 3, s->n_embd, 0.0f, 0.5f);
+            add_tensor(&w, s, T("shortconv.out_proj.weight"), s->wtype, s->n_embd, s->n_embd, 0.0f, ws);
+        } else if (s->fused_qkv) {
             add_tensor(&w, s, T("attn_qkv.weight"), s->wtype, s->n_embd, n_q + 2 * n_kv, 0.0f, ws);
         } else {
             add_tensor(&w, s, T("attn_q.weight"), s->wtype, s->n_embd,
@@ -143,18 +163,19 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
             add_tensor(&w, s, T("attn_k.bias"), WL_TYPE_F32, n_kv, 1, 0.0f, 0.5f);
             add_tensor(&w, s, T("attn_v.bias"), WL_TYPE_F32, n_kv, 1, 0.0f, 0.5f);
         }
-        if (s->qk_norm) {
+        if (s->qk_norm && !((s->conv_layers >> il) & 1)) {
             add_tensor(&w, s, T("attn_q_norm.weight"), WL_TYPE_F32, hd, 1, 1.0f, 0.1f);
             add_tensor(&w, s, T("attn_k_norm.weight"), WL_TYPE_F32, hd, 1, 1.0f, 0.1f);
         }
-        add_tensor(&w, s, T("attn_output.weight"), s->wtype, n_q, s->n_embd, 0.0f, ws);
+        if (!((s->conv_layers >> il) & 1)) add_tensor(&w, s, T("attn_output.weight"), s->wtype, n_q, s->n_embd, 0.0f, ws);
         if (s->post_norms) {
             add_tensor(&w, s, T("post_attention_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
             add_tensor(&w, s, T("post_ffw_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
         }
         add_tensor(&w, s, T("ffn_norm.weight"), WL_TYPE_F16, s->n_embd, 1, 1.0f, 0.1f);
-        if (s->n_expert) {
+        if (s->n_expert && il >= s->dense_lead) {
             add_tensor(&w, s, T("ffn_gate_inp.weight"), WL_TYPE_F32, s->n_embd, s->n_expert, 0.0f, 1.0f);
+            if (s->expert_bias) add_tensor(&w, s, T("exp_probs_b.bias"), WL_TYPE_F32, s->n_expert, 1, 0.0f, 0.3f);
             add_tensor3(&w, s, T("ffn_gate_exps.weight"), s->wtype, s->n_embd, s->n_ff, s->n_expert, 0.0f, ws);
             add_tensor3(&w, s, T("ffn_up_exps.weight"), s->wtype, s->n_embd, s->n_ff, s->n_expert, 0.0f, ws);
             add_tensor3(&w, s, T("ffn_down_exps.weight"), s->wtype, s->n_ff, s->n_embd, s->n_expert, 0.0f, ws);
@@ -326,6 +347,59 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
     wl_context_free(c2);
     wl_context_free(c3);
     free(tokens); free(batch); free(seq); free(odd);
+    unload(&l);
+}
+
+/* ---- sliding-window layers keep a ring of their window ---- */
+
+/* gemma3 with a 4-token window on layer 0 (layer 1 global): 200 tokens in
+ * a 256-token context wrap layer 0's ring (4 + 31 + 32 rows) three times.
+ * One batch, token by token and 37-token pieces agree; a truncate a few
+ * positions back keeps them and re-decoding gives the same logits; one
+ * behind what the ring overwrote keeps nothing (wl_context_pos says 0) and
+ * the sequence decoded again from the start matches; the cache takes the
+ * ring's bytes, not the whole context's. */
+static void test_sliding_window_ring(int n_threads) {
+    enum { N = 200, N_CTX = 256 };
+    const tiny_spec s = arch_spec("gemma3");
+    wl_error err = {0};
+    loaded l;
+    if (!load_checked(&s, &l)) return;
+    const int n_vocab = wl_model_n_vocab(l.model);
+    int32_t tokens[N];
+    for (int i = 0; i < N; i++) tokens[i] = (int32_t)((i * 7 + 3) % n_vocab);
+    float *batch = malloc((size_t)n_vocab * sizeof(float)), *seq = malloc((size_t)n_vocab * sizeof(float));
+    float *again = malloc((size_t)n_vocab * sizeof(float));
+    wl_context *c1 = wl_context_new(l.model, N_CTX, n_threads, WL_TYPE_F16, &err);
+    wl_context *c2 = wl_context_new(l.model, N_CTX, 1, WL_TYPE_F16, &err);
+    CHECK(c1 && c2, "gemma3 ring: context: %s", err.message);
+    if (c1 && c2 && decode_in_steps(c1, tokens, N, N, batch, n_vocab) && decode_in_steps(c2, tokens, N, 1, seq, n_vocab)) {
+        float top = 1.0f;
+        for (int i = 0; i < n_vocab; i++) top = fmaxf(top, fabsf(batch[i]));
+        const float tol = 1e-4f * top;
+        CHECK(max_diff(batch, seq, n_vocab) < tol, "gemma3 ring: batch vs token by token: %g", max_diff(batch, seq, n_vocab));
+
+        /* hd 8 (32 / 4 heads), 2 K/V heads, K and V in f16: 64 bytes a position */
+        const double per_pos = 2.0 * 8 * 2 * 2;
+        const int ring = 4 + 32 - 1 + 32;
+        CHECK(wl_context_kv_bytes(c1) == per_pos * (ring + N_CTX), "gemma3 ring: KV bytes %.0f, not %.0f",
+              wl_context_kv_bytes(c1), per_pos * (ring + N_CTX));
+
+        wl_context_truncate(c1, N - 10);
+        CHECK(wl_context_pos(c1) == N - 10, "gemma3 ring: truncate 10 back kept %d", wl_context_pos(c1));
+        CHECK(decode_in_steps(c1, tokens + N - 10, 10, 10, again, n_vocab), "re-decode");
+        CHECK(max_diff(batch, again, n_vocab) < tol, "gemma3 ring: re-decode after a short truncate differs by %g",
+              max_diff(batch, again, n_vocab));
+
+        wl_context_truncate(c1, N / 2);
+        CHECK(wl_context_pos(c1) == 0, "gemma3 ring: truncate past the ring kept %d positions", wl_context_pos(c1));
+        CHECK(decode_in_steps(c1, tokens, N, 37, again, n_vocab), "decode again");
+        CHECK(max_diff(batch, again, n_vocab) < tol, "gemma3 ring: recomputed sequence differs by %g",
+              max_diff(batch, again, n_vocab));
+    }
+    wl_context_free(c1);
+    wl_context_free(c2);
+    free(batch); free(seq); free(again);
     unload(&l);
 }
 
@@ -771,6 +845,16 @@ int main(void) {
     test_decode_batch(&moe_q4, 2);
     const tiny_spec g2 = arch_spec("gemma2");
     test_decode_batch(&g2, 2);
+    /* hybrids: convolution state per sequence; lfm2moe's experts with their bias */
+    const tiny_spec lfm2 = arch_spec("lfm2"), lfm2moe = arch_spec("lfm2moe");
+    test_decode_batch(&lfm2, 1);
+    test_decode_batch(&lfm2, 2);
+    test_decode_batch(&lfm2moe, 2);
+    const tiny_spec lfm2moe_q4 = quantized(lfm2moe, WL_TYPE_Q4_0);
+    test_decode_batch(&lfm2moe_q4, 3);
+    test_batch_equals_sequential(&lfm2moe, 20, 48, 2);
+    test_sliding_window_ring(1);
+    test_sliding_window_ring(3);
     test_decode_all(&base_spec, 2);
     test_decode_all(&q8w, 1);
     test_decode_all(&moe_q4, 2);

@@ -113,3 +113,61 @@ for (const c of bad) {
     });
   });
 }
+
+// lfm2moe: the same layers, a dense first layer, then mixtures of experts with an expert bias.
+const LFM2MOE = { ...LFM2, arch: 'lfm2moe', overrides: { ...LFM2.overrides, ffnExp: 64 } };
+
+function lfm2moeFile(name, edit = () => {}) {
+  const { writer } = buildSynthetic(LFM2MOE);
+  edit(writer);
+  const file = path.join(tempDir(), name);
+  writer.write(file);
+  return file;
+}
+
+test('an lfm2moe model gives the same greedy tokens from the API, the CLI and the server', async () => {
+  const file = lfm2moeFile('lfm2moe.gguf');
+  const model = await loadModel(file, { threads: 2, contextSize: 256 });
+  try {
+    assert.equal(model.info().architecture, 'lfm2moe');
+    const api = await run(model, PROMPT);
+    assert.equal(api.tokens.length, 8);
+    assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
+    const cli = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1', '-t', '1', '--json']);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
+    assert.equal(await serverCompletionText(model, 'lfm2moe', PROMPT, 8), api.text);
+
+    // the expert bias steers the choice: without it (zeros) the run differs
+    const unbiased = await loadModel(lfm2moeFile('lfm2moe-nobias.gguf', (w) => {
+      for (const t of w.tensors) if (t.name.endsWith('exp_probs_b.bias')) t.source = () => new Float32Array(t.shape[0]);
+    }), { threads: 1, contextSize: 256 });
+    try {
+      assert.notDeepEqual((await run(unbiased, PROMPT)).tokens, api.tokens, 'a zero expert bias changed nothing');
+    } finally {
+      unbiased.dispose();
+    }
+  } finally {
+    model.dispose();
+  }
+});
+
+const badMoe = [
+  { name: 'no expert_gating_func', code: 'ERR_MISSING_KEY', message: /lfm2moe\.expert_gating_func/,
+    edit: (w) => w.kv.delete('lfm2moe.expert_gating_func') },
+  { name: 'more dense layers than layers', code: 'ERR_BAD_VALUE', message: /lfm2moe\.leading_dense_block_count = 7/,
+    edit: (w) => w.addU32('lfm2moe.leading_dense_block_count', 7) },
+  { name: 'no expert bias', code: 'ERR_MISSING_TENSOR', message: /blk\.1\.exp_probs_b\.bias/,
+    edit: (w) => { w.tensors = w.tensors.filter((t) => t.name !== 'blk.1.exp_probs_b.bias'); } },
+];
+
+for (const c of badMoe) {
+  test(`lfm2moe metadata: ${c.name} fails with ${c.code}`, async () => {
+    const file = lfm2moeFile(`bad-moe-${c.code}-${c.name.length}.gguf`, c.edit);
+    await assert.rejects(loadModel(file, { threads: 1 }), (e) => {
+      assert.equal(e.code, c.code, e.message);
+      assert.match(e.message, c.message);
+      return true;
+    });
+  });
+}
