@@ -38,6 +38,21 @@ wl_status wl_shortconv_state_init(wl_context *c, wl_error *err);
 void wl_shortconv_state_free(wl_context *c);
 int wl_shortconv_rewind(const wl_context *c, int pos);
 
+/* ssm.c */
+wl_status wl_ssm_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ssm_weights *w, wl_error *err);
+/* Rows t of the chunk continue c->row_seq[t]'s state (position 0 starts it). */
+void wl_ssm_forward(wl_context *c, int il, int n);
+void wl_ssm_free(wl_ssm_weights *w);
+/* in_proj's output width (z, xBC, dt), for the scratch */
+int64_t wl_ssm_proj_floats(const wl_hparams *hp);
+/* The convolution windows and scan states beside the KV cache: bytes,
+ * allocation (nothing for models without the kind), and the position a
+ * truncate to pos can keep: pos when nothing is taken back, else 0. */
+double wl_ssm_state_bytes(const wl_hparams *hp);
+wl_status wl_ssm_state_init(wl_context *c, wl_error *err);
+void wl_ssm_state_free(wl_context *c);
+int wl_ssm_rewind(const wl_context *c, int pos);
+
 /* ffn.c */
 wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_weights *w, wl_error *err);
 void wl_ffn_forward(wl_context *c, int il, int n);

@@ -1,0 +1,6 @@
+// Parity of the granitehybrid architecture (Granite 4.0-H: Mamba-2 layers around attention layers,
+// SwiGLU FFNs, granite's multipliers, no RoPE) with llama.cpp on a tiny synthetic model (see
+// arch-parity.js), at 1 and 2 threads, prefix reuse included (teacher-forcing).
+import { defineArchParity } from './arch-parity.js';
+
+defineArchParity({ arch: 'granitehybrid', allThreads: true });
