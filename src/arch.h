@@ -32,6 +32,7 @@ extern const wl_arch wl_arch_smallthinker;
 extern const wl_arch wl_arch_lfm2;
 extern const wl_arch wl_arch_mamba2;
 extern const wl_arch wl_arch_granitehybrid;
+extern const wl_arch wl_arch_falcon_h1;
 extern const wl_arch wl_arch_bert;
 extern const wl_arch wl_arch_nomic_bert;
 

@@ -66,7 +66,7 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     for (int il = 0; il < hp->n_layer; il++) {
         fused_qkv |= m->layers[il].attn.wqkv.data != NULL;
         shortconv |= hp->layer_mixer[il] == WL_MIXER_SHORTCONV;
-        ssm |= hp->layer_mixer[il] == WL_MIXER_SSM;
+        ssm |= wl_mixer_has_ssm(hp->layer_mixer[il]);
         moe |= hp->layer_channel[il] == WL_CHANNEL_MOE;
     }
     if (moe && (uint64_t)hp->moe.n_ff_exp > n_ff) n_ff = (uint64_t)hp->moe.n_ff_exp;
@@ -95,7 +95,8 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
         { &c->moe_w, C * n_used },
         { &c->conv_bcx, shortconv ? C * 3 * (uint64_t)hp->n_embd : 0 },
         { &c->ssm_proj, ssm ? C * (uint64_t)wl_ssm_proj_floats(hp) : 0 },
-        { &c->ssm_y, ssm ? C * (uint64_t)hp->ssm.d_inner : 0 },
+        /* also parallel layers' Mamba-2 output rows (n_embd), kept while attention runs */
+        { &c->ssm_y, ssm ? C * (uint64_t)(hp->ssm.d_inner > hp->n_embd ? hp->ssm.d_inner : hp->n_embd) : 0 },
         { &c->rope_cs, C * (uint64_t)hp->n_rot },
         { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (uint64_t)hp->n_rot : 0 },
         { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },

@@ -32,7 +32,7 @@ double wl_kv_cache_bytes(const wl_hparams *hp, wl_type type, int n_ctx) {
     const double per_pos =
         (double)hp->n_head_kv * (head_bytes(type, hp->head_dim_k) + head_bytes(type, hp->head_dim_v));
     int n_attn = 0; /* other token mixers keep no K/V */
-    for (int il = 0; il < hp->n_layer; il++) n_attn += hp->layer_mixer[il] == WL_MIXER_ATTENTION;
+    for (int il = 0; il < hp->n_layer; il++) n_attn += wl_mixer_attends(hp->layer_mixer[il]);
     return per_pos * n_ctx * n_attn;
 }
 
@@ -61,7 +61,7 @@ wl_status wl_kv_cache_init(wl_kv_cache *kv, const wl_hparams *hp, wl_type type, 
     kv->k_head = (size_t)k_head;
     kv->v_head = (size_t)v_head;
     for (int il = 0; il < hp->n_layer; il++) {
-        if (hp->layer_mixer[il] != WL_MIXER_ATTENTION) continue;
+        if (!wl_mixer_attends(hp->layer_mixer[il])) continue;
         kv->k[il] = malloc((size_t)k_bytes);
         kv->v[il] = malloc((size_t)v_bytes);
         if (!kv->k[il] || !kv->v[il]) goto oom;

@@ -42,6 +42,8 @@ int wl_shortconv_rewind(const wl_context *c, int pos);
 wl_status wl_ssm_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ssm_weights *w, wl_error *err);
 /* Rows t of the chunk continue c->row_seq[t]'s state (position 0 starts it). */
 void wl_ssm_forward(wl_context *c, int il, int n);
+/* The mixer alone: c->xn (normed rows) in, c->proj out (no residual). */
+void wl_ssm_mix(wl_context *c, int il, int n);
 void wl_ssm_free(wl_ssm_weights *w);
 /* in_proj's output width (z, xBC, dt), for the scratch */
 int64_t wl_ssm_proj_floats(const wl_hparams *hp);
@@ -52,6 +54,9 @@ double wl_ssm_state_bytes(const wl_hparams *hp);
 wl_status wl_ssm_state_init(wl_context *c, wl_error *err);
 void wl_ssm_state_free(wl_context *c);
 int wl_ssm_rewind(const wl_context *c, int pos);
+
+/* parallel.c: attention and a Mamba-2 mixer side by side (falcon-h1) */
+void wl_parallel_forward(wl_context *c, int il, int n);
 
 /* ffn.c */
 wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_weights *w, wl_error *err);

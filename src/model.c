@@ -16,7 +16,8 @@
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
     &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite, &wl_arch_granitemoe,
-    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_mamba2, &wl_arch_granitehybrid, &wl_arch_bert,
+    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_mamba2,
+    &wl_arch_granitehybrid, &wl_arch_falcon_h1, &wl_arch_bert,
     &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
@@ -360,6 +361,10 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
     case WL_MIXER_ATTENTION: st = wl_attention_bind(f, hp, il, &l->attn, err); break;
     case WL_MIXER_SHORTCONV: st = wl_shortconv_bind(f, hp, il, &l->conv, err); break;
     case WL_MIXER_SSM: st = wl_ssm_bind(f, hp, il, &l->ssm, err); break;
+    case WL_MIXER_PARALLEL:
+        st = wl_attention_bind(f, hp, il, &l->attn, err);
+        if (st == WL_OK) st = wl_ssm_bind(f, hp, il, &l->ssm, err);
+        break;
     }
     if (st != WL_OK) return st;
     switch ((wl_channel_mixer)hp->layer_channel[il]) {

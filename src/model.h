@@ -22,7 +22,11 @@ typedef enum { WL_ROPE_NORMAL = 0, WL_ROPE_NEOX = 1 } wl_rope_mode;
 typedef enum { WL_ACT_SILU = 0, WL_ACT_GELU = 1, WL_ACT_RELU = 2 } wl_activation;
 
 /* The kinds a layer is made of (layer.h). */
-typedef enum { WL_MIXER_ATTENTION = 0, WL_MIXER_SHORTCONV = 1, WL_MIXER_SSM = 2 } wl_token_mixer;
+/* PARALLEL: attention and a Mamba-2 mixer on the same input, outputs summed (falcon-h1) */
+typedef enum { WL_MIXER_ATTENTION = 0, WL_MIXER_SHORTCONV = 1, WL_MIXER_SSM = 2, WL_MIXER_PARALLEL = 3 } wl_token_mixer;
+/* Which mixers keep K/V rows, and which keep a Mamba-2 state. */
+static inline int wl_mixer_attends(int mixer) { return mixer == WL_MIXER_ATTENTION || mixer == WL_MIXER_PARALLEL; }
+static inline int wl_mixer_has_ssm(int mixer) { return mixer == WL_MIXER_SSM || mixer == WL_MIXER_PARALLEL; }
 /* NONE: the layer is its token mixer alone (mamba2) */
 typedef enum { WL_CHANNEL_FFN = 0, WL_CHANNEL_MOE = 1, WL_CHANNEL_NONE = 2 } wl_channel_mixer;
 
@@ -117,6 +121,8 @@ typedef struct {
     /* set by the arch before wl_hparams_read_common, which then leaves
      * attention.head_count_kv (one value per layer, 0 for conv layers) to it */
     int kv_heads_per_layer;
+    /* falcon-h1: the FFN norm's tensor is blk.N.ffn_norm, without .weight */
+    int ffn_norm_bare;
     /* the final norm's tensor when not output_norm.weight (lfm2: token_embd_norm.weight) */
     const char *output_norm_name;
 

@@ -96,14 +96,14 @@ static int64_t scan_state_floats(const wl_hparams *hp) { return (int64_t)hp->ssm
 
 static int has_ssm(const wl_hparams *hp) {
     for (int il = 0; il < hp->n_layer; il++) {
-        if (hp->layer_mixer[il] == WL_MIXER_SSM) return 1;
+        if (wl_mixer_has_ssm(hp->layer_mixer[il])) return 1;
     }
     return 0;
 }
 
 double wl_ssm_state_bytes(const wl_hparams *hp) {
     int n = 0;
-    for (int il = 0; il < hp->n_layer; il++) n += hp->layer_mixer[il] == WL_MIXER_SSM;
+    for (int il = 0; il < hp->n_layer; il++) n += wl_mixer_has_ssm(hp->layer_mixer[il]);
     return (double)n * (double)(conv_state_floats(hp) + scan_state_floats(hp)) * sizeof(float);
 }
 
@@ -114,7 +114,7 @@ wl_status wl_ssm_state_init(wl_context *c, wl_error *err) {
     c->ssm_state = calloc((size_t)hp->n_layer, sizeof *c->ssm_state);
     if (!c->ssm_conv || !c->ssm_state) return wl_fail(err, WL_ERR_OOM, "out of memory for the SSM state");
     for (int il = 0; il < hp->n_layer; il++) {
-        if (hp->layer_mixer[il] != WL_MIXER_SSM) continue;
+        if (!wl_mixer_has_ssm(hp->layer_mixer[il])) continue;
         /* zeroed: a state is read only after position 0 has reset it, but a
          * truncate to 0 leaves no stale values for a dump either way */
         c->ssm_conv[il] = calloc((size_t)conv_state_floats(hp), sizeof(float));
@@ -233,11 +233,10 @@ static void scan_worker(void *arg, int ith, int nth) {
     }
 }
 
-void wl_ssm_forward(wl_context *c, int il, int n) {
+void wl_ssm_mix(wl_context *c, int il, int n) {
     const wl_hparams *hp = &c->model->hp;
     const wl_ssm_weights *w = &c->model->layers[il].ssm;
     const int d_inner = hp->ssm.d_inner, group = d_inner / hp->ssm.n_group;
-    wl_block_input(c, w->attn_norm, NULL, n);
     wl_project(c, &w->in_proj, c->xn, n, c->ssm_proj);
     ssm_task task = { c, il, n };
     wl_pool_run(c->pool, conv_worker, &task);
@@ -251,5 +250,10 @@ void wl_ssm_forward(wl_context *c, int il, int n) {
         }
     }
     wl_project(c, &w->out_proj, c->ssm_y, n, c->proj);
+}
+
+void wl_ssm_forward(wl_context *c, int il, int n) {
+    wl_block_input(c, c->model->layers[il].ssm.attn_norm, NULL, n);
+    wl_ssm_mix(c, il, n);
     wl_block_output(c, NULL, NULL, NULL, n);
 }

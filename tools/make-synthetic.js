@@ -64,6 +64,23 @@ export const SHAPES = {
     ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true,
   },
   'lfm2-350m-llama': { arch: 'llama', dim: 1024, layers: 16, heads: 16, kvHeads: 8, ffn: 4608, ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true },
+  // Granite-4.0-H-350M-like (bench/hybrid.js): 32 layers of width 768, 4 of them attention (our
+  // placement), Mamba-2 mixers of 48 heads of 32 with 128 states in one group, SwiGLU FFNs of 2048,
+  // no RoPE. An approximation of the real config, for decode cost against context length.
+  'granite-4.0-h-350m': {
+    arch: 'granitehybrid', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, attnLayers: [7, 15, 23, 31],
+    ssm: { dInner: 1536, dState: 128, nHead: 48, nGroup: 1, dConv: 4 }, rope: false, nExpert: 0,
+    embeddingScale: 12, residualScale: 0.25, attentionScale: 0.0078125, logitScale: 3,
+    ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true,
+  },
+  // The same with Mamba-2 layers only, and a llama of the same size with attention only.
+  'granite-4.0-h-350m-ssm': {
+    arch: 'granitehybrid', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, attnLayers: [],
+    ssm: { dInner: 1536, dState: 128, nHead: 48, nGroup: 1, dConv: 4 }, rope: false, nExpert: 0,
+    embeddingScale: 12, residualScale: 0.25, attentionScale: 0.0078125, logitScale: 3,
+    ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true,
+  },
+  'granite-4.0-h-350m-llama': { arch: 'llama', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true },
 };
 
 /** Reads the `embedded` shape from models/shakespeare.gguf when that file exists. */
@@ -350,15 +367,36 @@ function mamba2Tensors(cfg) {
   return list;
 }
 
-/** Granite 4.0-H: granite's layers where layers outside `attnLayers` have a Mamba-2 mixer instead of attention. */
+/**
+ * Granite 4.0-H: granite's layers where layers outside `attnLayers` have a Mamba-2 mixer instead of
+ * attention; with `nExpert`, every FFN is a mixture of experts (feed_forward_length wide, as Granite
+ * 4.0-H Tiny/Small) with a shared expert when `ffnShexp` is set.
+ */
 function granitehybridTensors(cfg) {
   const attn = /^blk\.\d+\.attn_(q|k|v|output)\.weight$/;
   const list = [];
-  for (const entry of llamaLikeTensors(cfg)) {
+  for (const entry of llamaLikeTensors(cfg.nExpert ? { ...cfg, ffn: cfg.ffnExp } : cfg, { moe: cfg.nExpert > 0 })) {
     const [name] = entry;
     const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
     if (layer < 0 || cfg.attnLayers.includes(layer) || !attn.test(name)) list.push(entry);
     else if (name.endsWith('attn_q.weight')) list.push(...ssmTensors(cfg, layer));
+  }
+  return list;
+}
+
+/**
+ * Falcon-H1: every layer has attention and a Mamba-2 mixer side by side on
+ * the same normed input (the converter folds Falcon-H1's multipliers into
+ * the weights, so the file has none), then a SwiGLU FFN.
+ */
+function falconH1Tensors(cfg) {
+  const list = [];
+  for (const entry of llamaLikeTensors(cfg)) {
+    // llama.cpp asks for blk.N.ffn_norm without the .weight suffix
+    if (entry[0].endsWith('.ffn_norm.weight')) list.push([entry[0].replace(/\.weight$/, ''), ...entry.slice(1)]);
+    else list.push(entry);
+    const m = /^blk\.(\d+)\.attn_output\.weight$/.exec(entry[0]);
+    if (m) list.push(...ssmTensors(cfg, Number(m[1])));
   }
   return list;
 }
@@ -509,12 +547,24 @@ const ARCHS = {
       w.addF32('granitehybrid.logit_scale', cfg.logitScale);
       w.addBool('granitehybrid.rope.scaling.finetuned', cfg.rope);
       ssmKeys(w, cfg);
+      if (cfg.nExpert) {
+        moeKeys(w, cfg, { expertFfnKey: false });
+        if (cfg.ffnShexp) w.addU32('granitehybrid.expert_shared_feed_forward_length', cfg.ffnShexp);
+      }
     },
+    ffnKey: (cfg) => (cfg.nExpert ? cfg.ffnExp : cfg.ffn),
     kvHeadsPerLayer: (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0)),
     defaults: {
-      layers: 6, attnLayers: [2, 5], ssm: SSM_TINY, rope: false,
+      layers: 6, attnLayers: [2, 5], ssm: SSM_TINY, rope: false, nExpert: 0,
       embeddingScale: 4, residualScale: 0.5, attentionScale: 0.125, logitScale: 0.5,
     },
+  },
+  // Falcon-H1: attention (NeoX RoPE, head_dim from key_length) and a Mamba-2 mixer in parallel in
+  // every layer, then a SwiGLU FFN. Falcon-H1-0.5B: d_ssm 1536 for width 1024, head_dim 64.
+  'falcon-h1': {
+    tensors: (cfg) => falconH1Tensors(cfg),
+    keys: (w, cfg) => ssmKeys(w, cfg),
+    defaults: { ssm: SSM_TINY, headDim: 64, ropeBase: 100000000 },
   },
   // SmallThinker: the router reads the layer input; sigmoid gating (expert_gating_func 2;
   // 1 = softmax), ReGLU experts. With a sliding_window key llama.cpp runs 4096-token windows

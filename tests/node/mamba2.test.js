@@ -1,8 +1,9 @@
-// Mamba-2 layers end to end (mamba2: SSM layers only; granitehybrid: SSM layers around attention):
+// Mamba-2 layers end to end (mamba2: SSM layers only; granitehybrid: SSM layers around attention;
+// falcon-h1: attention and SSM side by side in every layer):
 // the same greedy tokens from the JS API, the CLI and the server; prefix reuse, where the scan's
 // state cannot be taken back, so any prompt that drops cached tokens is evaluated from the start
 // (and gives the tokens of a from-scratch run) while a prompt that only extends the cache is not;
-// bad metadata gets coded errors. Parity with llama.cpp is in tests/parity/{mamba2,granitehybrid}.test.js.
+// bad metadata gets coded errors. Parity with llama.cpp: tests/parity/{mamba2,granitehybrid,falcon-h1}.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -16,6 +17,7 @@ const SMALL = { dim: 64, ffn: 128, heads: 4, kvHeads: 2, headDim: 16, ctx: 512, 
 const SPECS = {
   mamba2: { arch: 'mamba2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM, overrides: SMALL },
   granitehybrid: { arch: 'granitehybrid', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM, overrides: SMALL },
+  'falcon-h1': { arch: 'falcon-h1', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM, overrides: SMALL },
 };
 const GREEDY = { maxTokens: 8, temperature: 0, repeatPenalty: 1 };
 const PROMPT = 'Once upon a time, there was a little girl who lived in a village near the forest. Whenever she went out, '
@@ -107,6 +109,8 @@ const bad = [
     edit: (w) => w.addU32('mamba2.ssm.state_size', 8) },
   { arch: 'granitehybrid', name: 'head_count_kv as one number', code: 'ERR_BAD_VALUE', message: /granitehybrid\.attention\.head_count_kv must hold one value per layer/,
     edit: (w) => w.addU32('granitehybrid.attention.head_count_kv', 2) },
+  { arch: 'falcon-h1', name: 'a group_count that does not divide the heads', code: 'ERR_BAD_VALUE', message: /multiple of group_count 3/,
+    edit: (w) => w.addU32('falcon-h1.ssm.group_count', 3) },
   { arch: 'granitehybrid', name: 'no ssm.group_count', code: 'ERR_MISSING_KEY', message: /granitehybrid\.ssm\.group_count/,
     edit: (w) => w.kv.delete('granitehybrid.ssm.group_count') },
 ];
