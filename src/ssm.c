@@ -117,7 +117,8 @@ wl_status wl_ssm_state_init(wl_context *c, wl_error *err) {
         if (!wl_mixer_has_ssm(hp->layer_mixer[il])) continue;
         /* zeroed: a state is read only after position 0 has reset it, but a
          * truncate to 0 leaves no stale values for a dump either way */
-        c->ssm_conv[il] = calloc((size_t)conv_state_floats(hp), sizeof(float));
+        /* + 1: a one-tap convolution keeps no rows, and calloc(0) may say NULL */
+        c->ssm_conv[il] = calloc((size_t)conv_state_floats(hp) + 1, sizeof(float));
         c->ssm_state[il] = calloc((size_t)scan_state_floats(hp), sizeof(float));
         if (!c->ssm_conv[il] || !c->ssm_state[il]) {
             return wl_fail(err, WL_ERR_OOM, "cannot allocate %.1f MiB of SSM state",
