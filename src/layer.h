@@ -45,6 +45,11 @@ void wl_ssm_forward(wl_context *c, int il, int n);
 /* The mixer alone: c->xn (normed rows) in, c->proj out (no residual). */
 void wl_ssm_mix(wl_context *c, int il, int n);
 void wl_ssm_free(wl_ssm_weights *w);
+/* One row of a head's state, n = d_state values: s = s * a + b * x_dt,
+ * returns the sum of s * c over the updated s. The SIMD128 version gives
+ * the same s and sums the dot in four lanes; _ref is its scalar twin. */
+float wl_ssm_state_row(float *s, const float *b, const float *c, float a, float x_dt, int n);
+float wl_ssm_state_row_ref(float *s, const float *b, const float *c, float a, float x_dt, int n);
 /* in_proj's output width (z, xBC, dt), for the scratch */
 int64_t wl_ssm_proj_floats(const wl_hparams *hp);
 /* The convolution windows and scan states beside the KV cache: bytes,
