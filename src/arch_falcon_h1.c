@@ -3,7 +3,7 @@
  * side on the same normed input (parallel.c), then a SwiGLU FFN. Falcon-H1's
  * multipliers are folded into the weights by the converter, so the file has
  * none; the Mamba-2 group norm (ssm_norm) is optional. llama.cpp reads the
- * FFN norm as blk.N.ffn_norm (no .weight), and so do we. */
+ * FFN norm as blk.N.ffn_norm (no .weight); we take that or blk.N.ffn_norm.weight. */
 #include "arch.h"
 
 static wl_status falcon_h1_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {

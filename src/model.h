@@ -121,7 +121,7 @@ typedef struct {
     /* set by the arch before wl_hparams_read_common, which then leaves
      * attention.head_count_kv (one value per layer, 0 for conv layers) to it */
     int kv_heads_per_layer;
-    /* falcon-h1: the FFN norm's tensor is blk.N.ffn_norm, without .weight */
+    /* falcon-h1: the FFN norm's tensor may be blk.N.ffn_norm, without .weight */
     int ffn_norm_bare;
     /* the final norm's tensor when not output_norm.weight (lfm2: token_embd_norm.weight) */
     const char *output_norm_name;

@@ -63,6 +63,27 @@ for (const arch of Object.keys(SPECS)) {
     }
   });
 
+  if (arch === 'falcon-h1') {
+    test('falcon-h1 takes its FFN norm as blk.N.ffn_norm (what llama.cpp reads) or blk.N.ffn_norm.weight', async () => {
+      const bare = modelFile(arch, 'fh-bare.gguf');
+      const suffixed = modelFile(arch, 'fh-suffixed.gguf', (w) => {
+        for (const t of w.tensors) if (/^blk\.\d+\.ffn_norm$/.test(t.name)) t.name += '.weight';
+      });
+      const tokens = [];
+      for (const file of [bare, suffixed]) {
+        const model = await loadModel(file, { threads: 1, contextSize: 128 });
+        try {
+          tokens.push((await run(model, PROMPT)).tokens);
+        } finally {
+          model.dispose();
+        }
+      }
+      assert.deepEqual(tokens[1], tokens[0]);
+      const none = modelFile(arch, 'fh-none.gguf', (w) => { w.tensors = w.tensors.filter((t) => t.name !== 'blk.1.ffn_norm'); });
+      await assert.rejects(loadModel(none, { threads: 1 }), (e) => e.code === 'ERR_MISSING_TENSOR' && /blk\.1\.ffn_norm\.weight/.test(e.message));
+    });
+  }
+
   test(`${arch} prefix reuse keeps the state only when nothing is taken back, and matches from-scratch runs`, async () => {
     const file = modelFile(arch, `${arch}-reuse.gguf`);
     const model = await loadModel(file, { threads: 2, contextSize: 256 });
