@@ -2,14 +2,18 @@
 /**
  * Hybrid decode cost against context length, side by side in one run: the
  * LFM2-350M shape (10 short-convolution + 6 attention layers), the same
- * with convolutions only, and a llama of the same size with attention only.
+ * with convolutions only, and a llama of the same size with attention only;
+ * likewise a Granite-4.0-H-350M-like shape (28 Mamba-2 + 4 attention
+ * layers), its Mamba-2-only twin and a llama of its size. A Mamba-2 step
+ * reads a fixed state (d_conv - 1 rows and n_head x head_dim x d_state).
  * Each decodes `gen` tokens after a short and after a long prompt; a
  * convolution layer's step reads a fixed window (l_cache - 1 rows), so the
  * conv-only model should decode as fast at the long context as at the
  * short one, and attention layers are what slows the others (issue 25:
  * hybrids' decode cost flat in context length for their recurrent layers).
  *
- *   node bench/hybrid.js [--types Q8_0] [--threads 1] [--short 64] [--long 1024] [--gen 32] [--repeat 2]
+ *   node bench/hybrid.js [--family lfm2,granitehybrid] [--types Q8_0] [--threads 1] [--short 64] [--long 1024]
+ *     [--gen 32] [--repeat 2]
  *
  * Each measurement is one child process of bench/run.js, best of `repeat`.
  * Output: one JSON line per model, type and thread count, then a Markdown table.
@@ -22,7 +26,10 @@ import { SHAPES } from '../tools/make-synthetic.js';
 import { benchPrompt, parseBenchArgs } from './models.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const MODELS = ['lfm2-350m', 'lfm2-350m-conv', 'lfm2-350m-llama'];
+const FAMILIES = {
+  lfm2: ['lfm2-350m', 'lfm2-350m-conv', 'lfm2-350m-llama'],
+  granitehybrid: ['granite-4.0-h-350m', 'granite-4.0-h-350m-ssm', 'granite-4.0-h-350m-llama'],
+};
 
 function measure(spec) {
   const res = spawnSync(process.execPath, [path.join(here, 'run.js'), '--child', JSON.stringify(spec)], {
@@ -33,8 +40,12 @@ function measure(spec) {
   return JSON.parse(line);
 }
 
-const opts = { types: ['Q8_0'], threads: [1], short: 64, long: 1024, gen: 32, repeat: 2,
-  ...parseBenchArgs(process.argv.slice(2), 'bench/hybrid', { short: Number, long: Number }) };
+const opts = { types: ['Q8_0'], threads: [1], short: 64, long: 1024, gen: 32, repeat: 2, family: 'lfm2,granitehybrid',
+  ...parseBenchArgs(process.argv.slice(2), 'bench/hybrid', { short: Number, long: Number, family: String }) };
+const MODELS = opts.family.split(',').flatMap((f) => {
+  if (!FAMILIES[f]) throw new Error(`bench/hybrid: unknown --family ${f} (have ${Object.keys(FAMILIES).join(', ')})`);
+  return FAMILIES[f];
+});
 const rows = [];
 for (const type of opts.types) {
   for (const threads of opts.threads) {

@@ -31,6 +31,9 @@ extern const wl_arch wl_arch_olmoe;
 extern const wl_arch wl_arch_smallthinker;
 extern const wl_arch wl_arch_lfm2;
 extern const wl_arch wl_arch_lfm2moe;
+extern const wl_arch wl_arch_mamba2;
+extern const wl_arch wl_arch_granitehybrid;
+extern const wl_arch wl_arch_falcon_h1;
 extern const wl_arch wl_arch_bert;
 extern const wl_arch wl_arch_nomic_bert;
 
@@ -55,6 +58,10 @@ wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams 
  * attention.head_count_kv (0: a short convolution), shortconv.l_cache, q/k
  * norms, NEOX RoPE, the final norm named token_embd_norm. */
 wl_status wl_hparams_read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err);
+/* Reads the Mamba-2 mixer's ssm.* keys (conv_kernel, inner_size,
+ * state_size, time_step_rank = the SSM's heads, group_count) into hp->ssm
+ * and checks they divide as the layer needs (arch_mamba2.c). */
+wl_status wl_hparams_read_ssm(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err);
 
 /* Sliding-window layers as llama.cpp's set_swa_pattern(period) marks them:
  * every layer but each period-th one (period 0: all layers); dense_first:

@@ -32,14 +32,14 @@ static double scratch_floats(const scratch_req *reqs, int n) {
 static void free_scratch(wl_context *c) {
     free(c->x); free(c->xn); free(c->q); free(c->k); free(c->v); free(c->qkv);
     free(c->attn); free(c->proj); free(c->gate); free(c->up);
-    free(c->conv_bcx);
+    free(c->conv_bcx); free(c->ssm_proj); free(c->ssm_y);
     free(c->moe_logits); free(c->moe_in); free(c->moe_y); free(c->moe_out); free(c->moe_w); free(c->moe_ids);
     free(c->rope_cs); free(c->rope_cs_swa); free(c->attn_tmp);
     free(c->mm_scratch); free(c->logits);
     free(c->row_seq); free(c->row_pos); free(c->batch_logits);
 }
 
-#define WL_N_SCRATCH 20
+#define WL_N_SCRATCH 22
 
 /* Bytes malloc could still hand out: its free blocks plus the growth left
  * before wasm32's heap limit. A host without a fixed limit says infinity. */
@@ -62,10 +62,11 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
     const uint64_t n_v = (uint64_t)hp->n_head_kv * hp->head_dim_v;
     const uint64_t n_o = (uint64_t)hp->n_head * hp->head_dim_v;
     uint64_t n_ff = (uint64_t)hp->n_ff;
-    int fused_qkv = 0, moe = 0, shortconv = 0;
+    int fused_qkv = 0, moe = 0, shortconv = 0, ssm = 0;
     for (int il = 0; il < hp->n_layer; il++) {
         fused_qkv |= m->layers[il].attn.wqkv.data != NULL;
         shortconv |= hp->layer_mixer[il] == WL_MIXER_SHORTCONV;
+        ssm |= wl_mixer_has_ssm(hp->layer_mixer[il]);
         moe |= hp->layer_channel[il] == WL_CHANNEL_MOE;
     }
     if (moe && (uint64_t)hp->moe.n_ff_exp > n_ff) n_ff = (uint64_t)hp->moe.n_ff_exp;
@@ -93,6 +94,9 @@ static int plan_scratch(wl_context *c, scratch_req *reqs) {
         { &c->moe_out, C * n_used * hp->n_embd },
         { &c->moe_w, C * n_used },
         { &c->conv_bcx, shortconv ? C * 3 * (uint64_t)hp->n_embd : 0 },
+        { &c->ssm_proj, ssm ? C * (uint64_t)wl_ssm_proj_floats(hp) : 0 },
+        /* also parallel layers' Mamba-2 output rows (n_embd), kept while attention runs */
+        { &c->ssm_y, ssm ? C * (uint64_t)(hp->ssm.d_inner > hp->n_embd ? hp->ssm.d_inner : hp->n_embd) : 0 },
         { &c->rope_cs, C * (uint64_t)hp->n_rot },
         { &c->rope_cs_swa, hp->sliding_window > 0 ? C * (uint64_t)hp->n_rot : 0 },
         { &c->attn_tmp, (uint64_t)c->n_threads * (uint64_t)c->attn_tmp_stride },
@@ -155,7 +159,8 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_t
      * failed attempt would leave the wasm memory grown (it never shrinks). */
     scratch_req reqs[WL_N_SCRATCH];
     const int n_reqs = plan_scratch(c, reqs);
-    const double kv_bytes = wl_kv_cache_bytes(&m->hp, kv_type, n_ctx) + wl_shortconv_state_bytes(&m->hp);
+    const double kv_bytes = wl_kv_cache_bytes(&m->hp, kv_type, n_ctx) + wl_shortconv_state_bytes(&m->hp) +
+                            wl_ssm_state_bytes(&m->hp);
     const double scratch_bytes = scratch_floats(reqs, n_reqs) * sizeof(float) +
                                  (double)wl_model_matmul_scratch(m, c->max_chunk);
     const double room = heap_room();
@@ -169,6 +174,7 @@ static wl_context *context_try(const wl_model *m, int n_ctx, int n_threads, wl_t
     }
     if (wl_kv_cache_init(&c->kv, &m->hp, kv_type, n_ctx, err) != WL_OK ||
         wl_shortconv_state_init(c, err) != WL_OK ||
+        wl_ssm_state_init(c, err) != WL_OK ||
         alloc_scratch(c, reqs, n_reqs, err) != WL_OK) {
         wl_context_free(c);
         return NULL;
@@ -206,6 +212,7 @@ void wl_context_free(wl_context *c) {
     if (!c) return;
     wl_kv_cache_free(&c->kv);
     wl_shortconv_state_free(c);
+    wl_ssm_state_free(c);
     free_scratch(c);
     if (c->pool) wl_pool_destroy(c->pool);
     free(c);
@@ -225,9 +232,11 @@ void wl_context_truncate(wl_context *c, int pos) {
     /* cache rows past pos are simply overwritten later; convolution windows
      * and sliding-window rings go back only so far, else the sequence starts over (the caller reads
      * wl_context_pos to learn what was kept) */
-    const int conv = wl_shortconv_rewind(c, pos);
+    const int conv = wl_shortconv_rewind(c, pos), ssm = wl_ssm_rewind(c, pos);
     const int ring = wl_kv_cache_rewind(&c->kv, &c->model->hp, pos, c->pos_max);
-    c->pos = conv < ring ? conv : ring;
+    int keep = conv < ring ? conv : ring;
+    if (ssm < keep) keep = ssm;
+    c->pos = keep;
     if (c->pos == 0) c->pos_max = 0;
 }
 

@@ -17,7 +17,10 @@ wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_wei
         WL_TRY(wl_bind_vector(f, WL_NAME("layer_output_norm.weight"), n_embd, 1, &w->out_norm, err));
         WL_TRY(wl_bind_vector(f, WL_NAME("layer_output_norm.bias"), n_embd, 0, &w->out_norm_b, err));
     } else {
-        WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
+        /* falcon-h1: llama.cpp reads this norm as plain blk.N.ffn_norm, while
+         * the converter's name has the .weight suffix: either will do */
+        if (hp->ffn_norm_bare) WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm"), n_embd, 0, &w->norm, err));
+        if (!w->norm) WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.weight"), n_embd, 1, &w->norm, err));
         WL_TRY(wl_bind_vector(f, WL_NAME("ffn_norm.bias"), n_embd, 0, &w->norm_b, err));
     }
     if (hp->fused_gate_up) {

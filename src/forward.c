@@ -70,10 +70,13 @@ static void run_layer(wl_context *c, int il, int n) {
     switch ((wl_token_mixer)hp->layer_mixer[il]) {
     case WL_MIXER_ATTENTION: wl_attention_forward(c, il, n); break;
     case WL_MIXER_SHORTCONV: wl_shortconv_forward(c, il, n); break;
+    case WL_MIXER_SSM: wl_ssm_forward(c, il, n); break;
+    case WL_MIXER_PARALLEL: wl_parallel_forward(c, il, n); break;
     }
     switch ((wl_channel_mixer)hp->layer_channel[il]) {
     case WL_CHANNEL_FFN: wl_ffn_forward(c, il, n); break;
     case WL_CHANNEL_MOE: wl_moe_forward(c, il, n); break;
+    case WL_CHANNEL_NONE: break;
     }
 }
 

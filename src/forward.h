@@ -39,6 +39,11 @@ struct wl_context {
     float **conv_ring;
     int conv_rows;
     int pos_max;
+    /* Mamba-2 layers' state (ssm.c): per such layer the last d_conv - 1
+     * rows of xBC ([channel][d_conv - 1]) and the scan's S ([n_head]
+     * [head_dim][d_state]); NULL in models without them. */
+    float **ssm_conv;
+    float **ssm_state;
 
     /* scratch, [max_chunk][width] each */
     float *x;     /* residual stream, n_embd */
@@ -59,6 +64,8 @@ struct wl_context {
     float *moe_w;      /* n_expert_used: the chosen experts' weights */
     int32_t *moe_ids;  /* n_expert_used chosen experts, then max_chunk row indices */
     float *conv_bcx;    /* 3 * n_embd: a short convolution's B, C, u; NULL without one */
+    float *ssm_proj;    /* a Mamba-2 in_proj's z, xBC, dt; NULL without one */
+    float *ssm_y;       /* its d_inner outputs before out_proj */
     float *rope_cs;     /* cos/sin per token, n_rot */
     float *rope_cs_swa; /* the same for sliding-window layers' rope base */
     float *attn_tmp;    /* per thread: wl_attend's scratch (q re-encoded, a V row) */

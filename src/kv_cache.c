@@ -31,7 +31,7 @@ static double head_bytes(wl_type type, int head_dim) {
 }
 
 int wl_kv_layer_rows(const wl_hparams *hp, int il, int n_ctx) {
-    if (hp->layer_mixer[il] != WL_MIXER_ATTENTION) return 0; /* other token mixers keep no K/V */
+    if (!wl_mixer_attends(hp->layer_mixer[il])) return 0; /* other token mixers keep no K/V */
     if (!(hp->sliding_window > 0 && hp->layer_swa[il] && hp->causal)) return n_ctx;
     /* a chunk stores all its rows before its first token attends, and that
      * token's window reaches sliding_window - 1 positions further back */

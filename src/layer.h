@@ -38,6 +38,31 @@ wl_status wl_shortconv_state_init(wl_context *c, wl_error *err);
 void wl_shortconv_state_free(wl_context *c);
 int wl_shortconv_rewind(const wl_context *c, int pos);
 
+/* ssm.c */
+wl_status wl_ssm_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ssm_weights *w, wl_error *err);
+/* Rows t of the chunk continue c->row_seq[t]'s state (position 0 starts it). */
+void wl_ssm_forward(wl_context *c, int il, int n);
+/* The mixer alone: c->xn (normed rows) in, c->proj out (no residual). */
+void wl_ssm_mix(wl_context *c, int il, int n);
+void wl_ssm_free(wl_ssm_weights *w);
+/* One row of a head's state, n = d_state values: s = s * a + b * x_dt,
+ * returns the sum of s * c over the updated s. The SIMD128 version gives
+ * the same s and sums the dot in four lanes; _ref is its scalar twin. */
+float wl_ssm_state_row(float *s, const float *b, const float *c, float a, float x_dt, int n);
+float wl_ssm_state_row_ref(float *s, const float *b, const float *c, float a, float x_dt, int n);
+/* in_proj's output width (z, xBC, dt), for the scratch */
+int64_t wl_ssm_proj_floats(const wl_hparams *hp);
+/* The convolution windows and scan states beside the KV cache: bytes,
+ * allocation (nothing for models without the kind), and the position a
+ * truncate to pos can keep: pos when nothing is taken back, else 0. */
+double wl_ssm_state_bytes(const wl_hparams *hp);
+wl_status wl_ssm_state_init(wl_context *c, wl_error *err);
+void wl_ssm_state_free(wl_context *c);
+int wl_ssm_rewind(const wl_context *c, int pos);
+
+/* parallel.c: attention and a Mamba-2 mixer side by side (falcon-h1) */
+void wl_parallel_forward(wl_context *c, int il, int n);
+
 /* ffn.c */
 wl_status wl_ffn_bind(const wl_file *f, const wl_hparams *hp, int il, wl_ffn_weights *w, wl_error *err);
 void wl_ffn_forward(wl_context *c, int il, int n);

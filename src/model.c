@@ -16,7 +16,8 @@
 static const wl_arch *const wl_archs[] = {
     &wl_arch_llama, &wl_arch_qwen2, &wl_arch_qwen3, &wl_arch_gemma, &wl_arch_gemma2,
     &wl_arch_gemma3, &wl_arch_phi3, &wl_arch_smollm3, &wl_arch_granite, &wl_arch_granitemoe,
-    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_lfm2moe, &wl_arch_bert,
+    &wl_arch_qwen3moe, &wl_arch_olmoe, &wl_arch_smallthinker, &wl_arch_lfm2, &wl_arch_lfm2moe, &wl_arch_mamba2,
+    &wl_arch_granitehybrid, &wl_arch_falcon_h1, &wl_arch_bert,
     &wl_arch_nomic_bert,
 };
 #define WL_N_ARCHS ((int)(sizeof wl_archs / sizeof wl_archs[0]))
@@ -356,11 +357,17 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
     switch ((wl_token_mixer)hp->layer_mixer[il]) {
     case WL_MIXER_ATTENTION: st = wl_attention_bind(f, hp, il, &l->attn, err); break;
     case WL_MIXER_SHORTCONV: st = wl_shortconv_bind(f, hp, il, &l->conv, err); break;
+    case WL_MIXER_SSM: st = wl_ssm_bind(f, hp, il, &l->ssm, err); break;
+    case WL_MIXER_PARALLEL:
+        st = wl_attention_bind(f, hp, il, &l->attn, err);
+        if (st == WL_OK) st = wl_ssm_bind(f, hp, il, &l->ssm, err);
+        break;
     }
     if (st != WL_OK) return st;
     switch ((wl_channel_mixer)hp->layer_channel[il]) {
     case WL_CHANNEL_FFN: st = wl_ffn_bind(f, hp, il, &l->ffn, err); break;
     case WL_CHANNEL_MOE: st = wl_moe_bind(f, hp, il, &l->moe, err); break;
+    case WL_CHANNEL_NONE: st = WL_OK; break;
     }
     return st;
 }
@@ -368,6 +375,7 @@ static wl_status bind_layer(const wl_file *f, const wl_hparams *hp, int il, wl_l
 static void free_layer(wl_layer *l) {
     wl_attention_free(&l->attn);
     wl_shortconv_free(&l->conv);
+    wl_ssm_free(&l->ssm);
     wl_ffn_free(&l->ffn);
     wl_moe_free(&l->moe);
 }
@@ -535,14 +543,15 @@ double wl_model_n_params(const wl_model *m) { return m ? m->n_params : 0.0; }
 /* Every weight matrix of layer il (absent ones have no data); returns how
  * many it put in out, which has room for layer_matrix_count. */
 static int layer_matrix_count(const wl_hparams *hp) {
-    return 8 + 3 + 3 * hp->moe.n_expert + 1;
+    return 8 + 3 + 2 + 3 * hp->moe.n_expert + 1;
 }
 
 static int layer_matrices(wl_layer *l, const wl_hparams *hp, wl_matrix **out) {
     int n = 0;
     wl_matrix *const fixed[] = { &l->attn.wq, &l->attn.wk, &l->attn.wv, &l->attn.wqkv, &l->attn.wo,
                                  &l->ffn.gate, &l->ffn.up, &l->ffn.down,
-                                 &l->moe.shared.gate, &l->moe.shared.up, &l->moe.shared.down };
+                                 &l->moe.shared.gate, &l->moe.shared.up, &l->moe.shared.down,
+                                 &l->ssm.in_proj, &l->ssm.out_proj };
     for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) out[n++] = fixed[i];
     if (l->moe.router.data) out[n++] = &l->moe.router;
     for (int e = 0; l->moe.up && e < hp->moe.n_expert; e++) {

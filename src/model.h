@@ -22,8 +22,13 @@ typedef enum { WL_ROPE_NORMAL = 0, WL_ROPE_NEOX = 1 } wl_rope_mode;
 typedef enum { WL_ACT_SILU = 0, WL_ACT_GELU = 1, WL_ACT_RELU = 2 } wl_activation;
 
 /* The kinds a layer is made of (layer.h). */
-typedef enum { WL_MIXER_ATTENTION = 0, WL_MIXER_SHORTCONV = 1 } wl_token_mixer;
-typedef enum { WL_CHANNEL_FFN = 0, WL_CHANNEL_MOE = 1 } wl_channel_mixer;
+/* PARALLEL: attention and a Mamba-2 mixer on the same input, outputs summed (falcon-h1) */
+typedef enum { WL_MIXER_ATTENTION = 0, WL_MIXER_SHORTCONV = 1, WL_MIXER_SSM = 2, WL_MIXER_PARALLEL = 3 } wl_token_mixer;
+/* Which mixers keep K/V rows, and which keep a Mamba-2 state. */
+static inline int wl_mixer_attends(int mixer) { return mixer == WL_MIXER_ATTENTION || mixer == WL_MIXER_PARALLEL; }
+static inline int wl_mixer_has_ssm(int mixer) { return mixer == WL_MIXER_SSM || mixer == WL_MIXER_PARALLEL; }
+/* NONE: the layer is its token mixer alone (mamba2) */
+typedef enum { WL_CHANNEL_FFN = 0, WL_CHANNEL_MOE = 1, WL_CHANNEL_NONE = 2 } wl_channel_mixer;
 
 /* Router gating, as llama.cpp numbers it in <arch>.expert_gating_func. */
 typedef enum { WL_GATING_SOFTMAX = 1, WL_GATING_SIGMOID = 2 } wl_gating;
@@ -106,9 +111,20 @@ typedef struct {
     /* short-convolution token mixers (lfm2): taps of the causal depthwise
      * convolution (shortconv.l_cache, the current token included) */
     int shortconv_l_cache;
+    /* Mamba-2 token mixers (ssm.c), from the ssm.* keys: conv_kernel taps
+     * (d_conv), inner_size (d_inner = n_head * head_dim), state_size
+     * (d_state), time_step_rank (the SSM's heads), group_count (heads share
+     * B and C within a group); norm_optional: layers may lack ssm_norm
+     * (falcon-h1) */
+    struct {
+        int d_conv, d_inner, d_state, n_head, n_group;
+        int norm_optional;
+    } ssm;
     /* set by the arch before wl_hparams_read_common, which then leaves
      * attention.head_count_kv (one value per layer, 0 for conv layers) to it */
     int kv_heads_per_layer;
+    /* falcon-h1: the FFN norm's tensor may be blk.N.ffn_norm, without .weight */
+    int ffn_norm_bare;
     /* the final norm's tensor when not output_norm.weight (lfm2: token_embd_norm.weight) */
     const char *output_norm_name;
 
@@ -164,9 +180,23 @@ typedef struct {
     float *conv; /* [n_embd][l_cache] */
 } wl_shortconv_weights;
 
+/* A Mamba-2 mixer: in_proj to z, xBC, dt (2*d_inner + 2*n_group*d_state +
+ * n_head rows); a causal depthwise convolution of xBC (conv[ch * d_conv + k],
+ * the oldest position first; conv_b may be NULL) then SiLU; the selective
+ * scan with per-head dt_b, A (stored as -exp(A_log)) and D; the RMSNorm of
+ * each group of y * silu(z) (norm may be NULL: no norm); out_proj. */
+typedef struct {
+    float *attn_norm;
+    wl_matrix in_proj, out_proj;
+    float *conv, *conv_b;
+    float *dt_b, *a, *d; /* [n_head] each */
+    float *norm;         /* [d_inner] */
+} wl_ssm_weights;
+
 typedef struct {
     wl_attn_weights attn;
     wl_shortconv_weights conv;
+    wl_ssm_weights ssm;
     wl_ffn_weights ffn;
     wl_moe_weights moe;
 } wl_layer;

@@ -64,6 +64,23 @@ export const SHAPES = {
     ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true,
   },
   'lfm2-350m-llama': { arch: 'llama', dim: 1024, layers: 16, heads: 16, kvHeads: 8, ffn: 4608, ropeBase: 1000000, rmsEps: 1e-5, ctx: 128000, tied: true },
+  // Granite-4.0-H-350M-like (bench/hybrid.js): 32 layers of width 768, 4 of them attention (our
+  // placement), Mamba-2 mixers of 48 heads of 32 with 128 states in one group, SwiGLU FFNs of 2048,
+  // no RoPE. An approximation of the real config, for decode cost against context length.
+  'granite-4.0-h-350m': {
+    arch: 'granitehybrid', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, attnLayers: [7, 15, 23, 31],
+    ssm: { dInner: 1536, dState: 128, nHead: 48, nGroup: 1, dConv: 4 }, rope: false, nExpert: 0,
+    embeddingScale: 12, residualScale: 0.25, attentionScale: 0.0078125, logitScale: 3,
+    ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true,
+  },
+  // The same with Mamba-2 layers only, and a llama of the same size with attention only.
+  'granite-4.0-h-350m-ssm': {
+    arch: 'granitehybrid', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, attnLayers: [],
+    ssm: { dInner: 1536, dState: 128, nHead: 48, nGroup: 1, dConv: 4 }, rope: false, nExpert: 0,
+    embeddingScale: 12, residualScale: 0.25, attentionScale: 0.0078125, logitScale: 3,
+    ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true,
+  },
+  'granite-4.0-h-350m-llama': { arch: 'llama', dim: 768, layers: 32, heads: 12, kvHeads: 4, ffn: 2048, ropeBase: 10000, rmsEps: 1e-5, ctx: 32768, tied: true },
 };
 
 /** Reads the `embedded` shape from models/shakespeare.gguf when that file exists. */
@@ -333,6 +350,91 @@ function lfm2moeTensors(cfg) {
   return list;
 }
 
+/**
+ * One Mamba-2 mixer's tensors (llama.cpp's names): in_proj to z, xBC, dt;
+ * the depthwise conv taps and bias; per-head dt bias, A (stored as
+ * -exp(A_log): here A_log ~ log U(1, 16), the reference init) and D; the
+ * grouped norm; out_proj. Conv taps, A, D and the norm stay F32 as
+ * llama-quantize keeps them. dt biases near -2 (softplus ~0.13) keep a
+ * long memory. ssm: { dInner, dState, nHead, nGroup, dConv }.
+ */
+function ssmTensors(cfg, l) {
+  const { dim } = cfg;
+  const { dInner, dState, nHead, nGroup, dConv } = cfg.ssm;
+  const convDim = dInner + 2 * nGroup * dState;
+  const b = `blk.${l}.`;
+  const mat = (fanIn, gain = 1) => ({ std: gain / Math.sqrt(fanIn) });
+  // -exp(A_log) with exp(A_log) ~ U(1, 16): a gaussian's atan folded into (0, 1)
+  const aLog = (name) => () => gaussian(nHead, cfg.seed, name, 1).map((u) => -(1 + 15 * (0.5 + Math.atan(u) / Math.PI)));
+  return [
+    [`${b}ssm_in.weight`, [dim, dInner + convDim + nHead], mat(dim)],
+    [`${b}ssm_conv1d.weight`, [dConv, convDim], { std: 0.5 }, 'F32'],
+    [`${b}ssm_conv1d.bias`, [convDim], { std: 0.1 }],
+    [`${b}ssm_dt.bias`, [nHead], { std: 0.5, mean: -2 }],
+    [`${b}ssm_a`, [1, nHead], aLog(`${b}ssm_a`), 'F32'],
+    [`${b}ssm_d`, [1, nHead], { std: 0.1, mean: 1 }, 'F32'],
+    [`${b}ssm_norm.weight`, [dInner / nGroup, nGroup], { std: 0.1, mean: 1 }, 'F32'],
+    [`${b}ssm_out.weight`, [dInner, dim], mat(dInner)],
+  ];
+}
+
+/** Mamba-2: embeddings, then per layer its norm and mixer only (no FFN), the final norm, output. */
+function mamba2Tensors(cfg) {
+  const { dim } = cfg;
+  const list = [['token_embd.weight', [dim, cfg.vocab], { std: 1 }]];
+  for (let l = 0; l < cfg.layers; l++) list.push([`blk.${l}.attn_norm.weight`, [dim], { std: 0.1, mean: 1 }], ...ssmTensors(cfg, l));
+  list.push(['output_norm.weight', [dim], { std: 0.1, mean: 1 }]);
+  if (!cfg.tied) list.push(['output.weight', [dim, cfg.vocab], { std: 16 / Math.sqrt(dim) }]);
+  return list;
+}
+
+/**
+ * Granite 4.0-H: granite's layers where layers outside `attnLayers` have a Mamba-2 mixer instead of
+ * attention; with `nExpert`, every FFN is a mixture of experts (feed_forward_length wide, as Granite
+ * 4.0-H Tiny/Small) with a shared expert when `ffnShexp` is set.
+ */
+function granitehybridTensors(cfg) {
+  const attn = /^blk\.\d+\.attn_(q|k|v|output)\.weight$/;
+  const list = [];
+  for (const entry of llamaLikeTensors(cfg.nExpert ? { ...cfg, ffn: cfg.ffnExp } : cfg, { moe: cfg.nExpert > 0 })) {
+    const [name] = entry;
+    const layer = Number(/^blk\.(\d+)\./.exec(name)?.[1] ?? -1);
+    if (layer < 0 || cfg.attnLayers.includes(layer) || !attn.test(name)) list.push(entry);
+    else if (name.endsWith('attn_q.weight')) list.push(...ssmTensors(cfg, layer));
+  }
+  return list;
+}
+
+/**
+ * Falcon-H1: every layer has attention and a Mamba-2 mixer side by side on
+ * the same normed input (the converter folds Falcon-H1's multipliers into
+ * the weights, so the file has none), then a SwiGLU FFN.
+ */
+function falconH1Tensors(cfg) {
+  const list = [];
+  for (const entry of llamaLikeTensors(cfg)) {
+    // llama.cpp asks for blk.N.ffn_norm without the .weight suffix
+    if (entry[0].endsWith('.ffn_norm.weight')) list.push([entry[0].replace(/\.weight$/, ''), ...entry.slice(1)]);
+    else list.push(entry);
+    const m = /^blk\.(\d+)\.attn_output\.weight$/.exec(entry[0]);
+    if (m) list.push(...ssmTensors(cfg, Number(m[1])));
+  }
+  return list;
+}
+
+/** The ssm.* keys llama.cpp reads for Mamba-2 mixers. */
+function ssmKeys(w, cfg) {
+  const a = cfg.arch, s = cfg.ssm;
+  w.addU32(`${a}.ssm.conv_kernel`, s.dConv);
+  w.addU32(`${a}.ssm.inner_size`, s.dInner);
+  w.addU32(`${a}.ssm.state_size`, s.dState);
+  w.addU32(`${a}.ssm.time_step_rank`, s.nHead);
+  w.addU32(`${a}.ssm.group_count`, s.nGroup);
+}
+
+/** Tiny Mamba-2 mixers: d_inner = 2 * 256 in 8 heads of 64, 2 groups of 32 states, 4 taps. */
+const SSM_TINY = { dInner: 512, dState: 32, nHead: 8, nGroup: 2, dConv: 4 };
+
 /** Per-layer K/V head counts as lfm2 writes them: 0 for convolution layers. */
 const lfm2KvHeads = (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0));
 
@@ -457,6 +559,52 @@ const ARCHS = {
     defaults: { ...MOE_DEFAULTS, nExpertUsed: 4, gains: { ffnDown: 0.5 }, layers: 6, attnLayers: [1, 4], lCache: 3, ropeBase: 1000000,
       denseLead: 1, gatingFunc: 2 },
   },
+  // Mamba-2: Mamba-2 mixers only; the converter writes head_count and feed_forward_length 0 and
+  // no attention or RoPE keys (ownCommonKeys).
+  mamba2: {
+    tensors: (cfg) => mamba2Tensors(cfg),
+    keys: (w, cfg) => ssmKeys(w, cfg),
+    ownCommonKeys: (w, cfg) => {
+      w.addU32('mamba2.context_length', cfg.ctx);
+      w.addU32('mamba2.embedding_length', cfg.dim);
+      w.addU32('mamba2.feed_forward_length', 0);
+      w.addU32('mamba2.attention.head_count', 0);
+      w.addU32('mamba2.block_count', cfg.layers);
+      w.addF32('mamba2.attention.layer_norm_rms_epsilon', cfg.rmsEps);
+    },
+    defaults: { ssm: SSM_TINY },
+  },
+  // Granite 4.0-H: Mamba-2 layers (head_count_kv 0 in the per-layer array) around attention
+  // layers, SwiGLU FFNs everywhere, granite's multipliers; d_inner must be 2 * dim for llama.cpp.
+  // No RoPE, as Granite 4.0-H (rope.scaling.finetuned false).
+  granitehybrid: {
+    tensors: (cfg) => granitehybridTensors(cfg),
+    keys: (w, cfg) => {
+      w.addF32('granitehybrid.embedding_scale', cfg.embeddingScale);
+      w.addF32('granitehybrid.residual_scale', cfg.residualScale);
+      w.addF32('granitehybrid.attention.scale', cfg.attentionScale);
+      w.addF32('granitehybrid.logit_scale', cfg.logitScale);
+      w.addBool('granitehybrid.rope.scaling.finetuned', cfg.rope);
+      ssmKeys(w, cfg);
+      if (cfg.nExpert) {
+        moeKeys(w, cfg, { expertFfnKey: false });
+        if (cfg.ffnShexp) w.addU32('granitehybrid.expert_shared_feed_forward_length', cfg.ffnShexp);
+      }
+    },
+    ffnKey: (cfg) => (cfg.nExpert ? cfg.ffnExp : cfg.ffn),
+    kvHeadsPerLayer: (cfg) => Array.from({ length: cfg.layers }, (_, l) => (cfg.attnLayers.includes(l) ? cfg.kvHeads : 0)),
+    defaults: {
+      layers: 6, attnLayers: [2, 5], ssm: SSM_TINY, rope: false, nExpert: 0,
+      embeddingScale: 4, residualScale: 0.5, attentionScale: 0.125, logitScale: 0.5,
+    },
+  },
+  // Falcon-H1: attention (NeoX RoPE, head_dim from key_length) and a Mamba-2 mixer in parallel in
+  // every layer, then a SwiGLU FFN. Falcon-H1-0.5B: d_ssm 1536 for width 1024, head_dim 64.
+  'falcon-h1': {
+    tensors: (cfg) => falconH1Tensors(cfg),
+    keys: (w, cfg) => ssmKeys(w, cfg),
+    defaults: { ssm: SSM_TINY, headDim: 64, ropeBase: 100000000 },
+  },
   // SmallThinker: the router reads the layer input; sigmoid gating (expert_gating_func 2;
   // 1 = softmax), ReGLU experts. With a sliding_window key llama.cpp runs 4096-token windows
   // on 3 of every 4 layers and no RoPE on layers 0, 4, ... (6 layers: with 4, llama.cpp rotates them all).
@@ -542,7 +690,7 @@ export function buildSynthetic(options) {
   w.addString('general.name', `synthetic-${cfg.shape}-${cfg.arch}-${cfg.type}-s${cfg.seed}`);
   w.addU32('general.file_type', FILE_TYPE[cfg.type] ?? 0);
   w.addU32('general.quantization_version', 2);
-  commonKeys(w, cfg);
+  (ARCHS[cfg.arch].ownCommonKeys ?? commonKeys)(w, cfg);
   ARCHS[cfg.arch].keys(w, cfg);
   w.copyKVs(vocabHeader, (k) => k.startsWith('tokenizer.'));
   const types = {};

@@ -34,6 +34,7 @@ typedef struct {
     uint32_t conv_layers; /* lfm2: bit il set = layer il is a short convolution */
     int dense_lead;       /* lfm2moe: layers before this one have a dense FFN */
     int expert_bias;      /* lfm2moe: exp_probs_b and sigmoid gating */
+    int ssm;             /* falcon-h1: a Mamba-2 mixer beside attention in every layer */
 } tiny_spec;
 
 static const tiny_spec base_spec = {
@@ -58,6 +59,7 @@ static tiny_spec arch_spec(const char *arch) {
     /* convolution, attention, convolution; lfm2moe: the first dense, then experts */
     if (!strcmp(arch, "lfm2") || !strcmp(arch, "lfm2moe")) { s.n_layer = 3; s.conv_layers = 5; s.qk_norm = 1; }
     if (!strcmp(arch, "lfm2moe")) { s.n_expert = 4; s.n_expert_used = 2; s.dense_lead = 1; s.expert_bias = 1; }
+    if (!strcmp(arch, "falcon-h1")) s.ssm = 1;
     return s;
 }
 
@@ -86,6 +88,25 @@ static void add_tensor3(model_gguf *w, const tiny_spec *s, const char *name, wl_
 static void add_tensor(model_gguf *w, const tiny_spec *s, const char *name, wl_type type,
                        int64_t ne0, int64_t ne1, float center, float spread) {
     add_tensor3(w, s, name, type, ne0, ne1, 1, center, spread);
+}
+
+/* Mamba-2 mixers of the tiny models: 4 heads of 16, 2 groups of 8 states, 4 taps */
+enum { TINY_SSM_CONV = 4, TINY_SSM_INNER = 64, TINY_SSM_STATE = 8, TINY_SSM_HEADS = 4, TINY_SSM_GROUPS = 2 };
+
+/* One layer's Mamba-2 tensors (ssm.c), named as llama.cpp reads them. */
+static void add_ssm_tensors(model_gguf *w, const tiny_spec *s, int il) {
+    char name[64];
+    const int conv = TINY_SSM_INNER + 2 * TINY_SSM_GROUPS * TINY_SSM_STATE;
+#define T(suffix) (snprintf(name, sizeof name, "blk.%d.%s", il, suffix), name)
+    add_tensor(w, s, T("ssm_in.weight"), s->wtype, s->n_embd, TINY_SSM_INNER + conv + TINY_SSM_HEADS, 0.0f, 0.3f);
+    add_tensor(w, s, T("ssm_conv1d.weight"), WL_TYPE_F32, TINY_SSM_CONV, conv, 0.0f, 0.5f);
+    add_tensor(w, s, T("ssm_conv1d.bias"), WL_TYPE_F32, conv, 1, 0.0f, 0.1f);
+    add_tensor(w, s, T("ssm_dt.bias"), WL_TYPE_F32, TINY_SSM_HEADS, 1, -2.0f, 0.5f);
+    add_tensor(w, s, T("ssm_a"), WL_TYPE_F32, 1, TINY_SSM_HEADS, -4.0f, 3.0f);
+    add_tensor(w, s, T("ssm_d"), WL_TYPE_F32, 1, TINY_SSM_HEADS, 1.0f, 0.1f);
+    add_tensor(w, s, T("ssm_norm.weight"), WL_TYPE_F32, TINY_SSM_INNER / TINY_SSM_GROUPS, TINY_SSM_GROUPS, 1.0f, 0.1f);
+    add_tensor(w, s, T("ssm_out.weight"), s->wtype, TINY_SSM_INNER, s->n_embd, 0.0f, 0.3f);
+#undef T
 }
 
 static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
@@ -121,6 +142,13 @@ static void add_keys(model_gguf *w, const tiny_spec *s, int hd) {
         mg_kv_u32(w, KEY("expert_count"), (uint32_t)s->n_expert);
         mg_kv_u32(w, KEY("expert_used_count"), (uint32_t)s->n_expert_used);
         mg_kv_u32(w, KEY("expert_feed_forward_length"), (uint32_t)s->n_ff);
+    }
+    if (s->ssm) {
+        mg_kv_u32(w, KEY("ssm.conv_kernel"), TINY_SSM_CONV);
+        mg_kv_u32(w, KEY("ssm.inner_size"), TINY_SSM_INNER);
+        mg_kv_u32(w, KEY("ssm.state_size"), TINY_SSM_STATE);
+        mg_kv_u32(w, KEY("ssm.time_step_rank"), TINY_SSM_HEADS);
+        mg_kv_u32(w, KEY("ssm.group_count"), TINY_SSM_GROUPS);
     }
     if (s->granite_keys) {
         mg_kv_f32(w, KEY("logit_scale"), 4.0f);
@@ -168,11 +196,13 @@ static uint8_t *build_tiny(const tiny_spec *s, size_t *len) {
             add_tensor(&w, s, T("attn_k_norm.weight"), WL_TYPE_F32, hd, 1, 1.0f, 0.1f);
         }
         if (!((s->conv_layers >> il) & 1)) add_tensor(&w, s, T("attn_output.weight"), s->wtype, n_q, s->n_embd, 0.0f, ws);
+        if (s->ssm) add_ssm_tensors(&w, s, il);
         if (s->post_norms) {
             add_tensor(&w, s, T("post_attention_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
             add_tensor(&w, s, T("post_ffw_norm.weight"), WL_TYPE_F32, s->n_embd, 1, 1.0f, 0.1f);
         }
-        add_tensor(&w, s, T("ffn_norm.weight"), WL_TYPE_F16, s->n_embd, 1, 1.0f, 0.1f);
+        /* falcon-h1: llama.cpp names this norm without .weight */
+        add_tensor(&w, s, s->ssm ? T("ffn_norm") : T("ffn_norm.weight"), WL_TYPE_F16, s->n_embd, 1, 1.0f, 0.1f);
         if (s->n_expert && il >= s->dense_lead) {
             add_tensor(&w, s, T("ffn_gate_inp.weight"), WL_TYPE_F32, s->n_embd, s->n_expert, 0.0f, 1.0f);
             if (s->expert_bias) add_tensor(&w, s, T("exp_probs_b.bias"), WL_TYPE_F32, s->n_expert, 1, 0.0f, 0.3f);
@@ -336,10 +366,12 @@ static void test_batch_equals_sequential(const tiny_spec *s, int n_prompt, int n
         for (int i = 1; i < n_vocab; i++) spread = fmaxf(spread, fabsf(batch[i] - batch[0]));
         CHECK(spread > 1e-3f && isfinite(spread), "%s: logits are degenerate (spread %g)", s->arch, spread);
 
-        /* truncating and re-decoding the tail reproduces the logits */
+        /* truncating and re-decoding the tail reproduces the logits (a Mamba-2
+         * state cannot be taken back: the sequence starts over) */
         wl_context_truncate(c1, n_prompt / 2);
-        CHECK(wl_context_pos(c1) == n_prompt / 2, "%s: truncate", s->arch);
-        ok = decode_in_steps(c1, tokens + n_prompt / 2, n_prompt - n_prompt / 2, 1000, odd, n_vocab);
+        const int kept = wl_context_pos(c1);
+        CHECK(kept == (s->ssm ? 0 : n_prompt / 2), "%s: truncate kept %d", s->arch, kept);
+        ok = decode_in_steps(c1, tokens + kept, n_prompt - kept, 1000, odd, n_vocab);
         float d3 = ok ? max_diff(batch, odd, n_vocab) : 1.0f;
         CHECK(d3 < tol, "%s: re-decode after truncate differs by %g", s->arch, d3);
     }
@@ -855,6 +887,13 @@ int main(void) {
     test_batch_equals_sequential(&lfm2moe, 20, 48, 2);
     test_sliding_window_ring(1);
     test_sliding_window_ring(3);
+    /* Mamba-2 state per sequence (and attention beside it): a batch's rows continue their own
+     * sequence's scan, chunks and threads agree, a truncate starts the scan over */
+    const tiny_spec fh = arch_spec("falcon-h1"), fh_q8 = quantized(fh, WL_TYPE_Q8_0);
+    test_batch_equals_sequential(&fh, 40, 64, 3);
+    test_decode_batch(&fh, 1);
+    test_decode_batch(&fh, 2);
+    test_decode_batch(&fh_q8, 2);
     test_decode_all(&base_spec, 2);
     test_decode_all(&q8w, 1);
     test_decode_all(&moe_q4, 2);

@@ -6,6 +6,7 @@
  * twin to compare, and say so. */
 #include <string.h>
 #include "../../src/fp16.h"
+#include "../../src/layer.h"
 #include "../../src/ops.h"
 #include "../../src/quant.h"
 #include "../../src/quant_simd.h"
@@ -140,8 +141,39 @@ static void test_f16_dot_f32(void) {
 }
 #endif
 
+#ifdef __wasm_simd128__
+/* The Mamba-2 scan's state row (ssm.c): the same updated state bits, and
+ * a dot within a few float ulps of sum |s * c|, for d_state sizes with
+ * and without a scalar tail. */
+static void test_ssm_state_row(void) {
+    enum { MAXN = 256 };
+    static float s0[MAXN], s1[MAXN], s2[MAXN], b[MAXN], c[MAXN];
+    uint32_t rng = 2026;
+    const int lens[] = { 1, 3, 16, 64, 127, 128, 256 };
+    for (int li = 0; li < 7; li++) {
+        const int n = lens[li];
+        for (int iter = 0; iter < 100; iter++) {
+            fill_row(s0, n, &rng);
+            fill_row(b, n, &rng);
+            fill_row(c, n, &rng);
+            memcpy(s1, s0, (size_t)n * sizeof(float));
+            memcpy(s2, s0, (size_t)n * sizeof(float));
+            const float a = 0.5f + 0.004f * (float)iter, x_dt = 0.01f * (float)(iter - 50);
+            const float fast = wl_ssm_state_row(s1, b, c, a, x_dt, n);
+            const float ref = wl_ssm_state_row_ref(s2, b, c, a, x_dt, n);
+            CHECK(memcmp(s1, s2, (size_t)n * sizeof(float)) == 0, "ssm_state_row n=%d: state differs", n);
+            double mag = 0;
+            for (int k = 0; k < n; k++) mag += fabs((double)s2[k] * c[k]);
+            CHECK(fabs((double)fast - ref) <= 1e-5 * mag + 1e-30, "ssm_state_row n=%d: simd %g vs ref %g (mag %g)",
+                  n, fast, ref, mag);
+        }
+    }
+}
+#endif
+
 int main(void) {
 #ifdef __wasm_simd128__
+    test_ssm_state_row();
     test_fp16x8_conversion();
     test_f16_dot_f32();
     int n_types = 0;
