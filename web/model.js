@@ -10,6 +10,7 @@ import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
+import { Speculator, parseSpeculative, checkSameVocabulary, DRAFT_ACCESS } from './speculative.js';
 
 /**
  * Prompt tokens per wl_decode call; the abort signal is checked between
@@ -79,6 +80,12 @@ const FILE_TYPES = {
  *                                        `bytes`, `tokenText`); a number k > 0 also the k most likely
  *                                        tokens (`topLogprobs`). Of the model's raw distribution:
  *                                        before temperature, penalties, biases and grammars
+ * @property {import('./speculative.js').SpeculativeOptions} [speculative]  speculative decoding: drafts
+ *                                        tokens by prompt lookup (`{ lookup: true }` or `{ lookup: { ngramMin,
+ *                                        ngramMax, text } }`) or with a draft model of the same vocabulary
+ *                                        (`{ draft: modelOrSession }`), up to `maxDraft` (default 8, at most 16)
+ *                                        at a time, verified in one pass; the text is the same as without it
+ *                                        (the same seed gives the same tokens); timings.speculative counts them
  * @property {AbortSignal} [signal]
  *
  * @typedef {CompleteOptions & {
@@ -111,8 +118,9 @@ const FILE_TYPES = {
  *   finishReason: 'stop'|'length'|'context'|'tool_calls', promptEvaluated: number,
  *   message?: import('./structured/reply.js').ReplyMessage,
  *   timings: { promptMs: number, decodeMs: number, sampleMs: number, promptTokensPerSecond: number,
- *     decodeTokensPerSecond: number } }} Completion
- *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs
+ *     decodeTokensPerSecond: number, speculative?: import('./speculative.js').SpeculativeStats } }} Completion
+ *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs;
+ *   speculative (with that option): tokens drafted and accepted, and draftMs, the drafting part of decodeMs
  */
 
 /**
@@ -641,6 +649,102 @@ export class Session {
     this.#cached.push(...ids);
   }
 
+  /** #decode keeping every token's logits (at most PROMPT_BATCH ids); returns the rows' address. */
+  #decodeAll(ids) {
+    const { M, wasm, err } = this.#core;
+    const { ctx, tokens } = this.#context;
+    new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+    if (M._wl_decode_all(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
+    this.#cached.push(...ids);
+    return M._wl_context_logits_all(ctx);
+  }
+
+  /**
+   * Keeps the first n cached tokens. Recurrent layers may rewind less than
+   * asked (src/wasmllm.h): what they lost is evaluated again.
+   */
+  #rewind(n) {
+    const M = this.#core.M;
+    const keep = this.#cached.slice(0, n);
+    M._wl_context_truncate(this.#context.ctx, n);
+    this.#cached.length = M._wl_context_pos(this.#context.ctx);
+    for (let i = this.#cached.length; i < n; i += PROMPT_BATCH) this.#decode(keep.slice(i, Math.min(i + PROMPT_BATCH, n)));
+  }
+
+  /** What a Speculator may do to this session's KV cache (web/speculative.js TargetKV). */
+  #speculationKV() {
+    const M = this.#core.M;
+    const { ctx } = this.#context;
+    return {
+      nVocab: M._wl_model_n_vocab(this.#core.model), nCtx: M._wl_context_n_ctx(ctx),
+      pos: () => M._wl_context_pos(ctx),
+      decode: (ids) => { this.#decode(ids); return M._wl_context_logits(ctx); },
+      decodeAll: (ids) => this.#decodeAll(ids),
+      truncate: (n) => this.#rewind(n),
+    };
+  }
+
+  /**
+   * This session as another's draft model: acquire() holds it (ERR_BUSY if
+   * it is generating), draft(ids, k) makes its KV cache hold ids (reusing the
+   * cached prefix) and returns up to k greedy tokens after them.
+   * @internal web/speculative.js
+   */
+  [DRAFT_ACCESS]() {
+    this.#checkAlive();
+    this.#checkGenerates();
+    const self = this;
+    const M = this.#core.M;
+    let sampler = 0;
+    return {
+      nVocab: M._wl_model_n_vocab(this.#core.model),
+      tokens: this.metadata.get('tokenizer.ggml.tokens'),
+      acquire() {
+        self.#checkAlive();
+        if (self.#busy) throw new WasmllmError('ERR_BUSY', 'speculative.draft is generating already (give each generation its own draft session)');
+        sampler = M._wl_sampler_new(0, 0, 1, 0, 1, 0, 0, 0, 0);
+        if (!sampler) throw new WasmllmError('ERR_OOM', 'cannot allocate a sampler');
+        self.#busy = true;
+      },
+      release() {
+        if (sampler && !self.#core.disposed) M._wl_sampler_free(sampler);
+        sampler = 0;
+        self.#busy = false;
+      },
+      /** @param {number[]} ids @param {number} k @param {AbortSignal} [signal] */
+      draft(ids, k, signal) {
+        self.#checkAlive();
+        return self.#greedyDraft(ids, k, sampler, signal);
+      },
+    };
+  }
+
+  /** Up to k greedy tokens after ids (see [DRAFT_ACCESS]); fewer at the end of the context or after end-of-generation. */
+  #greedyDraft(ids, k, sampler, signal) {
+    const M = this.#core.M;
+    const nVocab = M._wl_model_n_vocab(this.#core.model);
+    k = Math.min(k, M._wl_context_n_ctx(this.#context.ctx) - ids.length);
+    if (k <= 0) return [];
+    const cached = this.#cached;
+    let keep = 0;
+    while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
+    if (keep === ids.length) keep--; // its logits are needed again
+    this.#rewind(keep);
+    for (let i = this.#cached.length; i < ids.length; i += PROMPT_BATCH) {
+      if (signal?.aborted) throw abortError(signal);
+      this.#decode(ids.slice(i, i + PROMPT_BATCH));
+    }
+    const out = [];
+    for (;;) {
+      const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#context.ctx), nVocab);
+      if (token < 0 || token >= nVocab) break;
+      out.push(token);
+      if (out.length === k || this.#core.tokenizer.isEog(token)) break;
+      this.#decode([token]);
+    }
+    return out;
+  }
+
   /**
    * Makes the KV cache hold exactly `ids` with fresh logits for the last one,
    * reusing the longest prefix already cached.
@@ -682,6 +786,7 @@ export class Session {
     const nVocabModel = M._wl_model_n_vocab(this.#core.model);
     const topK = Math.min(logprobsCount(options.logprobs) ?? -1, nVocabModel);
     const bias = parseLogitBias(options.logitBias, nVocabModel);
+    const specCfg = parseSpeculative(options.speculative);
     const gbnf = await grammarText(options);
     this.#checkAlive(); // disposed while a schema was converted
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
@@ -699,6 +804,17 @@ export class Session {
       throw e;
     }
     const grammarMatcher = constraint?.matcher ?? 0;
+    let draftAccess = null;
+    try {
+      draftAccess = specCfg?.draft ? this.#openDraft(specCfg.draft) : null;
+    } catch (e) {
+      M._wl_sampler_free(sampler);
+      if (lp) M._wl_free(lp.ids);
+      constraint?.release();
+      throw e;
+    }
+    /** @type {Speculator | null} */
+    let spec = null;
     this.#busy = true;
     const tokenizer = this.#core.tokenizer;
     const decoder = tokenizer.createStreamDecoder();
@@ -717,13 +833,17 @@ export class Session {
       result.promptEvaluated = await this.#evaluatePrompt(promptIds, signal);
       result.timings.promptMs = now() - t0;
       for (const id of promptIds) M._wl_sampler_accept(sampler, id);
+      if (specCfg) {
+        const extra = specCfg.text ? Array.from(tokenizer.encode(specCfg.text, { addSpecial: false, parseSpecial: false })) : [];
+        spec = new Speculator(this.#speculationKV(), specCfg, promptIds, M._wl_context_logits(this.#context.ctx), extra, draftAccess, signal);
+      }
 
       let stoppedByText = false;
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortError(signal);
         // The grammar is complete and allows nothing more: as if it forced end-of-generation.
         if (grammarMatcher && M._wl_matcher_done(grammarMatcher)) { result.finishReason = 'stop'; break; }
-        const logits = M._wl_context_logits(this.#context.ctx);
+        const logits = spec ? spec.logits() : M._wl_context_logits(this.#context.ctx);
         // Of the raw logits: the sampler's bias and grammar mask go to its own copy.
         const lse = lp ? M._wl_logprobs(logits, nVocab, lp.k, lp.ids, lp.values) : 0;
         const s0 = now();
@@ -739,10 +859,11 @@ export class Session {
         yield lp ? { token, text, ...this.#tokenLogprobs(token, logits, lse, lp) } : { token, text };
         if (stopped) { result.finishReason = 'stop'; stoppedByText = true; break; }
         if (n + 1 === maxTokens) break; // its logits would never be used
-        if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
+        if ((spec ? spec.held : this.#cached.length) >= nCtx) { result.finishReason = 'context'; break; }
         this.#checkAlive(); // disposed while the caller held the token: the context is gone
         const d0 = now();
-        this.#decode([token]);
+        if (spec) await spec.advance(token, maxTokens - n - 1);
+        else this.#decode([token]);
         result.timings.decodeMs += now() - d0;
         decoded++;
         await nextMacrotask();
@@ -757,6 +878,11 @@ export class Session {
         }
       }
     } finally {
+      if (spec && !this.#disposed && !this.#core.disposed) {
+        spec.finish();
+        result.timings.speculative = spec.stats;
+      }
+      draftAccess?.release();
       if (!this.#core.disposed) M._wl_sampler_free(sampler);
       if (lp && !this.#core.disposed) M._wl_free(lp.ids);
       constraint?.release();
@@ -767,6 +893,15 @@ export class Session {
       this.#busy = false;
     }
     return result;
+  }
+
+  /** The draft model's access, checked to share this model's vocabulary and held for one generation. */
+  #openDraft(draft) {
+    if (draft === this) throw new WasmllmError('ERR_BAD_ARG', 'speculative.draft must be another session than the one generating');
+    const access = draft[DRAFT_ACCESS]();
+    checkSameVocabulary({ nVocab: this.#core.M._wl_model_n_vocab(this.#core.model), tokens: this.metadata.get('tokenizer.ggml.tokens') }, access);
+    access.acquire();
+    return access;
   }
 
   /** Heap room for wl_logprobs' top-k ids and values (one allocation; ids first). @param {number} k */
