@@ -83,7 +83,7 @@ const FILE_TYPES = {
  * @property {import('./speculative.js').SpeculativeOptions} [speculative]  speculative decoding: drafts
  *                                        tokens by prompt lookup (`{ lookup: true }` or `{ lookup: { ngramMin,
  *                                        ngramMax, text } }`) or with a draft model of the same vocabulary
- *                                        (`{ draft: modelOrSession }`), up to `maxDraft` (default 8, at most 16)
+ *                                        (`{ draft: modelOrSession }`), up to `maxDraft` (default 4, at most 16)
  *                                        at a time, verified in one pass; the text is the same as without it
  *                                        (the same seed gives the same tokens); timings.speculative counts them
  * @property {AbortSignal} [signal]

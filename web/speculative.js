@@ -28,8 +28,11 @@ import { abortError } from './sources.js';
 
 /** The most tokens one draft may hold: the chunk the KV batch buffer and lfm2's conv rewind allow. */
 export const MAX_DRAFT = 16;
-/** Defaults: llama.cpp's lookup uses n-grams of 1..4 tokens; 8 drafted tokens suit prompt lookup. */
-const DEFAULTS = { maxDraft: 8, ngramMin: 1, ngramMax: 4 };
+/**
+ * Defaults: n-grams of 1..4 tokens (as llama.cpp's lookup); 4 drafted tokens measured best on the
+ * embedded model, where a chunk of 9 costs ~4.5 single-token decodes (docs/BENCHMARKS.md).
+ */
+const DEFAULTS = { maxDraft: 4, ngramMin: 1, ngramMax: 4 };
 
 /**
  * Internal access a draft model's session gives the drafter (web/model.js
@@ -183,6 +186,8 @@ export class Speculator {
   /** Row of the chunk's logits the next sample reads; its address. */
   #row = 0;
   #rows = 0;
+  /** Tokens to draft next: grows by 2 after a draft kept whole, shrinks by 1 after a miss (within 1..maxDraft). */
+  #k;
   #kv;
   #cfg;
   #extra;
@@ -208,6 +213,7 @@ export class Speculator {
     this.#rows = firstLogits;
     this.#row = 0;
     this.#chunk = [];
+    this.#k = cfg.maxDraft;
     this.stats = { method: cfg.method, maxDraft: cfg.maxDraft, drafted: 0, accepted: 0, acceptanceRate: 0, draftMs: 0 };
   }
 
@@ -230,9 +236,11 @@ export class Speculator {
       this.stats.accepted++;
       return;
     }
+    // A verification costs more the longer the chunk: draft less while guesses miss.
+    if (this.#chunk.length > 1) this.#k = this.#row === this.#chunk.length - 1 ? Math.min(this.#cfg.maxDraft, this.#k + 2) : Math.max(1, this.#k - 1);
     this.#dropUnverified();
     const room = this.#kv.nCtx - this.#kv.pos() - 1;
-    const k = Math.max(0, Math.min(this.#cfg.maxDraft, budget - 1, room));
+    const k = Math.max(0, Math.min(this.#k, budget - 1, room));
     const t0 = performance.now();
     const guess = k > 0 ? await this.#propose(k) : [];
     this.stats.draftMs += performance.now() - t0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Turns the output of tools/train/train.py (weights.bin + manifest.json +
- * vocab.json) into models/shakespeare.gguf with the project's own GGUF
+ * Turns the output of tools/train/train.py or distill.py (weights.bin +
+ * manifest.json + vocab.json) into models/shakespeare.gguf (or the draft) with the project's own GGUF
  * writer: llama architecture keys, a SentencePiece ("llama") vocabulary,
  * F16 matrices and F32 norms, tensors named as llama.cpp expects.
  *
@@ -60,8 +60,9 @@ function main() {
   const w = new GGUFWriter();
   const millions = (manifest.params / 1e6).toFixed(1);
   w.addString('general.architecture', 'llama');
-  w.addString('general.name', `wasmllm Shakespeare ${millions}M`);
-  w.addString('general.description',
+  // distill.py's draft models name and describe themselves; train.py's models get these.
+  w.addString('general.name', manifest.name ?? `wasmllm Shakespeare ${millions}M`);
+  w.addString('general.description', manifest.description ??
     `A ${millions}M-parameter Llama trained from scratch on tinyshakespeare (last 10% held out: ` +
     `${manifest.losses.val_nats_per_token.toFixed(3)} nats/token, ${manifest.losses.val_nats_per_char.toFixed(3)} nats/char). ` +
     'Recipe: tools/train/ in the wasmllm repository.');
