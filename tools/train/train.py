@@ -439,24 +439,6 @@ SWEEP = [
     ("v2048-d256-l8-p3", 2048, 256, 8, 8, 4, 768, 0.3),
 ]
 
-# --draft: small models with the same vocabulary, to draft tokens for the
-# shipped model in speculative decoding. A draft's cost per token is what the
-# speed-up pays for, so these stay near 1M parameters (head size 32 as above).
-DRAFT_SWEEP = [
-    ("draft-d128-l4-p1", 2048, 128, 4, 4, 2, 384, 0.1),
-    ("draft-d128-l2-p1", 2048, 128, 2, 4, 2, 384, 0.1),
-]
-
-
-def check_vocab(pieces, scores, types, ref_path):
-    """A draft must tokenize exactly as the model it drafts for: same pieces, types and scores."""
-    ref = json.load(open(ref_path, encoding="utf-8"))
-    assert ref["pieces"] == pieces, "tokenizer pieces differ from " + ref_path
-    assert ref["types"] == types, "token types differ from " + ref_path
-    worst = max(abs(a - b) for a, b in zip(ref["scores"], scores))
-    assert len(ref["scores"]) == len(scores) and worst < 1e-6, f"token scores differ from {ref_path} (by {worst})"
-    log(f"vocabulary identical to {ref_path} ({len(pieces)} pieces)")
-
 
 def base_cfg(vocab, dim, layers, heads, kv, ffn, dropout, args):
     return {"vocab_size": vocab, "dim": dim, "n_layer": layers, "n_head": heads, "n_kv_head": kv,
@@ -479,8 +461,6 @@ def main():
     ap.add_argument("--patience", type=int, default=5)
     ap.add_argument("--only", default="", help="comma-separated sweep names to run")
     ap.add_argument("--smoke", action="store_true", help="tiny CPU run to test the pipeline")
-    ap.add_argument("--draft", action="store_true", help="sweep the small draft models (DRAFT_SWEEP)")
-    ap.add_argument("--vocab-ref", default="", help="vocab JSON (pieces, scores, types) the tokenizer must equal")
     args = ap.parse_args()
     t_start = time.time()
     deadline = t_start + args.budget
@@ -496,7 +476,7 @@ def main():
     train_text, val_text = text[:cut], text[cut:]
     log(f"corpus {len(text)} chars: train {len(train_text)} (first 90%, cut at a line end), val {len(val_text)}")
 
-    sweep = DRAFT_SWEEP if args.draft else SWEEP
+    sweep = SWEEP
     if args.smoke:
         sweep = [("smoke", 512, 64, 2, 4, 2, 192, 0.1)]
         args.ctx, args.batch = 64, 8
@@ -508,8 +488,6 @@ def main():
         t0 = time.time()
         sp, path = train_tokenizer(train_text, vocab, "/tmp")
         pieces, scores, types = vocab_table(sp)
-        if args.vocab_ref:
-            check_vocab(pieces, scores, types, args.vocab_ref)
         tr, va = Split(sp, train_text), Split(sp, val_text)
         char_len = np.asarray(char_lengths(pieces, types))
         rows = train_windows(tr, args.ctx + 1)
