@@ -29,10 +29,11 @@ import { abortError } from './sources.js';
 /** The most tokens one draft may hold: the chunk the KV batch buffer and lfm2's conv rewind allow. */
 export const MAX_DRAFT = 16;
 /**
- * Defaults: n-grams of 1..4 tokens (as llama.cpp's lookup); 4 drafted tokens measured best on the
- * embedded model, where a chunk of 9 costs ~4.5 single-token decodes (docs/BENCHMARKS.md).
+ * Defaults measured best on the embedded model (docs/BENCHMARKS.md): n-grams of 2..4 tokens (1-token
+ * matches guess wrong too often) and up to 4 drafted tokens (a chunk of 5 costs about 2 single-token
+ * decodes there).
  */
-const DEFAULTS = { maxDraft: 4, ngramMin: 1, ngramMax: 4 };
+const DEFAULTS = { maxDraft: 4, ngramMin: 2, ngramMax: 4 };
 
 /**
  * Internal access a draft model's session gives the drafter (web/model.js
@@ -186,7 +187,10 @@ export class Speculator {
   /** Row of the chunk's logits the next sample reads; its address. */
   #row = 0;
   #rows = 0;
-  /** Tokens to draft next: grows by 2 after a draft kept whole, shrinks by 1 after a miss (within 1..maxDraft). */
+  /**
+   * Tokens to draft next: grows by 2 after a draft kept whole, shrinks by 1 after a miss; at 0 one
+   * step goes undrafted (a miss costs a longer chunk for one token), then 1 is tried again.
+   */
   #k;
   #kv;
   #cfg;
@@ -237,7 +241,8 @@ export class Speculator {
       return;
     }
     // A verification costs more the longer the chunk: draft less while guesses miss.
-    if (this.#chunk.length > 1) this.#k = this.#row === this.#chunk.length - 1 ? Math.min(this.#cfg.maxDraft, this.#k + 2) : Math.max(1, this.#k - 1);
+    if (this.#chunk.length > 1) this.#k = this.#row === this.#chunk.length - 1 ? Math.min(this.#cfg.maxDraft, this.#k + 2) : Math.max(0, this.#k - 1);
+    else if (this.#k === 0) this.#k = 1; // after a step without a draft, try one token again
     this.#dropUnverified();
     const room = this.#kv.nCtx - this.#kv.pos() - 1;
     const k = Math.max(0, Math.min(this.#k, budget - 1, room));

@@ -70,7 +70,7 @@ export interface SamplingOptions {
 export interface SpeculativeOptions {
   /**
    * Prompt lookup: copy the tokens that followed the latest earlier match of the last ngramMin..ngramMax
-   * (default 1..4) tokens of the context; `text` (e.g. the expected output) is searched first.
+   * (default 2..4) tokens of the context; `text` (e.g. the expected output) is searched first.
    */
   lookup?: true | { ngramMin?: number; ngramMax?: number; text?: string };
   /**

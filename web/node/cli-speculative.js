@@ -17,7 +17,7 @@ export const SPECULATIVE_OPTIONS = {
 export function speculativeUsage(col) {
   return [
     ['--lookup', 'speculative decoding by prompt lookup: drafts tokens by copying what'],
-    ['', 'followed the latest match of the last 1-4 tokens (same text, faster on'],
+    ['', 'followed the latest match of the last 2-4 tokens (same text, faster on'],
     ['', 'text that repeats its input)'],
     ['--draft-model PATH', 'speculative decoding with a small GGUF of the same vocabulary'],
     ['', '(e.g. models/shakespeare-draft.gguf for the embedded model)'],
