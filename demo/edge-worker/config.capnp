@@ -53,6 +53,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "web/structured/json-formats.js", esModule = embed "../../web/structured/json-formats.js"),
     (name = "web/structured/schema-merge.js", esModule = embed "../../web/structured/schema-merge.js"),
     (name = "web/structured/schema-disjoint.js", esModule = embed "../../web/structured/schema-disjoint.js"),
+    (name = "web/speculative.js", esModule = embed "../../web/speculative.js"),
     (name = "web/chat-turn.js", esModule = embed "../../web/chat-turn.js"),
     (name = "web/chat.js", esModule = embed "../../web/chat.js"),
     (name = "web/jinja.js", esModule = embed "../../web/jinja.js"),
