@@ -10,7 +10,7 @@ import { createTokenizer } from './tokenizer/index.js';
 import { GGML_TYPES } from './gguf-types.js';
 import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
-import { Speculator, parseSpeculative, checkSameVocabulary, DRAFT_ACCESS } from './speculative.js';
+import { Speculator, parseSpeculative, checkSameVocabulary, greedyDraft, DRAFT_ACCESS } from './speculative.js';
 
 /**
  * Prompt tokens per wl_decode call; the abort signal is checked between
@@ -671,13 +671,14 @@ export class Session {
     for (let i = this.#cached.length; i < n; i += PROMPT_BATCH) this.#decode(keep.slice(i, Math.min(i + PROMPT_BATCH, n)));
   }
 
-  /** What a Speculator may do to this session's KV cache (web/speculative.js TargetKV). */
+  /** What web/speculative.js may do to this session's KV cache (its TargetKV). */
   #speculationKV() {
     const M = this.#core.M;
     const { ctx } = this.#context;
     return {
-      nVocab: M._wl_model_n_vocab(this.#core.model), nCtx: M._wl_context_n_ctx(ctx),
+      nVocab: M._wl_model_n_vocab(this.#core.model), nCtx: M._wl_context_n_ctx(ctx), batch: PROMPT_BATCH,
       pos: () => M._wl_context_pos(ctx),
+      cached: () => this.#cached,
       decode: (ids) => { this.#decode(ids); return M._wl_context_logits(ctx); },
       decodeAll: (ids) => this.#decodeAll(ids),
       truncate: (n) => this.#rewind(n),
@@ -714,35 +715,11 @@ export class Session {
       /** @param {number[]} ids @param {number} k @param {AbortSignal} [signal] */
       draft(ids, k, signal) {
         self.#checkAlive();
-        return self.#greedyDraft(ids, k, sampler, signal);
+        const kv = self.#speculationKV();
+        const argmax = (logits) => M._wl_sampler_sample(sampler, logits, kv.nVocab);
+        return greedyDraft(kv, argmax, (t) => self.#core.tokenizer.isEog(t), ids, k, signal);
       },
     };
-  }
-
-  /** Up to k greedy tokens after ids (see [DRAFT_ACCESS]); fewer at the end of the context or after end-of-generation. */
-  #greedyDraft(ids, k, sampler, signal) {
-    const M = this.#core.M;
-    const nVocab = M._wl_model_n_vocab(this.#core.model);
-    k = Math.min(k, M._wl_context_n_ctx(this.#context.ctx) - ids.length);
-    if (k <= 0) return [];
-    const cached = this.#cached;
-    let keep = 0;
-    while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
-    if (keep === ids.length) keep--; // its logits are needed again
-    this.#rewind(keep);
-    for (let i = this.#cached.length; i < ids.length; i += PROMPT_BATCH) {
-      if (signal?.aborted) throw abortError(signal);
-      this.#decode(ids.slice(i, i + PROMPT_BATCH));
-    }
-    const out = [];
-    for (;;) {
-      const token = M._wl_sampler_sample(sampler, M._wl_context_logits(this.#context.ctx), nVocab);
-      if (token < 0 || token >= nVocab) break;
-      out.push(token);
-      if (out.length === k || this.#core.tokenizer.isEog(token)) break;
-      this.#decode([token]);
-    }
-    return out;
   }
 
   /**

@@ -26,7 +26,7 @@
 import { WasmllmError } from './errors.js';
 import { abortError } from './sources.js';
 
-/** The most tokens one draft may hold: the chunk the KV batch buffer and lfm2's conv rewind allow. */
+/** The most tokens one draft may hold: 1 + 16 fit the KV batch buffer (32) and lfm2's conv rewind (32). */
 export const MAX_DRAFT = 16;
 /**
  * Defaults measured best on the embedded model (docs/BENCHMARKS.md): n-grams of 2..4 tokens (1-token
@@ -169,8 +169,41 @@ export function checkSameVocabulary(target, draft) {
  * @property {(ids: number[]) => number} decodeAll  appends ids, returns the address of their logits rows
  * @property {(ids: number[]) => number} decode     appends ids, returns the address of the last logits
  * @property {(n: number) => void} truncate     keeps the first n tokens (re-evaluating any a recurrent layer lost)
- * @property {number} nVocab @property {number} nCtx
+ * @property {() => number[]} cached            the token ids in the KV cache
+ * @property {number} nVocab @property {number} nCtx @property {number} batch  the most ids one decode takes
  */
+
+/**
+ * A draft model's guess: makes its KV cache hold `ids` (reusing the cached
+ * prefix; the last token is decoded again for its logits) and returns up to
+ * k greedy tokens after them, fewer at the end of its context or after an
+ * end-of-generation token.
+ * @param {TargetKV} kv the draft session's cache @param {(logits: number) => number} argmax
+ * @param {(token: number) => boolean} isEog @param {number[]} ids @param {number} k @param {AbortSignal} [signal]
+ */
+export function greedyDraft(kv, argmax, isEog, ids, k, signal) {
+  k = Math.min(k, kv.nCtx - ids.length);
+  if (k <= 0) return [];
+  const cached = kv.cached();
+  let keep = 0;
+  while (keep < cached.length && keep < ids.length && cached[keep] === ids[keep]) keep++;
+  if (keep === ids.length) keep--;
+  kv.truncate(keep);
+  let logits = 0;
+  for (let i = kv.pos(); i < ids.length; i += kv.batch) {
+    if (signal?.aborted) throw abortError(signal);
+    logits = kv.decode(ids.slice(i, i + kv.batch));
+  }
+  const out = [];
+  for (;;) {
+    const token = argmax(logits);
+    if (token < 0 || token >= kv.nVocab) break;
+    out.push(token);
+    if (out.length === k || isEog(token)) break;
+    logits = kv.decode([token]);
+  }
+  return out;
+}
 
 /**
  * One generation's speculation. The generate loop asks `logits()` for the
