@@ -12,6 +12,7 @@ import { KV_TYPES, parseKvType, kvTypeName } from './kv-type.js';
 import { grammarText, parseLogitBias, openMatcher, freeConstraints } from './constraints.js';
 import { scorePerplexity, checkPerplexityArgs, PERPLEXITY_CONTEXT, PERPLEXITY_BATCH } from './perplexity.js';
 import { Scheduler, PROMPT_BATCH, nextMacrotask } from './scheduler.js';
+import { Speculator, parseSpeculative, checkSameVocabulary, greedyDraft, DRAFT_ACCESS } from './speculative.js';
 
 export { PROMPT_BATCH };
 /** Context size when the caller names none: the training context, capped so the KV cache stays small. */
@@ -84,6 +85,12 @@ const FILE_TYPES = {
  *                                        log-probability given the tokens before it (the first
  *                                        token's is null, with no alternatives); the prompt is
  *                                        then evaluated afresh, not taken from the cache
+ * @property {import('./speculative.js').SpeculativeOptions} [speculative]  speculative decoding: drafts
+ *                                        tokens by prompt lookup (`{ lookup: true }` or `{ lookup: { ngramMin,
+ *                                        ngramMax, text } }`) or with a draft model of the same vocabulary
+ *                                        (`{ draft: modelOrSession }`), up to `maxDraft` (default 4, at most 16)
+ *                                        at a time, verified in one pass; the text is the same as without it
+ *                                        (the same seed gives the same tokens); timings.speculative counts them
  * @property {AbortSignal} [signal]
  *
  * @typedef {CompleteOptions & {
@@ -127,8 +134,9 @@ const FILE_TYPES = {
  *   finishReason: 'stop'|'length'|'context'|'tool_calls', promptEvaluated: number,
  *   message?: import('./structured/reply.js').ReplyMessage,
  *   timings: { promptMs: number, decodeMs: number, sampleMs: number, promptTokensPerSecond: number,
- *     decodeTokensPerSecond: number } }} Completion
- *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs
+ *     decodeTokensPerSecond: number, speculative?: import('./speculative.js').SpeculativeStats } }} Completion
+ *   sampleMs: time spent choosing tokens (the sampler, grammar masks included), apart from decodeMs;
+ *   speculative (with that option): tokens drafted and accepted, and draftMs, the drafting part of decodeMs
  */
 
 /**
@@ -244,7 +252,8 @@ export async function loadModel(source, options = {}) {
  *   kvType: 'f16' | 'q8_0', loadMs: number, disposed: boolean, sessions: Set<Session>,
  *   repackedMatrices: number | null, threads: number, scheduler: Scheduler | null }} Core
  *   threads: each context's pool size; scheduler: runs every session's decode steps (web/scheduler.js)
- * @typedef {{ ctx: number }} Context
+ * @typedef {{ ctx: number, tokens: number }} Context
+ *   tokens: PROMPT_BATCH ids of heap room for the calls a session makes itself, outside the scheduler's steps
  */
 
 /**
@@ -289,12 +298,19 @@ function newContext(core, contextSize) {
   const nCtx = contextSize ?? Math.min(nCtxTrain > 0 ? nCtxTrain : DEFAULT_MAX_CONTEXT, DEFAULT_MAX_CONTEXT);
   const ctx = M._wl_context_new(core.model, nCtx, core.threads, KV_TYPES[core.kvType], core.err);
   if (!ctx) throw lastError(core);
-  return { ctx };
+  // Pointers past 2 GiB come back from wasm as negative i32: read them unsigned.
+  const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
+  if (!tokens) {
+    M._wl_context_free(ctx);
+    throw new WasmllmError('ERR_OOM', 'cannot allocate the token batch buffer');
+  }
+  return { ctx, tokens };
 }
 
 /** @param {Core} core @param {Context} context */
 function freeContext(core, context) {
   core.M._wl_context_free(context.ctx);
+  core.M._wl_free(context.tokens);
 }
 
 /** Frees the weights and file, then stops the instance's threads. @param {Core} core */
@@ -744,6 +760,93 @@ export class Session {
   }
 
   /**
+   * Appends `ids` (at most PROMPT_BATCH) at once, outside the scheduler's
+   * shared steps: speculative drafting and verification run alone. One
+   * synchronous call, and this session has no step pending meanwhile, so no
+   * batch step can interleave with it (web/scheduler.js).
+   */
+  #decodeNow(ids) {
+    const { M, wasm, err } = this.#core;
+    const { ctx, tokens } = this.#context;
+    new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+    if (M._wl_decode(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
+    this.#cached.push(...ids);
+  }
+
+  /** #decodeNow keeping every token's logits; returns the rows' address. */
+  #decodeAll(ids) {
+    const { M, wasm, err } = this.#core;
+    const { ctx, tokens } = this.#context;
+    new Int32Array(wasm.heapU8().buffer, tokens, ids.length).set(ids);
+    if (M._wl_decode_all(ctx, tokens, ids.length, err) !== 0) throw this.#failure();
+    this.#cached.push(...ids);
+    return M._wl_context_logits_all(ctx);
+  }
+
+  /**
+   * Keeps the first n cached tokens. Recurrent layers may rewind less than
+   * asked (src/wasmllm.h): what they lost is evaluated again.
+   */
+  #rewind(n) {
+    const M = this.#core.M;
+    const keep = this.#cached.slice(0, n);
+    M._wl_context_truncate(this.#context.ctx, n);
+    this.#cached.length = M._wl_context_pos(this.#context.ctx);
+    for (let i = this.#cached.length; i < n; i += PROMPT_BATCH) this.#decodeNow(keep.slice(i, Math.min(i + PROMPT_BATCH, n)));
+  }
+
+  /** What web/speculative.js may do to this session's KV cache (its TargetKV). */
+  #speculationKV() {
+    const M = this.#core.M;
+    const { ctx } = this.#context;
+    return {
+      nVocab: M._wl_model_n_vocab(this.#core.model), nCtx: M._wl_context_n_ctx(ctx), batch: PROMPT_BATCH,
+      pos: () => M._wl_context_pos(ctx),
+      cached: () => this.#cached,
+      decode: (ids) => { this.#decodeNow(ids); return M._wl_context_logits(ctx); },
+      decodeAll: (ids) => this.#decodeAll(ids),
+      truncate: (n) => this.#rewind(n),
+    };
+  }
+
+  /**
+   * This session as another's draft model: acquire() holds it (ERR_BUSY if
+   * it is generating), draft(ids, k) makes its KV cache hold ids (reusing the
+   * cached prefix) and returns up to k greedy tokens after them.
+   * @internal web/speculative.js
+   */
+  [DRAFT_ACCESS]() {
+    this.#checkAlive();
+    this.#checkGenerates();
+    const self = this;
+    const M = this.#core.M;
+    let sampler = 0;
+    return {
+      nVocab: M._wl_model_n_vocab(this.#core.model),
+      tokens: this.metadata.get('tokenizer.ggml.tokens'),
+      acquire() {
+        self.#checkAlive();
+        if (self.#busy) throw new WasmllmError('ERR_BUSY', 'speculative.draft is generating already (give each generation its own draft session)');
+        sampler = M._wl_sampler_new(0, 0, 1, 0, 1, 0, 0, 0, 0);
+        if (!sampler) throw new WasmllmError('ERR_OOM', 'cannot allocate a sampler');
+        self.#busy = true;
+      },
+      release() {
+        if (sampler && !self.#core.disposed) M._wl_sampler_free(sampler);
+        sampler = 0;
+        self.#busy = false;
+      },
+      /** @param {number[]} ids @param {number} k @param {AbortSignal} [signal] */
+      draft(ids, k, signal) {
+        self.#checkAlive();
+        const kv = self.#speculationKV();
+        const argmax = (logits) => M._wl_sampler_sample(sampler, logits, kv.nVocab);
+        return greedyDraft(kv, argmax, (t) => self.#core.tokenizer.isEog(t), ids, k, signal);
+      },
+    };
+  }
+
+  /**
    * Makes the KV cache hold exactly `ids` with fresh logits for the last one,
    * reusing the longest prefix already cached.
    * @returns {Promise<number>} tokens evaluated
@@ -783,6 +886,7 @@ export class Session {
     const topK = Math.min(logprobsCount(options.logprobs) ?? -1, nVocabModel);
     const bias = parseLogitBias(options.logitBias, nVocabModel);
     if (options.echo !== undefined && typeof options.echo !== 'boolean') throw new WasmllmError('ERR_BAD_ARG', `echo must be a boolean, got ${options.echo}`);
+    const specCfg = parseSpeculative(options.speculative);
     const gbnf = await grammarText(options);
     this.#checkAlive(); // disposed while a schema was converted
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
@@ -800,6 +904,17 @@ export class Session {
       throw e;
     }
     const grammarMatcher = constraint?.matcher ?? 0;
+    let draftAccess = null;
+    try {
+      draftAccess = specCfg?.draft ? this.#openDraft(specCfg.draft) : null;
+    } catch (e) {
+      M._wl_sampler_free(sampler);
+      if (lp) M._wl_free(lp.ids);
+      constraint?.release();
+      throw e;
+    }
+    /** @type {Speculator | null} */
+    let spec = null;
     this.#busy = true;
     const tokenizer = this.#core.tokenizer;
     const decoder = tokenizer.createStreamDecoder();
@@ -820,13 +935,17 @@ export class Session {
       result.timings.promptMs = now() - t0;
       if (options.echo) yield* this.#promptPieces(promptIds, echoed, lp?.k ?? 0);
       for (const id of promptIds) M._wl_sampler_accept(sampler, id);
+      if (specCfg) {
+        const extra = specCfg.text ? Array.from(tokenizer.encode(specCfg.text, { addSpecial: false, parseSpecial: false })) : [];
+        spec = new Speculator(this.#speculationKV(), specCfg, promptIds, M._wl_context_logits(this.#context.ctx), extra, draftAccess, signal);
+      }
 
       let stoppedByText = false;
       for (let n = 0; n < maxTokens; n++) {
         if (signal?.aborted) throw abortError(signal);
         // The grammar is complete and allows nothing more: as if it forced end-of-generation.
         if (grammarMatcher && M._wl_matcher_done(grammarMatcher)) { result.finishReason = 'stop'; break; }
-        const logits = M._wl_context_logits(this.#context.ctx);
+        const logits = spec ? spec.logits() : M._wl_context_logits(this.#context.ctx);
         // Of the raw logits: the sampler's bias and grammar mask go to its own copy.
         const lse = lp ? M._wl_logprobs(logits, nVocab, lp.k, lp.ids, lp.values) : 0;
         const s0 = now();
@@ -842,10 +961,11 @@ export class Session {
         yield lp ? { token, text, ...this.#tokenLogprobs(token, logits, lse, lp) } : { token, text };
         if (stopped) { result.finishReason = 'stop'; stoppedByText = true; break; }
         if (n + 1 === maxTokens) break; // its logits would never be used
-        if (this.#cached.length >= nCtx) { result.finishReason = 'context'; break; }
+        if ((spec ? spec.held : this.#cached.length) >= nCtx) { result.finishReason = 'context'; break; }
         this.#checkAlive(); // disposed while the caller held the token: the context is gone
         const d0 = now();
-        await this.#decode([token], signal, false);
+        if (spec) await spec.advance(token, maxTokens - n - 1);
+        else await this.#decode([token], signal, false);
         result.timings.decodeMs += now() - d0;
         decoded++;
       }
@@ -859,6 +979,11 @@ export class Session {
         }
       }
     } finally {
+      if (spec && !this.#disposed && !this.#core.disposed) {
+        spec.finish();
+        result.timings.speculative = spec.stats;
+      }
+      draftAccess?.release();
       if (!this.#core.disposed) M._wl_sampler_free(sampler);
       if (lp && !this.#core.disposed) M._wl_free(lp.ids);
       constraint?.release();
@@ -929,6 +1054,15 @@ export class Session {
       const first = { logprob: null, bytes: Array.from(bytes), tokenText: utf8Text.decode(bytes), ...(k > 0 ? { topLogprobs: [] } : {}) };
       yield { token: ids[i], text, prompt: true, ...(i === 0 ? first : logprobs[i - 1]) };
     }
+  }
+
+  /** The draft model's access, checked to share this model's vocabulary and held for one generation. */
+  #openDraft(draft) {
+    if (draft === this) throw new WasmllmError('ERR_BAD_ARG', 'speculative.draft must be another session than the one generating');
+    const access = draft[DRAFT_ACCESS]();
+    checkSameVocabulary({ nVocab: this.#core.M._wl_model_n_vocab(this.#core.model), tokens: this.metadata.get('tokenizer.ggml.tokens') }, access);
+    access.acquire();
+    return access;
   }
 
   /** Heap room for wl_logprobs' top-k ids and values (one allocation; ids first). @param {number} k */

@@ -5,7 +5,7 @@
  */
 import { WasmllmError } from './errors.js';
 import { SlotPool } from './slots.js';
-import { checkKnownFields, logitBiasOption, chatLogprobsOption, completionLogprobsOption, echoOption, toolOptions, responseFormatOption } from './openai-fields.js';
+import { checkKnownFields, logitBiasOption, chatLogprobsOption, completionLogprobsOption, echoOption, toolOptions, responseFormatOption, predictionOption } from './openai-fields.js';
 import { chatLogprobs, completionLogprobs } from './openai-logprobs.js';
 
 /**
@@ -241,7 +241,8 @@ export function batchHealth(engine) {
 
 /**
  * @param {{ engines: Engine[], modelId: string, aliases?: string[], maxTokensDefault?: number,
- *   maxQueue?: number, embeddings?: boolean }} config
+ *   maxQueue?: number, embeddings?: boolean, speculative?: object[] }} config
+ *   speculative: each slot's `speculative` option (serve --lookup / --draft-model), by engine index
  */
 export function createApi(config) {
   const pool = new SlotPool(config.engines, { maxQueue: config.maxQueue ?? 256 });
@@ -268,21 +269,41 @@ export function createApi(config) {
     }
   }
 
-  /** OpenAI's finish_reason and usage from a runtime Completion (its finishReason as the reply parser judged it). */
-  function summary(completion, reason = completion?.finishReason) {
+  /**
+   * OpenAI's finish_reason and usage from a runtime Completion (its finishReason as the reply parser judged it).
+   * With a prediction, completion_tokens_details says how many drafted tokens the model kept
+   * (accepted_prediction_tokens) and dropped (rejected_prediction_tokens).
+   */
+  function summary(completion, reason = completion?.finishReason, prediction = false) {
     const promptTokens = completion?.promptTokens?.length ?? 0;
     const completionTokens = completion?.tokens?.length ?? 0;
-    return {
-      finish: reason === 'stop' || reason === 'tool_calls' ? reason : 'length',
-      usage: { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens },
-    };
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const spec = completion?.timings?.speculative;
+    if (prediction) {
+      usage.completion_tokens_details = {
+        accepted_prediction_tokens: spec?.accepted ?? 0, rejected_prediction_tokens: spec ? spec.drafted - spec.accepted : 0,
+      };
+    }
+    return { finish: reason === 'stop' || reason === 'tool_calls' ? reason : 'length', usage };
+  }
+
+  /**
+   * The `speculative` option for a job on a slot: the request's prediction
+   * drafts by prompt lookup (with the slot's maxDraft, if it has one); else
+   * the slot's own (serve --lookup / --draft-model), if any.
+   */
+  function speculativeFor(j, slot) {
+    const own = config.speculative?.[slot.index];
+    if (j.prediction === null) return own ? { speculative: own } : {};
+    return { speculative: { lookup: { text: j.prediction }, ...(own?.maxDraft ? { maxDraft: own.maxDraft } : {}) } };
   }
 
   /**
    * A validated generation request: the prompt's token ids (measured against
    * the context) and the runtime options. Nothing here waits or evaluates.
    * @typedef {{ ids: number[], options: object, stream: boolean, includeUsage: boolean, shape: typeof CHAT_SHAPE,
-   *   newParser: (() => ReturnType<typeof import('./structured/reply.js').createReplyParser>) | null }} Job
+   *   newParser: (() => ReturnType<typeof import('./structured/reply.js').createReplyParser>) | null,
+   *   prediction: string | null }} Job
    *   newParser: chat's reply parser (content, reasoning_content, tool_calls); null for text completions
    */
 
@@ -343,7 +364,10 @@ export function createApi(config) {
   }
 
   function job(body, ids, options, shape) {
-    return { ids, options, stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, shape, newParser: null };
+    return {
+      ids, options, stream: body.stream === true, includeUsage: body.stream_options?.include_usage === true, shape, newParser: null,
+      prediction: predictionOption(body),
+    };
   }
 
   /**
@@ -359,7 +383,7 @@ export function createApi(config) {
     let it;
     try {
       // complete() checks token ids against the vocabulary before it returns.
-      it = slot.engine.complete(j.ids, { ...j.options, signal });
+      it = slot.engine.complete(j.ids, { ...j.options, ...speculativeFor(j, slot), signal });
     } catch (e) {
       pool.release(slot);
       throw e;
@@ -379,7 +403,7 @@ export function createApi(config) {
       text += r.value.delta.content;
       kept.push(...r.value.pieces);
     }
-    const { finish, usage } = summary(r.value.completion, r.value.finish);
+    const { finish, usage } = summary(r.value.completion, r.value.finish, j.prediction !== null);
     const message = r.value.message ?? { role: 'assistant', content: text };
     const logprobs = j.options.logprobs === undefined ? null : kept;
     return {
@@ -447,7 +471,7 @@ export function createApi(config) {
         for (const p of held) offset += p.text.length;
         held = [];
       }
-      const { finish, usage } = summary(r.value.completion, r.value.finish);
+      const { finish, usage } = summary(r.value.completion, r.value.finish, j.prediction !== null);
       const rest = wantLogprobs && held.length ? held : null;
       yield chunk([j.shape.chunkChoice({ content: '', reasoning: '', toolCalls: [] }, finish, rest, offset)], usageField);
       if (j.includeUsage) yield chunk([], { usage });

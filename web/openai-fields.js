@@ -18,12 +18,12 @@ const CHAT_FIELDS = new Set([
   'model', 'messages', 'stream', 'stream_options', 'max_tokens', 'max_completion_tokens', 'temperature', 'top_p',
   'top_k', 'min_p', 'repeat_penalty', 'seed', 'presence_penalty', 'frequency_penalty', 'stop', 'n',
   'response_format', 'tools', 'tool_choice', 'parallel_tool_calls', 'logprobs', 'top_logprobs', 'logit_bias', 'modalities',
-  ...INERT,
+  'prediction', ...INERT,
 ]);
 const COMPLETION_FIELDS = new Set([
   'model', 'prompt', 'stream', 'stream_options', 'max_tokens', 'temperature', 'top_p', 'top_k', 'min_p',
   'repeat_penalty', 'seed', 'presence_penalty', 'frequency_penalty', 'stop', 'n', 'logprobs', 'logit_bias',
-  'best_of', 'echo', 'suffix', ...INERT,
+  'best_of', 'echo', 'suffix', 'prediction', ...INERT,
 ]);
 
 const EMBEDDING_FIELDS = new Set(['model', 'input', 'encoding_format', 'dimensions', 'user']);
@@ -38,7 +38,6 @@ const REFUSED = {
   function_call: { why: "the deprecated 'function_call' is not supported; send 'tool_choice'" },
   audio: { why: 'audio output is not supported' },
   modalities: { ok: (v) => Array.isArray(v) && v.every((m) => m === 'text'), why: "only the 'text' modality is supported" },
-  prediction: { why: 'predicted outputs are not supported' },
   reasoning_effort: { why: 'reasoning_effort is not supported (a reasoning model thinks as its template says; see reasoning_content)' },
   verbosity: { why: 'verbosity is not supported' },
   web_search_options: { why: 'web search is not supported' },
@@ -131,6 +130,30 @@ export function echoOption(body) {
   if (v === undefined || v === null) return false;
   if (typeof v !== 'boolean') throw new ApiError(400, "'echo' must be a boolean", { param: 'echo' });
   return v;
+}
+
+/**
+ * prediction (OpenAI's Predicted Outputs): { type: 'content', content } with
+ * content a string or an array of text parts -> the predicted text (null
+ * when absent). It drafts tokens for speculative decoding by prompt lookup:
+ * the answer is the same, only faster where it repeats the prediction.
+ * @param {Record<string, any>} body
+ * @returns {string | null}
+ */
+export function predictionOption(body) {
+  const p = body.prediction;
+  if (p === undefined || p === null) return null;
+  if (typeof p !== 'object' || Array.isArray(p) || p.type !== 'content') {
+    throw new ApiError(400, "'prediction' must be { type: 'content', content: string | text parts }", { param: 'prediction' });
+  }
+  for (const key of Object.keys(p)) {
+    if (key !== 'type' && key !== 'content') throw new ApiError(400, `'prediction.${key}' is not supported`, { param: `prediction.${key}` });
+  }
+  if (typeof p.content === 'string') return p.content;
+  if (Array.isArray(p.content) && p.content.every((c) => c && typeof c === 'object' && c.type === 'text' && typeof c.text === 'string')) {
+    return p.content.map((c) => c.text).join('');
+  }
+  throw new ApiError(400, "'prediction.content' must be a string or an array of { type: 'text', text } parts", { param: 'prediction.content' });
 }
 
 /**

@@ -54,8 +54,46 @@ export interface SamplingOptions {
   jsonSchema?: object | boolean;
   /** Added to a token's logit before sampling, keyed by token id; -Infinity bans the token. */
   logitBias?: Record<number, number> | Map<number, number>;
+  /**
+   * Speculative decoding: draft a few tokens cheaply, verify them in one forward pass. The output is
+   * the same as without it (greedy, and sampled with the same seed); only the speed changes.
+   */
+  speculative?: SpeculativeOptions;
   /** Ends the iteration with a WasmllmError of code 'ERR_ABORTED'; the model stays usable. */
   signal?: AbortSignal;
+}
+
+/**
+ * Exactly one of `lookup` and `draft`. Bad values throw ERR_BAD_ARG naming the field; a draft model
+ * whose vocabulary differs from the model's throws ERR_BAD_ARG, one that is generating ERR_BUSY.
+ */
+export interface SpeculativeOptions {
+  /**
+   * Prompt lookup: copy the tokens that followed the latest earlier match of the last ngramMin..ngramMax
+   * (default 2..4) tokens of the context; `text` (e.g. the expected output) is searched first.
+   */
+  lookup?: true | { ngramMin?: number; ngramMax?: number; text?: string };
+  /**
+   * A draft model of the same vocabulary proposing tokens greedily: a Model or Session of the Node or
+   * edge API (wasmllm / wasmllm/edge), not busy with a generation of its own. Not in the browser API,
+   * whose models live in a worker.
+   */
+  draft?: object;
+  /** Most tokens drafted at a time, 1..16 (default 4); the drafter adapts below it while guesses miss. */
+  maxDraft?: number;
+}
+
+/** What speculative decoding did in one completion (Completion.timings.speculative). */
+export interface SpeculativeStats {
+  method: 'lookup' | 'draft';
+  maxDraft: number;
+  /** Tokens proposed, and how many of them the model kept. */
+  drafted: number;
+  accepted: number;
+  /** accepted / drafted (0 when nothing was drafted). */
+  acceptanceRate: number;
+  /** Time spent drafting (part of decodeMs). */
+  draftMs: number;
 }
 
 export interface CompleteOptions extends SamplingOptions {
@@ -227,6 +265,8 @@ export interface Completion {
     sampleMs: number;
     promptTokensPerSecond: number;
     decodeTokensPerSecond: number;
+    /** With the `speculative` option. */
+    speculative?: SpeculativeStats;
   };
 }
 

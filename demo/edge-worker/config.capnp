@@ -55,6 +55,7 @@ const edgeWorker :Workerd.Worker = (
     (name = "web/structured/schema-disjoint.js", esModule = embed "../../web/structured/schema-disjoint.js"),
     (name = "web/perplexity.js", esModule = embed "../../web/perplexity.js"),
     (name = "web/scheduler.js", esModule = embed "../../web/scheduler.js"),
+    (name = "web/speculative.js", esModule = embed "../../web/speculative.js"),
     (name = "web/chat-turn.js", esModule = embed "../../web/chat-turn.js"),
     (name = "web/chat.js", esModule = embed "../../web/chat.js"),
     (name = "web/jinja.js", esModule = embed "../../web/jinja.js"),

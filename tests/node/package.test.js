@@ -29,7 +29,7 @@ let installed;
 let examples;
 
 const REQUIRED = [
-  'package.json', 'README.md', 'LICENSE', 'models/shakespeare.gguf',
+  'package.json', 'README.md', 'LICENSE', 'models/shakespeare.gguf', 'models/shakespeare-draft.gguf',
   'web/types.d.ts', 'web/node/index.js', 'web/node/index.d.ts', 'web/node/server.js', 'web/node/server.d.ts',
   'web/edge/index.js', 'web/edge/index.d.ts', 'web/browser/index.js', 'web/browser/index.d.ts', 'web/node/cli.js',
   'docs/DESIGN.md', 'docs/BENCHMARKS.md', 'demo/README.md', 'demo/serve.js', 'demo/edge-worker/README.md', 'tools/train/README.md',

@@ -220,7 +220,7 @@ test('fields we do not implement are refused with a 400 naming them; inert ones 
   const chat = { model: 'qwen', messages: ASK, max_tokens: 1 };
   const refusedChat = {
     n: 2, functions: [{ name: 'f' }], function_call: 'auto', audio: { voice: 'x' }, modalities: ['text', 'audio'],
-    prediction: { type: 'content', content: 'x' }, reasoning_effort: 'low', verbosity: 'low', web_search_options: {}, frobnicate: 1,
+    prediction: { type: 'text', content: 'x' }, reasoning_effort: 'low', verbosity: 'low', web_search_options: {}, frobnicate: 1,
     top_logprobs: 2, logit_bias: { abc: 1 }, response_format: { type: 'xml' }, tool_choice: 'required', parallel_tool_calls: 'yes',
   };
   for (const [field, value] of Object.entries(refusedChat)) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
- * Turns the output of tools/train/train.py (weights.bin + manifest.json +
- * vocab.json) into models/shakespeare.gguf with the project's own GGUF
+ * Turns the output of tools/train/train.py or distill.py (weights.bin +
+ * manifest.json + vocab.json) into models/shakespeare.gguf (or the draft) with the project's own GGUF
  * writer: llama architecture keys, a SentencePiece ("llama") vocabulary,
  * F16 matrices and F32 norms, tensors named as llama.cpp expects.
  *
@@ -60,11 +60,16 @@ function main() {
   const w = new GGUFWriter();
   const millions = (manifest.params / 1e6).toFixed(1);
   w.addString('general.architecture', 'llama');
-  w.addString('general.name', `wasmllm Shakespeare ${millions}M`);
-  w.addString('general.description',
-    `A ${millions}M-parameter Llama trained from scratch on tinyshakespeare (last 10% held out: ` +
-    `${manifest.losses.val_nats_per_token.toFixed(3)} nats/token, ${manifest.losses.val_nats_per_char.toFixed(3)} nats/char). ` +
-    'Recipe: tools/train/ in the wasmllm repository.');
+  // train.py's manifest has corpus losses; distill.py's (a draft model) the loss against its teacher.
+  const draft = manifest.losses === undefined;
+  w.addString('general.name', `wasmllm Shakespeare ${draft ? 'draft ' : ''}${millions}M`);
+  w.addString('general.description', draft
+    ? `A ${millions}M-parameter draft model for speculative decoding with models/shakespeare.gguf, distilled from it ` +
+      `(${manifest.val.toFixed(3)} nats/token of cross entropy against its distribution on held-out samples). ` +
+      'Recipe: tools/train/distill.py in the wasmllm repository.'
+    : `A ${millions}M-parameter Llama trained from scratch on tinyshakespeare (last 10% held out: ` +
+      `${manifest.losses.val_nats_per_token.toFixed(3)} nats/token, ${manifest.losses.val_nats_per_char.toFixed(3)} nats/char). ` +
+      'Recipe: tools/train/ in the wasmllm repository.');
   w.addString('general.license', 'MIT');
   w.addString('general.source.url', 'https://github.com/karpathy/char-rnn (tinyshakespeare corpus, public domain text)');
   w.addU32('general.file_type', 1); // mostly F16

@@ -363,6 +363,8 @@ export class BrowserModel {
     if (this.#busy) throw new WasmllmError('ERR_BUSY', 'this model is already generating; finish or abort that first');
     const { signal, ...rest } = options;
     if (signal?.aborted) throw new WasmllmError('ERR_ABORTED', 'aborted before it started');
+    // Each model lives in its own worker: a draft model cannot be handed to another's.
+    if (rest.speculative?.draft) throw new WasmllmError('ERR_BAD_ARG', "speculative.draft is not supported by the browser API (each model runs in its own worker); use speculative: { lookup: true }");
     this.#busy = true;
     const stream = this.#rpc.stream(type, { ...fields, options: cloneable(rest) }, signal);
     let finished = false;

@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { WasmllmError } from '../errors.js';
 import { parseKvType } from '../kv-type.js';
 import { CONSTRAINT_OPTIONS, constraintUsage, constraintOptions } from './cli-constraints.js';
+import { SPECULATIVE_OPTIONS, speculativeUsage, speculativeFlags, openSpeculative, speculativeSummary } from './cli-speculative.js';
 
 import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 
@@ -47,6 +48,7 @@ options:
       --seed S             default random
       --stop TEXT          also end an answer at this text (repeatable)
 ${constraintUsage(27)}
+${speculativeUsage(27)}
   -c, --ctx N              context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0   KV cache type (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N          worker threads (default: 1 under 100M parameters, else every core)
@@ -68,6 +70,7 @@ const MINIMUM = { threads: 1, ctx: 1, 'ctx-size': 1, 'max-tokens': 0 };
  *   extra: Record<string, unknown>,
  *   load: { threads?: number, contextSize?: number, kvType?: 'f16' | 'q8_0' },
  *   sampling: import('../model.js').CompleteOptions,
+ *   speculative: ReturnType<typeof speculativeFlags>,
  * }} ChatArgs
  */
 
@@ -92,6 +95,7 @@ export function parseChatArgs(argv) {
     stop: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
     ...CONSTRAINT_OPTIONS,
+    ...SPECULATIVE_OPTIONS,
   };
   for (const flag of Object.keys(NUMBER_FLAGS)) options[flag] ??= { type: 'string' };
   let values;
@@ -116,7 +120,9 @@ export function parseChatArgs(argv) {
   const { threads, contextSize, ...sampling } = numbers;
   const constraints = constraintOptions(values, (m) => new WasmllmError('ERR_BAD_ARG', `wasmllm chat: ${m}`));
   const kvType = values['kv-type'] === undefined ? undefined : parseKvType(values['kv-type'], 'wasmllm chat: --kv-type');
+  const speculative = speculativeFlags(values, (m) => new WasmllmError('ERR_BAD_ARG', `wasmllm chat: ${m}`));
   return {
+    speculative,
     help: values.help ?? false,
     verbose: values.verbose ?? false,
     model: values.model ?? EMBEDDED_MODEL,
@@ -190,7 +196,7 @@ function lineQueue(rl) {
  */
 export async function runChatCli(argv, io = {}) {
   const { stdin = process.stdin, stdout = process.stdout, stderr = process.stderr } = io;
-  const args = parseChatArgs(argv);
+  let args = parseChatArgs(argv);
   if (args.help) {
     stdout.write(CHAT_USAGE + '\n');
     return 0;
@@ -202,7 +208,10 @@ export async function runChatCli(argv, io = {}) {
 
   if (interactive) stderr.write(`loading ${args.model} ...\n`);
   const model = await loadModel(args.model, args.load);
+  let spec = null;
   try {
+    spec = args.speculative && await openSpeculative(args.speculative, 1, loadModel, args.load);
+    if (spec) args = { ...args, sampling: { ...args.sampling, speculative: spec.options[0] } };
     const { renderChat } = await import('../chat.js');
     await (await import('../jinja.js')).loadJinja();
     // Render once up front: a broken template is reported before the first question.
@@ -223,6 +232,7 @@ export async function runChatCli(argv, io = {}) {
     }
     return await chatLoop({ model, args, template, stdin, stdout, stderr, interactive });
   } finally {
+    spec?.dispose();
     model.dispose();
   }
 }
@@ -334,6 +344,7 @@ async function chatLoop({ model, args, template, stdin, stdout, stderr, interact
           const { promptEvaluated, tokens, timings: tm, finishReason } = step.value;
           stderr.write(`[${promptEvaluated} prompt tokens at ${tm.promptTokensPerSecond.toFixed(1)} t/s, ` +
             `${tokens.length} answer tokens at ${tm.decodeTokensPerSecond.toFixed(1)} t/s, ${finishReason}]\n`);
+          if (tm.speculative) stderr.write(`[${speculativeSummary(tm.speculative)}]\n`);
         }
       } catch (e) {
         if (e?.code === 'ERR_ABORTED') {

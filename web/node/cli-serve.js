@@ -7,6 +7,7 @@ import { loadModel } from './load.js';
 import { createServer } from './server.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
+import { SPECULATIVE_OPTIONS, speculativeUsage, speculativeFlags, openSpeculative } from './cli-speculative.js';
 
 import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 
@@ -30,6 +31,9 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
       --api-key KEY      require Authorization: Bearer KEY (or set WASMLLM_API_KEY); /health, /ready open
       --shutdown-timeout S  on SIGINT/SIGTERM, let running requests finish for up to S seconds,
                          then end them (default 10)
+${speculativeUsage(25)}
+                         (each slot gets its own draft session; a request's 'prediction'
+                         drafts by lookup in the predicted text instead)
   -q, --quiet            no request log
 
 endpoints: GET /health (liveness), GET /ready (503 while a request would be refused),
@@ -64,6 +68,7 @@ export async function runServeCli(argv, hooks = {}) {
         threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
         alias: { type: 'string', multiple: true }, 'api-key': { type: 'string' }, 'shutdown-timeout': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, 'no-batch': { type: 'boolean' },
+        ...SPECULATIVE_OPTIONS,
       },
     }));
     if (values.help) {
@@ -80,6 +85,7 @@ export async function runServeCli(argv, hooks = {}) {
       kvType: parseKvType(values['kv-type'], '--kv-type'), // the rule loadModel applies
       shutdownMs: int(values['shutdown-timeout'], 'shutdown-timeout', 10, 0) * 1000,
       apiKey: values['api-key'] ?? process.env.WASMLLM_API_KEY ?? undefined,
+      speculative: speculativeFlags(values, (m) => new UsageError(m)),
     };
     if (cfg.apiKey !== undefined && !cfg.apiKey.trim()) throw new UsageError('--api-key must not be empty');
     if (cfg.port > 65535) throw new UsageError(`--port must be at most 65535, got ${cfg.port}`);
@@ -96,6 +102,7 @@ export async function runServeCli(argv, hooks = {}) {
   bar?.done();
   const engines = [model];
   for (let i = 1; i < cfg.slots; i++) engines.push(model.createSession({ contextSize: cfg.ctx }));
+  const spec = cfg.speculative && await openSpeculative(cfg.speculative, cfg.slots, loadModel, { threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType });
   const md = model.metadata;
   const fileName = String(modelPath).split(/[\\/]/).pop().replace(/\.gguf$/i, '');
   const modelId = values.name ?? (md.get('general.name') ? String(md.get('general.name')) : fileName);
@@ -105,6 +112,7 @@ export async function runServeCli(argv, hooks = {}) {
   const isEmbedding = typeof model.embed === 'function' && model.info().pooling != null;
   const server = createServer({
     engines, modelId, aliases, apiKey: cfg.apiKey, maxBodyBytes: cfg.maxBody, maxQueue: cfg.queue, embeddings: isEmbedding,
+    speculative: spec?.options,
     log: values.quiet ? undefined : (line) => console.error(`wasmllm serve: ${line}`),
   });
   await new Promise((resolve, reject) => {
@@ -127,5 +135,6 @@ export async function runServeCli(argv, hooks = {}) {
   console.error(`wasmllm serve: shutting down (running requests get up to ${cfg.shutdownMs / 1000} s)`);
   await server.shutdown(cfg.shutdownMs);
   for (const e of engines.reverse()) e.dispose(); // sessions before the model that owns them
+  spec?.dispose();
   return 0;
 }

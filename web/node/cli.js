@@ -13,6 +13,7 @@ import { GGUFStringArray } from '../gguf-strings.js';
 import { loadProgress } from './progress.js';
 import { parseKvType } from '../kv-type.js';
 import { CONSTRAINT_OPTIONS, constraintUsage, constraintOptions } from './cli-constraints.js';
+import { SPECULATIVE_OPTIONS, speculativeUsage, speculativeFlags, openSpeculative, speculativeSummary } from './cli-speculative.js';
 
 import { embeddedModelPath as EMBEDDED_MODEL } from './embedded-model.js';
 const EMBEDDED_PROMPT = 'ROMEO:';
@@ -46,12 +47,14 @@ run / complete options:
       --seed S              default random
       --stop TEXT           stop when this text is generated (repeatable)
 ${constraintUsage(28)}
+${speculativeUsage(28)}
   -t, --threads N           threads (default: 1 under 100M parameters, else every core)
   -c, --ctx N               context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0    KV cache type (default f16; q8_0 takes ~53% of the memory)
       --isa simd128|relaxed|auto  wasm build (default simd128; relaxed SIMD needs Node 22+, auto
                             takes it where it runs right; same output either way)
       --json                (complete) print {"prompt_tokens","tokens","text"} at the end
+                            (and "speculative": drafted/accepted counts, with --lookup/--draft-model)
       --logprobs K          (complete --json) add "logprobs": each token's log-probability
                             and its K most likely alternatives (0: none)
       --echo                (complete --json --logprobs K) add "prompt_logprobs": the same for
@@ -91,6 +94,7 @@ const GENERATE_OPTIONS = {
   verbose: { type: 'boolean', short: 'v' },
   help: { type: 'boolean', short: 'h' },
   ...CONSTRAINT_OPTIONS,
+  ...SPECULATIVE_OPTIONS,
 };
 for (const flag of Object.keys(NUMERIC)) GENERATE_OPTIONS[flag] ??= { type: 'string' };
 
@@ -163,6 +167,7 @@ async function generate(command, args) {
   if (values.echo && logprobs === undefined) throw new UsageError('--echo works with complete --json --logprobs K only');
   if (values.prompt !== undefined && values['prompt-file'] !== undefined) throw new UsageError('give --prompt or --prompt-file, not both');
   const constraints = constraintOptions(values, (m) => new UsageError(m));
+  const specFlags = speculativeFlags(values, (m) => new UsageError(m));
   const modelSource = values.model ?? EMBEDDED_MODEL;
   let prompt = values.prompt;
   if (values['prompt-file'] !== undefined) prompt = readTextFile(values['prompt-file']);
@@ -176,7 +181,9 @@ async function generate(command, args) {
   const bar = loadProgress(modelSource, values.quiet);
   const model = await loadModel(modelSource, { threads: n.threads, contextSize: n.contextSize, kvType, isa: values.isa, signal: controller.signal, onProgress: bar?.update });
   bar?.done();
+  let spec = null;
   try {
+    spec = specFlags && await openSpeculative(specFlags, 1, loadModel, { threads: n.threads, contextSize: n.contextSize, kvType, isa: values.isa });
     if (values.verbose) {
       const i = model.info();
       console.error(`wasmllm: loaded ${modelSource} (${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}) in ${(performance.now() - t0).toFixed(0)} ms; context ${i.contextSize} (${i.kvType} KV cache, ${(i.kvCacheBytes / 1048576).toFixed(1)} MiB), ${i.threads} thread(s), wasm ${i.wasmVariant} ${i.wasmIsa}`);
@@ -185,6 +192,7 @@ async function generate(command, args) {
     const options = {
       ...n, ...constraints, stop: values.stop ?? [], signal: controller.signal,
       ...(logprobs === undefined ? {} : { logprobs }), ...(values.echo ? { echo: true } : {}),
+      ...(spec ? { speculative: spec.options[0] } : {}),
     };
     delete options.threads;
     delete options.contextSize;
@@ -202,7 +210,8 @@ async function generate(command, args) {
       }
     }
     if (values.json) {
-      const out = { prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text };
+      const out = { prompt_tokens: result.promptTokens, tokens: result.tokens, text: result.text,
+        ...(result.timings.speculative ? { speculative: result.timings.speculative } : {}) };
       await write(JSON.stringify(logprobs === undefined ? out : { ...out, ...(values.echo ? { prompt_logprobs: promptScored } : {}), logprobs: scored }) + '\n');
     } else {
       await write('\n');
@@ -212,9 +221,11 @@ async function generate(command, args) {
       console.error(`wasmllm: load ${model.info().loadMs} ms`);
       console.error(`wasmllm: prompt ${result.promptEvaluated} tokens in ${t.promptMs.toFixed(1)} ms (${t.promptTokensPerSecond.toFixed(1)} tokens/s)`);
       console.error(`wasmllm: decode ${result.tokens.length} tokens in ${t.decodeMs.toFixed(1)} ms (${t.decodeTokensPerSecond.toFixed(1)} tokens/s), stopped by ${result.finishReason}`);
+      if (t.speculative) console.error(`wasmllm: ${speculativeSummary(t.speculative)}`);
     }
   } finally {
     process.off('SIGINT', onSigint);
+    spec?.dispose();
     model.dispose();
   }
   return 0;

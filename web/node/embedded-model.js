@@ -2,3 +2,5 @@
 import { fileURLToPath } from 'node:url';
 
 export const embeddedModelPath = fileURLToPath(new URL('../../models/shakespeare.gguf', import.meta.url));
+/** Its draft model for speculative decoding (same vocabulary, 1M parameters: tools/train/distill.py). */
+export const embeddedDraftModelPath = fileURLToPath(new URL('../../models/shakespeare-draft.gguf', import.meta.url));

@@ -177,3 +177,5 @@ export declare function canUseThreads(): boolean;
 
 /** The absolute path of the Shakespeare model shipped in the package (models/shakespeare.gguf), for loadModel(). */
 export declare const embeddedModelPath: string;
+/** Its draft model for speculative decoding (models/shakespeare-draft.gguf, same vocabulary): `speculative: { draft }`. */
+export declare const embeddedDraftModelPath: string;

@@ -12,6 +12,6 @@ export { WasmllmError } from '../errors.js';
 export { parseGGUF, readGGUFHeader, GGUFStringArray } from '../gguf.js';
 export { createTokenizer } from '../tokenizer/index.js';
 export { defaultThreadCount, canUseThreads } from './wasm-build.js';
-export { embeddedModelPath } from './embedded-model.js';
+export { embeddedModelPath, embeddedDraftModelPath } from './embedded-model.js';
 export { jsonSchemaToGrammar } from '../structured/json-schema.js';
 export { responseFormatToGrammar } from '../structured/response-format.js';

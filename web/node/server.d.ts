@@ -1,7 +1,7 @@
 // Type declarations for `wasmllm/server` (web/node/server.js): the OpenAI-compatible
 // API over node:http, as `wasmllm serve` runs it.
 import type { Server } from 'node:http';
-import type { Session } from './index.js';
+import type { Session, SpeculativeOptions } from './index.js';
 
 export interface ServerConfig {
   /**
@@ -23,6 +23,12 @@ export interface ServerConfig {
   maxTokensDefault?: number;
   /** Serve POST /v1/embeddings from the first engine (an embedding model). Default false. */
   embeddings?: boolean;
+  /**
+   * Each slot's speculative decoding, by index of `engines` (e.g. `[{ draft: draftModel }]`, one draft
+   * session per slot). A request's OpenAI `prediction` drafts by lookup in the predicted text instead,
+   * and its usage then carries completion_tokens_details.accepted/rejected_prediction_tokens.
+   */
+  speculative?: SpeculativeOptions[];
   /** Called with one line per request ("POST /v1/completions 200"). */
   log?: (line: string) => void;
 }

@@ -75,7 +75,8 @@ async function send(res, r, signal) {
 
 /**
  * @param {{ engines: any[], modelId: string, aliases?: string[], maxBodyBytes?: number, maxQueue?: number,
- *   embeddings?: boolean, apiKey?: string, log?: (line: string) => void }} config
+ *   embeddings?: boolean, apiKey?: string, log?: (line: string) => void, speculative?: object[] }} config
+ *   speculative: each slot's `speculative` option, by engine index (wasmllm serve --lookup / --draft-model)
  * @returns {http.Server & { api: ReturnType<typeof createApi>, shutdown: (graceMs: number) => Promise<void> }}
  */
 export function createServer(config) {
