@@ -142,13 +142,14 @@ async function measureLlamaCpp({ file, threads, prompt, gen }) {
  * one record per test, avg_ts its tokens per second. Peak memory is the child's, as for the others.
  */
 function measureLlamaBench({ runtime, file, threads, prompt, gen, llamaBench }) {
-  const [cmd, pre] = runtime === 'llamacpp-wasm' ? [process.execPath, [LLAMACPP_WASM_BENCH]] : [llamaBench, []];
+  // Emscripten 3.1.6's glue fetch()es the .wasm by path where fetch exists (Node 18+): without it, it reads the file.
+  const [cmd, pre] = runtime === 'llamacpp-wasm' ? [process.execPath, ['--no-experimental-fetch', LLAMACPP_WASM_BENCH]] : [llamaBench, []];
   // -mmp 0: the wasm build has no mmap; the native one reads the file the same way.
   const args = [...pre, '-m', file, '-p', String(prompt.length), '-n', String(gen), '-t', String(threads), '-r', '1', '-mmp', '0', '-o', 'json'];
   const res = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60 * 1000 });
   const start = res.stdout?.indexOf('[') ?? -1;
   if (res.status !== 0 || start < 0) throw new Error(`llama-bench exited ${res.status ?? res.signal}: ${(res.stderr || res.error?.message || '').trim().split('\n').slice(-2).join(' | ')}`);
-  const tests = JSON.parse(res.stdout.slice(start));
+  const tests = JSON.parse(res.stdout.slice(start, res.stdout.lastIndexOf(']') + 1));
   const pp = tests.find((t) => t.n_prompt > 0 && t.n_gen === 0);
   const tg = tests.find((t) => t.n_gen > 0 && t.n_prompt === 0);
   return { pp: pp.avg_ts, tg: tg.avg_ts, generated: gen, baseMb: 0, version: `${tests[0].build_commit} (${tests[0].cpu_info ?? ''})` };

@@ -69,10 +69,19 @@ function patchSource(src) {
   patch(path.join(src, 'tools', 'CMakeLists.txt'), 'if (EMSCRIPTEN)\nelse()', 'if (EMSCRIPTEN)\n    add_subdirectory(llama-bench)\nelse()');
 }
 
+/**
+ * Emscripten's glue is CommonJS in a .js file, and this repository's package.json says
+ * "type": "module": a package.json beside it makes Node read it as CommonJS again.
+ */
+function markCommonJs() {
+  fs.writeFileSync(path.join(path.dirname(LLAMACPP_WASM_BENCH), 'package.json'), '{ "type": "commonjs" }\n');
+}
+
 /** @param {{ bundle: string, jobs: number, force: boolean }} o */
 export function buildLlamacppWasm(o) {
   if (!o.force && fs.existsSync(LLAMACPP_WASM_BENCH)) {
     console.log(`build-llamacpp-wasm: ${path.relative(ROOT, LLAMACPP_WASM_BENCH)} exists (--force rebuilds)`);
+    markCommonJs();
     return LLAMACPP_WASM_BENCH;
   }
   if (!fs.existsSync(o.bundle)) throw new Error(`build-llamacpp-wasm: no llama.cpp bundle at ${o.bundle} (node tools/setup.js --test installs node-llama-cpp under tests/ref)`);
@@ -97,6 +106,7 @@ export function buildLlamacppWasm(o) {
   if (/GGML_CPU_GENERIC/.test(cache)) throw new Error('build-llamacpp-wasm: ggml-cpu fell back to generic C');
   exec('cmake', ['--build', build, '-j', String(o.jobs), '--target', 'llama-bench']);
   if (!fs.existsSync(LLAMACPP_WASM_BENCH)) throw new Error(`build-llamacpp-wasm: the build did not write ${LLAMACPP_WASM_BENCH}`);
+  markCommonJs();
   return LLAMACPP_WASM_BENCH;
 }
 
