@@ -61,8 +61,8 @@ function patch(file, from, to) {
   fs.writeFileSync(file, text.replace(from, to));
 }
 
-/** @param {string} src */
-function patchSource(src) {
+/** The build-file edits, on the source copy at `src` (exported for tests). @param {string} src */
+export function patchSource(src) {
   const cpu = path.join(src, 'ggml', 'src', 'ggml-cpu', 'CMakeLists.txt');
   patch(cpu, 'elseif (GGML_SYSTEM_ARCH STREQUAL "x86")', 'elseif (GGML_SYSTEM_ARCH STREQUAL "x86" AND NOT EMSCRIPTEN)');
   patch(cpu, 'elseif (CMAKE_SYSTEM_PROCESSOR MATCHES "wasm")', 'elseif (EMSCRIPTEN OR CMAKE_SYSTEM_PROCESSOR MATCHES "wasm")');
