@@ -10,7 +10,7 @@
  *
  *   node bench/run.js [--json] [--models smollm2-135m,qwen2.5-0.5b,llama-3.2-1b]
  *     [--types Q8_0,Q4_0,Q4_K_M] [--threads 1,2] [--runtimes wasmllm,llama.cpp,chromium,chromium-relaxed,wllama,wllama2,wasmllm-json]
- *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs]
+ *     [--prompt 128] [--gen 64] [--repeat 2] [--write-docs] [--llama-bench PATH]
  *     [--results FILE [--load START,END]]   (re-render a saved run's JSON lines;
  *      --load gives the load averages that run saw, which the lines do not hold)
  *
@@ -27,6 +27,15 @@
  * unless named) is wasmllm under Node decoding under bench/grammars.js's
  * JSON grammar: its table compares decode + sampling time with and without
  * the grammar, and gives the sampler's time per token (the masks).
+ *
+ * Runtimes run only when named (not in the default set):
+ *   wasmllm-relaxed  wasmllm's relaxed-SIMD build under this Node (isa 'relaxed': Node 22+);
+ *   llamacpp-wasm    llama.cpp's own llama-bench compiled to wasm with the same emcc
+ *                    (tools/build-llamacpp-wasm.js builds it), under this Node;
+ *   llama-bench      a native llama-bench binary given by --llama-bench PATH (the
+ *                    16-core scaling table, where node-llama-cpp is not installed).
+ * The llama-bench rows time what llama-bench times: pp = a -p N prompt in one batch,
+ * tg = -n N tokens decoded from an empty context (wasmllm's decode starts after the prompt).
  */
 import { spawnSync, execSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -41,14 +50,19 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, '..');
 const MB = 1e6;
 /** wasmllm and llama.cpp run under Node; the rest in Chromium (chromium = wasmllm there). */
-const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'chromium-relaxed', 'wllama', 'wllama2', 'wasmllm-json'];
-const DEFAULT_RUNTIMES = RUNTIMES.filter((r) => r !== 'wasmllm-json');
+const RUNTIMES = ['wasmllm', 'llama.cpp', 'chromium', 'chromium-relaxed', 'wllama', 'wllama2', 'wasmllm-json',
+  'wasmllm-relaxed', 'llamacpp-wasm', 'llama-bench'];
+const OPT_IN = ['wasmllm-json', 'wasmllm-relaxed', 'llamacpp-wasm', 'llama-bench'];
+const DEFAULT_RUNTIMES = RUNTIMES.filter((r) => !OPT_IN.includes(r));
+/** llama.cpp's llama-bench as wasm (tools/build-llamacpp-wasm.js writes it there). */
+const LLAMACPP_WASM_BENCH = path.join(repoRoot, '.cache', 'llamacpp-wasm', 'build', 'bin', 'llama-bench.js');
 // chromium-relaxed: wasmllm's relaxed-SIMD build (isa 'relaxed'), rows with "isa": "relaxed"
 const BROWSER_RUNTIMES = { chromium: 'wasmllm', 'chromium-relaxed': 'wasmllm-relaxed', wllama: 'wllama', wllama2: 'wllama2' };
 
 function parseArgs(argv) {
   const given = parseBenchArgs(argv, 'bench/run', {
     json: null, 'write-docs': null, child: JSON.parse, results: String, load: (v) => v.split(',').map(Number),
+    'llama-bench': (v) => path.resolve(v),
   });
   const o = {
     json: false, writeDocs: false, models: Object.keys(BENCH_MODELS), types: DEFAULT_TYPES, threads: [1, 2],
@@ -57,6 +71,11 @@ function parseArgs(argv) {
   };
   for (const m of o.models) if (!BENCH_MODELS[m]) throw new Error(`bench: unknown model ${m} (have ${Object.keys(BENCH_MODELS).join(', ')})`);
   for (const r of o.runtimes) if (!RUNTIMES.includes(r)) throw new Error(`bench: unknown runtime ${r} (${RUNTIMES.join(', ')})`);
+  o.llamaBench = given['llama-bench'];
+  if (o.runtimes.includes('llama-bench') && !o.llamaBench) throw new Error('bench: the llama-bench runtime needs --llama-bench PATH (a native llama-bench binary)');
+  if (o.runtimes.includes('llamacpp-wasm') && !fs.existsSync(LLAMACPP_WASM_BENCH)) {
+    throw new Error(`bench: ${path.relative(repoRoot, LLAMACPP_WASM_BENCH)} is missing; build it with node tools/build-llamacpp-wasm.js`);
+  }
   return o;
 }
 
@@ -66,7 +85,8 @@ async function measureWasmllm({ file, threads, prompt, gen, runtime }) {
   const grammar = runtime === 'wasmllm-json' ? BENCH_JSON_GRAMMAR : undefined;
   const { loadModel } = await import('../web/node/index.js');
   const baseMb = process.memoryUsage().rss / MB; // the runtime imported, nothing loaded yet
-  const model = await loadModel(file, { threads, contextSize: prompt.length + gen + 8 });
+  const isa = runtime === 'wasmllm-relaxed' ? 'relaxed' : 'simd128';
+  const model = await loadModel(file, { threads, contextSize: prompt.length + gen + 8, isa });
   try {
     // Warm-up (first-touch of weights, JIT of the JS loop), then the timed run on a fresh cache.
     for await (const _ of model.complete(prompt.slice(0, 8), { maxTokens: 4, temperature: 0 })) { /* drain */ }
@@ -117,8 +137,27 @@ async function measureLlamaCpp({ file, threads, prompt, gen }) {
   }
 }
 
+/**
+ * One llama-bench run (native, or the wasm build under this Node), its JSON output read back:
+ * one record per test, avg_ts its tokens per second. Peak memory is the child's, as for the others.
+ */
+function measureLlamaBench({ runtime, file, threads, prompt, gen, llamaBench }) {
+  // Emscripten 3.1.6's glue fetch()es the .wasm by path where fetch exists (Node 18+): without it, it reads the file.
+  const [cmd, pre] = runtime === 'llamacpp-wasm' ? [process.execPath, ['--no-experimental-fetch', LLAMACPP_WASM_BENCH]] : [llamaBench, []];
+  // -mmp 0: the wasm build has no mmap; the native one reads the file the same way.
+  const args = [...pre, '-m', file, '-p', String(prompt.length), '-n', String(gen), '-t', String(threads), '-r', '1', '-mmp', '0', '-o', 'json'];
+  const res = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 24, timeout: 15 * 60 * 1000 });
+  const start = res.stdout?.indexOf('[') ?? -1;
+  if (res.status !== 0 || start < 0) throw new Error(`llama-bench exited ${res.status ?? res.signal}: ${(res.stderr || res.error?.message || '').trim().split('\n').slice(-2).join(' | ')}`);
+  const tests = JSON.parse(res.stdout.slice(start, res.stdout.lastIndexOf(']') + 1));
+  const pp = tests.find((t) => t.n_prompt > 0 && t.n_gen === 0);
+  const tg = tests.find((t) => t.n_gen > 0 && t.n_prompt === 0);
+  return { pp: pp.avg_ts, tg: tg.avg_ts, generated: gen, baseMb: 0, version: `${tests[0].build_commit} (${tests[0].cpu_info ?? ''})` };
+}
+
 async function child(spec) {
-  const fn = spec.runtime.startsWith('wasmllm') ? measureWasmllm : measureLlamaCpp;
+  const fn = spec.runtime.startsWith('wasmllm') ? measureWasmllm
+    : (spec.runtime === 'llamacpp-wasm' || spec.runtime === 'llama-bench') ? measureLlamaBench : measureLlamaCpp;
   const r = await fn(spec);
   const peakMb = (process.resourceUsage().maxRSS * 1024) / MB;
   process.stdout.write(JSON.stringify({ ...r, peakMb }) + '\n');
@@ -172,17 +211,20 @@ function nodeRows({ model, type, file, prompt, threads, opts }) {
   for (const runtime of opts.runtimes.filter((r) => !BROWSER_RUNTIMES[r])) {
     let best = null;
     for (let r = 0; r < opts.repeat; r++) {
-      const m = runChild({ runtime, file, threads, prompt, gen: opts.gen });
+      const m = runChild({ runtime, file, threads, prompt, gen: opts.gen, llamaBench: opts.llamaBench });
       if (m.error) { best = m; break; }
       best = keepBest(best, m);
     }
     const wasm = runtime.startsWith('wasmllm');
+    const bench = runtime === 'llamacpp-wasm' || runtime === 'llama-bench';
     const row = {
-      runtime, version: wasm ? versionOf('.') : versionOf('tests/ref/node_modules/node-llama-cpp'),
-      host: wasm ? `${host} wasm` : `${host} native`, model, type, threads,
+      runtime, version: wasm ? versionOf('.') : bench ? best.version ?? null : versionOf('tests/ref/node_modules/node-llama-cpp'),
+      host: wasm || runtime === 'llamacpp-wasm' ? `${host} wasm` : runtime === 'llama-bench' ? 'native' : `${host} native`, model, type, threads,
+      ...(wasm ? { isa: runtime === 'wasmllm-relaxed' ? 'relaxed' : 'simd128' } : {}),
       pp_tok_s: best.error ? null : Number(best.pp.toFixed(2)), tg_tok_s: best.error ? null : Number(best.tg.toFixed(2)),
-      peak_mb: best.error ? null : Math.round(best.peakMb), file_mb: Math.round(fs.statSync(file).size / MB), runs: opts.repeat,
-      ...(best.error ? {} : { growth_mb: Math.round(best.peakMb - best.baseMb) }),
+      peak_mb: best.error || bench ? null : Math.round(best.peakMb), // llama-bench's own RSS is a grandchild's: not seen here
+      file_mb: Math.round(fs.statSync(file).size / MB), runs: opts.repeat,
+      ...(best.error || bench ? {} : { growth_mb: Math.round(best.peakMb - best.baseMb) }),
       ...(best.error ? { error: best.error } : {}),
     };
     if (wasm && !best.error) {
@@ -243,6 +285,9 @@ async function main() {
 function column(r) {
   if (r.runtime === 'llama.cpp') return 'native';
   if (r.runtime === 'wasmllm-json') return 'node-json';
+  if (r.runtime === 'wasmllm-relaxed') return 'node relaxed';
+  if (r.runtime === 'llamacpp-wasm') return 'llama.cpp wasm';
+  if (r.runtime === 'llama-bench') return 'llama-bench native';
   if (r.runtime === 'wllama') return `wllama ${r.version ?? '?'}`;
   if (!r.host?.startsWith('chromium')) return 'node';
   return r.isa === 'relaxed' ? 'chromium relaxed' : 'chromium';

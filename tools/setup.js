@@ -4,11 +4,17 @@
  * Idempotent and quick when nothing changed: each step is skipped when its
  * outputs are newer than its inputs.
  *
- *   node tools/setup.js               emscripten, npm deps, native + wasm builds
+ *   node tools/setup.js               emscripten, npm deps, native + wasm (SIMD128) builds
  *   node tools/setup.js --build-only  the same (named for `npm run build`)
- *   node tools/setup.js --test        also the test-only references (tests/ref: node-llama-cpp,
- *                                     wllama, workerd; a Node 22 binary for the relaxed-SIMD
- *                                     build) and, if browser tests exist, Chromium
+ *   node tools/setup.js --relaxed     also the relaxed-SIMD wasm builds (clang-19 and lld-19 from
+ *                                     apt); `npm pack` runs this (prepack) so the package ships them
+ *   node tools/setup.js --test        --relaxed, and the test-only references (tests/ref:
+ *                                     node-llama-cpp, wllama, workerd; a Node 22 binary for the
+ *                                     relaxed-SIMD build) and, if browser tests exist, Chromium
+ *
+ * The relaxed-SIMD builds are opt-in at run time (loadModel({ isa: 'relaxed' | 'auto' })), so
+ * `npm start` on a fresh machine does not install a second compiler for them; without them
+ * isa 'relaxed' is ERR_WASM naming this command and 'auto' takes the SIMD128 build.
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -17,11 +23,12 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const args = new Set(process.argv.slice(2));
-const known = new Set(['--test', '--build-only', '--force']);
+const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+const args = new Set(isMain ? process.argv.slice(2) : []);
+const known = new Set(['--test', '--build-only', '--relaxed', '--force']);
 for (const a of args) {
   if (!known.has(a)) {
-    console.error(`setup: unknown option ${a} (use --test, --build-only, --force)`);
+    console.error(`setup: unknown option ${a} (use --test, --build-only, --relaxed, --force)`);
     process.exit(2);
   }
 }
@@ -230,29 +237,38 @@ function ensureChromium() {
   aptInstall('installing chromium', ['chromium']);
 }
 
-const t0 = Date.now();
-try {
-  ensureEmscripten();
-  ensureNpmDeps('.');
-  buildNative();
-  buildWasm();
-  ensureLlvm19();
-  buildWasm('-relaxed');
-  if (args.has('--test')) {
+/**
+ * The steps the options run, in order, by name. The relaxed-SIMD pair (and clang-19 for it)
+ * only with --relaxed or --test: `npm start` on a fresh machine needs emcc alone.
+ * @param {Set<string>} options command-line flags, e.g. new Set(['--test'])
+ * @returns {[string, () => void][]}
+ */
+export function setupSteps(options) {
+  const steps = [
+    ['emscripten', ensureEmscripten], ['npm deps', () => ensureNpmDeps('.')], ['native build', buildNative],
+    ['wasm build', () => buildWasm()],
+  ];
+  if (options.has('--relaxed') || options.has('--test')) {
+    steps.push(['clang-19', ensureLlvm19], ['relaxed-SIMD wasm build', () => buildWasm('-relaxed')]);
+  }
+  if (options.has('--test')) {
     // node-llama-cpp's prebuilt binaries arrive as optional dependencies; its
     // install script would only try to download or build llama.cpp.
-    ensureNpmDeps('tests/ref', ['--ignore-scripts']);
-    ensureNode22();
-    ensureChromium();
-    buildAsan();
-    if (fuzzSeconds() > 0) {
-      ensureFuzzToolchain();
-      buildFuzz();
-    }
+    steps.push(['tests/ref', () => ensureNpmDeps('tests/ref', ['--ignore-scripts'])], ['node 22', ensureNode22],
+      ['chromium', ensureChromium], ['sanitizer build', buildAsan]);
+    if (fuzzSeconds() > 0) steps.push(['fuzz toolchain', ensureFuzzToolchain], ['fuzz build', buildFuzz]);
   }
-  log(`ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
-} catch (e) {
-  if (!(e instanceof StepError)) throw e;
-  console.error(`setup: ${e.message}`);
-  process.exit(1);
+  return steps;
+}
+
+if (isMain) {
+  const t0 = Date.now();
+  try {
+    for (const [, step] of setupSteps(args)) step();
+    log(`ready (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+  } catch (e) {
+    if (!(e instanceof StepError)) throw e;
+    console.error(`setup: ${e.message}`);
+    process.exit(1);
+  }
 }

@@ -34,7 +34,10 @@ const REQUIRED = [
   'web/edge/index.js', 'web/edge/index.d.ts', 'web/browser/index.js', 'web/browser/index.d.ts', 'web/node/cli.js',
   'docs/DESIGN.md', 'docs/BENCHMARKS.md', 'demo/README.md', 'demo/serve.js', 'demo/edge-worker/README.md', 'tools/train/README.md',
   ...['cjs/wasmllm-st.cjs', 'cjs/wasmllm-st.wasm', 'cjs/wasmllm-mt.cjs', 'cjs/wasmllm-mt.wasm',
-    'mjs/wasmllm-st.mjs', 'mjs/wasmllm-st.wasm', 'mjs/wasmllm-mt.mjs', 'mjs/wasmllm-mt.wasm'].map((f) => `dist/${f}`),
+    'mjs/wasmllm-st.mjs', 'mjs/wasmllm-st.wasm', 'mjs/wasmllm-mt.mjs', 'mjs/wasmllm-mt.wasm',
+    // the relaxed-SIMD pair, which prepack builds (setup --relaxed)
+    'cjs/wasmllm-st-relaxed.cjs', 'cjs/wasmllm-st-relaxed.wasm', 'cjs/wasmllm-mt-relaxed.cjs', 'cjs/wasmllm-mt-relaxed.wasm',
+    'mjs/wasmllm-st-relaxed.mjs', 'mjs/wasmllm-st-relaxed.wasm', 'mjs/wasmllm-mt-relaxed.mjs', 'mjs/wasmllm-mt-relaxed.wasm'].map((f) => `dist/${f}`),
 ];
 // tools/ ships only the embedded model's card (tools/train/README.md), which the README links to.
 const FORBIDDEN = /^(tests|src|build|bench|wasm|node_modules|\.cache|test-artifacts)\/|^tools\/(?!train\/README\.md$)|\.(c|h|tgz|o|a)$|CMakeLists\.txt$/;

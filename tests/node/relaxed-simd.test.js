@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { loadModel, WasmllmError } from '../../web/node/index.js';
 import { relaxedSimdWorks } from '../../web/simd-probe.js';
 import { CLI, ROOT, runCli, tinyModel } from './runtime-fixtures.js';
@@ -95,4 +95,93 @@ test('CLI --isa: relaxed is ERR_WASM under Node 20, a bad value ERR_BAD_ARG, aut
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /wasm (mt|st) relaxed/);
   assert.equal(r.stdout, plain.stdout, 'the same completion');
+});
+
+test('setup builds the relaxed pair only with --relaxed or --test (npm start needs no clang-19); npm pack builds it', async () => {
+  const { setupSteps } = await import('../../tools/setup.js');
+  const names = (flags) => setupSteps(new Set(flags)).map(([name]) => name);
+  for (const flags of [[], ['--build-only'], ['--force']]) {
+    assert.ok(names(flags).includes('wasm build'), flags.join(' '));
+    assert.ok(!names(flags).includes('relaxed-SIMD wasm build'), flags.join(' '));
+    assert.ok(!names(flags).includes('clang-19'), flags.join(' '));
+  }
+  for (const flags of [['--relaxed'], ['--test']]) {
+    const steps = names(flags);
+    assert.ok(steps.indexOf('clang-19') < steps.indexOf('relaxed-SIMD wasm build') && steps.includes('clang-19'), flags.join(' '));
+  }
+  const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  assert.equal(pkg.scripts.start.split('&&')[0].trim(), 'node tools/setup.js');
+  assert.match(pkg.scripts.prepack, /tools\/setup\.js --relaxed 1>&2/); // stderr: npm pack --json owns stdout
+});
+
+test('without the relaxed files: isa relaxed is ERR_WASM naming setup --relaxed, auto takes SIMD128 (Node 22)', { skip: !fs.existsSync(NODE22) && 'tests/ref/node22 is missing (node tools/setup.js --test)' }, () => {
+  // A copy of the package's runtime with only the SIMD128 builds, as after a plain `npm start`.
+  const dir = path.join(ROOT, 'test-artifacts', 'no-relaxed');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.cpSync(path.join(ROOT, 'web'), path.join(dir, 'web'), { recursive: true });
+  fs.cpSync(path.join(ROOT, 'package.json'), path.join(dir, 'package.json'));
+  fs.cpSync(path.join(ROOT, 'dist'), path.join(dir, 'dist'), { recursive: true, filter: (f) => !/-relaxed\./.test(f) });
+  const file = tinyModel('relaxed-q4_0.gguf', MODELS[0][1]);
+  const script = `
+    import { loadModel } from ${JSON.stringify(path.join(dir, 'web/node/index.js'))};
+    const out = {};
+    try { await loadModel(${JSON.stringify(file)}, { threads: 1, isa: 'relaxed' }); out.relaxed = 'loaded'; }
+    catch (e) { out.relaxed = { name: e.constructor.name, code: e.code, message: e.message }; }
+    const m = await loadModel(${JSON.stringify(file)}, { threads: 1, contextSize: 64, isa: 'auto' });
+    out.auto = m.info().wasmIsa;
+    m.dispose();
+    console.log(JSON.stringify(out));`;
+  const r = spawnSync(NODE22, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split('\n').pop());
+  assert.equal(out.relaxed.name, 'WasmllmError');
+  assert.equal(out.relaxed.code, 'ERR_WASM');
+  assert.match(out.relaxed.message, /st-relaxed wasm build is missing .*node tools\/setup\.js --relaxed/);
+  assert.equal(out.auto, 'simd128');
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** `wasmllm serve ...args` under `node` until it listens (resolves its first stdout line) or exits (rejects with stderr). */
+function serveFirstLine(node, args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(node, [CLI, 'serve', '-q', '--port', '0', '-t', '1', ...args], { cwd: ROOT });
+    let out = '', err = '';
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`serve did not start\n${err}`)); }, 60000);
+    child.stderr.setEncoding('utf8').on('data', (d) => { err += d; });
+    child.stdout.setEncoding('utf8').on('data', (d) => {
+      out += d;
+      if (!out.includes('\n')) return;
+      clearTimeout(timer);
+      child.kill('SIGTERM');
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (out.includes('\n')) resolve(out.split('\n')[0]);
+      else reject(Object.assign(new Error(err), { code }));
+    });
+  });
+}
+
+test('chat and serve take --isa too: relaxed ERR_WASM under Node 20, a bad value ERR_BAD_ARG, auto relaxed under Node 22', async () => {
+  const file = tinyModel('relaxed-q4_0.gguf', MODELS[0][1]);
+  const chat = ['chat', '-m', file, '-n', '3', '--temperature', '0', '-v'];
+  const refused = await runCli([...chat, '--isa', 'relaxed'], { input: 'Hello\n' });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /ERR_WASM: .*relaxed SIMD/);
+  const bad = await runCli([...chat, '--isa', 'sse'], { input: 'Hello\n' });
+  assert.notEqual(bad.code, 0);
+  assert.match(bad.stderr, /ERR_BAD_ARG: isa must be/);
+  const plain = await runCli([...chat, '--isa', 'auto'], { input: 'Hello\n' });
+  assert.equal(plain.code, 0, plain.stderr);
+  assert.match(plain.stderr, /wasm (mt|st) simd128/);
+
+  await assert.rejects(serveFirstLine(process.execPath, ['-m', file, '--isa', 'relaxed']), (e) => /ERR_WASM: .*relaxed SIMD/.test(e.message));
+  await assert.rejects(serveFirstLine(process.execPath, ['-m', file, '--isa', 'sse']), (e) => /ERR_BAD_ARG: isa must be/.test(e.message));
+  assert.match(await serveFirstLine(process.execPath, ['-m', file, '--isa', 'auto']), /on http:.*wasm (mt|st) simd128\)$/);
+  if (!fs.existsSync(NODE22)) return;
+  const r = spawnSync(NODE22, [CLI, ...chat, '--isa', 'auto'], { cwd: ROOT, encoding: 'utf8', input: 'Hello\n', timeout: 120_000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /wasm (mt|st) relaxed/);
+  assert.equal(r.stdout, plain.stdout, 'the same answer');
+  assert.match(await serveFirstLine(NODE22, ['-m', file, '--isa', 'relaxed']), /on http:.*wasm (mt|st) relaxed\)$/);
 });

@@ -52,6 +52,8 @@ ${speculativeUsage(27)}
   -c, --ctx N              context size in tokens (default: the model's, at most 4096)
       --kv-type f16|q8_0   KV cache type (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N          worker threads (default: 1 under 100M parameters, else every core)
+      --isa simd128|relaxed|auto  wasm build (default simd128; relaxed SIMD needs Node 22+, auto
+                           takes it where it runs right; same output either way)
   -v, --verbose            model and speed lines on stderr
   -h, --help`;
 
@@ -68,7 +70,7 @@ const MINIMUM = { threads: 1, ctx: 1, 'ctx-size': 1, 'max-tokens': 0 };
  * @typedef {{
  *   help: boolean, verbose: boolean, model: string, system: string | undefined, template: string | undefined,
  *   extra: Record<string, unknown>,
- *   load: { threads?: number, contextSize?: number, kvType?: 'f16' | 'q8_0' },
+ *   load: { threads?: number, contextSize?: number, kvType?: 'f16' | 'q8_0', isa?: string },
  *   sampling: import('../model.js').CompleteOptions,
  *   speculative: ReturnType<typeof speculativeFlags>,
  * }} ChatArgs
@@ -91,6 +93,7 @@ export function parseChatArgs(argv) {
     'max-tokens': { type: 'string', short: 'n' },
     ctx: { type: 'string', short: 'c' },
     'kv-type': { type: 'string' },
+    isa: { type: 'string' },
     threads: { type: 'string', short: 't' },
     stop: { type: 'string', multiple: true },
     verbose: { type: 'boolean', short: 'v' },
@@ -132,6 +135,8 @@ export function parseChatArgs(argv) {
     load: {
       ...(threads !== undefined ? { threads } : {}), ...(contextSize !== undefined ? { contextSize } : {}),
       ...(kvType !== undefined ? { kvType } : {}),
+      // checked by loadModel, the one rule for the API and every command
+      ...(values.isa !== undefined ? { isa: values.isa } : {}),
     },
     sampling: { maxTokens: 512, ...sampling, ...constraints, ...(values.stop ? { stop: values.stop } : {}), ...toolFlags(values) },
   };
@@ -221,7 +226,7 @@ export async function runChatCli(argv, io = {}) {
     if (args.verbose) {
       const i = model.info();
       stderr.write(`wasmllm: ${args.model}: ${i.architecture}, ${(i.nParams / 1e6).toFixed(2)}M params, ${i.fileType ?? '?'}; ` +
-        `context ${i.contextSize} (${i.kvType} KV cache), ${i.threads} thread(s), wasm ${i.wasmVariant}\n`);
+        `context ${i.contextSize} (${i.kvType} KV cache), ${i.threads} thread(s), wasm ${i.wasmVariant} ${i.wasmIsa}\n`);
     }
     if (interactive) {
       const name = model.metadata.get('general.name') ?? args.model;

@@ -24,6 +24,8 @@ export const SERVE_USAGE = `usage: wasmllm serve [options]
   -c, --ctx N            context size per slot (default: the model's, at most 4096)
       --kv-type f16|q8_0 KV cache type of every slot (default f16; q8_0 takes ~53% of the memory)
   -t, --threads N        threads (default: 1 under 100M parameters, else every core)
+      --isa simd128|relaxed|auto  wasm build (default simd128; relaxed SIMD needs Node 22+, auto
+                         takes it where it runs right; same output either way)
       --max-body BYTES   request body limit (default 1048576)
       --name NAME        model id reported by /v1/models (default: the file's general.name or file name)
       --alias NAME       another id requests may name (repeatable; default: the file name without
@@ -64,7 +66,7 @@ export async function runServeCli(argv, hooks = {}) {
       options: {
         model: { type: 'string', short: 'm' }, host: { type: 'string' }, port: { type: 'string' },
         slots: { type: 'string' }, queue: { type: 'string' }, ctx: { type: 'string', short: 'c' },
-        'kv-type': { type: 'string' },
+        'kv-type': { type: 'string' }, isa: { type: 'string' },
         threads: { type: 'string', short: 't' }, 'max-body': { type: 'string' }, name: { type: 'string' },
         alias: { type: 'string', multiple: true }, 'api-key': { type: 'string' }, 'shutdown-timeout': { type: 'string' },
         quiet: { type: 'boolean', short: 'q' }, help: { type: 'boolean', short: 'h' }, 'no-batch': { type: 'boolean' },
@@ -97,7 +99,7 @@ export async function runServeCli(argv, hooks = {}) {
   const modelPath = values.model ?? EMBEDDED_MODEL;
   const bar = loadProgress(modelPath, values.quiet);
   const model = await loadModel(modelPath, {
-    threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType, batch: !values['no-batch'], onProgress: bar?.update,
+    threads: cfg.threads, contextSize: cfg.ctx, kvType: cfg.kvType, batch: !values['no-batch'], isa: values.isa, onProgress: bar?.update,
   });
   bar?.done();
   const engines = [model];
@@ -124,7 +126,8 @@ export async function runServeCli(argv, hooks = {}) {
   const url = `http://${host}:${addr.port}`;
   const also = server.api.aliases.length ? ` (also '${server.api.aliases.join("', '")}')` : '';
   const batching = cfg.slots === 1 ? '' : values['no-batch'] ? ', in turns' : ', batched';
-  console.log(`wasmllm serve: '${modelId}'${also} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''}${batching})`);
+  const { wasmVariant, wasmIsa } = model.info();
+  console.log(`wasmllm serve: '${modelId}'${also} on ${url}/v1 (${cfg.slots} slot${cfg.slots > 1 ? 's' : ''}${batching}, wasm ${wasmVariant} ${wasmIsa})`);
   hooks.onListening?.(url);
 
   await new Promise((resolve) => {

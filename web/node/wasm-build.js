@@ -28,7 +28,9 @@ export async function loadNodeBuild(variant, isa = 'simd128') {
   const jsUrl = new URL(`../../dist/cjs/wasmllm-${key}.cjs`, import.meta.url);
   const wasmUrl = new URL(`../../dist/cjs/wasmllm-${key}.wasm`, import.meta.url);
   if (!fs.existsSync(jsUrl) || !fs.existsSync(wasmUrl)) {
-    throw new WasmllmError('ERR_WASM', `the ${key} wasm build is missing (${jsUrl.pathname}); run \`npm run build\``);
+    // The relaxed pair is built apart (setup --relaxed, prepack): npm start does not need clang-19.
+    const how = isa === 'relaxed' ? 'node tools/setup.js --relaxed' : 'npm run build';
+    throw new WasmllmError('ERR_WASM', `the ${key} wasm build is missing (${jsUrl.pathname}); run \`${how}\``);
   }
   let wasmModule = compiled.get(key);
   if (!wasmModule) {
