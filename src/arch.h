@@ -73,6 +73,13 @@ void wl_hparams_swa_period_dense_first(wl_hparams *hp, int period);
 void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  int default_period);
 
+/* "<arch>.attention.head_count_kv" as one value per layer, as hybrids write
+ * it: 0 marks a layer whose token mixer is `other` (a convolution, a
+ * Mamba-2 scan), any other value an attention layer; all attention layers
+ * must share one count dividing head_count, which becomes hp->n_head_kv. */
+wl_status wl_hparams_read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                      wl_token_mixer other, wl_error *err);
+
 /* "<arch>.<suffix>" lookups; return 1 and fill *out if present. */
 int wl_arch_get_i64(const wl_gguf *meta, const char *arch, const char *suffix, int64_t *out);
 int wl_arch_get_f32(const wl_gguf *meta, const char *arch, const char *suffix, float *out);

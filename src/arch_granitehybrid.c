@@ -6,44 +6,14 @@
  * residual_scale on every branch, logits divided by logit_scale (all
  * optional here). RoPE is on unless rope.scaling.finetuned is false
  * (Granite 4.0-H files run without positions). */
-#include <stdio.h>
-
 #include "arch.h"
-
-/* Each layer's K/V head count: 0 for Mamba-2 layers, one value for all others. */
-static wl_status read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
-    char key[64];
-    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
-    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
-    if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count != (uint64_t)hp->n_layer) {
-        return wl_fail(err, WL_ERR_BAD_VALUE, "%s must hold one value per layer (%d)", key, hp->n_layer);
-    }
-    int n_head_kv = 0;
-    for (int il = 0; il < hp->n_layer; il++) {
-        double v;
-        if (!wl_gguf_get_arr_f64(meta, key, (uint64_t)il, &v) || v < 0 || v > hp->n_head) {
-            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] is not in [0, %d]", key, il, hp->n_head);
-        }
-        if (v == 0) {
-            hp->layer_mixer[il] = WL_MIXER_SSM;
-            continue;
-        }
-        if ((n_head_kv != 0 && v != n_head_kv) || hp->n_head % (int)v != 0) {
-            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] = %g: attention layers need one K/V head count "
-                           "dividing head_count %d", key, il, v, hp->n_head);
-        }
-        n_head_kv = (int)v;
-    }
-    hp->n_head_kv = n_head_kv ? n_head_kv : hp->n_head;
-    return WL_OK;
-}
 
 static wl_status granitehybrid_read_hparams(const wl_gguf *meta, wl_hparams *hp, wl_error *err) {
     const char *arch = "granitehybrid";
     hp->kv_heads_per_layer = 1;
     wl_status st = wl_hparams_read_common(meta, arch, hp, err);
     if (st != WL_OK) return st;
-    if ((st = read_layer_kinds(meta, arch, hp, err)) != WL_OK) return st;
+    if ((st = wl_hparams_read_layer_kinds(meta, arch, hp, WL_MIXER_SSM, err)) != WL_OK) return st;
     if ((st = wl_hparams_read_ssm(meta, arch, hp, err)) != WL_OK) return st;
     wl_arch_get_f32(meta, arch, "logit_scale", &hp->logit_scale);
     wl_arch_get_f32(meta, arch, "residual_scale", &hp->residual_scale);

@@ -5,45 +5,15 @@
  * SwiGLU FFN; the final norm is the tensor named token_embd_norm. With
  * attention.sliding_window in the file, llama.cpp windows every attention
  * layer. */
-#include <stdio.h>
-
 #include "arch.h"
 
 #define LFM2_MAX_L_CACHE 64
-
-/* Each layer's K/V head count: 0 for convolution layers, the same for all others. */
-static wl_status read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
-    char key[64];
-    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
-    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
-    if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count != (uint64_t)hp->n_layer) {
-        return wl_fail(err, WL_ERR_BAD_VALUE, "%s must hold one value per layer (%d)", key, hp->n_layer);
-    }
-    int n_head_kv = 0;
-    for (int il = 0; il < hp->n_layer; il++) {
-        double v;
-        if (!wl_gguf_get_arr_f64(meta, key, (uint64_t)il, &v) || v < 0 || v > hp->n_head) {
-            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] is not in [0, %d]", key, il, hp->n_head);
-        }
-        if (v == 0) {
-            hp->layer_mixer[il] = WL_MIXER_SHORTCONV;
-            continue;
-        }
-        if ((n_head_kv != 0 && v != n_head_kv) || hp->n_head % (int)v != 0) {
-            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] = %g: attention layers need one K/V head count "
-                           "dividing head_count %d", key, il, v, hp->n_head);
-        }
-        n_head_kv = (int)v;
-    }
-    hp->n_head_kv = n_head_kv ? n_head_kv : hp->n_head;
-    return WL_OK;
-}
 
 wl_status wl_hparams_read_lfm2(const wl_gguf *meta, const char *arch, wl_hparams *hp, wl_error *err) {
     hp->kv_heads_per_layer = 1;
     wl_status st = wl_hparams_read_common(meta, arch, hp, err);
     if (st != WL_OK) return st;
-    if ((st = read_layer_kinds(meta, arch, hp, err)) != WL_OK) return st;
+    if ((st = wl_hparams_read_layer_kinds(meta, arch, hp, WL_MIXER_SHORTCONV, err)) != WL_OK) return st;
     int64_t l_cache;
     if ((st = wl_arch_need_i64(meta, arch, "shortconv.l_cache", 2, LFM2_MAX_L_CACHE, &l_cache, err))) return st;
     hp->shortconv_l_cache = (int)l_cache;

@@ -242,6 +242,34 @@ wl_status wl_hparams_read_moe(const wl_gguf *meta, const char *arch, wl_hparams 
     return WL_OK;
 }
 
+wl_status wl_hparams_read_layer_kinds(const wl_gguf *meta, const char *arch, wl_hparams *hp,
+                                      wl_token_mixer other, wl_error *err) {
+    char key[64];
+    snprintf(key, sizeof key, "%s.attention.head_count_kv", arch);
+    const wl_gguf_kv *kv = wl_gguf_find(meta, key);
+    if (!kv || kv->type != WL_GGUF_ARRAY || kv->v.arr.count != (uint64_t)hp->n_layer) {
+        return wl_fail(err, WL_ERR_BAD_VALUE, "%s must hold one value per layer (%d)", key, hp->n_layer);
+    }
+    int n_head_kv = 0;
+    for (int il = 0; il < hp->n_layer; il++) {
+        double v;
+        if (!wl_gguf_get_arr_f64(meta, key, (uint64_t)il, &v) || v < 0 || v > hp->n_head) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] is not in [0, %d]", key, il, hp->n_head);
+        }
+        if (v == 0) {
+            hp->layer_mixer[il] = other;
+            continue;
+        }
+        if ((n_head_kv != 0 && v != n_head_kv) || hp->n_head % (int)v != 0) {
+            return wl_fail(err, WL_ERR_BAD_VALUE, "%s[%d] = %g: attention layers need one K/V head count "
+                           "dividing head_count %d", key, il, v, hp->n_head);
+        }
+        n_head_kv = (int)v;
+    }
+    hp->n_head_kv = n_head_kv ? n_head_kv : hp->n_head;
+    return WL_OK;
+}
+
 void wl_hparams_read_swa_pattern(const wl_gguf *meta, const char *arch, wl_hparams *hp,
                                  int default_period) {
     char key[160];

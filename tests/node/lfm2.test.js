@@ -6,10 +6,8 @@
 // tests/parity/lfm2.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { tempDir, runCli, serverCompletionText, VOCAB_SPM } from './runtime-fixtures.js';
+import { VOCAB_SPM, writeSynthetic, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 /** A 6-layer lfm2 of width 64: attention in layers 1 and 4, convolutions elsewhere. */
 const LFM2 = { arch: 'lfm2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM,
@@ -19,40 +17,17 @@ const PROMPT = 'Once upon a time, there was a little girl who lived in a village
   + 'the little girl wore a red riding cloak, so everyone in the village called her Little Red Riding Hood. One morning her mother '
   + 'asked her to take a basket of cakes to her grandmother, who lived on the other side of the wood.';
 
-function lfm2File(name, edit = () => {}) {
-  const { writer } = buildSynthetic(LFM2);
-  edit(writer);
-  const file = path.join(tempDir(), name);
-  writer.write(file);
-  return file;
-}
+const lfm2File = (name, edit) => writeSynthetic(LFM2, name, edit);
 
-async function run(model, prompt) {
-  const tokens = [];
-  let text = '';
-  const it = model.complete(prompt, GREEDY);
-  for (;;) {
-    const { value, done } = await it.next();
-    if (done) return { tokens, text, result: value };
-    if (value.token >= 0) tokens.push(value.token);
-    text += value.text;
-  }
-}
+/** @param {any} model @param {string} prompt */
+const run = (model, prompt) => completeTokens(model, prompt, GREEDY);
 
 test('an lfm2 model gives the same greedy tokens from the API, the CLI and the server', async () => {
   const file = lfm2File('lfm2.gguf');
   const model = await loadModel(file, { threads: 2, contextSize: 256 });
   try {
     assert.equal(model.info().architecture, 'lfm2');
-    const api = await run(model, PROMPT);
-    assert.equal(api.tokens.length, 8);
-    assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
-
-    const cli = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1', '-t', '1', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
-
-    assert.equal(await serverCompletionText(model, 'lfm2', PROMPT, 8), api.text);
+    await assertSameGreedyEverywhere(assert, model, file, 'lfm2', PROMPT);
   } finally {
     model.dispose();
   }
@@ -117,26 +92,14 @@ for (const c of bad) {
 // lfm2moe: the same layers, a dense first layer, then mixtures of experts with an expert bias.
 const LFM2MOE = { ...LFM2, arch: 'lfm2moe', overrides: { ...LFM2.overrides, ffnExp: 64 } };
 
-function lfm2moeFile(name, edit = () => {}) {
-  const { writer } = buildSynthetic(LFM2MOE);
-  edit(writer);
-  const file = path.join(tempDir(), name);
-  writer.write(file);
-  return file;
-}
+const lfm2moeFile = (name, edit) => writeSynthetic(LFM2MOE, name, edit);
 
 test('an lfm2moe model gives the same greedy tokens from the API, the CLI and the server', async () => {
   const file = lfm2moeFile('lfm2moe.gguf');
   const model = await loadModel(file, { threads: 2, contextSize: 256 });
   try {
     assert.equal(model.info().architecture, 'lfm2moe');
-    const api = await run(model, PROMPT);
-    assert.equal(api.tokens.length, 8);
-    assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
-    const cli = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1', '-t', '1', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
-    assert.equal(await serverCompletionText(model, 'lfm2moe', PROMPT, 8), api.text);
+    const api = await assertSameGreedyEverywhere(assert, model, file, 'lfm2moe', PROMPT);
 
     // the expert bias steers the choice: without it (zeros) the run differs
     const unbiased = await loadModel(lfm2moeFile('lfm2moe-nobias.gguf', (w) => {

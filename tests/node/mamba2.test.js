@@ -6,10 +6,8 @@
 // bad metadata gets coded errors. Parity with llama.cpp: tests/parity/{mamba2,granitehybrid,falcon-h1}.test.js.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import path from 'node:path';
-import { buildSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { tempDir, runCli, serverCompletionText, VOCAB_SPM } from './runtime-fixtures.js';
+import { VOCAB_SPM, writeSynthetic, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 /** Width 64, Mamba-2 mixers of 4 heads of 32 (d_inner 128 = 2 * dim, as granitehybrid needs), 2 groups. */
 const SSM = { dInner: 128, dState: 16, nHead: 4, nGroup: 2, dConv: 4 };
@@ -23,25 +21,10 @@ const GREEDY = { maxTokens: 8, temperature: 0, repeatPenalty: 1 };
 const PROMPT = 'Once upon a time, there was a little girl who lived in a village near the forest. Whenever she went out, '
   + 'the little girl wore a red riding cloak, so everyone in the village called her Little Red Riding Hood.';
 
-function modelFile(arch, name, edit = () => {}) {
-  const { writer } = buildSynthetic(SPECS[arch]);
-  edit(writer);
-  const file = path.join(tempDir(), name);
-  writer.write(file);
-  return file;
-}
+const modelFile = (arch, name, edit) => writeSynthetic(SPECS[arch], name, edit);
 
-async function run(model, prompt) {
-  const tokens = [];
-  let text = '';
-  const it = model.complete(prompt, GREEDY);
-  for (;;) {
-    const { value, done } = await it.next();
-    if (done) return { tokens, text, result: value };
-    if (value.token >= 0) tokens.push(value.token);
-    text += value.text;
-  }
-}
+/** @param {any} model @param {string} prompt */
+const run = (model, prompt) => completeTokens(model, prompt, GREEDY);
 
 for (const arch of Object.keys(SPECS)) {
   test(`a ${arch} model gives the same greedy tokens from the API, the CLI and the server`, async () => {
@@ -49,15 +32,7 @@ for (const arch of Object.keys(SPECS)) {
     const model = await loadModel(file, { threads: 2, contextSize: 256 });
     try {
       assert.equal(model.info().architecture, arch);
-      const api = await run(model, PROMPT);
-      assert.equal(api.tokens.length, 8);
-      assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
-
-      const cli = await runCli(['complete', '-m', file, '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1', '-t', '1', '--json']);
-      assert.equal(cli.code, 0, cli.stderr);
-      assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
-
-      assert.equal(await serverCompletionText(model, arch, PROMPT, 8), api.text);
+      await assertSameGreedyEverywhere(assert, model, file, arch, PROMPT);
     } finally {
       model.dispose();
     }

@@ -171,3 +171,41 @@ export async function loadWithLogits(source, options = {}) {
   const logits = () => new Float32Array(M.HEAPU8.buffer, M._wl_context_logits(ctx) >>> 0, n).slice();
   return { model, logits };
 }
+
+/** A synthetic model (a tools/make-synthetic.js spec) written to `name` in the temp folder after `edit(writer)`. */
+export function writeSynthetic(spec, name, edit = () => {}) {
+  const { writer } = buildSynthetic(spec);
+  edit(writer);
+  const file = path.join(tempDir(), name);
+  writer.write(file);
+  return file;
+}
+
+/** complete() to the end: the tokens it yielded (not the final flush), their text, and its result. */
+export async function completeTokens(model, prompt, options) {
+  const tokens = [];
+  let text = '';
+  const it = model.complete(prompt, options);
+  for (;;) {
+    const { value, done } = await it.next();
+    if (done) return { tokens, text, result: value };
+    if (value.token >= 0) tokens.push(value.token);
+    text += value.text;
+  }
+}
+
+/**
+ * The greedy continuation of `prompt` (n tokens, not degenerate) is the same
+ * from the API (the model as loaded), the CLI at one thread and the server.
+ * Returns the API's completeTokens().
+ */
+export async function assertSameGreedyEverywhere(assert, model, file, modelId, prompt, n = 8, cliArgs = []) {
+  const api = await completeTokens(model, prompt, { maxTokens: n, temperature: 0, repeatPenalty: 1 });
+  assert.equal(api.tokens.length, n);
+  assert.ok(new Set(api.tokens).size > 2, `a degenerate continuation: ${api.tokens}`);
+  const cli = await runCli(['complete', '-m', file, '-p', prompt, '-n', String(n), '--temperature', '0', '--repeat-penalty', '1', '-t', '1', ...cliArgs, '--json']);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'the CLI at 1 thread vs the API');
+  assert.equal(await serverCompletionText(model, modelId, prompt, n), api.text);
+  return api;
+}

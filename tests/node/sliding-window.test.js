@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { tempDir, runCli, serverCompletionText, VOCAB_SPM } from './runtime-fixtures.js';
+import { tempDir, VOCAB_SPM, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 const WINDOW = 8;
 const RING = WINDOW + 32 - 1 + 32; // WL_MAX_CHUNK - 1 + WL_KV_REWIND
@@ -29,17 +29,8 @@ function gemma3File() {
   return file;
 }
 
-async function run(model, prompt) {
-  const tokens = [];
-  let text = '';
-  const it = model.complete(prompt, GREEDY);
-  for (;;) {
-    const { value, done } = await it.next();
-    if (done) return { tokens, text, result: value };
-    if (value.token >= 0) tokens.push(value.token);
-    text += value.text;
-  }
-}
+/** @param {any} model @param {string} prompt */
+const run = (model, prompt) => completeTokens(model, prompt, GREEDY);
 
 test('sliding-window layers take their ring of KV rows, not the whole context', async () => {
   for (const contextSize of [512, 4096]) {
@@ -98,12 +89,7 @@ test('sliding-window prefix reuse keeps what the ring holds, starts over past it
 test('a sliding-window model past its ring gives the same greedy tokens from the API, the CLI and the server', async () => {
   const model = await loadModel(gemma3File(), { threads: 2, contextSize: 512 });
   try {
-    const api = await run(model, PROMPT);
-    const cli = await runCli(['complete', '-m', gemma3File(), '-p', PROMPT, '-n', '8', '--temperature', '0', '--repeat-penalty', '1',
-      '-t', '1', '-c', '512', '--json']);
-    assert.equal(cli.code, 0, cli.stderr);
-    assert.deepEqual(JSON.parse(cli.stdout).tokens, api.tokens, 'CLI at 1 thread vs API at 2');
-    assert.equal(await serverCompletionText(model, 'gemma3', PROMPT, 8), api.text);
+    await assertSameGreedyEverywhere(assert, model, gemma3File(), 'gemma3', PROMPT, 8, ['-c', '512']);
   } finally {
     model.dispose();
   }
