@@ -133,7 +133,7 @@ test('wasmllm serve --slots 3 batches, --no-batch takes turns: the same texts ei
   for (const [name, flags] of [['batched', []], ['in turns', ['--no-batch']]]) {
     const { url, child, out } = await startServe(['--slots', '3', '-c', '256', ...flags]);
     try {
-      assert.match(out, new RegExp(`\\(3 slots, ${name}\\)`));
+      assert.match(out, new RegExp(`\\(3 slots, ${name}, wasm `));
       texts[name] = await Promise.all(prompts.map((p) => stream(url, p, 16)));
     } finally {
       child.kill('SIGKILL');
