@@ -601,7 +601,8 @@ export class Session {
     this.#checkAlive();
     this.#checkGenerates();
     const { contextSize = PERPLEXITY_CONTEXT, batchSize = PERPLEXITY_BATCH, chunks, signal, onChunk } = options;
-    const ids = typeof text === 'string' ? this.tokenize(text, { addSpecial: true, parseSpecial: false }) : this.#tokenIds(text, 'perplexity() text');
+    const ids = typeof text === 'string' ? this.tokenize(text, { addSpecial: true, parseSpecial: false }) : this.#arrayIds(text, 'perplexity() text:');
+    if (!ids) throw new WasmllmError('ERR_BAD_ARG', 'perplexity() text must be a string or an array of token ids');
     const tokenizer = this.#core.tokenizer;
     if (typeof text === 'string' && tokenizer.addEos) {
       // llama-perplexity refuses these too: an EOS closing the text would be scored as part of it.
@@ -662,36 +663,30 @@ export class Session {
     };
   }
 
-  /** `ids` as an array, refused unless every one is a token id of the vocabulary. @param {unknown} ids @param {string} what */
-  #tokenIds(ids, what) {
-    if (!ids || typeof ids !== 'object' || typeof (/** @type {any} */ (ids)).length !== 'number') {
-      throw new WasmllmError('ERR_BAD_ARG', `${what} must be a string or an array of token ids`);
-    }
-    const out = Array.from(/** @type {ArrayLike<number>} */ (ids));
+  /**
+   * `value` as an array of token ids when it is array-like (else null), each
+   * checked to be in the vocabulary; `what` starts the error that names a bad one.
+   * @param {unknown} value @param {string} what
+   */
+  #arrayIds(value, what) {
+    if (!value || typeof value !== 'object' || typeof (/** @type {any} */ (value)).length !== 'number') return null;
+    const ids = Array.from(/** @type {ArrayLike<number>} */ (value));
     const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
-    const bad = out.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
-    if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `${what}: token #${bad} (${out[bad]}) is not a token id in [0, ${nVocab})`);
-    return out;
+    const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
+    if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `${what} token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
+    return ids;
   }
 
   /** Token ids of embed()'s i-th input, checked against the vocabulary and the context. */
   #embedIds(text, i, options) {
-    const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
-    let ids;
-    if (typeof text === 'string') {
-      ids = this.tokenize(text, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
-    } else if (text && typeof text === 'object' && typeof text.length === 'number') {
-      ids = Array.from(text);
-      const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
-      if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `input #${i}: token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
-    } else {
+    const ids = typeof text === 'string'
+      ? this.tokenize(text, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true })
+      : this.#arrayIds(text, `input #${i}:`);
+    if (!ids) {
       throw new WasmllmError('ERR_BAD_ARG', `input #${i} must be a string or an array of token ids, got ${text === null ? 'null' : typeof text}`);
     }
     if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', `input #${i} is empty (and the model adds no special tokens)`);
-    const nCtx = this.#core.M._wl_context_n_ctx(this.#context.ctx);
-    if (ids.length > nCtx) {
-      throw new WasmllmError('ERR_CONTEXT_FULL', `input #${i} has ${ids.length} tokens but the context holds ${nCtx}`);
-    }
+    this.#checkFits(ids, `input #${i}`);
     return ids;
   }
 
@@ -725,17 +720,10 @@ export class Session {
 
   /** @param {string | ArrayLike<number>} prompt @param {CompleteOptions} options */
   #promptIds(prompt, options) {
-    let ids;
-    if (typeof prompt === 'string') {
-      ids = this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true });
-    } else if (prompt && typeof prompt === 'object' && typeof prompt.length === 'number') {
-      ids = Array.from(prompt);
-      const nVocab = this.#core.M._wl_model_n_vocab(this.#core.model);
-      const bad = ids.findIndex((id) => !Number.isInteger(id) || id < 0 || id >= nVocab);
-      if (bad >= 0) throw new WasmllmError('ERR_BAD_ARG', `prompt token #${bad} (${ids[bad]}) is not a token id in [0, ${nVocab})`);
-    } else {
-      throw new WasmllmError('ERR_BAD_ARG', 'the prompt must be a string or an array of token ids');
-    }
+    const ids = typeof prompt === 'string'
+      ? this.tokenize(prompt, { addSpecial: options.addSpecial ?? true, parseSpecial: options.parseSpecial ?? true })
+      : this.#arrayIds(prompt, 'prompt');
+    if (!ids) throw new WasmllmError('ERR_BAD_ARG', 'the prompt must be a string or an array of token ids');
     if (ids.length === 0) throw new WasmllmError('ERR_BAD_ARG', 'the prompt is empty (and the model adds no BOS token)');
     this.#checkFits(ids, 'the prompt');
     return ids;
@@ -1004,34 +992,24 @@ export class Session {
    * @param {number[]} ids @param {{ k: number, ids: number, values: number }} lp @param {AbortSignal} [signal]
    */
   async #promptLogprobs(ids, lp, signal) {
-    const { M, wasm, err } = this.#core;
-    const ctx = this.#context.ctx;
+    const M = this.#core.M;
     const nVocab = M._wl_model_n_vocab(this.#core.model);
-    const tokens = M._wl_alloc(PROMPT_BATCH * 4) >>> 0;
-    if (!tokens) throw new WasmllmError('ERR_OOM', `cannot allocate a batch of ${PROMPT_BATCH} tokens`);
-    M._wl_context_truncate(ctx, 0);
+    M._wl_context_truncate(this.#context.ctx, 0);
     this.#cached.length = 0;
     const out = [];
-    try {
-      // Rows of ids[0 .. n-2] score ids[1 .. n-1]; the last token is decoded as usual, for generation.
-      // Each wl_decode_all and the reading of its rows happen in one synchronous stretch, so no
-      // batch step of another session (web/scheduler.js) runs in between.
-      for (let i = 0; i < ids.length - 1; i += PROMPT_BATCH) {
-        if (signal?.aborted) throw abortError(signal);
-        this.#checkAlive(); // disposed while we yielded: the context is gone
-        const batch = ids.slice(i, Math.min(i + PROMPT_BATCH, ids.length - 1));
-        new Int32Array(wasm.heapU8().buffer, tokens, batch.length).set(batch);
-        if (M._wl_decode_all(ctx, tokens, batch.length, err) !== 0) throw this.#failure();
-        this.#cached.push(...batch);
-        const rows = M._wl_context_logits_all(ctx) >>> 0;
-        for (let r = 0; r < batch.length; r++) {
-          const row = rows + r * nVocab * 4;
-          out.push(this.#tokenLogprobs(ids[i + r + 1], row, M._wl_logprobs(row, nVocab, lp.k, lp.ids, lp.values), lp));
-        }
-        await nextMacrotask();
+    // Rows of ids[0 .. n-2] score ids[1 .. n-1]; the last token is decoded as usual, for generation.
+    // Each wl_decode_all and the reading of its rows happen in one synchronous stretch, so no
+    // batch step of another session (web/scheduler.js) runs in between.
+    for (let i = 0; i < ids.length - 1; i += PROMPT_BATCH) {
+      if (signal?.aborted) throw abortError(signal);
+      this.#checkAlive(); // disposed while we yielded: the context is gone
+      const batch = ids.slice(i, Math.min(i + PROMPT_BATCH, ids.length - 1));
+      const rows = this.#decodeAll(batch) >>> 0;
+      for (let r = 0; r < batch.length; r++) {
+        const row = rows + r * nVocab * 4;
+        out.push(this.#tokenLogprobs(ids[i + r + 1], row, M._wl_logprobs(row, nVocab, lp.k, lp.ids, lp.values), lp));
       }
-    } finally {
-      if (!this.#core.disposed) M._wl_free(tokens);
+      await nextMacrotask();
     }
     this.#checkAlive();
     await this.#decode(ids.slice(-1), signal, true);
