@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../web/node/index.js';
-import { VOCAB_SPM, writeSynthetic, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
+import { VOCAB_SPM, writeSynthetic, completeTokens, completeFresh, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 /** A 6-layer lfm2 of width 64: attention in layers 1 and 4, convolutions elsewhere. */
 const LFM2 = { arch: 'lfm2', shape: 'tiny-gqa', type: 'F32', seed: 5, vocab: VOCAB_SPM,
@@ -53,14 +53,8 @@ test('lfm2 prefix reuse rewinds the convolution state or starts over, and matche
     ];
     for (const [name, ids, evaluated] of steps) {
       const reused = await run(model, ids);
-      const fresh = await loadModel(file, { threads: 1, contextSize: 256 });
-      try {
-        const scratch = await run(fresh, ids);
-        assert.equal(scratch.result.promptEvaluated, ids.length);
-        assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
-      } finally {
-        fresh.dispose();
-      }
+      const scratch = await completeFresh(assert, file, 256, ids, GREEDY);
+      assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
       const want = evaluated ?? ids.length - n; // the longer prompt: only what follows the prompt
       assert.equal(reused.result.promptEvaluated, want, `${name}: prompt tokens evaluated`);
     }

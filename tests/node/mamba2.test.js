@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadModel } from '../../web/node/index.js';
-import { VOCAB_SPM, writeSynthetic, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
+import { VOCAB_SPM, writeSynthetic, completeTokens, completeFresh, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 /** Width 64, Mamba-2 mixers of 4 heads of 32 (d_inner 128 = 2 * dim, as granitehybrid needs), 2 groups. */
 const SSM = { dInner: 128, dState: 16, nHead: 4, nGroup: 2, dConv: 4 };
@@ -80,14 +80,8 @@ for (const arch of Object.keys(SPECS)) {
       ];
       for (const [name, ids, evaluated] of steps) {
         const reused = await run(model, ids);
-        const fresh = await loadModel(file, { threads: 1, contextSize: 256 });
-        try {
-          const scratch = await run(fresh, ids);
-          assert.equal(scratch.result.promptEvaluated, ids.length);
-          assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
-        } finally {
-          fresh.dispose();
-        }
+        const scratch = await completeFresh(assert, file, 256, ids, GREEDY);
+        assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
         assert.equal(reused.result.promptEvaluated, evaluated, `${name}: prompt tokens evaluated`);
       }
     } finally {

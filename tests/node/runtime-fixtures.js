@@ -209,3 +209,18 @@ export async function assertSameGreedyEverywhere(assert, model, file, modelId, p
   assert.equal(await serverCompletionText(model, modelId, prompt, n), api.text);
   return api;
 }
+
+/**
+ * completeTokens() on a fresh load of `file` (1 thread, `contextSize`), where
+ * every token of `ids` is evaluated: what a reused cache must reproduce.
+ */
+export async function completeFresh(assert, file, contextSize, ids, options) {
+  const fresh = await loadModel(file, { threads: 1, contextSize });
+  try {
+    const scratch = await completeTokens(fresh, ids, options);
+    assert.equal(scratch.result.promptEvaluated, ids.length);
+    return scratch;
+  } finally {
+    fresh.dispose();
+  }
+}

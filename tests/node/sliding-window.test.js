@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import path from 'node:path';
 import { makeSynthetic } from '../../tools/make-synthetic.js';
 import { loadModel } from '../../web/node/index.js';
-import { tempDir, VOCAB_SPM, completeTokens, assertSameGreedyEverywhere } from './runtime-fixtures.js';
+import { tempDir, VOCAB_SPM, completeTokens, completeFresh, assertSameGreedyEverywhere } from './runtime-fixtures.js';
 
 const WINDOW = 8;
 const RING = WINDOW + 32 - 1 + 32; // WL_MAX_CHUNK - 1 + WL_KV_REWIND
@@ -69,14 +69,8 @@ test('sliding-window prefix reuse keeps what the ring holds, starts over past it
     ];
     for (const [name, ids, evaluated] of steps) {
       const reused = await run(model, ids);
-      const fresh = await loadModel(gemma3File(), { threads: 1, contextSize: 512 });
-      try {
-        const scratch = await run(fresh, ids);
-        assert.equal(scratch.result.promptEvaluated, ids.length);
-        assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
-      } finally {
-        fresh.dispose();
-      }
+      const scratch = await completeFresh(assert, gemma3File(), 512, ids, GREEDY);
+      assert.deepEqual(reused.tokens, scratch.tokens, `${name}: reused vs from scratch`);
       const want = evaluated ?? ids.length - n;
       assert.equal(reused.result.promptEvaluated, want, `${name}: prompt tokens evaluated`);
     }
